@@ -1,0 +1,193 @@
+"""Functional interface: one batched forward and one BPTT call per recurrent layer.
+
+    from fastrnn import functional as F
+    out, state, cache = F.forward(cell, x, params, state0=None, backend="numba")
+    grads = F.backward(cell, cache, d_out, d_state=None)
+
+Equations, gate order and weight layout are PyTorch's (``nn.RNN``, ``nn.LSTM`` with gates
+i, f, g, o, ``nn.GRU`` with gates r, z, n), so PyTorch weights can be used as they are.
+
+This module validates and prepares the inputs (shapes, one float dtype, finite values, contiguous
+copies where needed) and hands them to the kernels: :mod:`fastrnn.kernels` (Numba) or
+:mod:`fastrnn.reference` (NumPy). Both compute the same thing; NumPy is the readable oracle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fastrnn import reference
+
+CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru")
+BACKENDS = ("numba", "numpy")
+GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
+_DTYPES = (np.float32, np.float64)
+
+
+@dataclass
+class Cache:
+    """What :func:`backward` needs from a :func:`forward` call. Treat it as opaque.
+
+    It holds references to the weights as they were passed to :func:`forward`: update the weights
+    only after :func:`backward` (as an optimizer step does), or the gradients will not match.
+    """
+
+    cell: str
+    backend: str
+    x: np.ndarray
+    w_ih: np.ndarray
+    w_hh: np.ndarray
+    saved: tuple  # hs first, then the cell's other activations (see fastrnn.reference)
+
+
+def _kernels(backend):
+    if backend == "numba":
+        from fastrnn import kernels  # deferred: importing numba costs ~0.3 s
+
+        return kernels
+    return reference
+
+
+def _check_choice(name, value, choices):
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+
+
+def _check_array(name, a, shape, dtype):
+    """Return ``a`` as a C-contiguous array of ``dtype`` and ``shape``, or raise ValueError."""
+    a = np.asarray(a)
+    if a.dtype != dtype:
+        raise ValueError(f"{name} must have dtype {np.dtype(dtype).name} (the dtype of x); got {a.dtype}")
+    if a.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}; got {a.shape}")
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return np.ascontiguousarray(a)
+
+
+def _check_state(name, state, cell, shape, dtype):
+    """Validate a state (``h``, or ``(h, c)`` for LSTM); ``None`` means zeros. Returns a tuple."""
+    if cell == "lstm":
+        if state is None:
+            return np.zeros(shape, dtype), np.zeros(shape, dtype)
+        if not isinstance(state, (tuple, list)) or len(state) != 2:
+            raise ValueError(f"{name} for an LSTM must be a tuple (h, c) of two arrays of shape {shape}")
+        h, c = state
+        h = np.zeros(shape, dtype) if h is None else _check_array(f"{name}[0] (h)", h, shape, dtype)
+        c = np.zeros(shape, dtype) if c is None else _check_array(f"{name}[1] (c)", c, shape, dtype)
+        return h, c
+    if state is None:
+        return (np.zeros(shape, dtype),)
+    if isinstance(state, (tuple, list)):
+        raise ValueError(f"{name} for cell {cell!r} must be one array of shape {shape}; got a {type(state).__name__}")
+    return (_check_array(name, state, shape, dtype),)
+
+
+def forward(cell, x, params, state0=None, backend="numba"):
+    """Run one recurrent layer over a whole sequence.
+
+    Parameters
+    ----------
+    cell : "rnn_tanh" | "rnn_relu" | "lstm" | "gru"
+    x : array (T, B, I), float32 or float64, time-major; any memory layout.
+    params : dict with ``w_ih (G*H, I)``, ``w_hh (G*H, H)``, ``b_ih (G*H,)``, ``b_hh (G*H,)`` with
+        G = 1 (RNN), 4 (LSTM), 3 (GRU), all of x's dtype.
+    state0 : ``h0 (B, H)``, ``(h0, c0)`` for LSTM, or None for zeros.
+    backend : "numba" (default) or "numpy".
+
+    Returns
+    -------
+    out : (T, B, H), the hidden state of every step.
+    state : the final state, ``h_T`` or ``(h_T, c_T)``.
+    cache : a :class:`Cache` for :func:`backward`.
+    """
+    _check_choice("cell", cell, CELLS)
+    _check_choice("backend", backend, BACKENDS)
+    x = np.asarray(x)
+    if x.ndim != 3:
+        raise ValueError(f"x must have shape (T, B, I) (time-major); got shape {x.shape}")
+    if x.dtype not in _DTYPES:
+        raise ValueError(f"x must have dtype float32 or float64; got {x.dtype}")
+    T, B, I = x.shape
+    if T == 0 or B == 0 or I == 0:
+        raise ValueError(f"x must have T, B, I >= 1; got shape {x.shape}")
+    if not isinstance(params, dict):
+        raise ValueError(f"params must be a dict with keys w_ih, w_hh, b_ih, b_hh; got {type(params).__name__}")
+    missing = [k for k in ("w_ih", "w_hh", "b_ih", "b_hh") if k not in params]
+    if missing:
+        raise ValueError(f"params is missing {', '.join(missing)}; expected keys w_ih, w_hh, b_ih, b_hh")
+    G = GATES[cell]
+    w_hh = np.asarray(params["w_hh"])
+    if w_hh.ndim != 2 or w_hh.shape[1] == 0 or w_hh.shape[0] != G * w_hh.shape[1]:
+        raise ValueError(f"w_hh must have shape ({G}*H, H) for cell {cell!r}; got {w_hh.shape}")
+    H = w_hh.shape[1]
+    dtype = x.dtype
+    x = _check_array("x", x, (T, B, I), dtype)
+    w_ih = _check_array("w_ih", params["w_ih"], (G * H, I), dtype)
+    w_hh = _check_array("w_hh", w_hh, (G * H, H), dtype)
+    b_ih = _check_array("b_ih", params["b_ih"], (G * H,), dtype)
+    b_hh = _check_array("b_hh", params["b_hh"], (G * H,), dtype)
+    s0 = _check_state("state0", state0, cell, (B, H), dtype)
+
+    k = _kernels(backend)
+    if cell == "lstm":
+        saved = k.lstm_forward(x, w_ih, w_hh, b_ih, b_hh, s0[0], s0[1])
+        hs, cs = saved[0], saved[1]
+        state = (hs[T].copy(), cs[T].copy())
+    elif cell == "gru":
+        saved = k.gru_forward(x, w_ih, w_hh, b_ih, b_hh, s0[0])
+        hs = saved[0]
+        state = hs[T].copy()
+    else:
+        hs = k.rnn_forward(x, w_ih, w_hh, b_ih, b_hh, s0[0], cell == "rnn_relu")
+        saved = (hs,)
+        state = hs[T].copy()
+    # A copy, so that changing `out` in place cannot change what backward sees.
+    out = hs[1:].copy()
+    return out, state, Cache(cell, backend, x, w_ih, w_hh, saved)
+
+
+def backward(cell, cache, d_out=None, d_state=None):
+    """Backpropagation through time for one :func:`forward` call.
+
+    Parameters
+    ----------
+    cell : the cell given to :func:`forward`.
+    cache : the :class:`Cache` that :func:`forward` returned.
+    d_out : (T, B, H) gradient of the loss w.r.t. ``out``, or None (zeros: many-to-one).
+    d_state : gradient w.r.t. the final state, shaped like it (``(dh, dc)`` for LSTM; either part may
+        be None), or None (zeros).
+
+    Returns
+    -------
+    dict with ``w_ih``, ``w_hh``, ``b_ih``, ``b_hh``, ``x`` (T, B, I) and ``state0`` (shaped like the
+    state: an array, or a tuple ``(dh0, dc0)`` for LSTM), all of x's dtype.
+    """
+    _check_choice("cell", cell, CELLS)
+    if not isinstance(cache, Cache):
+        raise ValueError(f"cache must be the Cache returned by forward(); got {type(cache).__name__}")
+    if cache.cell != cell:
+        raise ValueError(f"cell must match the forward call: the cache is for {cache.cell!r}; got {cell!r}")
+    x, w_ih, w_hh, saved = cache.x, cache.w_ih, cache.w_hh, cache.saved
+    T, B, _ = x.shape
+    H = w_hh.shape[1]
+    dtype = x.dtype
+    if d_out is None:
+        d_out = np.zeros((T, B, H), dtype)
+    else:
+        d_out = _check_array("d_out", d_out, (T, B, H), dtype)
+    ds = _check_state("d_state", d_state, cell, (B, H), dtype)
+
+    k = _kernels(cache.backend)
+    if cell == "lstm":
+        dx, dw_ih, dw_hh, db_ih, db_hh, dh0, dc0 = k.lstm_backward(x, w_ih, w_hh, *saved, d_out, ds[0], ds[1])
+        d_state0 = (dh0, dc0)
+    elif cell == "gru":
+        dx, dw_ih, dw_hh, db_ih, db_hh, d_state0 = k.gru_backward(x, w_ih, w_hh, *saved, d_out, ds[0])
+    else:
+        dx, dw_ih, dw_hh, db_ih, db_hh, d_state0 = k.rnn_backward(
+            x, w_ih, w_hh, saved[0], cell == "rnn_relu", d_out, ds[0]
+        )
+    return {"w_ih": dw_ih, "w_hh": dw_hh, "b_ih": db_ih, "b_hh": db_hh, "x": dx, "state0": d_state0}
