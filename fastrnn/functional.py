@@ -163,7 +163,9 @@ def backward(cell, cache, d_out=None, d_state=None):
     Returns
     -------
     dict with ``w_ih``, ``w_hh``, ``b_ih``, ``b_hh``, ``x`` (T, B, I) and ``state0`` (shaped like the
-    state: an array, or a tuple ``(dh0, dc0)`` for LSTM), all of x's dtype.
+    state: an array, or a tuple ``(dh0, dc0)`` for LSTM), all of x's dtype; and ``h`` (T, B, H), the
+    total gradient ∂L/∂h_t reaching each step's hidden state (through ``d_out`` and through later
+    steps), which shows whether gradients vanish or explode over time.
     """
     _check_choice("cell", cell, CELLS)
     if not isinstance(cache, Cache):
@@ -182,12 +184,12 @@ def backward(cell, cache, d_out=None, d_state=None):
 
     k = _kernels(cache.backend)
     if cell == "lstm":
-        dx, dw_ih, dw_hh, db_ih, db_hh, dh0, dc0 = k.lstm_backward(x, w_ih, w_hh, *saved, d_out, ds[0], ds[1])
+        dx, dw_ih, dw_hh, db_ih, db_hh, dh0, dc0, dhs = k.lstm_backward(x, w_ih, w_hh, *saved, d_out, ds[0], ds[1])
         d_state0 = (dh0, dc0)
     elif cell == "gru":
-        dx, dw_ih, dw_hh, db_ih, db_hh, d_state0 = k.gru_backward(x, w_ih, w_hh, *saved, d_out, ds[0])
+        dx, dw_ih, dw_hh, db_ih, db_hh, d_state0, dhs = k.gru_backward(x, w_ih, w_hh, *saved, d_out, ds[0])
     else:
-        dx, dw_ih, dw_hh, db_ih, db_hh, d_state0 = k.rnn_backward(
+        dx, dw_ih, dw_hh, db_ih, db_hh, d_state0, dhs = k.rnn_backward(
             x, w_ih, w_hh, saved[0], cell == "rnn_relu", d_out, ds[0]
         )
-    return {"w_ih": dw_ih, "w_hh": dw_hh, "b_ih": db_ih, "b_hh": db_hh, "x": dx, "state0": d_state0}
+    return {"w_ih": dw_ih, "w_hh": dw_hh, "b_ih": db_ih, "b_hh": db_hh, "x": dx, "state0": d_state0, "h": dhs}

@@ -12,7 +12,8 @@ Conventions (shared with :mod:`fastrnn.kernels`):
 * A forward returns ``hs``, ``(T+1, B, H)`` with ``hs[0] = h0`` and ``hs[t+1] = h_t``, plus the
   activations the backward pass needs. ``hs[1:]`` is the output sequence.
 * A backward takes the upstream gradients ``d_out (T, B, H)`` and ``d_hT`` (and ``d_cT``) and returns
-  ``dx, dw_ih, dw_hh, db_ih, db_hh, dh0`` (and ``dc0``).
+  ``dx, dw_ih, dw_hh, db_ih, db_hh, dh0`` (and ``dc0``), then ``dhs (T, B, H)``: the total gradient
+  reaching each h_t (from the output and from later steps), which gradient-flow diagnostics report.
 """
 
 import numpy as np
@@ -50,9 +51,11 @@ def rnn_backward(x, w_ih, w_hh, hs, relu, d_out, d_hT):
     dw_ih, dw_hh = np.zeros_like(w_ih), np.zeros_like(w_hh)
     db = np.zeros(w_hh.shape[0], dtype=x.dtype)
     dx = np.empty_like(x)
+    dhs = np.empty((T,) + d_hT.shape, dtype=x.dtype)
     dh = d_hT.copy()
     for t in reversed(range(T)):
         dh = dh + d_out[t]
+        dhs[t] = dh
         h = hs[t + 1]
         da = dh * (h > 0) if relu else dh * (1.0 - h * h)
         dx[t] = da @ w_ih
@@ -60,7 +63,7 @@ def rnn_backward(x, w_ih, w_hh, hs, relu, d_out, d_hT):
         dw_hh += da.T @ hs[t]
         db += da.sum(axis=0)
         dh = da @ w_hh
-    return dx, dw_ih, dw_hh, db, db.copy(), dh
+    return dx, dw_ih, dw_hh, db, db.copy(), dh, dhs
 
 
 # --------------------------------------------------------------------------------------------------
@@ -109,9 +112,11 @@ def lstm_backward(x, w_ih, w_hh, hs, cs, tcs, acts, d_out, d_hT, d_cT):
     dw_ih, dw_hh = np.zeros_like(w_ih), np.zeros_like(w_hh)
     db = np.zeros(4 * H, dtype=x.dtype)
     dx = np.empty_like(x)
+    dhs = np.empty((T,) + d_hT.shape, dtype=x.dtype)
     dh, dc = d_hT.copy(), d_cT.copy()
     for t in reversed(range(T)):
         dh = dh + d_out[t]
+        dhs[t] = dh
         i, f, g, o = acts[t, :, :H], acts[t, :, H:2 * H], acts[t, :, 2 * H:3 * H], acts[t, :, 3 * H:]
         tc = tcs[t]
         do = dh * tc
@@ -124,7 +129,7 @@ def lstm_backward(x, w_ih, w_hh, hs, cs, tcs, acts, d_out, d_hT, d_cT):
         db += da.sum(axis=0)
         dc = dc * f
         dh = da @ w_hh
-    return dx, dw_ih, dw_hh, db, db.copy(), dh, dc
+    return dx, dw_ih, dw_hh, db, db.copy(), dh, dc, dhs
 
 
 # --------------------------------------------------------------------------------------------------
@@ -177,9 +182,11 @@ def gru_backward(x, w_ih, w_hh, hs, acts, hns, d_out, d_hT):
     db_ih = np.zeros(3 * H, dtype=x.dtype)
     db_hh = np.zeros(3 * H, dtype=x.dtype)
     dx = np.empty_like(x)
+    dhs = np.empty((T,) + d_hT.shape, dtype=x.dtype)
     dh = d_hT.copy()
     for t in reversed(range(T)):
         dh = dh + d_out[t]
+        dhs[t] = dh
         r, z, n = acts[t, :, :H], acts[t, :, H:2 * H], acts[t, :, 2 * H:]
         dn = dh * (1.0 - z)
         dz = dh * (hs[t] - n)
@@ -194,4 +201,4 @@ def gru_backward(x, w_ih, w_hh, hs, acts, hns, d_out, d_hT):
         db_ih += dgi.sum(axis=0)
         db_hh += dgh.sum(axis=0)
         dh = dh * z + dgh @ w_hh
-    return dx, dw_ih, dw_hh, db_ih, db_hh, dh
+    return dx, dw_ih, dw_hh, db_ih, db_hh, dh, dhs

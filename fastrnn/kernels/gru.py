@@ -57,6 +57,7 @@ def gru_backward(x, w_ih, w_hh, hs, acts, hns, d_out, d_hT):
     H = hs.shape[2]
     dgi = np.empty((T, B, 3 * H), dtype=x.dtype)
     dgh = np.empty((T, B, 3 * H), dtype=x.dtype)
+    dhs = np.empty((T, B, H), dtype=x.dtype)  # total gradient reaching h_t, for diagnostics
     dh = d_hT.copy()
     dh_z = np.empty_like(dh)  # dh ⊙ z, the direct path to h_{t-1}
     for t in range(T - 1, -1, -1):
@@ -66,6 +67,7 @@ def gru_backward(x, w_ih, w_hh, hs, acts, hns, d_out, d_hT):
                 z = acts[t, n, H + j]
                 c = acts[t, n, 2 * H + j]
                 g = dh[n, j] + d_out[t, n, j]
+                dhs[t, n, j] = g
                 dan = g * (1.0 - z) * (1.0 - c * c)
                 dar = dan * hns[t, n, j] * r * (1.0 - r)
                 daz = g * (hs[t, n, j] - c) * z * (1.0 - z)
@@ -84,4 +86,4 @@ def gru_backward(x, w_ih, w_hh, hs, acts, hns, d_out, d_hT):
     dx = np.dot(dgi2, w_ih).reshape(T, B, I)
     dw_ih = np.dot(dgi2.T, x2)
     dw_hh = np.dot(dgh2.T, hs[:T].reshape(T * B, H))
-    return dx, dw_ih, dw_hh, dgi2.sum(axis=0), dgh2.sum(axis=0), dh
+    return dx, dw_ih, dw_hh, dgi2.sum(axis=0), dgh2.sum(axis=0), dh, dhs

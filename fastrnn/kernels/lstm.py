@@ -60,6 +60,7 @@ def lstm_backward(x, w_ih, w_hh, hs, cs, tcs, acts, d_out, d_hT, d_cT):
     T, B, I = x.shape
     H = hs.shape[2]
     da = np.empty((T, B, 4 * H), dtype=x.dtype)
+    dhs = np.empty((T, B, H), dtype=x.dtype)  # total gradient reaching h_t, for diagnostics
     dh = d_hT.copy()
     dc = d_cT.copy()
     for t in range(T - 1, -1, -1):
@@ -71,6 +72,7 @@ def lstm_backward(x, w_ih, w_hh, hs, cs, tcs, acts, d_out, d_hT, d_cT):
                 o = acts[t, n, 3 * H + j]
                 tc = tcs[t, n, j]
                 gh = dh[n, j] + d_out[t, n, j]
+                dhs[t, n, j] = gh
                 gc = dc[n, j] + gh * o * (1.0 - tc * tc)
                 da[t, n, j] = gc * g * i * (1.0 - i)
                 da[t, n, H + j] = gc * cs[t, n, j] * f * (1.0 - f)
@@ -84,4 +86,4 @@ def lstm_backward(x, w_ih, w_hh, hs, cs, tcs, acts, d_out, d_hT, d_cT):
     dw_ih = np.dot(da2.T, x2)
     dw_hh = np.dot(da2.T, hs[:T].reshape(T * B, H))
     db = da2.sum(axis=0)
-    return dx, dw_ih, dw_hh, db, db.copy(), dh, dc
+    return dx, dw_ih, dw_hh, db, db.copy(), dh, dc, dhs

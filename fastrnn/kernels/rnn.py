@@ -37,11 +37,13 @@ def rnn_backward(x, w_ih, w_hh, hs, relu, d_out, d_hT):
     T, B, I = x.shape
     H = hs.shape[2]
     da = np.empty((T, B, H), dtype=x.dtype)  # pre-activation gradients of every step
+    dhs = np.empty((T, B, H), dtype=x.dtype)  # total gradient reaching h_t, for diagnostics
     dh = d_hT.copy()
     for t in range(T - 1, -1, -1):
         for n in range(B):
             for j in range(H):
                 g = dh[n, j] + d_out[t, n, j]
+                dhs[t, n, j] = g
                 h = hs[t + 1, n, j]
                 if relu:
                     da[t, n, j] = g if h > 0.0 else 0.0
@@ -54,4 +56,4 @@ def rnn_backward(x, w_ih, w_hh, hs, relu, d_out, d_hT):
     dw_ih = np.dot(da2.T, x2)
     dw_hh = np.dot(da2.T, hs[:T].reshape(T * B, H))
     db = da2.sum(axis=0)
-    return dx, dw_ih, dw_hh, db, db.copy(), dh
+    return dx, dw_ih, dw_hh, db, db.copy(), dh, dhs
