@@ -1,0 +1,434 @@
+"""Turn a series into scaled, windowed train/validation/test arrays.
+
+Conventions (shared with :mod:`fastrnn.baselines`):
+
+* **Split.** Chronological, on the points of the series (:func:`split`).
+  The test part is the last ``test_fraction`` of the points: the first test
+  point is ``int(n * (1 - test_fraction))`` (the tutorials'
+  ``train_size = int(len(data) * 0.67)``; the default ``test_fraction=0.33``
+  reproduces their figures). Validation is the last ``val_fraction`` of the
+  points before the test part (like Keras' ``validation_split``).
+* **Windows.** A window's inputs are the ``look_back`` points just before its
+  target(s). A window belongs to the part that holds *all* its targets; its
+  inputs may reach back into earlier parts (so the first test window's inputs
+  are the last training points). With ``horizon > 1``, windows whose targets
+  straddle a boundary are dropped. Every test point that has a full history
+  is a target, so the test targets are exactly the test part when
+  ``horizon == 1``.
+* **Pipeline.** original values -> ``log`` -> ``diff`` -> scaling -> windows.
+  ``diff`` replaces point ``t`` by ``z[t] - z[t-1]``; point 0 then has no
+  value and is never a target. Scalers are fitted on the training part only
+  (not validation, not test).
+* **Inverse** (:meth:`Prepared.inverse`): undo scaling, then ``diff`` by
+  adding the previous *actual* value (one-step-ahead; for ``horizon > 1``
+  the predicted differences are accumulated from the last actual value
+  before the window's first target), then ``log`` by ``exp``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from fastrnn.datasets import DataError, Dataset
+
+__all__ = [
+    "make_windows", "Split", "split", "MinMaxScaler", "StandardScaler", "make_scaler",
+    "TRANSFORMS", "Prepared", "prepare",
+]
+
+TRANSFORMS = (None, "log", "diff", "log+diff")
+_EPS = 1e-9  # absorbs float error in n * fraction before flooring
+
+
+# ---------------------------------------------------------------------------
+# Windows and split
+# ---------------------------------------------------------------------------
+
+
+def _check_int(name: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def make_windows(values, look_back: int, horizon: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Sliding windows over a 1-D series.
+
+    Window ``i`` has inputs ``values[i : i + look_back]`` and targets
+    ``values[i + look_back : i + look_back + horizon]``.
+
+    Returns:
+        ``X`` of shape ``(N, look_back)`` and ``y`` of shape ``(N,)`` if
+        ``horizon == 1`` else ``(N, horizon)``, with
+        ``N = len(values) - look_back - horizon + 1``.
+
+    Raises:
+        DataError: fewer than ``look_back + horizon`` values.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim != 1:
+        raise ValueError(f"values must be 1-D, got shape {v.shape}")
+    look_back = _check_int("look_back", look_back, 1)
+    horizon = _check_int("horizon", horizon, 1)
+    n_win = len(v) - look_back - horizon + 1
+    if n_win < 1:
+        raise DataError(
+            f"series too short for look_back={look_back}, horizon={horizon}: needs at least "
+            f"{look_back + horizon} points, got {len(v)}"
+        )
+    w = np.lib.stride_tricks.sliding_window_view(v, look_back + horizon)
+    X = np.ascontiguousarray(w[:, :look_back])
+    y = np.ascontiguousarray(w[:, look_back:])
+    return X, (y[:, 0].copy() if horizon == 1 else y)
+
+
+@dataclass(frozen=True)
+class Split:
+    """Chronological split of ``n`` points into ``[0, train_end)``,
+    ``[train_end, test_start)`` (validation) and ``[test_start, n)`` (test)."""
+
+    n: int
+    train_end: int
+    test_start: int
+
+    @property
+    def n_train(self) -> int:
+        return self.train_end
+
+    @property
+    def n_val(self) -> int:
+        return self.test_start - self.train_end
+
+    @property
+    def n_test(self) -> int:
+        return self.n - self.test_start
+
+    def bounds(self, which: str) -> tuple[int, int]:
+        """``(first, stop)`` point indices of ``"train"``, ``"val"`` or ``"test"``."""
+        if which == "train":
+            return 0, self.train_end
+        if which == "val":
+            return self.train_end, self.test_start
+        if which == "test":
+            return self.test_start, self.n
+        raise ValueError(f"which must be 'train', 'val' or 'test', got {which!r}")
+
+
+def split(n: int, test_fraction: float = 0.33, val_fraction: float = 0.0) -> Split:
+    """Split ``n`` points chronologically.
+
+    ``test_start = int(n * (1 - test_fraction))`` and validation is the last
+    ``int(test_start * val_fraction)`` points before it.
+    """
+    n = _check_int("n", n, 0)
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
+    if not 0 <= val_fraction < 1:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
+    test_start = int(n * (1 - test_fraction) + _EPS)
+    n_val = int(test_start * val_fraction + _EPS)
+    return Split(n=n, train_end=test_start - n_val, test_start=test_start)
+
+
+def _target_starts(sp: Split, which: str, look_back: int, horizon: int, offset: int) -> np.ndarray:
+    """Index of the first target of every window of one part.
+
+    The first target needs ``look_back`` representation points before it,
+    i.e. index >= ``look_back + offset`` (``offset`` is 1 after ``diff``);
+    all ``horizon`` targets must lie inside the part.
+    """
+    lo, hi = sp.bounds(which)
+    return np.arange(max(lo, look_back + offset), hi - horizon + 1)
+
+
+def _window_counts(n, look_back, horizon, offset, test_fraction, val_fraction):
+    sp = split(n, test_fraction, val_fraction)
+    return [len(_target_starts(sp, w, look_back, horizon, offset)) for w in ("train", "val", "test")]
+
+
+def _enough(counts, val_fraction) -> bool:
+    train, val, test = counts
+    return train >= 1 and test >= 1 and (val >= 1 or val_fraction == 0)
+
+
+def _min_length(look_back, horizon, offset, test_fraction, val_fraction) -> int:
+    n = look_back + horizon + offset
+    while n < 10_000_000:
+        if _enough(_window_counts(n, look_back, horizon, offset, test_fraction, val_fraction),
+                   val_fraction):
+            return n
+        n += 1
+    return n
+
+
+# ---------------------------------------------------------------------------
+# Scalers
+# ---------------------------------------------------------------------------
+
+
+class MinMaxScaler:
+    """Map the fitted data's ``[min, max]`` to ``[0, 1]`` (a constant maps to 0)."""
+
+    name = "minmax"
+
+    def fit(self, x) -> "MinMaxScaler":
+        x = np.asarray(x, dtype=np.float64)
+        self.min_ = float(x.min())
+        span = float(x.max()) - self.min_
+        self.scale_ = span if span > 0 else 1.0
+        return self
+
+    def transform(self, x) -> np.ndarray:
+        return (np.asarray(x, dtype=np.float64) - self.min_) / self.scale_
+
+    def inverse_transform(self, x) -> np.ndarray:
+        return np.asarray(x, dtype=np.float64) * self.scale_ + self.min_
+
+
+class StandardScaler:
+    """Subtract the fitted mean, divide by the (population) standard deviation."""
+
+    name = "standard"
+
+    def fit(self, x) -> "StandardScaler":
+        x = np.asarray(x, dtype=np.float64)
+        self.mean_ = float(x.mean())
+        std = float(x.std())
+        self.scale_ = std if std > 0 else 1.0
+        return self
+
+    def transform(self, x) -> np.ndarray:
+        return (np.asarray(x, dtype=np.float64) - self.mean_) / self.scale_
+
+    def inverse_transform(self, x) -> np.ndarray:
+        return np.asarray(x, dtype=np.float64) * self.scale_ + self.mean_
+
+
+class _Identity:
+    name = None
+
+    def fit(self, x):
+        return self
+
+    def transform(self, x):
+        return np.asarray(x, dtype=np.float64).copy()
+
+    inverse_transform = transform
+
+
+def make_scaler(scaler: str | None):
+    """``"minmax"``, ``"standard"`` or ``None``/``"none"`` -> an unfitted scaler."""
+    if scaler is None or scaler == "none":
+        return _Identity()
+    if scaler == "minmax":
+        return MinMaxScaler()
+    if scaler == "standard":
+        return StandardScaler()
+    raise ValueError(f"unknown scaler {scaler!r}; choose minmax, standard or none")
+
+
+# ---------------------------------------------------------------------------
+# Transforms
+# ---------------------------------------------------------------------------
+
+
+def _parse_transform(transform: str | None) -> tuple[bool, bool]:
+    """``(use_log, use_diff)`` for a transform name."""
+    if transform is None or transform == "none":
+        return False, False
+    if transform in ("log", "diff", "log+diff"):
+        return "log" in transform, "diff" in transform
+    raise ValueError(f"unknown transform {transform!r}; choose none, log, diff or log+diff")
+
+
+def _forward(values: np.ndarray, use_log: bool, use_diff: bool, dates=None) -> np.ndarray:
+    """Apply log/diff. The result has ``len(values) - use_diff`` points;
+    result[k] belongs to point ``k + use_diff``."""
+    z = values
+    if use_log:
+        bad = np.flatnonzero(values <= 0)
+        if bad.size:
+            where = f"date {dates[bad[0]].date()}" if dates is not None else f"index {bad[0]}"
+            raise DataError(
+                f"log transform needs positive values, but {bad.size} value(s) are <= 0 "
+                f"(first: {values[bad[0]]:g} at {where}); use transform=none or diff"
+            )
+        z = np.log(values)
+    return np.diff(z) if use_diff else z.copy()
+
+
+def undo_transform(rep: np.ndarray, starts: np.ndarray, values: np.ndarray,
+                   transform: str | None) -> np.ndarray:
+    """Map unscaled predictions in the (log/diff) representation to original units.
+
+    Args:
+        rep: shape ``(N, horizon)``; row ``i`` predicts points
+            ``starts[i] .. starts[i] + horizon - 1``.
+        starts: first target index of every row.
+        values: the original series (for the previous actual value under diff).
+        transform: as in :func:`prepare`.
+    """
+    use_log, use_diff = _parse_transform(transform)
+    z = np.asarray(rep, dtype=np.float64)
+    if use_diff:
+        prev = values[starts - 1]
+        base = np.log(prev) if use_log else prev
+        z = base[:, None] + np.cumsum(z, axis=1)
+    return np.exp(z) if use_log else z
+
+
+# ---------------------------------------------------------------------------
+# prepare
+# ---------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class Prepared:
+    """Model-ready arrays and the bookkeeping to map predictions back.
+
+    ``X_*`` have shape ``(N, look_back, 1)`` (batch-first, one feature) and
+    ``y_*`` shape ``(N, horizon)``, both float64, scaled and transformed.
+    ``starts[which]`` holds the index (into ``values``) of each window's
+    first target.
+    """
+
+    values: np.ndarray
+    dates: pd.DatetimeIndex | None
+    look_back: int
+    horizon: int
+    transform: str | None
+    scaler: object
+    split: Split
+    season: int | None
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    starts: dict = field(repr=False)
+
+    def _check_which(self, which: str) -> np.ndarray:
+        if which not in self.starts:
+            raise ValueError(f"which must be 'train', 'val' or 'test', got {which!r}")
+        return self.starts[which]
+
+    def targets(self, which: str = "test") -> np.ndarray:
+        """Targets of a part in original units, shape ``(N, horizon)``."""
+        s = self._check_which(which)
+        return self.values[s[:, None] + np.arange(self.horizon)]
+
+    def target_dates(self, which: str = "test") -> pd.DatetimeIndex | None:
+        """Dates of each window's first target, or ``None`` without dates."""
+        s = self._check_which(which)
+        return None if self.dates is None else self.dates[s]
+
+    @property
+    def y_test_original(self) -> np.ndarray:
+        """Test targets in original units, shape ``(N, horizon)``."""
+        return self.targets("test")
+
+    def inverse(self, pred_scaled, which: str = "test") -> np.ndarray:
+        """Map model outputs for a part back to original units.
+
+        Args:
+            pred_scaled: shape ``(N,)``, ``(N, 1)`` or ``(N, horizon)``, one
+                row per window of ``which``, in the scaled representation.
+
+        Returns:
+            predictions in original units, shape ``(N, horizon)``.
+        """
+        s = self._check_which(which)
+        p = np.asarray(pred_scaled, dtype=np.float64)
+        if p.ndim == 1 and self.horizon == 1:
+            p = p[:, None]
+        if p.shape != (len(s), self.horizon):
+            raise ValueError(
+                f"predictions for {which!r} must have shape ({len(s)}, {self.horizon}), "
+                f"got {np.shape(pred_scaled)}"
+            )
+        return undo_transform(self.scaler.inverse_transform(p), s, self.values, self.transform)
+
+
+def _as_series(data) -> tuple[np.ndarray, pd.DatetimeIndex | None, int | None]:
+    if isinstance(data, Dataset):
+        return np.asarray(data.values, dtype=np.float64), data.dates, data.season
+    if isinstance(data, pd.Series):
+        dates = data.index if isinstance(data.index, pd.DatetimeIndex) else None
+        return data.to_numpy(dtype=np.float64), dates, None
+    v = np.asarray(data, dtype=np.float64)
+    if v.ndim != 1:
+        raise ValueError(f"values must be 1-D, got shape {v.shape}")
+    return v, None, None
+
+
+def prepare(data, look_back: int, horizon: int = 1, scaler: str | None = "minmax",
+            transform: str | None = None, test_fraction: float = 0.33,
+            val_fraction: float = 0.1, season: int | None = None) -> Prepared:
+    """Split, transform, scale and window a series (conventions: module docstring).
+
+    Args:
+        data: a :class:`~fastrnn.datasets.Dataset`, a ``pandas.Series``
+            (dates taken from a DatetimeIndex) or a 1-D array.
+        look_back: inputs per window.
+        horizon: targets per window (steps ahead).
+        scaler: ``"minmax"`` (to [0, 1]), ``"standard"`` or ``None``.
+        transform: ``None``, ``"log"``, ``"diff"`` or ``"log+diff"``.
+        test_fraction: share of points in the test part (default 0.33).
+        val_fraction: share of the pre-test points used for validation.
+        season: stored for the baselines; defaults to the Dataset's.
+
+    Raises:
+        DataError: non-finite values, non-positive values with ``log``, or a
+            series too short to give every part at least one window.
+    """
+    values, dates, ds_season = _as_series(data)
+    look_back = _check_int("look_back", look_back, 1)
+    horizon = _check_int("horizon", horizon, 1)
+    use_log, use_diff = _parse_transform(transform)
+    transform = None if transform == "none" else transform
+    scaler_obj = make_scaler(scaler)
+    sp = split(len(values), test_fraction, val_fraction)
+
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        raise DataError(f"series has {bad.size} missing or infinite value(s), first at index "
+                        f"{bad[0]}; clean the data first")
+
+    offset = int(use_diff)
+    counts = _window_counts(len(values), look_back, horizon, offset, test_fraction, val_fraction)
+    if not _enough(counts, val_fraction):
+        need = _min_length(look_back, horizon, offset, test_fraction, val_fraction)
+        parts = "train, validation and test" if val_fraction > 0 else "train and test"
+        raise DataError(
+            f"series too short: look_back={look_back}, horizon={horizon}"
+            f"{', transform=' + transform if transform else ''} with test_fraction="
+            f"{test_fraction:g}, val_fraction={val_fraction:g} needs at least {need} points "
+            f"for one {parts} window each, got {len(values)}; use a smaller look_back "
+            f"or a longer series"
+        )
+
+    rep = _forward(values, use_log, use_diff, dates)  # rep[k] is point k + offset
+    scaler_obj.fit(rep[: sp.train_end - offset])
+    scaled = scaler_obj.transform(rep)
+
+    arrays, starts = {}, {}
+    for which in ("train", "val", "test"):
+        s = _target_starts(sp, which, look_back, horizon, offset)
+        k = s - offset  # position of the first target in `scaled`
+        X = scaled[k[:, None] + np.arange(-look_back, 0)]
+        y = scaled[k[:, None] + np.arange(horizon)]
+        arrays[which] = (X.reshape(len(s), look_back, 1), y.reshape(len(s), horizon))
+        starts[which] = s
+
+    return Prepared(
+        values=values, dates=dates, look_back=look_back, horizon=horizon, transform=transform,
+        scaler=scaler_obj, split=sp, season=season if season is not None else ds_season,
+        X_train=arrays["train"][0], y_train=arrays["train"][1],
+        X_val=arrays["val"][0], y_val=arrays["val"][1],
+        X_test=arrays["test"][0], y_test=arrays["test"][1],
+        starts=starts,
+    )
