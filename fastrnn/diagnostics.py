@@ -1,0 +1,28 @@
+"""Gradient health: is my model vanishing or exploding?"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fastrnn import losses as _losses
+
+
+def gradient_flow(model, X, y, loss="mse"):
+    """‖∂L/∂h_t‖ for every step and layer, for the loss of ``model`` on ``(X, y)``.
+
+    Returns an array of shape ``(num_layers, num_directions, T)``: entry ``[l, d, t]`` is the
+    Frobenius norm over the batch of the total gradient reaching layer ``l``'s hidden state at step
+    ``t`` (direction ``d``; the backward direction is indexed in the input's time order too). For a
+    many-to-one model the gradient enters at the last step, so a norm that falls by orders of
+    magnitude towards ``t = 0`` means vanishing gradients (the early steps barely learn); one that
+    grows means exploding gradients (clip them). No weights change, and dropout is off.
+    """
+    loss = _losses.get(loss)
+    X = model._check_x(X)
+    y = np.asarray(y, dtype=model.dtype)
+    if y.ndim == 1 and model.output_size == 1 and not model.return_sequences:
+        y = y[:, None]
+    pred, cache = model.forward(X)
+    _, d_pred = loss(pred, y)
+    _, dhs = model.backward(cache, d_pred)
+    return np.array([[np.sqrt(np.einsum("tbh,tbh->t", dh, dh)) for dh in layer] for layer in dhs])

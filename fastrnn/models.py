@@ -1,0 +1,364 @@
+"""Models: a recurrent stack (RNN, LSTM or GRU; stacked, optionally bidirectional) plus a linear head.
+
+    import fastrnn as fr
+    model = fr.LSTM(input_size=1, hidden_size=32, seed=0)
+    y = model(x)                         # x: (B, T, I) batch-first, or (B, T) when I = 1
+
+Parameters carry PyTorch's names (``weight_ih_l0``, ``weight_hh_l0``, ``bias_ih_l0``, ``bias_hh_l0``,
+``…_reverse`` for the backward direction; ``head.weight``, ``head.bias`` for the head), so a PyTorch
+``nn.LSTM`` + ``nn.Linear`` state dict loads as it is. Each layer runs on :mod:`fastrnn.functional`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+import numpy as np
+
+from fastrnn import functional as F
+
+FORMAT_VERSION = 1
+INITS = ("random", "xavier", "he", "uniform", "orthogonal")
+_CELL_GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+
+
+class _Recurrent:
+    """Common code of :class:`RNN`, :class:`LSTM` and :class:`GRU`. Use those."""
+
+    kind = None  # "rnn" | "lstm" | "gru"
+
+    def __init__(self, input_size, hidden_size, output_size=1, num_layers=1, bidirectional=False,
+                 dropout=0.0, nonlinearity="tanh", return_sequences=False, init="xavier",
+                 forget_bias=1.0, dtype="float32", backend="numba", seed=None):
+        for name, v in (("input_size", input_size), ("hidden_size", hidden_size),
+                        ("output_size", output_size), ("num_layers", num_layers)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{name} must be a positive integer; got {v!r}")
+        if not (isinstance(dropout, (int, float)) and 0.0 <= dropout < 1.0):
+            raise ValueError(f"dropout must be a number in [0, 1); got {dropout!r}")
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"nonlinearity must be 'tanh' or 'relu'; got {nonlinearity!r}")
+        if nonlinearity != "tanh" and self.kind != "rnn":
+            raise ValueError(f"nonlinearity applies to RNN only; {type(self).__name__} got {nonlinearity!r}")
+        if init not in INITS:
+            raise ValueError(f"init must be one of {', '.join(INITS)}; got {init!r}")
+        if np.dtype(dtype) not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be 'float32' or 'float64'; got {dtype!r}")
+        if backend not in F.BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(F.BACKENDS)}; got {backend!r}")
+        self.input_size = int(input_size)
+        self.hidden_size = int(hidden_size)
+        self.output_size = int(output_size)
+        self.num_layers = int(num_layers)
+        self.bidirectional = bool(bidirectional)
+        self.dropout = float(dropout)
+        self.nonlinearity = nonlinearity
+        self.return_sequences = bool(return_sequences)
+        self.init = init
+        self.forget_bias = float(forget_bias)
+        self.dtype = np.dtype(dtype)
+        self.backend = backend
+        self.seed = seed
+        self.cell = {"rnn": f"rnn_{nonlinearity}", "lstm": "lstm", "gru": "gru"}[self.kind]
+        self._rng = np.random.default_rng(seed)  # initialisation, then dropout masks
+        self._params = self._init_params()
+
+    # ---------------------------------------------------------------------------------------------
+    # configuration and parameters
+
+    @property
+    def num_directions(self):
+        return 2 if self.bidirectional else 1
+
+    def config(self):
+        """The constructor arguments, as saved by :meth:`save`."""
+        return {
+            "kind": self.kind, "input_size": self.input_size, "hidden_size": self.hidden_size,
+            "output_size": self.output_size, "num_layers": self.num_layers,
+            "bidirectional": self.bidirectional, "dropout": self.dropout,
+            "nonlinearity": self.nonlinearity, "return_sequences": self.return_sequences,
+            "init": self.init, "forget_bias": self.forget_bias, "dtype": self.dtype.name,
+            "backend": self.backend, "seed": self.seed,
+        }
+
+    def _layer_names(self, layer, direction):
+        sfx = f"_l{layer}" + ("_reverse" if direction else "")
+        return {"w_ih": "weight_ih" + sfx, "w_hh": "weight_hh" + sfx, "b_ih": "bias_ih" + sfx, "b_hh": "bias_hh" + sfx}
+
+    def _shapes(self):
+        """Parameter name -> shape, in PyTorch's order (stack first, then the head)."""
+        G, H, D = _CELL_GATES[self.kind], self.hidden_size, self.num_directions
+        shapes = {}
+        for layer in range(self.num_layers):
+            n_in = self.input_size if layer == 0 else D * H
+            for d in range(D):
+                names = self._layer_names(layer, d)
+                shapes[names["w_ih"]] = (G * H, n_in)
+                shapes[names["w_hh"]] = (G * H, H)
+                shapes[names["b_ih"]] = (G * H,)
+                shapes[names["b_hh"]] = (G * H,)
+        shapes["head.weight"] = (self.output_size, D * H)
+        shapes["head.bias"] = (self.output_size,)
+        return shapes
+
+    def _init_params(self):
+        """Initialise the weights.
+
+        ``uniform`` is PyTorch's default: every weight and bias U(-1/√H, 1/√H) (head: U(±1/√fan_in)).
+        The others initialise each gate's block of ``w_ih`` and ``w_hh`` on its own and set biases to 0:
+        ``random`` N(0, 0.01²) (min-char-rnn), ``xavier`` Glorot uniform (Keras' default),
+        ``he`` N(0, 2/fan_in), ``orthogonal`` Glorot uniform inputs and orthogonal recurrent blocks
+        (Keras' recurrent default). The head is Glorot uniform with zero bias. For an LSTM, the forget
+        gate's ``bias_ih`` is then set to ``forget_bias`` (1.0 by default, as Keras does).
+        """
+        rng, H = self._rng, self.hidden_size
+        params = {}
+
+        def block(fan_in, fan_out, recurrent):
+            if self.init == "random":
+                return 0.01 * rng.standard_normal((fan_out, fan_in))
+            if self.init == "he":
+                return rng.standard_normal((fan_out, fan_in)) * np.sqrt(2.0 / fan_in)
+            if self.init == "orthogonal" and recurrent:
+                q, r = np.linalg.qr(rng.standard_normal((fan_out, fan_in)))
+                return q * np.sign(np.diag(r))  # sign fix makes q uniformly distributed
+            limit = np.sqrt(6.0 / (fan_in + fan_out))
+            return rng.uniform(-limit, limit, (fan_out, fan_in))
+
+        for name, shape in self._shapes().items():
+            if self.init == "uniform":  # torch: nn.LSTM & co. use 1/√H; nn.Linear 1/√fan_in
+                fan = self.num_directions * H if name.startswith("head.") else H
+                params[name] = rng.uniform(-1.0 / np.sqrt(fan), 1.0 / np.sqrt(fan), shape)
+            elif len(shape) == 1:
+                params[name] = np.zeros(shape)
+            elif name == "head.weight":
+                limit = np.sqrt(6.0 / (shape[0] + shape[1]))
+                params[name] = rng.uniform(-limit, limit, shape)
+            else:
+                G = shape[0] // H
+                recurrent = "_hh_" in name
+                params[name] = np.concatenate([block(shape[1], H, recurrent) for _ in range(G)], axis=0)
+        if self.kind == "lstm":
+            for name in params:
+                if name.startswith("bias_ih"):
+                    params[name][H:2 * H] = self.forget_bias
+        return {k: np.ascontiguousarray(v, dtype=self.dtype) for k, v in params.items()}
+
+    def parameters(self):
+        """Name -> array: the model's own arrays (optimizers update them in place)."""
+        return self._params
+
+    def num_parameters(self):
+        return int(sum(p.size for p in self._params.values()))
+
+    def state_dict(self):
+        """Name -> copy of each parameter, with PyTorch's key names."""
+        return {k: v.copy() for k, v in self._params.items()}
+
+    def load_state_dict(self, state):
+        """Load weights by name (PyTorch key names). Accepts NumPy arrays and, via ``np.asarray``,
+        anything array-like, including torch tensors (torch itself is not needed)."""
+        expected = self._shapes()
+        missing = [k for k in expected if k not in state]
+        unexpected = [k for k in state if k not in expected]
+        if missing or unexpected:
+            raise ValueError(
+                "state dict does not match the model: "
+                + (f"missing keys {missing}" if missing else "")
+                + ("; " if missing and unexpected else "")
+                + (f"unexpected keys {unexpected}" if unexpected else "")
+            )
+        new = {}
+        for k, shape in expected.items():
+            v = state[k]
+            if hasattr(v, "detach"):  # a torch tensor, possibly requiring grad
+                v = v.detach().cpu().numpy()
+            v = np.asarray(v)
+            if v.shape != shape:
+                raise ValueError(f"{k} must have shape {shape}; got {v.shape}")
+            if not np.isfinite(v).all():
+                raise ValueError(f"{k} contains NaN or infinite values")
+            new[k] = v
+        for k, v in new.items():  # all checked: now copy in place, keeping the optimizers' references
+            self._params[k][...] = v
+
+    # ---------------------------------------------------------------------------------------------
+    # forward and backward
+
+    def _check_x(self, x):
+        x = np.asarray(x)
+        if x.ndim == 2 and self.input_size == 1:
+            x = x[:, :, None]
+        if x.ndim != 3 or x.shape[2] != self.input_size or x.shape[0] == 0 or x.shape[1] == 0:
+            want = "(B, T, I) or (B, T)" if self.input_size == 1 else "(B, T, I)"
+            raise ValueError(f"x must have shape {want} with I = {self.input_size}; got {x.shape}")
+        if not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):
+            raise ValueError(f"x must hold real numbers; got dtype {x.dtype}")
+        return x.astype(self.dtype, copy=False)
+
+    def forward(self, x, training=False, state0=None):
+        """Run the model on ``x`` (B, T, I). Returns ``(y, cache)``; ``y`` is (B, O), or (B, T, O)
+        with ``return_sequences``. ``state0`` is a list with one initial state per layer and direction
+        (None for zeros); the final states are in ``cache["states"]``. Dropout applies when
+        ``training`` is true."""
+        x = self._check_x(x)
+        L, D = self.num_layers, self.num_directions
+        if state0 is None:
+            state0 = [None] * (L * D)
+        seq = x.transpose(1, 0, 2)  # time-major (T, B, I); functional copies it contiguous
+        layers, states = [], []
+        for layer in range(L):
+            mask = None
+            if layer > 0 and training and self.dropout > 0.0:
+                # inverted dropout on the layer's input, as torch applies between stacked layers
+                keep = 1.0 - self.dropout
+                mask = (self._rng.random(seq.shape) < keep).astype(self.dtype) / self.dtype.type(keep)
+                seq = seq * mask
+            outs, caches = [], []
+            for d in range(D):
+                p = {k: self._params[n] for k, n in self._layer_names(layer, d).items()}
+                inp = seq if d == 0 else seq[::-1]  # the reverse direction reads time backwards
+                out, state, cache = F.forward(self.cell, inp, p, state0[layer * D + d], self.backend)
+                outs.append(out if d == 0 else out[::-1])
+                caches.append(cache)
+                states.append(state)
+            layers.append((mask, caches))
+            seq = outs[0] if D == 1 else np.concatenate(outs, axis=2)
+        if self.return_sequences:
+            feat = seq  # (T, B, D*H)
+        else:  # final state of each direction of the last layer: forward h_T, backward h_0 (torch's h_n)
+            last = states[-D:]
+            feat = np.concatenate([s[0] if self.kind == "lstm" else s for s in last], axis=1)
+        y = feat @ self._params["head.weight"].T + self._params["head.bias"]
+        if self.return_sequences:
+            y = y.transpose(1, 0, 2)  # back to batch-first (B, T, O)
+        return y, {"layers": layers, "feat": feat, "states": states, "T": x.shape[1]}
+
+    def backward(self, cache, d_y):
+        """Gradients of the loss w.r.t. every parameter, given ``d_y`` = ∂L/∂y.
+
+        Returns ``(grads, dhs)``: grads is name -> array like :meth:`parameters`; ``dhs[layer][d]`` is
+        ∂L/∂h_t (T, B, H) for that layer and direction, in the input's time order.
+        """
+        L, D, H = self.num_layers, self.num_directions, self.hidden_size
+        d_y = np.asarray(d_y, dtype=self.dtype)
+        W = self._params["head.weight"]
+        feat = cache["feat"]
+        grads = {}
+        if self.return_sequences:
+            d_y = d_y.transpose(1, 0, 2)  # (T, B, O)
+            grads["head.weight"] = d_y.reshape(-1, d_y.shape[2]).T @ feat.reshape(-1, feat.shape[2])
+            grads["head.bias"] = d_y.sum(axis=(0, 1))
+            d_seq = d_y @ W  # (T, B, D*H): gradient reaching the last layer's outputs
+            d_final = [None] * D
+        else:
+            grads["head.weight"] = d_y.T @ feat
+            grads["head.bias"] = d_y.sum(axis=0)
+            d_feat = d_y @ W  # (B, D*H): gradient reaching each direction's final state
+            d_seq = None
+            d_final = [d_feat[:, d * H:(d + 1) * H] for d in range(D)]
+        dhs = [None] * L
+        for layer in reversed(range(L)):
+            mask, caches = cache["layers"][layer]
+            d_in, dhs[layer] = None, [None] * D
+            for d in range(D):
+                d_out = None if d_seq is None else d_seq[:, :, d * H:(d + 1) * H]
+                if d_out is not None and d:
+                    d_out = d_out[::-1]
+                d_state = d_final[d]
+                if d_state is not None and self.kind == "lstm":
+                    d_state = (d_state, None)
+                g = F.backward(self.cell, caches[d], d_out, d_state)
+                for k, n in self._layer_names(layer, d).items():
+                    grads[n] = g[k]
+                dx = g["x"] if d == 0 else g["x"][::-1]
+                dhs[layer][d] = g["h"] if d == 0 else g["h"][::-1]
+                d_in = dx if d_in is None else d_in + dx
+            if mask is not None:
+                d_in = d_in * mask
+            d_seq, d_final = d_in, [None] * D  # lower layers feed the next one only through outputs
+        return {k: grads[k] for k in self._params}, dhs
+
+    def __call__(self, x):
+        return self.predict(x)
+
+    def predict(self, x, batch_size=None):
+        """Predictions for ``x`` (B, T, I), in batches of ``batch_size`` rows (all at once if None)."""
+        x = self._check_x(x)
+        if batch_size is None:
+            return self.forward(x)[0]
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer or None; got {batch_size!r}")
+        return np.concatenate([self.forward(x[i:i + batch_size])[0] for i in range(0, len(x), batch_size)])
+
+    # ---------------------------------------------------------------------------------------------
+    # persistence
+
+    def save(self, path):
+        """Write config, weights and format version to one ``.npz`` file, atomically (a temporary
+        file in the same folder, then renamed), so a failure never leaves a half-written model."""
+        path = os.fspath(path)
+        folder = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(suffix=".npz.tmp", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, __config__=np.array(json.dumps(self.config())),
+                         __format_version__=np.array(FORMAT_VERSION), **self._params)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            raise
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items() if k != "kind")
+        return f"{type(self).__name__}({args})"
+
+
+class RNN(_Recurrent):
+    """Elman RNN stack (tanh or relu) plus a linear head. See :class:`_Recurrent` for the arguments."""
+
+    kind = "rnn"
+
+
+class LSTM(_Recurrent):
+    """LSTM stack (PyTorch gate order i, f, g, o) plus a linear head."""
+
+    kind = "lstm"
+
+
+class GRU(_Recurrent):
+    """GRU stack (PyTorch gate order r, z, n) plus a linear head."""
+
+    kind = "gru"
+
+
+_KINDS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+
+
+class ModelFileError(ValueError):
+    """A model file that cannot be read as a fastrnn model."""
+
+
+def load(path):
+    """Load a model written by :meth:`save`."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"model file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            version = int(z["__format_version__"])
+            config = json.loads(str(z["__config__"]))
+            weights = {k: z[k] for k in z.files if not k.startswith("__")}
+    except (OSError, ValueError, KeyError) as e:
+        raise ModelFileError(f"{path} is not a fastrnn model file ({e}); write one with model.save(path)") from e
+    if version > FORMAT_VERSION:
+        raise ModelFileError(f"{path} has format version {version}; this fastrnn reads up to {FORMAT_VERSION}: upgrade fastrnn")
+    kind = config.pop("kind", None)
+    if kind not in _KINDS:
+        raise ModelFileError(f"{path} names an unknown model kind {kind!r}")
+    model = _KINDS[kind](**config)
+    model.load_state_dict(weights)
+    return model

@@ -1,0 +1,288 @@
+"""Training: one step is forward, loss, BPTT, clipping and an optimizer update.
+
+    trainer = fr.Trainer(model, loss="mse", optimizer=fr.optim.Adam(model.parameters(), lr=1e-3))
+    history = trainer.fit(X, y, validation_data=(Xv, yv), epochs=50,
+                          early_stopping=fr.EarlyStopping(patience=5))
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fastrnn import clip as _clip
+from fastrnn import losses as _losses
+from fastrnn import optim as _optim
+
+
+class NonFiniteLossWarning(RuntimeWarning):
+    """Training stopped because the loss became NaN or infinite."""
+
+
+@dataclass
+class EarlyStopping:
+    """Stop when the monitored loss (validation loss if there is validation data, else the training
+    loss) has not improved by more than ``min_delta`` for ``patience`` epochs; with ``restore_best``,
+    the model ends with the weights of its best epoch."""
+
+    patience: int = 5
+    min_delta: float = 0.0
+    restore_best: bool = True
+
+    def __post_init__(self):
+        if isinstance(self.patience, bool) or not isinstance(self.patience, (int, np.integer)) or self.patience < 0:
+            raise ValueError(f"patience must be a non-negative integer; got {self.patience!r}")
+        if not np.isfinite(self.min_delta) or self.min_delta < 0:
+            raise ValueError(f"min_delta must be a non-negative number; got {self.min_delta!r}")
+
+
+@dataclass
+class History:
+    """What happened in :meth:`Trainer.fit`, one entry per epoch.
+
+    ``grad_norm`` is the mean over the epoch's steps of the global gradient L2 norm (before
+    clipping); ``layer_grad_norms`` the same per layer (``l0``, ``l1``, …, ``head``).
+    """
+
+    epoch: list = field(default_factory=list)
+    loss: list = field(default_factory=list)
+    val_loss: list = field(default_factory=list)
+    grad_norm: list = field(default_factory=list)
+    layer_grad_norms: list = field(default_factory=list)
+    seconds: list = field(default_factory=list)
+    best_epoch: int | None = None
+    stop_reason: str = "completed all epochs"
+
+    @property
+    def history(self):
+        """Keras-style dict of lists."""
+        d = {"loss": self.loss, "grad_norm": self.grad_norm, "seconds": self.seconds}
+        if self.val_loss:
+            d["val_loss"] = self.val_loss
+        return d
+
+
+def _layer_of(name):
+    """'weight_ih_l1_reverse' -> 'l1'; 'head.weight' -> 'head'."""
+    if name.startswith("head."):
+        return "head"
+    return next(part for part in name.split("_") if part.startswith("l") and part[1:].isdigit())
+
+
+class Trainer:
+    """Trains a model from :mod:`fastrnn.models`.
+
+    Parameters
+    ----------
+    model : an :class:`~fastrnn.models.RNN`, ``LSTM`` or ``GRU``.
+    loss : a name ("mse", "mae", "huber", "bce", "cross_entropy") or a loss from :mod:`fastrnn.losses`.
+    optimizer : an optimizer from :mod:`fastrnn.optim` built on ``model.parameters()``, or a name
+        (then with its default settings); default Adam(lr=1e-3).
+    clip_norm : rescale the gradients so that their global L2 norm is at most this.
+    clip_value : clip every gradient element into [-clip_value, clip_value] (applied first).
+    seed : seed of the shuffling; default the model's seed, so one seed fixes the whole run.
+    """
+
+    def __init__(self, model, loss="mse", optimizer=None, clip_norm=None, clip_value=None, seed=None):
+        self.model = model
+        self.loss = _losses.get(loss)
+        if optimizer is None:
+            optimizer = _optim.Adam(model.parameters(), lr=1e-3)
+        elif isinstance(optimizer, str):
+            optimizer = _optim.get(optimizer, model.parameters())
+        self.optimizer = optimizer
+        for name, v in (("clip_norm", clip_norm), ("clip_value", clip_value)):
+            if v is not None and not (np.isfinite(v) and v > 0):
+                raise ValueError(f"{name} must be a positive number or None; got {v!r}")
+        self.clip_norm = clip_norm
+        self.clip_value = clip_value
+        self._rng = np.random.default_rng(model.seed if seed is None else seed)
+        self._layers = {}
+        for name in model.parameters():
+            self._layers.setdefault(_layer_of(name), []).append(name)
+        self.last_grad_norm = None
+        self.last_layer_grad_norms = None
+
+    def _check_xy(self, X, y):
+        X = self.model._check_x(X)
+        y = np.asarray(y)
+        if not np.issubdtype(y.dtype, np.number):
+            raise ValueError(f"y must hold numbers; got dtype {y.dtype}")
+        if len(y) != len(X):
+            raise ValueError(f"X and y must have the same number of samples; got {len(X)} and {len(y)}")
+        if self.loss.__class__.__name__ != "CrossEntropy":
+            y = y.astype(self.model.dtype, copy=False)
+            if y.ndim == 1 and self.model.output_size == 1 and not self.model.return_sequences:
+                y = y[:, None]  # (B,) targets for a single output
+        return X, y
+
+    def _step(self, X, y, state0=None):
+        """Forward, loss, BPTT, clip, update. Returns (loss, final states); no update if the loss is
+        not finite."""
+        m = self.model
+        pred, cache = m.forward(X, training=True, state0=state0)
+        value, d_pred = self.loss(pred, y)
+        if not np.isfinite(value):
+            return float(value), cache["states"]
+        grads, _ = m.backward(cache, d_pred)
+        if self.clip_value is not None:
+            _clip.clip_grad_value(grads, self.clip_value)
+        self.last_layer_grad_norms = {
+            layer: float(np.sqrt(sum(float(np.vdot(grads[n], grads[n])) for n in names)))
+            for layer, names in self._layers.items()
+        }
+        total = float(np.sqrt(sum(v * v for v in self.last_layer_grad_norms.values())))
+        self.last_grad_norm = total
+        if self.clip_norm is not None:
+            _clip.clip_grad_norm(grads, self.clip_norm)
+        self.optimizer.step(grads)
+        return float(value), cache["states"]
+
+    def train_step(self, x, y):
+        """One update on the batch ``(x, y)``; returns the loss before the update."""
+        x, y = self._check_xy(x, y)
+        return self._step(x, y)[0]
+
+    def evaluate(self, X, y, batch_size=256):
+        """Mean loss over all of ``(X, y)`` (no dropout, no update)."""
+        X, y = self._check_xy(X, y)
+        total, count = 0.0, 0
+        for i in range(0, len(X), batch_size):
+            pred = self.model.forward(X[i:i + batch_size])[0]
+            n = len(pred)
+            total += self.loss(pred, y[i:i + batch_size])[0] * n
+            count += n
+        return total / count
+
+    def fit(self, X, y, validation_data=None, epochs=10, batch_size=32, shuffle=True,
+            early_stopping=None, verbose=1):
+        """Train for ``epochs`` passes over ``(X, y)`` in minibatches of ``batch_size``.
+
+        Returns a :class:`History`. A NaN or infinite loss stops training with a
+        :class:`NonFiniteLossWarning`, leaving the weights of the best epoch so far (or the initial
+        ones) in the model; ``history.stop_reason`` says what happened.
+        """
+        X, y = self._check_xy(X, y)
+        if validation_data is not None:
+            Xv, yv = self._check_xy(*validation_data)
+        for name, v in (("epochs", epochs), ("batch_size", batch_size)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{name} must be a positive integer; got {v!r}")
+        hist = History()
+        best, best_weights, waited = np.inf, self.model.state_dict(), 0
+        monitor = "val_loss" if validation_data is not None else "loss"
+        n = len(X)
+        for epoch in range(1, epochs + 1):
+            t0 = time.perf_counter()
+            order = self._rng.permutation(n) if shuffle else np.arange(n)
+            total, norms, layer_norms, bad = 0.0, [], [], None
+            batches = range(0, n, batch_size)
+            bar = None
+            if verbose:
+                from tqdm.auto import tqdm
+
+                bar = tqdm(batches, desc=f"epoch {epoch}/{epochs}", unit="batch", leave=verbose > 1)
+                batches = bar
+            for i in batches:
+                idx = order[i:i + batch_size]
+                value, _ = self._step(X[idx], y[idx])
+                if not np.isfinite(value):
+                    bad = f"loss became {value} at epoch {epoch}, batch {i // batch_size + 1}"
+                    break
+                total += value * len(idx)
+                norms.append(self.last_grad_norm)
+                layer_norms.append(self.last_layer_grad_norms)
+                if bar is not None:
+                    bar.set_postfix(loss=f"{total / min(i + batch_size, n):.4g}", refresh=False)
+            if bar is not None:
+                bar.close()
+            if bad is not None:
+                self.model.load_state_dict(best_weights)
+                hist.stop_reason = (f"stopped: {bad}; kept the weights of "
+                                    + (f"epoch {hist.best_epoch}" if hist.best_epoch else "the start")
+                                    + " (try a lower learning rate or clip_norm)")
+                warnings.warn(hist.stop_reason, NonFiniteLossWarning, stacklevel=2)
+                break
+            hist.epoch.append(epoch)
+            hist.loss.append(total / n)
+            hist.grad_norm.append(float(np.mean(norms)))
+            hist.layer_grad_norms.append({k: float(np.mean([d[k] for d in layer_norms])) for k in layer_norms[0]})
+            if validation_data is not None:
+                hist.val_loss.append(self.evaluate(Xv, yv))
+            hist.seconds.append(time.perf_counter() - t0)
+            current = hist.val_loss[-1] if validation_data is not None else hist.loss[-1]
+            if verbose:
+                msg = f"epoch {epoch}/{epochs}  loss {hist.loss[-1]:.5g}"
+                if validation_data is not None:
+                    msg += f"  val_loss {hist.val_loss[-1]:.5g}"
+                print(msg + f"  {hist.seconds[-1]:.2f}s")
+            if not np.isfinite(current):
+                self.model.load_state_dict(best_weights)
+                hist.stop_reason = (f"stopped: {monitor} became {current} at epoch {epoch}; kept the weights of "
+                                    + (f"epoch {hist.best_epoch}" if hist.best_epoch else "the start"))
+                warnings.warn(hist.stop_reason, NonFiniteLossWarning, stacklevel=2)
+                break
+            if current < best - (early_stopping.min_delta if early_stopping else 0.0):
+                best, hist.best_epoch, waited = current, epoch, 0
+                best_weights = self.model.state_dict()
+            elif early_stopping is not None:
+                waited += 1
+                if waited > early_stopping.patience:
+                    hist.stop_reason = (f"early stopping at epoch {epoch}: {monitor} has not improved for "
+                                        f"{early_stopping.patience} epochs (best epoch {hist.best_epoch})")
+                    break
+        if early_stopping is not None and early_stopping.restore_best and hist.best_epoch is not None:
+            self.model.load_state_dict(best_weights)
+        return hist
+
+    def fit_stateful(self, X, y, k, epochs=10, verbose=1):
+        """Truncated BPTT over long series: consecutive windows of ``k`` steps carry the hidden state
+        forward, and gradients stop at each window's start.
+
+        Use it when one long series (or a few) holds dependencies longer than a window you can afford
+        to backpropagate through, e.g. a sensor or character stream: the state still carries context
+        from all earlier steps, while each update costs only ``k`` steps of BPTT. For many short,
+        independent windows (the usual forecasting set-up), use :meth:`fit`.
+
+        ``X`` is (B, T, I) — B parallel streams, each read in order — or (T, I) / (T,) for one series;
+        ``y`` the per-step targets (B, T, O) or (T, O) / (T,). The model needs
+        ``return_sequences=True``. The state is reset to zeros at the start of each epoch.
+        """
+        m = self.model
+        if not m.return_sequences:
+            raise ValueError("fit_stateful needs a model with return_sequences=True (a target per step)")
+        X, y = np.asarray(X), np.asarray(y)
+        if X.ndim == 1 or (X.ndim == 2 and m.input_size != 1) or (X.ndim == 2 and X.shape[1] == 1 and m.input_size == 1):
+            X = X.reshape(1, len(X), -1)
+        if y.ndim <= 2 and y.shape[0] == X.shape[1]:
+            y = y.reshape(1, X.shape[1], -1)
+        X, y = self._check_xy(X, y)
+        if y.shape[:2] != X.shape[:2]:
+            raise ValueError(f"y must have a target for every step: shape {X.shape[:2] + (m.output_size,)}; got {y.shape}")
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"k must be a positive integer; got {k!r}")
+        hist = History()
+        T = X.shape[1]
+        for epoch in range(1, epochs + 1):
+            t0 = time.perf_counter()
+            state, total, norms, layer_norms = None, 0.0, [], []
+            for s in range(0, T, k):
+                value, state = self._step(X[:, s:s + k], y[:, s:s + k], state0=state)
+                if not np.isfinite(value):
+                    hist.stop_reason = f"stopped: loss became {value} at epoch {epoch}, window starting at step {s}"
+                    warnings.warn(hist.stop_reason, NonFiniteLossWarning, stacklevel=2)
+                    return hist
+                total += value * min(k, T - s)
+                norms.append(self.last_grad_norm)
+                layer_norms.append(self.last_layer_grad_norms)
+            hist.epoch.append(epoch)
+            hist.loss.append(total / T)
+            hist.grad_norm.append(float(np.mean(norms)))
+            hist.layer_grad_norms.append({key: float(np.mean([d[key] for d in layer_norms])) for key in layer_norms[0]})
+            hist.seconds.append(time.perf_counter() - t0)
+            if verbose:
+                print(f"epoch {epoch}/{epochs}  loss {hist.loss[-1]:.5g}  {hist.seconds[-1]:.2f}s")
+        return hist
