@@ -56,6 +56,17 @@ class History:
     best_epoch: int | None = None
     stop_reason: str = "completed all epochs"
 
+    def _record(self, epoch, loss, val_loss, norms, layer_norms, seconds):
+        """Append one epoch: its mean loss, validation loss (or None) and the mean gradient norms
+        over its steps."""
+        self.epoch.append(epoch)
+        self.loss.append(loss)
+        if val_loss is not None:
+            self.val_loss.append(val_loss)
+        self.grad_norm.append(float(np.mean(norms)))
+        self.layer_grad_norms.append({k: float(np.mean([d[k] for d in layer_norms])) for k in layer_norms[0]})
+        self.seconds.append(seconds)
+
     @property
     def history(self):
         """Keras-style dict of lists."""
@@ -206,13 +217,8 @@ class Trainer:
                                     + " (try a lower learning rate or clip_norm)")
                 warnings.warn(hist.stop_reason, NonFiniteLossWarning, stacklevel=2)
                 break
-            hist.epoch.append(epoch)
-            hist.loss.append(total / n)
-            hist.grad_norm.append(float(np.mean(norms)))
-            hist.layer_grad_norms.append({k: float(np.mean([d[k] for d in layer_norms])) for k in layer_norms[0]})
-            if validation_data is not None:
-                hist.val_loss.append(self.evaluate(Xv, yv))
-            hist.seconds.append(time.perf_counter() - t0)
+            val = self.evaluate(Xv, yv) if validation_data is not None else None
+            hist._record(epoch, total / n, val, norms, layer_norms, time.perf_counter() - t0)
             current = hist.val_loss[-1] if validation_data is not None else hist.loss[-1]
             if verbose:
                 msg = f"epoch {epoch}/{epochs}  loss {hist.loss[-1]:.5g}"
@@ -278,11 +284,7 @@ class Trainer:
                 total += value * min(k, T - s)
                 norms.append(self.last_grad_norm)
                 layer_norms.append(self.last_layer_grad_norms)
-            hist.epoch.append(epoch)
-            hist.loss.append(total / T)
-            hist.grad_norm.append(float(np.mean(norms)))
-            hist.layer_grad_norms.append({key: float(np.mean([d[key] for d in layer_norms])) for key in layer_norms[0]})
-            hist.seconds.append(time.perf_counter() - t0)
+            hist._record(epoch, total / T, None, norms, layer_norms, time.perf_counter() - t0)
             if verbose:
                 print(f"epoch {epoch}/{epochs}  loss {hist.loss[-1]:.5g}  {hist.seconds[-1]:.2f}s")
         return hist
