@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from fastrnn import losses as _losses
+from fastrnn.trainer import _as_targets
 
 
 def gradient_flow(model, X, y, loss="mse"):
@@ -19,9 +20,7 @@ def gradient_flow(model, X, y, loss="mse"):
     """
     loss = _losses.get(loss)
     X = model._check_x(X)
-    y = np.asarray(y, dtype=model.dtype)
-    if y.ndim == 1 and model.output_size == 1 and not model.return_sequences:
-        y = y[:, None]
+    y = _as_targets(model, y)
     pred, cache = model.forward(X)
     _, d_pred = loss(pred, y)
     _, dhs = model.backward(cache, d_pred)

@@ -240,7 +240,8 @@ class _Recurrent:
         """Gradients of the loss w.r.t. every parameter, given ``d_y`` = ∂L/∂y.
 
         Returns ``(grads, dhs)``: grads is name -> array like :meth:`parameters`; ``dhs[layer][d]`` is
-        ∂L/∂h_t (T, B, H) for that layer and direction, in the input's time order.
+        ∂L/∂h_t (T, B, H) for that layer and direction, in the input's time order. Raises
+        FloatingPointError if the gradient overflows on its way down the stack.
         """
         L, D, H = self.num_layers, self.num_directions, self.hidden_size
         d_y = np.asarray(d_y, dtype=self.dtype)
@@ -261,6 +262,9 @@ class _Recurrent:
             d_final = [d_feat[:, d * H:(d + 1) * H] for d in range(D)]
         dhs = [None] * L
         for layer in reversed(range(L)):
+            for g in (d_seq, *d_final):
+                if g is not None and not np.isfinite(g).all():
+                    raise FloatingPointError(f"the gradient reaching layer {layer} overflowed (NaN or inf)")
             mask, caches = cache["layers"][layer]
             d_in, dhs[layer] = None, [None] * D
             for d in range(D):
@@ -306,6 +310,9 @@ class _Recurrent:
             with os.fdopen(fd, "wb") as f:
                 np.savez(f, __config__=np.array(json.dumps(self.config())),
                          __format_version__=np.array(FORMAT_VERSION), **self._params)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it 0600; give it a normal file's mode
             os.replace(tmp, path)
         except BaseException:
             if os.path.exists(tmp):
@@ -343,7 +350,8 @@ class ModelFileError(ValueError):
 
 
 def load(path):
-    """Load a model written by :meth:`save`."""
+    """Load a model written by :meth:`save`. Raises :class:`ModelFileError` for a file that is not
+    a readable fastrnn model, FileNotFoundError for a missing one."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"model file not found: {path}")
@@ -352,13 +360,19 @@ def load(path):
             version = int(z["__format_version__"])
             config = json.loads(str(z["__config__"]))
             weights = {k: z[k] for k in z.files if not k.startswith("__")}
-    except (OSError, ValueError, KeyError) as e:
-        raise ModelFileError(f"{path} is not a fastrnn model file ({e}); write one with model.save(path)") from e
+    except Exception as e:  # np.load raises many kinds (BadZipFile, EOFError, TypeError for .npy, ...)
+        raise ModelFileError(f"{path} is not a fastrnn model file ({type(e).__name__}: {e}); "
+                             "write one with model.save(path)") from e
     if version > FORMAT_VERSION:
-        raise ModelFileError(f"{path} has format version {version}; this fastrnn reads up to {FORMAT_VERSION}: upgrade fastrnn")
-    kind = config.pop("kind", None)
-    if kind not in _KINDS:
-        raise ModelFileError(f"{path} names an unknown model kind {kind!r}")
-    model = _KINDS[kind](**config)
-    model.load_state_dict(weights)
+        raise ModelFileError(f"{path} has format version {version}; this fastrnn reads up to "
+                             f"{FORMAT_VERSION}: upgrade fastrnn")
+    if not isinstance(config, dict) or config.get("kind") not in _KINDS:
+        raise ModelFileError(f"{path} has no valid model config (kind must be one of {', '.join(_KINDS)})")
+    config = dict(config)
+    kind = config.pop("kind")
+    try:
+        model = _KINDS[kind](**config)
+        model.load_state_dict(weights)
+    except (TypeError, ValueError) as e:
+        raise ModelFileError(f"{path} holds an inconsistent model ({e})") from e
     return model

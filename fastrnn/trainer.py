@@ -19,7 +19,24 @@ from fastrnn import optim as _optim
 
 
 class NonFiniteLossWarning(RuntimeWarning):
-    """Training stopped because the loss became NaN or infinite."""
+    """Training stopped because the loss or a gradient became NaN or infinite."""
+
+
+class _NonFinite(Exception):
+    """Raised inside a training step whose loss or gradient is not finite; no update was made."""
+
+    def __init__(self, message, value=float("nan")):
+        super().__init__(message)
+        self.value = value  # what train_step returns
+
+
+def _as_targets(model, y):
+    """Targets in the model's dtype, with a missing output axis added when ``output_size`` is 1:
+    (B,) for a many-to-one model, (B, T) for a many-to-many one."""
+    y = np.asarray(y).astype(model.dtype, copy=False)
+    if model.output_size == 1 and y.ndim == (2 if model.return_sequences else 1):
+        y = y[..., None]
+    return y
 
 
 @dataclass
@@ -124,38 +141,47 @@ class Trainer:
             raise ValueError(f"y must hold numbers; got dtype {y.dtype}")
         if len(y) != len(X):
             raise ValueError(f"X and y must have the same number of samples; got {len(X)} and {len(y)}")
-        if self.loss.__class__.__name__ != "CrossEntropy":
-            y = y.astype(self.model.dtype, copy=False)
-            if y.ndim == 1 and self.model.output_size == 1 and not self.model.return_sequences:
-                y = y[:, None]  # (B,) targets for a single output
+        if not isinstance(self.loss, _losses.CrossEntropy):  # class indices stay integers
+            y = _as_targets(self.model, y)
         return X, y
 
     def _step(self, X, y, state0=None):
-        """Forward, loss, BPTT, clip, update. Returns (loss, final states); no update if the loss is
-        not finite."""
+        """Forward, loss, BPTT, clip, update. Returns (loss, final states).
+
+        Raises :class:`_NonFinite` (and makes no update) when the loss or a gradient is not finite.
+        """
         m = self.model
         pred, cache = m.forward(X, training=True, state0=state0)
         value, d_pred = self.loss(pred, y)
         if not np.isfinite(value):
-            return float(value), cache["states"]
-        grads, _ = m.backward(cache, d_pred)
-        if self.clip_value is not None:
-            _clip.clip_grad_value(grads, self.clip_value)
+            raise _NonFinite(f"loss became {value}", float(value))
+        try:
+            grads, _ = m.backward(cache, d_pred)
+        except FloatingPointError as e:
+            raise _NonFinite(str(e)) from None
         self.last_layer_grad_norms = {
             layer: float(np.sqrt(sum(float(np.vdot(grads[n], grads[n])) for n in names)))
             for layer, names in self._layers.items()
         }
         total = float(np.sqrt(sum(v * v for v in self.last_layer_grad_norms.values())))
         self.last_grad_norm = total
+        if not np.isfinite(total):
+            raise _NonFinite(f"gradient norm became {total}")
+        if self.clip_value is not None:
+            _clip.clip_grad_value(grads, self.clip_value)
         if self.clip_norm is not None:
             _clip.clip_grad_norm(grads, self.clip_norm)
         self.optimizer.step(grads)
         return float(value), cache["states"]
 
     def train_step(self, x, y):
-        """One update on the batch ``(x, y)``; returns the loss before the update."""
+        """One update on the batch ``(x, y)``; returns the loss before the update (NaN or inf, with
+        no update, when the loss or a gradient is not finite)."""
         x, y = self._check_xy(x, y)
-        return self._step(x, y)[0]
+        try:
+            return self._step(x, y)[0]
+        except _NonFinite as e:
+            return e.value
 
     def evaluate(self, X, y, batch_size=256):
         """Mean loss over all of ``(X, y)`` (no dropout, no update)."""
@@ -199,9 +225,10 @@ class Trainer:
                 batches = bar
             for i in batches:
                 idx = order[i:i + batch_size]
-                value, _ = self._step(X[idx], y[idx])
-                if not np.isfinite(value):
-                    bad = f"loss became {value} at epoch {epoch}, batch {i // batch_size + 1}"
+                try:
+                    value, _ = self._step(X[idx], y[idx])
+                except _NonFinite as e:
+                    bad = f"{e} at epoch {epoch}, batch {i // batch_size + 1}"
                     break
                 total += value * len(idx)
                 norms.append(self.last_grad_norm)
@@ -236,7 +263,7 @@ class Trainer:
                 best_weights = self.model.state_dict()
             elif early_stopping is not None:
                 waited += 1
-                if waited > early_stopping.patience:
+                if waited >= early_stopping.patience:
                     hist.stop_reason = (f"early stopping at epoch {epoch}: {monitor} has not improved for "
                                         f"{early_stopping.patience} epochs (best epoch {hist.best_epoch})")
                     break
@@ -276,9 +303,10 @@ class Trainer:
             t0 = time.perf_counter()
             state, total, norms, layer_norms = None, 0.0, [], []
             for s in range(0, T, k):
-                value, state = self._step(X[:, s:s + k], y[:, s:s + k], state0=state)
-                if not np.isfinite(value):
-                    hist.stop_reason = f"stopped: loss became {value} at epoch {epoch}, window starting at step {s}"
+                try:
+                    value, state = self._step(X[:, s:s + k], y[:, s:s + k], state0=state)
+                except _NonFinite as e:
+                    hist.stop_reason = f"stopped: {e} at epoch {epoch}, window starting at step {s}"
                     warnings.warn(hist.stop_reason, NonFiniteLossWarning, stacklevel=2)
                     return hist
                 total += value * min(k, T - s)
