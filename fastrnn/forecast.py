@@ -1,0 +1,775 @@
+"""The forecasting job behind ``fastrnn train`` and ``fastrnn predict``.
+
+One call of :func:`run` does the whole train job::
+
+    data -> prepare (transform, scale, windows) -> model -> fit (early stopping on validation)
+         -> test metrics beside the baselines -> artefacts (model.npz, metrics.json, ...)
+
+and :func:`forecast` extends a series recursively with a trained run.
+
+Library use::
+
+    from fastrnn import forecast
+    cfg = forecast.make_config(dataset="airline")          # the tuned defaults
+    result = forecast.train(cfg)                           # TrainResult
+    result.metrics["test"]                                 # {"rmse": ..., "mae": ...}
+    forecast.write_run(result, "runs/my-airline")          # model.npz, metrics.json, ...
+    run = forecast.load_run("runs/my-airline")
+    forecast.forecast(run, forecast.load_series(run.source_config()).values, steps=12)
+
+Evaluation protocol (the same for the model and the baselines): a chronological split, the last
+``test_fraction`` (0.33) of the points for testing and the last ``val_fraction`` of the points
+before them for validation (early stopping); one-step-ahead forecasts of every test point, mapped
+back to original units, scored by RMSE and MAE. See :mod:`fastrnn.preprocessing` and
+:mod:`fastrnn.baselines`.
+
+Defaults
+--------
+:data:`DEFAULTS` holds one tuned configuration per shipped dataset and :data:`GENERIC` the one used
+for a CSV file. They were chosen **on the validation part only** (the test part was never looked
+at while choosing) by ``scripts/select_forecast_defaults.py``; its output, the candidates and their
+validation scores, is summarised next to each entry below.
+
+Run folders
+-----------
+:func:`write_run` writes ``model.npz``, ``metrics.json``, ``preprocessing.json`` and, with
+matplotlib, ``loss.png`` and ``forecast.png``. Everything is written into a temporary sibling
+folder which is renamed to the final name at the very end, so a failure never leaves a half-written
+run. The target folder must not exist, or be empty: a non-empty folder is refused, never
+overwritten. Without an explicit folder, a fresh one ``runs/<name>-<model>-<YYYYmmdd-HHMMSS>`` is
+used (``-2``, ``-3``, ... appended if that exists).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import secrets
+import shutil
+import time
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "DEFAULTS", "GENERIC", "MODELS", "TRANSFORMS", "SCALERS", "OPTIMIZERS", "TrainConfig",
+    "TrainResult", "Run", "make_config", "load_series", "prepare_series", "build_model",
+    "fit_model", "score", "train", "run", "Staging", "default_out_dir", "write_run", "write_files",
+    "load_run", "forecast", "future_dates", "RunError",
+]
+
+MODELS = ("lstm", "gru", "rnn")
+TRANSFORMS = ("none", "log", "diff", "log+diff")
+SCALERS = ("standard", "minmax", "none")
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad")
+RUN_FORMAT = 1
+
+
+class RunError(ValueError):
+    """A problem with a run folder (missing, not a run, not writable, not empty)."""
+
+
+# ---------------------------------------------------------------------------------------------------
+# Defaults
+# ---------------------------------------------------------------------------------------------------
+
+#: Settings common to every configuration unless an entry overrides them.
+_BASE = dict(
+    model="gru", hidden=32, layers=1, look_back=12, epochs=100, batch_size=32, lr=3e-3,
+    optimizer="adam", clip_norm=1.0, patience=10, seed=0, dtype="float32", backend="numba",
+    transform="diff", scaler="standard", test_fraction=0.33, val_fraction=0.1,
+)
+
+#: Tuned defaults per shipped dataset, chosen on VALIDATION data only (never the test part) by
+#: ``scripts/select_forecast_defaults.py``: validation RMSE in original units, one step ahead, mean
+#: over seeds 0, 1, 2, every candidate trained with early stopping on the validation loss. The
+#: candidates and their validation scores are in ``scripts/select_forecast_defaults.txt``.
+DEFAULTS: dict[str, dict] = {
+    # Monthly, trend + multiplicative yearly season: log+diff removes both, look-back 13 sees the
+    # same month a year ago. Validation = the last 12 months before the test part (one full season:
+    # val_fraction 0.125 of the 96 pre-test months), fixed before tuning. 72 candidates; chosen
+    # val RMSE 5.46 (persistence 33.9, linear AR(13) 7.76 on the same validation months).
+    "airline": dict(_BASE, model="lstm", hidden=64, look_back=13, transform="log+diff",
+                    val_fraction=0.125, epochs=300, batch_size=16, lr=1e-2, patience=30),
+    # Daily, stationary around a yearly cycle: no transform. 25 candidates; chosen val RMSE 2.176
+    # (best 2.169 with hidden 32; persistence 2.498, linear AR(30) 2.221).
+    "temperature": dict(_BASE, model="gru", hidden=16, look_back=30, transform="none",
+                        epochs=100, batch_size=32, lr=1e-3, patience=10),
+    # Daily prices, close to a random walk: model the differences; expect about persistence.
+    "stock": dict(_BASE, model="lstm", hidden=32, look_back=10, transform="diff",
+                  epochs=50, batch_size=64, lr=1e-3, patience=5),
+}
+
+#: Defaults for ``--csv`` (not tuned on any particular series): a GRU on differences (robust to
+#: trends, no positivity needed), a look-back of one season plus one step when the season is known
+#: (else 12), Adam 3e-3 with early stopping -- the middle ground of the tuned entries above.
+GENERIC: dict = dict(_BASE, look_back=None)
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (the CLI options of ``fastrnn train``)."""
+
+    dataset: str | None = "airline"
+    csv: str | None = None
+    column: str | None = None
+    date_column: str | None = None
+    start: str | None = None
+    end: str | None = None
+    model: str = "gru"
+    hidden: int = 32
+    layers: int = 1
+    look_back: int = 12
+    epochs: int = 100
+    batch_size: int = 32
+    lr: float = 3e-3
+    optimizer: str = "adam"
+    clip_norm: float | None = 1.0
+    patience: int = 10
+    seed: int = 0
+    dtype: str = "float32"
+    backend: str = "numba"
+    transform: str | None = "diff"
+    scaler: str | None = "standard"
+    test_fraction: float = 0.33
+    val_fraction: float = 0.1
+
+    @property
+    def name(self) -> str:
+        """Dataset name, or the CSV file's stem."""
+        return self.dataset if self.csv is None else Path(self.csv).stem
+
+    def source(self) -> dict:
+        """Where the data comes from (what :func:`load_series` needs)."""
+        return {"dataset": self.dataset if self.csv is None else None,
+                "csv": None if self.csv is None else str(Path(self.csv).resolve()),
+                "column": self.column, "date_column": self.date_column,
+                "start": self.start, "end": self.end}
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _check_positive_int(name, v, minimum=1):
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}; got {v!r}")
+
+
+def make_config(dataset: str | None = None, csv: str | None = None, season: int | None = None,
+                **overrides) -> TrainConfig:
+    """A :class:`TrainConfig`: the defaults of ``dataset`` (or :data:`GENERIC` for ``csv``), with
+    every override that is not ``None`` applied. With neither, the airline defaults.
+
+    ``season`` (of the CSV series) picks the generic look-back (season + 1) when none is given.
+    ``clip_norm=0`` means no clipping.
+    """
+    from fastrnn.datasets import DataError, names
+
+    if dataset is not None and csv is not None:
+        raise ValueError("give a dataset or a CSV file, not both")
+    if csv is None:
+        dataset = "airline" if dataset is None else dataset
+        if dataset not in DEFAULTS:
+            raise DataError(f"unknown dataset {dataset!r}; choose one of: {', '.join(names())} "
+                            f"(or pass a CSV file)")
+        base = dict(DEFAULTS[dataset])
+    else:
+        base = dict(GENERIC)
+        base["look_back"] = season + 1 if season else 12
+    unknown = set(overrides) - {f.name for f in dataclasses.fields(TrainConfig)}
+    if unknown:
+        raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
+    base.update({k: v for k, v in overrides.items() if v is not None})
+    base.update(dataset=dataset if csv is None else None, csv=None if csv is None else str(csv))
+    cfg = TrainConfig(**base)
+    _validate(cfg)
+    return cfg
+
+
+def _validate(cfg: TrainConfig) -> None:
+    if cfg.model not in MODELS:
+        raise ValueError(f"model must be one of {', '.join(MODELS)}; got {cfg.model!r}")
+    for name in ("hidden", "layers", "look_back", "epochs", "batch_size"):
+        _check_positive_int(name, getattr(cfg, name))
+    _check_positive_int("patience", cfg.patience, 0)
+    if not (isinstance(cfg.lr, (int, float)) and math.isfinite(cfg.lr) and cfg.lr > 0):
+        raise ValueError(f"lr must be a positive number; got {cfg.lr!r}")
+    if cfg.clip_norm is not None and not (math.isfinite(cfg.clip_norm) and cfg.clip_norm >= 0):
+        raise ValueError(f"clip_norm must be >= 0 (0: no clipping); got {cfg.clip_norm!r}")
+    if cfg.clip_norm == 0:
+        cfg.clip_norm = None
+    if cfg.optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}; got {cfg.optimizer!r}")
+    if cfg.transform == "none":
+        cfg.transform = None
+    if cfg.transform not in (None, "log", "diff", "log+diff"):
+        raise ValueError(f"transform must be one of {', '.join(TRANSFORMS)}; got {cfg.transform!r}")
+    if cfg.scaler == "none":
+        cfg.scaler = None
+    if cfg.scaler not in (None, "standard", "minmax"):
+        raise ValueError(f"scaler must be one of {', '.join(SCALERS)}; got {cfg.scaler!r}")
+    if cfg.dtype not in ("float32", "float64"):
+        raise ValueError(f"dtype must be float32 or float64; got {cfg.dtype!r}")
+    if cfg.backend not in ("numba", "numpy"):
+        raise ValueError(f"backend must be numba or numpy; got {cfg.backend!r}")
+    if not 0 < cfg.val_fraction < 1:
+        raise ValueError(f"val_fraction must be in (0, 1); got {cfg.val_fraction!r}")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Data, model, training
+# ---------------------------------------------------------------------------------------------------
+
+
+def load_series(source):
+    """Load the series described by a :class:`TrainConfig` or a ``source()`` dict."""
+    from fastrnn import datasets
+
+    src = source.source() if isinstance(source, TrainConfig) else dict(source)
+    if src.get("csv"):
+        return datasets.load_csv(src["csv"], column=src.get("column"),
+                                 date_column=src.get("date_column"), start=src.get("start"),
+                                 end=src.get("end"))
+    return datasets.load(src["dataset"], start=src.get("start"), end=src.get("end"))
+
+
+def prepare_series(data, cfg: TrainConfig):
+    """Windows of ``data`` for ``cfg`` (see :func:`fastrnn.preprocessing.prepare`)."""
+    from fastrnn.preprocessing import prepare
+
+    return prepare(data, cfg.look_back, horizon=1, scaler=cfg.scaler, transform=cfg.transform,
+                   test_fraction=cfg.test_fraction, val_fraction=cfg.val_fraction)
+
+
+def build_model(cfg: TrainConfig, seed: int | None = None):
+    """An untrained model for ``cfg`` (one input, one output)."""
+    from fastrnn.models import GRU, LSTM, RNN
+
+    cls = {"lstm": LSTM, "gru": GRU, "rnn": RNN}[cfg.model]
+    return cls(input_size=1, hidden_size=cfg.hidden, output_size=1, num_layers=cfg.layers,
+               dtype=cfg.dtype, backend=cfg.backend, seed=cfg.seed if seed is None else seed)
+
+
+@dataclass
+class FitHistory:
+    """Per-epoch record of :func:`fit_model`."""
+
+    loss: list = field(default_factory=list)
+    val_loss: list = field(default_factory=list)
+    seconds: list = field(default_factory=list)
+    best_epoch: int | None = None
+    stop_reason: str = "completed all epochs"
+
+    @property
+    def epochs_run(self) -> int:
+        return len(self.loss)
+
+
+def fit_model(model, prep, cfg: TrainConfig, progress: bool | None = False, seed=None) -> FitHistory:
+    """Train ``model`` on ``prep``'s training windows with early stopping on the validation loss.
+
+    Epochs run one at a time through :meth:`fastrnn.Trainer.fit` (optimizer state and shuffling
+    continue across epochs, so this equals one long ``fit``) to drive a single progress bar over
+    epochs. Early stopping: stop when the validation loss has not improved for ``cfg.patience``
+    epochs (``0``: never stop early). Either way the model ends with the weights of the epoch with the
+    lowest validation loss.
+
+    ``progress``: ``True`` shows a bar, ``False`` none, ``None`` only on a terminal (tqdm's rule).
+    """
+    from fastrnn import optim
+    from fastrnn.trainer import NonFiniteLossWarning, Trainer
+
+    opt = optim.get(cfg.optimizer, model.parameters(), lr=cfg.lr)
+    trainer = Trainer(model, loss="mse", optimizer=opt, clip_norm=cfg.clip_norm, seed=seed)
+    hist = FitHistory()
+    best, best_weights, waited = math.inf, model.state_dict(), 0
+    bar = None
+    if progress is not False:
+        from tqdm.auto import tqdm
+
+        # A terminal that reports 0 columns (some pseudo-terminals) would get an empty bar.
+        cols = shutil.get_terminal_size((80, 24)).columns
+        bar = tqdm(total=cfg.epochs, desc="training", unit="epoch", leave=True,
+                   disable=None if progress is None else False, ncols=min(cols, 100))
+    try:
+        for epoch in range(1, cfg.epochs + 1):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", NonFiniteLossWarning)
+                h = trainer.fit(prep.X_train, prep.y_train, validation_data=(prep.X_val, prep.y_val),
+                                epochs=1, batch_size=cfg.batch_size, shuffle=True, verbose=0)
+            if not h.loss or not math.isfinite(h.val_loss[-1]) or any(
+                    issubclass(w.category, NonFiniteLossWarning) for w in caught):
+                hist.stop_reason = (f"stopped at epoch {epoch}: the loss became NaN or infinite; "
+                                    f"try a lower --lr or a --clip-norm")
+                break
+            hist.loss.append(float(h.loss[-1]))
+            hist.val_loss.append(float(h.val_loss[-1]))
+            hist.seconds.append(float(h.seconds[-1]))
+            if bar is not None:
+                bar.set_postfix(loss=f"{hist.loss[-1]:.4g}", val_loss=f"{hist.val_loss[-1]:.4g}",
+                                refresh=False)
+                bar.update(1)
+            if hist.val_loss[-1] < best:
+                best, hist.best_epoch, waited = hist.val_loss[-1], epoch, 0
+                best_weights = model.state_dict()
+            else:
+                waited += 1
+                if cfg.patience and waited >= cfg.patience:
+                    hist.stop_reason = (f"early stopping at epoch {epoch}: no better validation loss "
+                                        f"for {cfg.patience} epochs")
+                    if bar is not None:  # end the bar full: "70/70", not "70/300"
+                        bar.total = epoch
+                        bar.refresh()
+                    break
+    finally:
+        if bar is not None:
+            bar.close()
+    model.load_state_dict(best_weights)
+    if hist.best_epoch is None and not hist.loss:
+        raise ValueError(f"training failed: {hist.stop_reason}")
+    return hist
+
+
+def score(model, prep, which: str) -> dict:
+    """RMSE and MAE of the model's one-step forecasts of a part, in original units, plus the
+    forecasts themselves (``"pred"``, shape (N,))."""
+    from fastrnn.baselines import mae, rmse
+
+    X = getattr(prep, f"X_{which}")
+    pred = prep.inverse(model.predict(X, batch_size=1024), which)
+    y = prep.targets(which)
+    return {"rmse": rmse(y, pred), "mae": mae(y, pred), "pred": pred[:, 0]}
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` produces."""
+
+    config: TrainConfig
+    data: object  # fastrnn.datasets.Dataset
+    prep: object  # fastrnn.preprocessing.Prepared
+    model: object
+    history: FitHistory
+    metrics: dict
+    test_pred: np.ndarray
+    baseline_pred: dict
+
+
+def _iso(ts) -> str | None:
+    """A timestamp as ``YYYY-MM-DD`` (midnight) or full ISO format; ``None`` stays ``None``."""
+    if ts is None:
+        return None
+    return ts.date().isoformat() if ts == ts.normalize() else ts.isoformat()
+
+
+def train(cfg: TrainConfig, progress: bool | None = False, data=None, prep=None) -> TrainResult:
+    """Run the train job: load, prepare, fit, score against the baselines. Writes nothing.
+
+    ``data`` (a Dataset) and ``prep`` (its :func:`prepare_series` for ``cfg``) skip those steps.
+    """
+    from fastrnn import __version__
+    from fastrnn import baselines
+
+    ds = load_series(cfg) if data is None else data
+    prep = prepare_series(ds, cfg) if prep is None else prep
+    model = build_model(cfg)
+    t0 = time.perf_counter()
+    hist = fit_model(model, prep, cfg, progress=progress)
+    train_seconds = time.perf_counter() - t0
+
+    test = score(model, prep, "test")
+    val = score(model, prep, "val")
+    base_scores = baselines.evaluate(prep)
+    base_pred = baselines.forecasts(prep, "test")
+    dates = prep.target_dates("test")
+    sp = prep.split
+    metrics = {
+        "dataset": cfg.name,
+        "source": ds.source,
+        "column": ds.column,
+        "model": cfg.model,
+        "hidden": cfg.hidden,
+        "layers": cfg.layers,
+        "look_back": cfg.look_back,
+        "transform": cfg.transform,
+        "scaler": cfg.scaler,
+        "season": prep.season,
+        "n_points": int(sp.n),
+        "n_train": int(len(prep.y_train)),
+        "n_val": int(len(prep.y_val)),
+        "n_test": int(len(prep.y_test)),
+        "data_start": _iso(ds.start),
+        "data_end": _iso(ds.end),
+        "val_start": _iso(prep.target_dates("val")[0]) if dates is not None else None,
+        "test_start": _iso(dates[0]) if dates is not None else None,
+        "test_start_index": int(prep.starts["test"][0]),
+        "test": {"rmse": test["rmse"], "mae": test["mae"]},
+        "val": {"rmse": val["rmse"], "mae": val["mae"]},
+        "baselines": base_scores,
+        "train_seconds": train_seconds,
+        "seconds_per_epoch": train_seconds / max(hist.epochs_run, 1),
+        "epochs_run": hist.epochs_run,
+        "best_epoch": hist.best_epoch,
+        "stop_reason": hist.stop_reason,
+        "num_parameters": model.num_parameters(),
+        "config": cfg.to_dict(),
+        "fastrnn_version": __version__,
+        "created": datetime.now().isoformat(timespec="seconds"),
+    }
+    return TrainResult(config=cfg, data=ds, prep=prep, model=model, history=hist, metrics=metrics,
+                       test_pred=test["pred"],
+                       baseline_pred={k: None if v is None else v[:, 0] for k, v in base_pred.items()})
+
+
+# ---------------------------------------------------------------------------------------------------
+# Run folders
+# ---------------------------------------------------------------------------------------------------
+
+
+def default_out_dir(name: str, model: str, root="runs", now: datetime | None = None) -> Path:
+    """``root/<name>-<model>-<YYYYmmdd-HHMMSS>``, with ``-2``, ``-3``, ... if that exists."""
+    stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
+    base = Path(root) / f"{name}-{model}-{stamp}"
+    path, k = base, 1
+    while path.exists():
+        k += 1
+        path = base.with_name(f"{base.name}-{k}")
+    return path
+
+
+class Staging:
+    """A temporary folder beside ``final`` that becomes ``final`` on :meth:`commit`.
+
+    Created at once, so an unwritable destination fails before any training. ``final`` must not
+    exist or be an empty folder. :meth:`discard` removes the temporary folder and any parent folders
+    this object created.
+    """
+
+    def __init__(self, final):
+        self.final = Path(final)
+        if self.final.exists():
+            if not self.final.is_dir():
+                raise RunError(f"--out {self.final} exists and is not a folder; choose a new folder name")
+            if any(self.final.iterdir()):
+                raise RunError(f"--out {self.final} already exists and is not empty; choose a new "
+                               f"folder (runs are never overwritten)")
+        parent = self.final.absolute().parent
+        self._created = []
+        missing = []
+        p = parent
+        while not p.exists():
+            missing.append(p)
+            p = p.parent
+        try:
+            for d in reversed(missing):
+                d.mkdir()
+                self._created.append(d)
+            self.path = self._make_temp(parent)
+        except OSError as e:
+            self._remove_created()
+            reason = e.strerror or str(e)
+            raise RunError(f"cannot write to --out {self.final}: {reason}; "
+                           f"choose a writable folder") from None
+
+    def _make_temp(self, parent: Path) -> Path:
+        # os.mkdir (not tempfile.mkdtemp, which makes the folder private) keeps the user's umask.
+        for _ in range(100):
+            path = parent / f".{self.final.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+            try:
+                path.mkdir()
+                return path
+            except FileExistsError:
+                continue
+        raise FileExistsError(17, "could not create a temporary folder", str(parent))
+
+    def _remove_created(self):
+        for d in reversed(self._created):
+            try:
+                d.rmdir()
+            except OSError:
+                pass
+        self._created = []
+
+    def commit(self) -> Path:
+        if self.final.exists():
+            try:
+                self.final.rmdir()  # empty (checked in __init__); refuses if something appeared
+            except OSError:
+                raise RunError(f"--out {self.final} was filled by something else during training; "
+                               f"run again with a new folder") from None
+        os.rename(self.path, self.final)
+        self._created = []
+        return self.final
+
+    def discard(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+        self._remove_created()
+
+
+def _scaler_to_dict(scaler) -> dict:
+    name = getattr(scaler, "name", None)
+    if name == "minmax":
+        return {"name": "minmax", "min": scaler.min_, "scale": scaler.scale_}
+    if name == "standard":
+        return {"name": "standard", "mean": scaler.mean_, "scale": scaler.scale_}
+    return {"name": None}
+
+
+def _scaler_from_dict(d: dict):
+    from fastrnn.preprocessing import make_scaler
+
+    s = make_scaler(d.get("name"))
+    if d.get("name") == "minmax":
+        s.min_, s.scale_ = float(d["min"]), float(d["scale"])
+    elif d.get("name") == "standard":
+        s.mean_, s.scale_ = float(d["mean"]), float(d["scale"])
+    return s
+
+
+def preprocessing_info(result: TrainResult) -> dict:
+    """What ``predict`` needs besides the weights: look-back, transform, fitted scaler, source."""
+    cfg, prep, ds = result.config, result.prep, result.data
+    return {
+        "format": RUN_FORMAT,
+        "look_back": prep.look_back,
+        "horizon": prep.horizon,
+        "transform": prep.transform,
+        "scaler": _scaler_to_dict(prep.scaler),
+        "source": cfg.source(),
+        "name": cfg.name,
+        "column": ds.column,
+        "season": prep.season,
+        "data_end": _iso(ds.end),
+        "n_points": len(ds),
+    }
+
+
+def write_run(result: TrainResult, out=None, plot: bool = True, root="runs"):
+    """Write the run's artefacts to ``out`` (default :func:`default_out_dir`) atomically.
+
+    Returns ``(path, note)``; ``note`` says why the plots were skipped (matplotlib missing), or is
+    ``None``.
+    """
+    staging = Staging(out if out is not None else
+                      default_out_dir(result.config.name, result.config.model, root))
+    try:
+        note = write_files(result, staging.path, plot)
+        path = staging.commit()
+    except BaseException:
+        staging.discard()
+        raise
+    return path, note
+
+
+def run(cfg: TrainConfig, out=None, plot: bool = True, progress: bool | None = None, root="runs"):
+    """The whole train job: reserve the run folder (so an unwritable one fails before training),
+    :func:`train`, write the artefacts, and only then give the folder its final name.
+
+    Returns ``(result, path, note)`` as :func:`train` and :func:`write_run`.
+    """
+    staging = Staging(out if out is not None else default_out_dir(cfg.name, cfg.model, root))
+    try:
+        result = train(cfg, progress=progress)
+        note = write_files(result, staging.path, plot)
+        path = staging.commit()
+    except BaseException:
+        staging.discard()
+        raise
+    return result, path, note
+
+
+def write_files(result: TrainResult, folder: Path, plot: bool) -> str | None:
+    """Write every artefact into ``folder``; returns a note if the plots were skipped."""
+    result.model.save(folder / "model.npz")
+    _write_json(folder / "metrics.json", result.metrics)
+    _write_json(folder / "preprocessing.json", preprocessing_info(result))
+    if not plot:
+        return None
+    try:
+        import matplotlib
+    except ImportError:
+        return ("matplotlib is not installed, so loss.png and forecast.png were skipped "
+                "(pip install 'fastrnn[plot]' to get them)")
+    matplotlib.use("Agg", force=True)
+    _plot_loss(result, folder / "loss.png")
+    _plot_forecast(result, folder / "forecast.png")
+    return None
+
+
+def _write_json(path: Path, obj) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=2, allow_nan=False, default=_json_default)
+        f.write("\n")
+
+
+def _json_default(o):
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def _plot_loss(result: TrainResult, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    h = result.history
+    epochs = np.arange(1, h.epochs_run + 1)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(epochs, h.loss, label="training loss")
+    ax.plot(epochs, h.val_loss, label="validation loss")
+    if h.best_epoch:
+        ax.axvline(h.best_epoch, color="grey", ls=":", label=f"best epoch ({h.best_epoch})")
+    ax.set_yscale("log")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("MSE (scaled)")
+    ax.set_title(f"{result.config.name}: {result.config.model.upper()} training")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _plot_forecast(result: TrainResult, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    prep, m = result.prep, result.metrics
+    x_all = prep.dates if prep.dates is not None else np.arange(len(prep.values))
+    s = prep.starts["test"]
+    x_test = x_all[s]
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    ax.plot(x_all, prep.values, color="black", lw=1, label="actual")
+    ax.plot(x_test, result.test_pred, color="C1", lw=1.2,
+            label=f"{result.config.model.upper()} one step ahead (RMSE {m['test']['rmse']:.4g})")
+    ar = result.baseline_pred.get("linear_ar")
+    if ar is not None:
+        ax.plot(x_test, ar, color="C2", lw=0.8, ls="--",
+                label=f"linear AR({prep.look_back}) (RMSE {m['baselines']['linear_ar']['rmse']:.4g})")
+    ax.axvline(x_all[prep.split.train_end], color="grey", ls=":", lw=0.8)
+    ax.axvline(x_all[prep.split.test_start], color="grey", ls="--", lw=0.8)
+    ax.set_title(f"{result.config.name}: test forecasts (validation from the dotted line, test from the "
+                 f"dashed line)", fontsize=10)
+    ax.set_ylabel(result.data.column)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Loading runs and forecasting
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """A trained run loaded from disk."""
+
+    path: Path
+    model: object
+    info: dict  # preprocessing.json
+
+    @property
+    def look_back(self) -> int:
+        return int(self.info["look_back"])
+
+    @property
+    def transform(self) -> str | None:
+        return self.info.get("transform")
+
+    def source_config(self) -> dict:
+        return dict(self.info["source"])
+
+
+def load_run(path) -> Run:
+    """Load a run folder (or the ``model.npz`` inside one): the model and its preprocessing."""
+    from fastrnn.models import load
+
+    p = Path(path)
+    if not p.exists():
+        raise RunError(f"--model {p} does not exist; pass a run folder written by `fastrnn train` "
+                       f"(or its model.npz)")
+    folder, model_file = (p, p / "model.npz") if p.is_dir() else (p.parent, p)
+    info_file = folder / "preprocessing.json"
+    if not model_file.is_file():
+        raise RunError(f"{folder} has no model.npz; pass a run folder written by `fastrnn train`")
+    if not info_file.is_file():
+        raise RunError(f"{folder} has no preprocessing.json next to {model_file.name}; pass a run "
+                       f"folder written by `fastrnn train`")
+    try:
+        info = json.loads(info_file.read_text(encoding="utf-8"))
+        int(info["look_back"])
+        info["scaler"], info["source"]  # noqa: B018
+    except (ValueError, KeyError, TypeError) as e:
+        raise RunError(f"{info_file} is not a valid preprocessing file ({e}); retrain with "
+                       f"`fastrnn train`") from None
+    if int(info.get("format", 1)) > RUN_FORMAT:
+        raise RunError(f"{info_file} has format {info['format']}; this fastrnn reads up to "
+                       f"{RUN_FORMAT}: upgrade fastrnn")
+    model = load(model_file)
+    return Run(path=folder, model=model, info=info)
+
+
+def forecast(run: Run, values, steps: int) -> np.ndarray:
+    """Forecast the ``steps`` points after the end of ``values`` recursively (each forecast becomes
+    an input of the next), in original units.
+
+    The run's own transform and fitted scaler are used (not refitted on ``values``). The first
+    forecast equals the model's one-step-ahead forecast of that point in ``train``'s evaluation.
+    """
+    from fastrnn.datasets import DataError
+    from fastrnn.preprocessing import _forward, _parse_transform
+
+    _check_positive_int("steps", steps)
+    values = np.asarray(values, dtype=np.float64)
+    use_log, use_diff = _parse_transform(run.transform)
+    L = run.look_back
+    need = L + int(use_diff)
+    if len(values) < need:
+        raise DataError(f"the series has {len(values)} points, but this model needs the last {need} "
+                        f"(look_back {L}{' plus one for diff' if use_diff else ''}); use a longer series")
+    if not np.isfinite(values[-need:]).all():
+        raise DataError("the last values of the series are missing or infinite; clean the data first")
+    tail = values[-need:]
+    rep = _forward(tail, use_log, use_diff)  # exactly L points
+    scaler = _scaler_from_dict(run.info["scaler"])
+    window = list(scaler.transform(rep))
+    out_scaled = np.empty(steps)
+    for k in range(steps):
+        x = np.asarray(window[-L:], dtype=np.float64).reshape(1, L, 1)
+        out_scaled[k] = float(run.model.predict(x)[0, 0])
+        window.append(out_scaled[k])
+    z = scaler.inverse_transform(out_scaled)
+    if use_diff:
+        last = np.log(values[-1]) if use_log else values[-1]
+        z = last + np.cumsum(z)
+    return np.exp(z) if use_log else z
+
+
+def future_dates(dates, steps: int):
+    """The ``steps`` dates after ``dates`` (a DatetimeIndex), continuing its frequency; ``None``
+    without dates. Business-daily series continue on weekdays; otherwise the median spacing."""
+    import pandas as pd
+
+    if dates is None or len(dates) < 2:
+        return None
+    tail = dates[-min(len(dates), 60):]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas 3: "infer_freq will return an offset" chatter
+        freq = pd.infer_freq(tail) if len(tail) >= 3 else None
+    if freq is not None:
+        return pd.date_range(dates[-1], periods=steps + 1, freq=freq)[1:]
+    step = pd.Series(tail).diff().dropna().median()
+    if step == pd.Timedelta(days=1) and (tail.day_of_week < 5).all():
+        return pd.bdate_range(dates[-1], periods=steps + 1)[1:]
+    if step >= pd.Timedelta(days=28) and step <= pd.Timedelta(days=31):
+        return pd.DatetimeIndex([dates[-1] + pd.DateOffset(months=k) for k in range(1, steps + 1)])
+    return pd.DatetimeIndex([dates[-1] + step * k for k in range(1, steps + 1)])
