@@ -71,5 +71,13 @@ def info() -> None:
     click.echo(format_info(collect_info()))
 
 
+# Forecasting: train, predict, datasets (cli_forecast imports only click at module level).
+from fastrnn.cli_forecast import datasets, predict, train  # noqa: E402
+
+main.add_command(train)
+main.add_command(predict)
+main.add_command(datasets)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,0 +1,356 @@
+"""``fastrnn train``, ``fastrnn predict`` and ``fastrnn datasets``.
+
+Only ``click`` is imported at module level; numpy, pandas and the models are imported inside the
+commands so that ``fastrnn --help`` stays fast. The library logic lives in :mod:`fastrnn.forecast`.
+
+Every problem with the user's input (missing file or column, bad values, a series too short for the
+look-back, unknown dataset, unwritable or non-empty ``--out``) ends the command with one line
+``Error: <problem>; <fix>`` and exit status 1 (2 for option misuse), never a traceback, and leaves
+nothing half-written behind.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+import click
+
+# Literal copies of the choices in fastrnn.forecast (importing it here would import numpy);
+# tests/test_cli_train.py checks that they agree.
+MODEL_CHOICES = ("lstm", "gru", "rnn")
+TRANSFORM_CHOICES = ("none", "log", "diff", "log+diff")
+SCALER_CHOICES = ("standard", "minmax", "none")
+OPTIMIZER_CHOICES = ("adam", "adamw", "sgd", "rmsprop", "adagrad")
+
+_INPUT_ERRORS = (ValueError, OSError)  # DataError, RunError, ModelFileError are ValueErrors
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _debug() -> bool:
+    """``fastrnn --debug ...`` or FASTRNN_DEBUG=1: let exceptions through with their traceback."""
+    import os
+
+    ctx = click.get_current_context(silent=True)
+    root = ctx.find_root() if ctx is not None else None
+    if root is not None and root.params.get("debug"):
+        return True
+    return os.environ.get("FASTRNN_DEBUG", "") not in ("", "0")
+
+
+def _input_error(exc: BaseException, csv=None) -> click.ClickException:
+    """One-line ClickException for an input problem raised by the library."""
+    if isinstance(exc, FileNotFoundError):
+        name = exc.filename if exc.filename is not None else (csv or "")
+        if csv is not None and str(name) == str(csv):
+            return click.ClickException(f"CSV file not found: {name}; check the --csv path")
+        msg = exc.strerror if exc.strerror and exc.filename is not None else str(exc)
+        return click.ClickException(_one_line(f"{msg}: {name}" if exc.filename is not None else msg))
+    if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError) and exc.strerror:
+        where = f": {exc.filename}" if exc.filename is not None else ""
+        return click.ClickException(_one_line(f"{exc.strerror}{where}"))
+    msg = _one_line(str(exc) or type(exc).__name__)
+    # Name the options that fix the usual problems (the library's messages speak of arguments).
+    for old, new in _OPTION_HINTS:
+        if old in msg:
+            msg = msg.replace(old, new)
+    if ("no value column" in msg or "no date column" in msg) and "columns are:" in msg:
+        msg += f"; pass one of them with {'--column' if 'no value column' in msg else '--date-column'}"
+    if msg.startswith(("start=", "end=")):
+        msg = "--" + msg
+    return click.ClickException(msg)
+
+
+_OPTION_HINTS = (
+    ("pass the value column", "pass the value column with --column"),
+    ("pass the one to use as the value column", "pass the one to use with --column"),
+    ("start/end need a date column", "--start/--end need a date column"),
+    ("pass the date column", "pass it with --date-column"),
+    ("use a smaller look_back", "use a smaller --look-back"),
+    ("use transform=none or diff", "use --transform none or diff"),
+)
+
+
+def _data_options(f):
+    """--dataset / --csv / --column / --date-column / --start / --end."""
+    opts = [
+        click.option("--dataset", metavar="NAME",
+                     help="Shipped dataset: airline, temperature or stock (see `fastrnn datasets`)."),
+        click.option("--csv", metavar="PATH", help="CSV file with the series (instead of --dataset)."),
+        click.option("--column", metavar="NAME",
+                     help="Value column of the CSV (default: its only numeric column)."),
+        click.option("--date-column", metavar="NAME",
+                     help="Date column of the CSV (default: detected by name, e.g. Date/Month)."),
+        click.option("--start", metavar="DATE", help="First date to use, e.g. 1955 or 2012-06-01."),
+        click.option("--end", metavar="DATE", help="Last date to use (inclusive), e.g. 1960-12."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def _check_source(dataset, csv, column, date_column):
+    if dataset is not None and csv is not None:
+        raise click.UsageError("give --dataset or --csv, not both")
+    if csv is None and (column is not None or date_column is not None):
+        raise click.UsageError("--column and --date-column go with --csv")
+
+
+class _TrainCommand(click.Command):
+    """Appends the per-dataset defaults table to ``--help`` (computed only when help is shown)."""
+
+    def format_epilog(self, ctx, formatter):
+        from fastrnn.forecast import DEFAULTS, GENERIC
+
+        keys = ("model", "hidden", "layers", "look_back", "transform", "epochs", "batch_size", "lr",
+                "patience")
+        labels = ("model", "hidden", "layers", "look-back", "transform", "epochs", "batch", "lr",
+                  "patience")
+        rows = [("", *labels)]
+        for name, d in [*DEFAULTS.items(), ("--csv", GENERIC)]:
+            rows.append((name, *["S+1|12" if (k == "look_back" and d[k] is None) else
+                                 str(d[k] if d[k] is not None else "none") for k in keys]))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        formatter.write_paragraph()
+        formatter.write_text("Defaults, chosen on validation data (any option overrides them):")
+        for r in rows:
+            formatter.write("  " + " ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() + "\n")
+        formatter.write_text("S+1|12: one season plus one step if the CSV's season is known "
+                             "(monthly 12, quarterly 4, hourly 24), else 12.")
+        super().format_epilog(ctx, formatter)
+
+
+@click.command(cls=_TrainCommand)
+@_data_options
+@click.option("--model", "model_kind", type=click.Choice(MODEL_CHOICES), help="Recurrent cell.")
+@click.option("--hidden", type=click.IntRange(min=1), help="Hidden units per layer.")
+@click.option("--layers", type=click.IntRange(min=1), help="Stacked recurrent layers.")
+@click.option("--look-back", type=click.IntRange(min=1), help="Past steps the model sees.")
+@click.option("--epochs", type=click.IntRange(min=1), help="Maximum number of epochs.")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Minibatch size.")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Learning rate.")
+@click.option("--optimizer", type=click.Choice(OPTIMIZER_CHOICES), help="Optimizer.")
+@click.option("--clip-norm", type=click.FloatRange(min=0),
+              help="Clip the global gradient norm to this (0: no clipping).")
+@click.option("--patience", type=click.IntRange(min=0),
+              help="Stop after this many epochs without a better validation loss (0: never).")
+@click.option("--seed", type=int, help="Random seed (weights and shuffling).  [default: 0]")
+@click.option("--dtype", type=click.Choice(("float32", "float64")), help="Float precision.")
+@click.option("--backend", type=click.Choice(("numba", "numpy")), help="Kernels.  [default: numba]")
+@click.option("--transform", type=click.Choice(TRANSFORM_CHOICES),
+              help="Transform before scaling (log needs positive values).")
+@click.option("--scaler", type=click.Choice(SCALER_CHOICES), help="Scaling, fitted on the training part.")
+@click.option("--out", metavar="DIR",
+              help="Run folder to create (must be new or empty).  [default: runs/NAME-MODEL-TIME]")
+@click.option("--plot/--no-plot", default=True, show_default=True,
+              help="Write loss.png and forecast.png (needs matplotlib).")
+def train(dataset, csv, column, date_column, start, end, model_kind, hidden, layers, look_back,
+          epochs, batch_size, lr, optimizer, clip_norm, patience, seed, dtype, backend, transform,
+          scaler, out, plot):
+    """Train a forecaster and compare it with baselines on the test part.
+
+    With no options, trains the default model on the airline dataset. The last 33 % of the series
+    is the test part: every test point is forecast one step ahead from the actual values before it,
+    by the model and by three baselines on the same windows (persistence, seasonal naive when the
+    series has a known season, and a least-squares linear autoregression on the same look-back).
+    The last 10 % of the points before the test part (airline: the last 12 months) are the
+    validation part, used for early stopping.
+
+    Writes model.npz, metrics.json, preprocessing.json, loss.png and forecast.png into the run
+    folder; `fastrnn predict --model FOLDER` then forecasts beyond the end of the series.
+
+    \b
+    Examples:
+      fastrnn train
+      fastrnn train --dataset temperature --model gru
+      fastrnn train --csv sales.csv --column units --look-back 24 --out runs/sales
+    """
+    _check_source(dataset, csv, column, date_column)
+    from fastrnn import forecast as fc
+
+    overrides = dict(column=column, date_column=date_column, start=start, end=end,
+                     model=model_kind, hidden=hidden, layers=layers, look_back=look_back,
+                     epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
+                     clip_norm=clip_norm, patience=patience, seed=seed, dtype=dtype, backend=backend,
+                     transform=transform, scaler=scaler)
+    staging = None
+    try:
+        if csv is not None:
+            ds = fc.load_series({"csv": csv, "column": column, "date_column": date_column,
+                                 "start": start, "end": end})
+            cfg = fc.make_config(csv=csv, season=ds.season, **overrides)
+        else:
+            cfg = fc.make_config(dataset=dataset, **overrides)
+            ds = fc.load_series(cfg)
+        prep = fc.prepare_series(ds, cfg)
+        # Reserve the run folder before training: an unwritable --out fails now, not in a minute.
+        staging = fc.Staging(out if out is not None else fc.default_out_dir(cfg.name, cfg.model))
+        click.echo(_header(cfg, ds, prep))
+        result = fc.train(cfg, progress=None, data=ds, prep=prep)
+        note = fc.write_files(result, staging.path, plot)
+        path = staging.commit()
+    except BaseException as exc:  # incl. KeyboardInterrupt: never leave a half-written run
+        if staging is not None:
+            staging.discard()
+        if isinstance(exc, _INPUT_ERRORS) and not _debug():
+            raise _input_error(exc, csv) from None
+        raise
+    if note:
+        click.echo(f"Note: {note}", err=True)
+    click.echo(format_report(result.metrics))
+    files = ["model.npz", "metrics.json", "preprocessing.json"] + (
+        ["loss.png", "forecast.png"] if plot and not note else [])
+    click.echo(f"Saved {path}/  ({', '.join(files)})")
+    click.echo(f"Forecast beyond the data: fastrnn predict --model {shlex.quote(str(path))} --steps 12")
+
+
+def _span(ds) -> str:
+    if ds.dates is None:
+        return f"{len(ds)} points"
+    return f"{len(ds)} points, {ds.start.date()} to {ds.end.date()}"
+
+
+def _header(cfg, ds, prep) -> str:
+    layers = f", {cfg.layers} layers" if cfg.layers > 1 else ""
+    return (f"{cfg.name} ({ds.column}, {_span(ds)}): {cfg.model.upper()} hidden {cfg.hidden}{layers}, "
+            f"look-back {cfg.look_back}, transform {cfg.transform or 'none'}; "
+            f"{len(prep.y_train)} train / {len(prep.y_val)} validation / {len(prep.y_test)} test windows")
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.4g}" if abs(x) >= 1000 or abs(x) < 0.01 else f"{x:.{max(1, 4 - len(str(int(abs(x)))))}f}"
+
+
+def format_report(m: dict) -> str:
+    """The results table printed by ``fastrnn train``."""
+    rows = [(f"{m['model'].upper()} (this model)", m["test"])]
+    b = m["baselines"]
+    rows.append(("persistence", b["persistence"]))
+    if b.get("seasonal_naive") is not None:
+        rows.append((f"seasonal naive ({m['season']})", b["seasonal_naive"]))
+    if b.get("linear_ar") is not None:
+        rows.append((f"linear AR({m['look_back']})", b["linear_ar"]))
+    when = f" from {m['test_start']}" if m.get("test_start") else ""
+    lines = [f"Test: {m['n_test']} one-step-ahead forecasts{when}, in original units"]
+    w = max(len(r[0]) for r in rows)
+    lines.append(f"  {'':{w}}  {'RMSE':>9}  {'MAE':>9}")
+    for name, s in rows:
+        lines.append(f"  {name:{w}}  {_fmt(s['rmse']):>9}  {_fmt(s['mae']):>9}")
+    if b.get("seasonal_naive") is None:
+        lines.append("  (no seasonal baseline: the series has no known season)")
+    best = "" if m.get("best_epoch") is None else f", best epoch {m['best_epoch']}"
+    lines.append(f"Training: {m['epochs_run']} epochs{best} in {m['train_seconds']:.1f} s "
+                 f"({m['seconds_per_epoch']:.3f} s/epoch); {m['stop_reason']}")
+    return "\n".join(lines)
+
+
+@click.command()
+@click.option("--model", "model_path", required=True, metavar="PATH",
+              help="Run folder written by `fastrnn train`, or its model.npz.")
+@_data_options
+@click.option("--steps", type=click.IntRange(min=1), default=12, show_default=True,
+              help="How many steps to forecast after the end of the series.")
+@click.option("--output", metavar="FILE", help="Also write the forecast to this CSV file.")
+def predict(model_path, dataset, csv, column, date_column, start, end, steps, output):
+    """Forecast the next steps after the end of a series with a trained run.
+
+    Forecasts are recursive: each one-step forecast becomes an input for the next. They use the
+    run's look-back, transform and fitted scaler and are given in the series' original units.
+    Without --dataset/--csv, the run's own data source is read again (all of it up to its end,
+    unless --start/--end say otherwise).
+
+    \b
+    Examples:
+      fastrnn predict --model runs/airline-gru-20261123-174501 --steps 24
+      fastrnn predict --model runs/sales/model.npz --csv sales-latest.csv --output next.csv
+    """
+    _check_source(dataset, csv, column, date_column)
+    from fastrnn import forecast as fc
+
+    try:
+        run = fc.load_run(model_path)
+        src = run.source_config()
+        if csv is not None:
+            src = {"csv": csv, "column": column, "date_column": date_column}
+        elif dataset is not None:
+            src = {"dataset": dataset}
+        src.update(start=start, end=end)
+        ds = fc.load_series(src)
+        values = fc.forecast(run, ds.values, steps)
+        dates = fc.future_dates(ds.dates, steps)
+        text = _forecast_table(values, dates, ds.column)
+        if output is not None:
+            _write_csv(output, values, dates)
+    except _INPUT_ERRORS as exc:
+        if _debug():
+            raise
+        if isinstance(exc, FileNotFoundError) and csv is None and dataset is None:
+            raise click.ClickException(
+                f"the CSV file this run was trained on is gone ({exc.filename}); pass the series "
+                f"with --csv PATH") from None
+        raise _input_error(exc, csv) from None
+    cfg = run.model.config()
+    after = f"after {ds.end.date()}" if ds.end is not None else f"after point {len(ds)}"
+    click.echo(f"{ds.name} ({ds.column}): {steps} steps {after}, {cfg['kind'].upper()} "
+               f"look-back {run.look_back}, transform {run.transform or 'none'}")
+    click.echo(text)
+    if output is not None:
+        click.echo(f"Wrote {output}")
+
+
+def _forecast_table(values, dates, column) -> str:
+    first = "date" if dates is not None else "step"
+    keys = ([str(d.date()) if d == d.normalize() else d.isoformat() for d in dates]
+            if dates is not None else [str(k) for k in range(1, len(values) + 1)])
+    w = max(len(first), *(len(k) for k in keys))
+    lines = [f"{first:<{w}}  forecast"]
+    lines += [f"{k:<{w}}  {v:.6g}" for k, v in zip(keys, values)]
+    return "\n".join(lines)
+
+
+def _write_csv(path, values, dates) -> None:
+    """Write ``date,forecast`` (or ``step,forecast``) rows atomically."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(21, "--output is a folder; give a file name", str(path))
+    folder = path.absolute().parent
+    if not folder.is_dir():
+        raise FileNotFoundError(2, "folder of --output does not exist", str(folder))
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write("date,forecast\n" if dates is not None else "step,forecast\n")
+            for k, v in enumerate(values):
+                key = (str(dates[k].date()) if dates[k] == dates[k].normalize() else
+                       dates[k].isoformat()) if dates is not None else str(k + 1)
+                f.write(f"{key},{float(v)!r}\n")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+@click.command()
+def datasets():
+    """List the shipped datasets: name, rows, date range, source."""
+    from fastrnn.datasets import info
+
+    rows = [("name", "rows", "from", "to", "frequency", "season", "source")]
+    for d in info():
+        rows.append((d["name"], str(d["rows"]), d["start"], d["end"], d["frequency"],
+                     str(d["season"] or "-"), d["source"]))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:
+        cells = [c.rjust(w) if i == 1 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))]
+        click.echo("  ".join(cells) + "  " + r[-1])
+    click.echo("Use one with `fastrnn train --dataset NAME`; details in fastrnn/data/PROVENANCE.md.")
+
+
+COMMANDS = (train, predict, datasets)
