@@ -19,6 +19,11 @@ Conventions (shared with :mod:`fastrnn.baselines`):
   ``diff`` replaces point ``t`` by ``z[t] - z[t-1]``; point 0 then has no
   value and is never a target. Scalers are fitted on the training part only
   (not validation, not test).
+* **Calendar features** (``calendar=True``, series with dates only): two
+  extra inputs per time step, the sine and cosine of the day of the year of
+  the point *after* that step (:func:`calendar_features`), so the last step
+  of a window carries the date of the target -- known in advance, never a
+  value from the future. They are not scaled (already in [-1, 1]).
 * **Inverse** (:meth:`Prepared.inverse`): undo scaling, then ``diff`` by
   adding the previous *actual* value (one-step-ahead; for ``horizon > 1``
   the predicted differences are accumulated from the last actual value
@@ -36,7 +41,7 @@ from fastrnn.datasets import DataError, Dataset
 
 __all__ = [
     "make_windows", "Split", "split", "MinMaxScaler", "StandardScaler", "make_scaler",
-    "TRANSFORMS", "Prepared", "prepare",
+    "TRANSFORMS", "Prepared", "prepare", "calendar_features", "calendar_windows",
 ]
 
 TRANSFORMS = (None, "log", "diff", "log+diff")
@@ -281,6 +286,32 @@ def undo_transform(rep: np.ndarray, starts: np.ndarray, values: np.ndarray,
 
 
 # ---------------------------------------------------------------------------
+# Calendar features
+# ---------------------------------------------------------------------------
+
+
+def calendar_features(dates) -> np.ndarray:
+    """``(len(dates), 2)``: sine and cosine of the position of each date in its
+    year, ``2 * pi * (day_of_year - 1 + time_of_day) / days_in_year`` (365 or
+    366), so 1 January 00:00 is angle 0 in every year."""
+    d = pd.DatetimeIndex(dates)
+    if len(d) and d.isna().any():
+        raise DataError("calendar features need a date for every point; clean the dates first")
+    day = (d.day_of_year.to_numpy() - 1
+           + (d - d.normalize()).total_seconds().to_numpy() / 86400.0)
+    angle = 2.0 * np.pi * day / np.where(d.is_leap_year, 366.0, 365.0)
+    return np.column_stack([np.sin(angle), np.cos(angle)]).astype(np.float64)
+
+
+def calendar_windows(features: np.ndarray, starts: np.ndarray, look_back: int) -> np.ndarray:
+    """``(N, look_back, 2)``: for the window whose first target is point ``s``,
+    step ``j`` gets the features of point ``s - look_back + 1 + j`` (the point
+    after that input; the last step gets the target's own date)."""
+    idx = np.asarray(starts)[:, None] + np.arange(-look_back + 1, 1)
+    return features[idx]
+
+
+# ---------------------------------------------------------------------------
 # prepare
 # ---------------------------------------------------------------------------
 
@@ -289,8 +320,10 @@ def undo_transform(rep: np.ndarray, starts: np.ndarray, values: np.ndarray,
 class Prepared:
     """Model-ready arrays and the bookkeeping to map predictions back.
 
-    ``X_*`` have shape ``(N, look_back, 1)`` (batch-first, one feature) and
-    ``y_*`` shape ``(N, horizon)``, both float64, scaled and transformed.
+    ``X_*`` have shape ``(N, look_back, 1)`` (batch-first, one feature; with
+    ``calendar``, ``(N, look_back, 3)``: the value, then the sine and cosine
+    of :func:`calendar_features`) and ``y_*`` shape ``(N, horizon)``, both
+    float64, scaled and transformed.
     ``starts[which]`` holds the index (into ``values``) of each window's
     first target.
     """
@@ -310,6 +343,12 @@ class Prepared:
     X_test: np.ndarray
     y_test: np.ndarray
     starts: dict = field(repr=False)
+    calendar: bool = False
+
+    @property
+    def n_features(self) -> int:
+        """Inputs per time step: 1, or 3 with calendar features."""
+        return 3 if self.calendar else 1
 
     def _check_which(self, which: str) -> np.ndarray:
         if which not in self.starts:
@@ -367,7 +406,8 @@ def _as_series(data) -> tuple[np.ndarray, pd.DatetimeIndex | None, int | None]:
 
 def prepare(data, look_back: int, horizon: int = 1, scaler: str | None = "minmax",
             transform: str | None = None, test_fraction: float = 0.33,
-            val_fraction: float = 0.1, season: int | None = None) -> Prepared:
+            val_fraction: float = 0.1, season: int | None = None,
+            calendar: bool = False) -> Prepared:
     """Split, transform, scale and window a series (conventions: module docstring).
 
     Args:
@@ -380,10 +420,13 @@ def prepare(data, look_back: int, horizon: int = 1, scaler: str | None = "minmax
         test_fraction: share of points in the test part (default 0.33).
         val_fraction: share of the pre-test points used for validation.
         season: stored for the baselines; defaults to the Dataset's.
+        calendar: add the sine and cosine of the day of the year (of the
+            point after each input step) as two more inputs; needs dates.
 
     Raises:
-        DataError: non-finite values, non-positive values with ``log``, or a
-            series too short to give every part at least one window.
+        DataError: non-finite values, non-positive values with ``log``, a
+            series too short to give every part at least one window, or
+            ``calendar`` without dates.
     """
     values, dates, ds_season = _as_series(data)
     look_back = _check_int("look_back", look_back, 1)
@@ -393,6 +436,9 @@ def prepare(data, look_back: int, horizon: int = 1, scaler: str | None = "minmax
     scaler_obj = make_scaler(scaler)
     sp = split(len(values), test_fraction, val_fraction)
 
+    if calendar and dates is None:
+        raise DataError("calendar features need the dates of the series, but it has none; "
+                        "pass a date column or turn calendar features off")
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
         raise DataError(f"series has {bad.size} missing or infinite value(s), first at index "
@@ -414,6 +460,7 @@ def prepare(data, look_back: int, horizon: int = 1, scaler: str | None = "minmax
     rep = _forward(values, use_log, use_diff, dates)  # rep[k] is point k + offset
     scaler_obj.fit(rep[: sp.train_end - offset])
     scaled = scaler_obj.transform(rep)
+    feats = calendar_features(dates) if calendar else None
 
     arrays, starts = {}, {}
     for which in ("train", "val", "test"):
@@ -421,7 +468,10 @@ def prepare(data, look_back: int, horizon: int = 1, scaler: str | None = "minmax
         k = s - offset  # position of the first target in `scaled`
         X = scaled[k[:, None] + np.arange(-look_back, 0)]
         y = scaled[k[:, None] + np.arange(horizon)]
-        arrays[which] = (X.reshape(len(s), look_back, 1), y.reshape(len(s), horizon))
+        X = X.reshape(len(s), look_back, 1)
+        if calendar:
+            X = np.concatenate([X, calendar_windows(feats, s, look_back)], axis=2)
+        arrays[which] = (X, y.reshape(len(s), horizon))
         starts[which] = s
 
     return Prepared(
@@ -430,5 +480,5 @@ def prepare(data, look_back: int, horizon: int = 1, scaler: str | None = "minmax
         X_train=arrays["train"][0], y_train=arrays["train"][1],
         X_val=arrays["val"][0], y_val=arrays["val"][1],
         X_test=arrays["test"][0], y_test=arrays["test"][1],
-        starts=starts,
+        starts=starts, calendar=bool(calendar),
     )
