@@ -104,14 +104,21 @@ class _TrainCommand(click.Command):
     def format_epilog(self, ctx, formatter):
         from fastrnn.forecast import DEFAULTS, GENERIC
 
-        keys = ("model", "hidden", "layers", "look_back", "transform", "epochs", "batch_size", "lr",
-                "patience")
-        labels = ("model", "hidden", "layers", "look-back", "transform", "epochs", "batch", "lr",
-                  "patience")
+        keys = ("model", "hidden", "layers", "look_back", "transform", "calendar", "ensemble",
+                "epochs", "batch_size", "lr", "patience")
+        labels = ("model", "hidden", "layers", "look-back", "transform", "calendar", "ensemble",
+                  "epochs", "batch", "lr", "patience")
         rows = [("", *labels)]
+
+        def cell(k, v):
+            if k == "look_back" and v is None:
+                return "S+1|12"
+            if isinstance(v, bool):
+                return "yes" if v else "no"
+            return str(v if v is not None else "none")
+
         for name, d in [*DEFAULTS.items(), ("--csv", GENERIC)]:
-            rows.append((name, *["S+1|12" if (k == "look_back" and d[k] is None) else
-                                 str(d[k] if d[k] is not None else "none") for k in keys]))
+            rows.append((name, *[cell(k, d[k]) for k in keys]))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         formatter.write_paragraph()
         formatter.write_text("Defaults, chosen on validation data (any option overrides them):")
@@ -142,13 +149,19 @@ class _TrainCommand(click.Command):
 @click.option("--transform", type=click.Choice(TRANSFORM_CHOICES),
               help="Transform before scaling (log needs positive values).")
 @click.option("--scaler", type=click.Choice(SCALER_CHOICES), help="Scaling, fitted on the training part.")
+@click.option("--calendar/--no-calendar", default=None,
+              help="Also feed the sine and cosine of the day of the year of each step's next date "
+                   "(the target's date, known in advance); needs dates.")
+@click.option("--ensemble", type=click.IntRange(min=1),
+              help="Train this many models (seeds SEED, SEED+1, ...) and average their forecasts; "
+                   "saved as one model.")
 @click.option("--out", metavar="DIR",
               help="Run folder to create (must be new or empty).  [default: runs/NAME-MODEL-TIME]")
 @click.option("--plot/--no-plot", default=True, show_default=True,
               help="Write loss.png and forecast.png (needs matplotlib).")
 def train(dataset, csv, column, date_column, start, end, model_kind, hidden, layers, look_back,
           epochs, batch_size, lr, optimizer, clip_norm, patience, seed, dtype, backend, transform,
-          scaler, out, plot):
+          scaler, calendar, ensemble, out, plot):
     """Train a forecaster and compare it with baselines on the test part.
 
     With no options, trains the default model on the airline dataset. The last 33 % of the series
@@ -156,7 +169,9 @@ def train(dataset, csv, column, date_column, start, end, model_kind, hidden, lay
     by the model and by three baselines on the same windows (persistence, seasonal naive when the
     series has a known season, and a least-squares linear autoregression on the same look-back).
     The last 10 % of the points before the test part (airline: the last 12 months) are the
-    validation part, used for early stopping.
+    validation part, used for early stopping. With --ensemble N, N models with seeds SEED ..
+    SEED+N-1 are trained (each with its own early stopping) and their forecasts averaged; the
+    ensemble is saved as one model (the members side by side), so predict needs nothing else.
 
     Writes model.npz, metrics.json, preprocessing.json, loss.png and forecast.png into the run
     folder; `fastrnn predict --model FOLDER` then forecasts beyond the end of the series.
@@ -174,7 +189,7 @@ def train(dataset, csv, column, date_column, start, end, model_kind, hidden, lay
                      model=model_kind, hidden=hidden, layers=layers, look_back=look_back,
                      epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
                      clip_norm=clip_norm, patience=patience, seed=seed, dtype=dtype, backend=backend,
-                     transform=transform, scaler=scaler)
+                     transform=transform, scaler=scaler, calendar=calendar, ensemble=ensemble)
     staging = None
     try:
         if csv is not None:
@@ -214,8 +229,11 @@ def _span(ds) -> str:
 
 def _header(cfg, ds, prep) -> str:
     layers = f", {cfg.layers} layers" if cfg.layers > 1 else ""
+    extra = ", calendar features" if cfg.calendar else ""
+    if cfg.ensemble > 1:
+        extra += f", ensemble of {cfg.ensemble} (seeds {cfg.seed}-{cfg.seed + cfg.ensemble - 1})"
     return (f"{cfg.name} ({ds.column}, {_span(ds)}): {cfg.model.upper()} hidden {cfg.hidden}{layers}, "
-            f"look-back {cfg.look_back}, transform {cfg.transform or 'none'}; "
+            f"look-back {cfg.look_back}, transform {cfg.transform or 'none'}{extra}; "
             f"{len(prep.y_train)} train / {len(prep.y_val)} validation / {len(prep.y_test)} test windows")
 
 
@@ -225,7 +243,9 @@ def _fmt(x: float) -> str:
 
 def format_report(m: dict) -> str:
     """The results table printed by ``fastrnn train``."""
-    rows = [(f"{m['model'].upper()} (this model)", m["test"])]
+    n_ens = m.get("ensemble", 1) or 1
+    rows = [(f"{m['model'].upper()} (this model{f', ensemble of {n_ens}' if n_ens > 1 else ''})",
+             m["test"])]
     b = m["baselines"]
     rows.append(("persistence", b["persistence"]))
     if b.get("seasonal_naive") is not None:
@@ -240,9 +260,17 @@ def format_report(m: dict) -> str:
         lines.append(f"  {name:{w}}  {_fmt(s['rmse']):>9}  {_fmt(s['mae']):>9}")
     if b.get("seasonal_naive") is None:
         lines.append("  (no seasonal baseline: the series has no known season)")
-    best = "" if m.get("best_epoch") is None else f", best epoch {m['best_epoch']}"
-    lines.append(f"Training: {m['epochs_run']} epochs{best} in {m['train_seconds']:.1f} s "
-                 f"({m['seconds_per_epoch']:.3f} s/epoch); {m['stop_reason']}")
+    members = m.get("members") or []
+    if n_ens > 1 and members:
+        epochs = "+".join(str(x["epochs_run"]) for x in members)
+        early = sum("early stopping" in x["stop_reason"] for x in members)
+        lines.append(f"Training: {n_ens} members, {epochs} epochs in {m['train_seconds']:.1f} s "
+                     f"({m['seconds_per_epoch']:.3f} s/epoch); {early} of {n_ens} stopped early "
+                     f"(best validation epochs restored)")
+    else:
+        best = "" if m.get("best_epoch") is None else f", best epoch {m['best_epoch']}"
+        lines.append(f"Training: {m['epochs_run']} epochs{best} in {m['train_seconds']:.1f} s "
+                     f"({m['seconds_per_epoch']:.3f} s/epoch); {m['stop_reason']}")
     return "\n".join(lines)
 
 
@@ -278,7 +306,7 @@ def predict(model_path, dataset, csv, column, date_column, start, end, steps, ou
             src = {"dataset": dataset}
         src.update(start=start, end=end)
         ds = fc.load_series(src)
-        values = fc.forecast(run, ds.values, steps)
+        values = fc.forecast(run, ds.values, steps, dates=ds.dates)
         dates = fc.future_dates(ds.dates, steps)
         text = _forecast_table(values, dates, ds.column)
         if output is not None:
@@ -293,8 +321,11 @@ def predict(model_path, dataset, csv, column, date_column, start, end, steps, ou
         raise _input_error(exc, csv) from None
     cfg = run.model.config()
     after = f"after {ds.end.date()}" if ds.end is not None else f"after point {len(ds)}"
+    extra = ", calendar features" if run.calendar else ""
+    n_ens = int(run.info.get("ensemble", 1) or 1)
+    extra += f", ensemble of {n_ens}" if n_ens > 1 else ""
     click.echo(f"{ds.name} ({ds.column}): {steps} steps {after}, {cfg['kind'].upper()} "
-               f"look-back {run.look_back}, transform {run.transform or 'none'}")
+               f"look-back {run.look_back}, transform {run.transform or 'none'}{extra}")
     click.echo(text)
     if output is not None:
         click.echo(f"Wrote {output}")
