@@ -4,86 +4,204 @@
     n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))
     h' = (1 - z) ⊙ n + z ⊙ h
 
-Same signatures and results as :func:`fastrnn.reference.gru_forward` / ``gru_backward``.
+Same signatures and results as :func:`fastrnn.reference.gru_forward` / ``gru_backward``. The
+layout of the work is described in :mod:`fastrnn.kernels.rnn`.
 """
 
 import numpy as np
 from numba import njit
 
+from fastrnn.kernels._gemm import weight_gradient
 from fastrnn.kernels.activations import sigmoid, tanh
 
+_JIT = dict(cache=True, error_model="numpy", nogil=True)
 
-@njit(cache=True)
+
+# --------------------------------------------------------------------------------------------------
+# forward
+# --------------------------------------------------------------------------------------------------
+
+
+@njit(**_JIT)
 def gru_forward(x, w_ih, w_hh, b_ih, b_hh, h0):
     """Forward pass. Returns ``hs (T+1, B, H)``, the activated gates ``acts (T, B, 3H)`` [r, z, n] and
     ``hns (T, B, H)`` = W_hn h_{t-1} + b_hn."""
-    T, B, I = x.shape
+    T, B, _ = x.shape
     H = h0.shape[1]
-    # Input projection of every time step in one GEMM: (T*B, I) @ (I, 3H), plus b_ih.
-    xw = (np.dot(x.reshape(T * B, I), w_ih.T) + b_ih).reshape(T, B, 3 * H)
-    hs = np.empty((T + 1, B, H), dtype=x.dtype)
-    acts = np.empty((T, B, 3 * H), dtype=x.dtype)
-    hns = np.empty((T, B, H), dtype=x.dtype)
-    hs[0] = h0
-    for t in range(T):
-        a = acts[t]
-        np.dot(hs[t], w_hh.T, a)  # recurrent GEMM; the gate math below activates it in place
-        for n in range(B):
-            for j in range(H):
-                r = sigmoid(xw[t, n, j] + a[n, j] + b_hh[j])
-                z = sigmoid(xw[t, n, H + j] + a[n, H + j] + b_hh[H + j])
-                hn = a[n, 2 * H + j] + b_hh[2 * H + j]
-                c = tanh(xw[t, n, 2 * H + j] + r * hn)  # the candidate n
-                a[n, j], a[n, H + j], a[n, 2 * H + j] = r, z, c
-                hns[t, n, j] = hn
-                hs[t + 1, n, j] = (1.0 - z) * c + z * hs[t, n, j]
+    hs, acts, hns = np.empty((T + 1, B, H), x.dtype), np.empty((T, B, 3 * H), x.dtype), np.empty((T, B, H), x.dtype)
+    _forward(x, w_ih, w_hh, b_ih, b_hh, h0, hs, acts, hns)
     return hs, acts, hns
 
 
-@njit(cache=True)
+@njit(**_JIT)
+def _forward(x, w_ih, w_hh, b_ih, b_hh, h0, hs, acts, hns):
+    """:func:`gru_forward` into given arrays, on one thread (BLAS may use several)."""
+    _forward_setup(x, w_ih, h0, hs, acts)
+    _forward_loop(w_hh, _biases(b_ih, b_hh), hs, acts, hns)
+
+
+@njit(**_JIT)
+def _biases(b_ih, b_hh):
+    """The biases as the step uses them: [b_ir + b_hr, b_iz + b_hz, b_in, b_hn] (4H)."""
+    H = b_ih.shape[0] // 3
+    b = np.empty(4 * H, dtype=b_ih.dtype)
+    b[:2 * H] = b_ih[:2 * H] + b_hh[:2 * H]
+    b[2 * H:3 * H] = b_ih[2 * H:]
+    b[3 * H:] = b_hh[2 * H:]
+    return b
+
+
+@njit(**_JIT)
+def _forward_setup(x, w_ih, h0, hs, acts):
+    """h_0, and W_ih x_t of every step in one GEMM, into ``acts``."""
+    T, B, I = x.shape
+    hs[0] = h0
+    np.dot(x.reshape(T * B, I), w_ih.T, acts.reshape(T * B, acts.shape[2]))
+
+
+@njit(**_JIT)
+def _forward_loop(w_hh, b, hs, acts, hns):
+    """The time loop: per step one GEMM ``h_{t-1} @ W_hh^T``, then the gates. ``b`` from
+    :func:`_biases`; ``acts`` holds W_ih x_t on entry."""
+    rec = np.empty((hs.shape[1], acts.shape[2]), dtype=acts.dtype)  # W_hh h_{t-1}
+    for t in range(acts.shape[0]):
+        np.dot(hs[t], w_hh.T, rec)
+        _forward_step(acts[t], rec, b, hs[t], hs[t + 1], hns[t])
+
+
+@njit(**_JIT)
+def _forward_step(a, rec, b, h_prev, h_new, hns):
+    """The gate math of one step, (B, ·) arrays: ``a`` holds W_ih x_t on entry and the activated
+    gates [r, z, n] on return; ``rec`` = W_hh h_{t-1}; writes h_t and hn = W_hn h_{t-1} + b_hn.
+    (A function of its own: written inline in the time loop, LLVM stopped vectorising the loop.)"""
+    H = h_new.shape[1]
+    one = a.dtype.type(1.0)
+    b_r, b_z, b_in, b_hn = b[:H], b[H:2 * H], b[2 * H:3 * H], b[3 * H:]
+    for n in range(a.shape[0]):
+        ar, az, an = a[n, :H], a[n, H:2 * H], a[n, 2 * H:]
+        rr, rz, rn = rec[n, :H], rec[n, H:2 * H], rec[n, 2 * H:]
+        hp, hnew, hnr = h_prev[n], h_new[n], hns[n]
+        for j in range(H):
+            r = sigmoid(ar[j] + rr[j] + b_r[j])
+            z = sigmoid(az[j] + rz[j] + b_z[j])
+            hn = rn[j] + b_hn[j]
+            c = tanh(an[j] + b_in[j] + r * hn)  # the candidate n
+            ar[j], az[j], an[j] = r, z, c
+            hnr[j] = hn
+            hnew[j] = (one - z) * c + z * hp[j]
+
+
+# --------------------------------------------------------------------------------------------------
+# backward
+# --------------------------------------------------------------------------------------------------
+
+
+@njit(**_JIT)
 def gru_backward(x, w_ih, w_hh, hs, acts, hns, d_out, d_hT):
-    """BPTT. Per step, with ``dh`` the gradient reaching h_t::
+    """BPTT. Per step, with ``dh`` the gradient reaching h_t (``d_out[t]`` included)::
 
         dn = dh ⊙ (1 - z)      dz = dh ⊙ (h_{t-1} - n)
-        dan = dn ⊙ (1 - n^2)   dar = dan ⊙ hn ⊙ r(1-r)   daz = dz ⊙ z(1-z)
+        dan = dn ⊙ (1 - n²)    dar = dan ⊙ hn ⊙ r(1-r)   daz = dz ⊙ z(1-z)
         dgi = [dar, daz, dan]          (gradient of W_ih x + b_ih)
         dgh = [dar, daz, dan ⊙ r]      (gradient of W_hh h + b_hh)
         dh_{t-1} = dh ⊙ z + dgh @ W_hh
 
     Both gate gradients of every step are kept; the weight gradients are GEMMs over all T*B rows
-    after the time loop.
+    after the time loop; the bias gradients are summed per step as they are produced.
     """
     T, B, I = x.shape
     H = hs.shape[2]
-    dgi = np.empty((T, B, 3 * H), dtype=x.dtype)
-    dgh = np.empty((T, B, 3 * H), dtype=x.dtype)
-    dhs = np.empty((T, B, H), dtype=x.dtype)  # total gradient reaching h_t, for diagnostics
+    dtype = x.dtype
+    dgi, dgh = np.empty((T, B, 3 * H), dtype), np.empty((T, B, 3 * H), dtype)
+    dhs, dx = np.empty((T, B, H), dtype), np.empty((T, B, I), dtype)
+    dw_ih, dw_hh = np.empty(w_ih.shape, dtype), np.empty(w_hh.shape, dtype)
+    db_ih, db_hh = np.empty(3 * H, dtype), np.empty(3 * H, dtype)
     dh = d_hT.copy()
+    _backward(x, w_ih, w_hh, hs, acts, hns, d_out, dh, dgi, dgh, dhs, dx, dw_ih, dw_hh, db_ih, db_hh)
+    return dx, dw_ih, dw_hh, db_ih, db_hh, dh, dhs
+
+
+@njit(**_JIT)
+def _backward(x, w_ih, w_hh, hs, acts, hns, d_out, dh, dgi, dgh, dhs, dx, dw_ih, dw_hh, db_ih, db_hh):
+    """:func:`gru_backward` into given arrays, on one thread (BLAS may use several). ``dh`` holds the
+    gradient at h_T on entry and at h_0 on return; ``dgi``, ``dgh`` are scratch."""
+    db = np.empty(4 * acts.shape[2] // 3, dtype=x.dtype)
+    _backward_loop(w_hh, hs, acts, hns, d_out, dh, dgi, dgh, dhs, db)
+    _bias_gradients(db, db_ih, db_hh)
+    _weight_gradients(x, w_ih, hs, dgi, dgh, dx, dw_ih, dw_hh)
+
+
+@njit(**_JIT)
+def _backward_loop(w_hh, hs, acts, hns, d_out, dh, dgi, dgh, dhs, db):
+    """The time loop of BPTT; ``db`` (4H) gets the sums over the batch and all steps of
+    [dar, daz, dan, dan ⊙ r]. ``d_out`` may have one step only, then used for every step (a zero
+    ``d_out`` costs no memory)."""
+    db[:] = 0
+    db_t = np.empty(db.shape[0], dtype=db.dtype)
     dh_z = np.empty_like(dh)  # dh ⊙ z, the direct path to h_{t-1}
-    for t in range(T - 1, -1, -1):
-        for n in range(B):
-            for j in range(H):
-                r = acts[t, n, j]
-                z = acts[t, n, H + j]
-                c = acts[t, n, 2 * H + j]
-                g = dh[n, j] + d_out[t, n, j]
-                dhs[t, n, j] = g
-                dan = g * (1.0 - z) * (1.0 - c * c)
-                dar = dan * hns[t, n, j] * r * (1.0 - r)
-                daz = g * (hs[t, n, j] - c) * z * (1.0 - z)
-                dgi[t, n, j] = dar
-                dgi[t, n, H + j] = daz
-                dgi[t, n, 2 * H + j] = dan
-                dgh[t, n, j] = dar
-                dgh[t, n, H + j] = daz
-                dgh[t, n, 2 * H + j] = dan * r
-                dh_z[n, j] = g * z
+    for t in range(acts.shape[0] - 1, -1, -1):
+        d_out_t = d_out[t] if d_out.shape[0] > 1 else d_out[0]
+        _backward_step(acts[t], hns[t], hs[t], d_out_t, dh, dgi[t], dgh[t], dhs[t], dh_z, db_t)
+        db += db_t  # summed per step, then over steps (as the reference does)
         np.dot(dgh[t], w_hh, dh)
         dh += dh_z
-    dgi2 = dgi.reshape(T * B, 3 * H)
-    dgh2 = dgh.reshape(T * B, 3 * H)
-    x2 = x.reshape(T * B, I)
-    dx = np.dot(dgi2, w_ih).reshape(T, B, I)
-    dw_ih = np.dot(dgi2.T, x2)
-    dw_hh = np.dot(dgh2.T, hs[:T].reshape(T * B, H))
-    return dx, dw_ih, dw_hh, dgi2.sum(axis=0), dgh2.sum(axis=0), dh, dhs
+
+
+@njit(**_JIT)
+def _bias_gradients(db, db_ih, db_hh):
+    """db_ih = [Σ dar, Σ daz, Σ dan], db_hh = [Σ dar, Σ daz, Σ dan ⊙ r] from the 4H sums ``db``."""
+    H = db.shape[0] // 4
+    db_ih[:] = db[:3 * H]
+    db_hh[:2 * H] = db[:2 * H]
+    db_hh[2 * H:] = db[3 * H:]
+
+
+@njit(**_JIT)
+def _weight_gradients(x, w_ih, hs, dgi, dgh, dx, dw_ih, dw_hh):
+    """dx = dgi @ W_ih, dW_ih = Σ_t dgi_tᵀ x_t, dW_hh = Σ_t dgh_tᵀ h_{t-1}: GEMMs over all T*B rows."""
+    T, B, I = x.shape
+    H = hs.shape[2]
+    dgi2 = dgi.reshape(T * B, dgi.shape[2])
+    np.dot(dgi2, w_ih, dx.reshape(T * B, I))
+    weight_gradient(dgi2, x.reshape(T * B, I), dw_ih)
+    weight_gradient(dgh.reshape(T * B, dgh.shape[2]), hs[:T].reshape(T * B, H), dw_hh)
+
+
+@njit(**_JIT)
+def _backward_step(a, hn, h_prev, d_out, dh, dgi, dgh, dhs, dh_z, db):
+    """The elementwise part of one BPTT step, (B, ·) arrays: ``dhs = dh + d_out``, the gate
+    gradients ``dgi``, ``dgh``, the direct path ``dh_z = dhs ⊙ z`` and the sums over the batch of
+    [dar, daz, dan, dan ⊙ r] into ``db`` (4H).
+
+    Two passes over each row: with all the arrays in one loop, LLVM gave up vectorising it (too many
+    possibly-aliasing arrays to check at run time); split, both passes vectorise (4x faster).
+    """
+    H = hn.shape[1]
+    one = a.dtype.type(1.0)
+    db[:] = 0
+    sn, snr = db[2 * H:3 * H], db[3 * H:]
+    for n in range(a.shape[0]):
+        ar, az, an = a[n, :H], a[n, H:2 * H], a[n, 2 * H:]
+        gir, giz, gin = dgi[n, :H], dgi[n, H:2 * H], dgi[n, 2 * H:]
+        hp, hnr, dout, gr, dhr, dzr = h_prev[n], hn[n], d_out[n], dhs[n], dh[n], dh_z[n]
+        for j in range(H):
+            r, z, c = ar[j], az[j], an[j]
+            g = dhr[j] + dout[j]
+            gr[j] = g
+            dan = g * (one - z) * (one - c * c)
+            gir[j] = dan * hnr[j] * r * (one - r)  # dar
+            giz[j] = g * (hp[j] - c) * z * (one - z)  # daz
+            gin[j] = dan
+            dzr[j] = g * z
+        # dgh = [dar, daz, dan ⊙ r], and the sums
+        gi, gh, ghn = dgi[n], dgh[n], dgh[n, 2 * H:]
+        for k in range(2 * H):
+            v = gi[k]
+            gh[k] = v
+            db[k] += v
+        for j in range(H):
+            v = gin[j]
+            w = v * ar[j]
+            ghn[j] = w
+            sn[j] += v
+            snr[j] += w

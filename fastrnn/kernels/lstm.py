@@ -4,86 +4,171 @@
     g = tanh(W_ig x + b_ig + W_hg h + b_hg)  o = σ(W_io x + b_io + W_ho h + b_ho)
     c' = f ⊙ c + i ⊙ g                        h' = o ⊙ tanh(c')
 
-Same signatures and results as :func:`fastrnn.reference.lstm_forward` / ``lstm_backward``.
+Same signatures and results as :func:`fastrnn.reference.lstm_forward` / ``lstm_backward``. The
+layout of the work is described in :mod:`fastrnn.kernels.rnn`.
 """
 
 import numpy as np
 from numba import njit
 
+from fastrnn.kernels._gemm import weight_gradient
 from fastrnn.kernels.activations import sigmoid, tanh
 
+_JIT = dict(cache=True, error_model="numpy", nogil=True)
 
-@njit(cache=True)
+
+# --------------------------------------------------------------------------------------------------
+# forward
+# --------------------------------------------------------------------------------------------------
+
+
+@njit(**_JIT)
 def lstm_forward(x, w_ih, w_hh, b_ih, b_hh, h0, c0):
     """Forward pass. Returns ``hs, cs (T+1, B, H)``, ``tcs = tanh(c_t) (T, B, H)`` and the activated
     gates ``acts (T, B, 4H)``."""
-    T, B, I = x.shape
+    T, B, _ = x.shape
     H = h0.shape[1]
-    # Input projection of every time step in one GEMM: (T*B, I) @ (I, 4H).
-    xw = np.dot(x.reshape(T * B, I), w_ih.T).reshape(T, B, 4 * H)
-    b = b_ih + b_hh
-    hs = np.empty((T + 1, B, H), dtype=x.dtype)
-    cs = np.empty((T + 1, B, H), dtype=x.dtype)
-    tcs = np.empty((T, B, H), dtype=x.dtype)
-    acts = np.empty((T, B, 4 * H), dtype=x.dtype)
-    hs[0] = h0
-    cs[0] = c0
-    for t in range(T):
-        a = acts[t]
-        np.dot(hs[t], w_hh.T, a)  # recurrent GEMM; the gate math below activates it in place
-        for n in range(B):
-            for j in range(H):
-                i = sigmoid(a[n, j] + xw[t, n, j] + b[j])
-                f = sigmoid(a[n, H + j] + xw[t, n, H + j] + b[H + j])
-                g = tanh(a[n, 2 * H + j] + xw[t, n, 2 * H + j] + b[2 * H + j])
-                o = sigmoid(a[n, 3 * H + j] + xw[t, n, 3 * H + j] + b[3 * H + j])
-                c = f * cs[t, n, j] + i * g
-                tc = tanh(c)
-                a[n, j], a[n, H + j], a[n, 2 * H + j], a[n, 3 * H + j] = i, f, g, o
-                cs[t + 1, n, j] = c
-                tcs[t, n, j] = tc
-                hs[t + 1, n, j] = o * tc
+    hs, cs = np.empty((T + 1, B, H), dtype=x.dtype), np.empty((T + 1, B, H), dtype=x.dtype)
+    tcs, acts = np.empty((T, B, H), dtype=x.dtype), np.empty((T, B, 4 * H), dtype=x.dtype)
+    _forward(x, w_ih, w_hh, b_ih, b_hh, h0, c0, hs, cs, tcs, acts)
     return hs, cs, tcs, acts
 
 
-@njit(cache=True)
+@njit(**_JIT)
+def _forward(x, w_ih, w_hh, b_ih, b_hh, h0, c0, hs, cs, tcs, acts):
+    """:func:`lstm_forward` into given arrays, on one thread (BLAS may use several)."""
+    _forward_setup(x, w_ih, h0, c0, hs, cs, acts)
+    _forward_loop(w_hh, b_ih + b_hh, hs, cs, tcs, acts)
+
+
+@njit(**_JIT)
+def _forward_setup(x, w_ih, h0, c0, hs, cs, acts):
+    """h_0, c_0, and W_ih x_t of every step in one GEMM, into ``acts``."""
+    T, B, I = x.shape
+    hs[0] = h0
+    cs[0] = c0
+    np.dot(x.reshape(T * B, I), w_ih.T, acts.reshape(T * B, acts.shape[2]))
+
+
+@njit(**_JIT)
+def _forward_loop(w_hh, b, hs, cs, tcs, acts):
+    """The time loop: per step one GEMM ``h_{t-1} @ W_hh^T``, then the gates. ``b = b_ih + b_hh``;
+    ``acts`` holds W_ih x_t on entry."""
+    rec = np.empty((hs.shape[1], acts.shape[2]), dtype=acts.dtype)  # W_hh h_{t-1}
+    for t in range(acts.shape[0]):
+        np.dot(hs[t], w_hh.T, rec)
+        _forward_step(acts[t], rec, b, cs[t], cs[t + 1], tcs[t], hs[t + 1])
+
+
+@njit(**_JIT)
+def _forward_step(a, rec, b, c_prev, c_new, tc_new, h_new):
+    """The gate math of one step, all (B, ·) arrays: ``a`` holds W_ih x_t on entry and the
+    activated gates [i, f, g, o] on return; ``rec`` = W_hh h_{t-1}; writes c_t, tanh(c_t) and h_t.
+
+    A function of its own: written inline in the time loop, LLVM stopped vectorising the loop over j.
+    """
+    H = h_new.shape[1]
+    bi, bf, bg, bo = b[:H], b[H:2 * H], b[2 * H:3 * H], b[3 * H:]
+    for n in range(a.shape[0]):
+        ai, af, ag, ao = a[n, :H], a[n, H:2 * H], a[n, 2 * H:3 * H], a[n, 3 * H:]
+        ri, rf, rg, ro = rec[n, :H], rec[n, H:2 * H], rec[n, 2 * H:3 * H], rec[n, 3 * H:]
+        cp, cn, tcn, hn = c_prev[n], c_new[n], tc_new[n], h_new[n]
+        for j in range(H):
+            i = sigmoid(ai[j] + ri[j] + bi[j])
+            f = sigmoid(af[j] + rf[j] + bf[j])
+            g = tanh(ag[j] + rg[j] + bg[j])
+            o = sigmoid(ao[j] + ro[j] + bo[j])
+            c = f * cp[j] + i * g
+            tc = tanh(c)
+            ai[j], af[j], ag[j], ao[j] = i, f, g, o
+            cn[j] = c
+            tcn[j] = tc
+            hn[j] = o * tc
+
+
+# --------------------------------------------------------------------------------------------------
+# backward
+# --------------------------------------------------------------------------------------------------
+
+
+@njit(**_JIT)
 def lstm_backward(x, w_ih, w_hh, hs, cs, tcs, acts, d_out, d_hT, d_cT):
     """BPTT. Per step, with ``dh``, ``dc`` the gradients reaching h_t and c_t::
 
-        do = dh ⊙ tanh(c_t)            dc += dh ⊙ o ⊙ (1 - tanh(c_t)^2)
-        da = [dc⊙g ⊙ i(1-i), dc⊙c_{t-1} ⊙ f(1-f), dc⊙i ⊙ (1-g^2), do ⊙ o(1-o)]
-        dc_{t-1} = dc ⊙ f                dh_{t-1} = da @ W_hh
+        dh += d_out[t]                 dc += dh ⊙ o ⊙ (1 - tanh(c_t)²)
+        da = [dc⊙g ⊙ i(1-i), dc⊙c_{t-1} ⊙ f(1-f), dc⊙i ⊙ (1-g²), dh⊙tanh(c_t) ⊙ o(1-o)]
+        dc_{t-1} = dc ⊙ f              dh_{t-1} = da @ W_hh
 
     The gate gradients ``da`` of every step are kept; the weight gradients are GEMMs over all T*B
-    rows after the time loop.
+    rows after the time loop; ``db = Σ_t da_t`` is summed per step as it is produced.
     """
     T, B, I = x.shape
     H = hs.shape[2]
-    da = np.empty((T, B, 4 * H), dtype=x.dtype)
-    dhs = np.empty((T, B, H), dtype=x.dtype)  # total gradient reaching h_t, for diagnostics
-    dh = d_hT.copy()
-    dc = d_cT.copy()
-    for t in range(T - 1, -1, -1):
-        for n in range(B):
-            for j in range(H):
-                i = acts[t, n, j]
-                f = acts[t, n, H + j]
-                g = acts[t, n, 2 * H + j]
-                o = acts[t, n, 3 * H + j]
-                tc = tcs[t, n, j]
-                gh = dh[n, j] + d_out[t, n, j]
-                dhs[t, n, j] = gh
-                gc = dc[n, j] + gh * o * (1.0 - tc * tc)
-                da[t, n, j] = gc * g * i * (1.0 - i)
-                da[t, n, H + j] = gc * cs[t, n, j] * f * (1.0 - f)
-                da[t, n, 2 * H + j] = gc * i * (1.0 - g * g)
-                da[t, n, 3 * H + j] = gh * tc * o * (1.0 - o)
-                dc[n, j] = gc * f
-        np.dot(da[t], w_hh, dh)
-    da2 = da.reshape(T * B, 4 * H)
-    x2 = x.reshape(T * B, I)
-    dx = np.dot(da2, w_ih).reshape(T, B, I)
-    dw_ih = np.dot(da2.T, x2)
-    dw_hh = np.dot(da2.T, hs[:T].reshape(T * B, H))
-    db = da2.sum(axis=0)
+    dtype = x.dtype
+    da, dhs, dx = np.empty((T, B, 4 * H), dtype), np.empty((T, B, H), dtype), np.empty((T, B, I), dtype)
+    dw_ih, dw_hh, db = np.empty(w_ih.shape, dtype), np.empty(w_hh.shape, dtype), np.empty(4 * H, dtype)
+    dh, dc = d_hT.copy(), d_cT.copy()
+    _backward(x, w_ih, w_hh, hs, cs, tcs, acts, d_out, dh, dc, da, dhs, dx, dw_ih, dw_hh, db)
     return dx, dw_ih, dw_hh, db, db.copy(), dh, dc, dhs
+
+
+@njit(**_JIT)
+def _backward(x, w_ih, w_hh, hs, cs, tcs, acts, d_out, dh, dc, da, dhs, dx, dw_ih, dw_hh, db):
+    """:func:`lstm_backward` into given arrays, on one thread (BLAS may use several). ``dh``, ``dc``
+    hold the gradients at h_T, c_T on entry and at h_0, c_0 on return; ``da`` is scratch."""
+    _backward_loop(w_hh, cs, tcs, acts, d_out, dh, dc, da, dhs, db)
+    _weight_gradients(x, w_ih, hs, da, dx, dw_ih, dw_hh)
+
+
+@njit(**_JIT)
+def _backward_loop(w_hh, cs, tcs, acts, d_out, dh, dc, da, dhs, db):
+    """The time loop of BPTT; ``db`` gets Σ da over the batch and all steps. ``d_out`` may have one
+    step only, then used for every step (a zero ``d_out`` costs no memory)."""
+    db[:] = 0
+    db_t = np.empty(db.shape[0], dtype=db.dtype)
+    for t in range(acts.shape[0] - 1, -1, -1):
+        d_out_t = d_out[t] if d_out.shape[0] > 1 else d_out[0]
+        _backward_step(acts[t], tcs[t], cs[t], d_out_t, dh, dc, da[t], dhs[t], db_t)
+        db += db_t  # summed per step, then over steps (as the reference does)
+        np.dot(da[t], w_hh, dh)
+
+
+@njit(**_JIT)
+def _weight_gradients(x, w_ih, hs, da, dx, dw_ih, dw_hh):
+    """dx = da @ W_ih, dW_ih = Σ_t da_tᵀ x_t, dW_hh = Σ_t da_tᵀ h_{t-1}: GEMMs over all T*B rows."""
+    T, B, I = x.shape
+    H = hs.shape[2]
+    da2 = da.reshape(T * B, da.shape[2])
+    np.dot(da2, w_ih, dx.reshape(T * B, I))
+    weight_gradient(da2, x.reshape(T * B, I), dw_ih)
+    weight_gradient(da2, hs[:T].reshape(T * B, H), dw_hh)
+
+
+@njit(**_JIT)
+def _backward_step(a, tc, c_prev, d_out, dh, dc, da, dhs, db):
+    """The elementwise part of one BPTT step, all (B, ·) arrays. On entry ``dh``, ``dc`` are the
+    gradients arriving from step t+1; writes the gate gradients ``da``, the total ``dhs = dh + d_out``,
+    ``dc`` ← dc_{t-1} and the sums of ``da`` over the batch into ``db``."""
+    H = tc.shape[1]
+    one = a.dtype.type(1.0)
+    db[:] = 0
+    dbi, dbf, dbg, dbo = db[:H], db[H:2 * H], db[2 * H:3 * H], db[3 * H:]
+    for n in range(a.shape[0]):
+        ai, af, ag, ao = a[n, :H], a[n, H:2 * H], a[n, 2 * H:3 * H], a[n, 3 * H:]
+        di, df, dg, do = da[n, :H], da[n, H:2 * H], da[n, 2 * H:3 * H], da[n, 3 * H:]
+        tcr, cp, dout, g_row, dh_row, dc_row = tc[n], c_prev[n], d_out[n], dhs[n], dh[n], dc[n]
+        for j in range(H):
+            i, f, g, o, tcj = ai[j], af[j], ag[j], ao[j], tcr[j]
+            gh = dh_row[j] + dout[j]
+            g_row[j] = gh
+            gc = dc_row[j] + gh * o * (one - tcj * tcj)
+            vi = gc * g * i * (one - i)
+            vf = gc * cp[j] * f * (one - f)
+            vg = gc * i * (one - g * g)
+            vo = gh * tcj * o * (one - o)
+            di[j], df[j], dg[j], do[j] = vi, vf, vg, vo
+            dbi[j] += vi
+            dbf[j] += vf
+            dbg[j] += vg
+            dbo[j] += vo
+            dc_row[j] = gc * f

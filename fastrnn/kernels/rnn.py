@@ -1,59 +1,163 @@
 """Numba kernels of the Elman RNN:  h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh).
 
 Same signatures and results as :func:`fastrnn.reference.rnn_forward` / ``rnn_backward``.
+
+Layout of the work (shared by the LSTM and GRU kernels):
+
+* forward: one GEMM for the input projection ``W_ih x_t`` of every step (``_forward_setup``); then
+  the time loop (``_forward_loop``): per step one GEMM ``h_{t-1} @ W_hh^T`` and an elementwise pass
+  (``_forward_step``) over the batch rows, whose inner loop runs over contiguous hidden units j
+  without branches so that LLVM vectorises it (``error_model="numpy"``; activations from
+  :mod:`fastrnn.kernels.activations`);
+* backward: the time loop (``_backward_loop``) going back in time: the elementwise pass
+  (``_backward_step``) forms the pre-activation gradients, kept for every step, and sums the bias
+  gradients as they are produced; then one GEMM for dh_{t-1}. After the loop, dx and the weight
+  gradients are GEMMs over all T*B rows at once (``_weight_gradients``);
+* threads: only BLAS's, as configured. The elementwise passes stay on one thread: Numba's thread
+  pool next to OpenBLAS's on the same cores lost more than it gained (measured; see
+  benchmarks/README.md).
 """
 
 import numpy as np
 from numba import njit
 
+from fastrnn.kernels._gemm import weight_gradient
+from fastrnn.kernels.activations import tanh
 
-@njit(cache=True)
+_JIT = dict(cache=True, error_model="numpy", nogil=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# forward
+# --------------------------------------------------------------------------------------------------
+
+
+@njit(**_JIT)
 def rnn_forward(x, w_ih, w_hh, b_ih, b_hh, h0, relu):
-    """Forward pass. ``x (T, B, I)`` C-contiguous; returns ``hs (T+1, B, H)`` with ``hs[0] = h0``."""
-    T, B, I = x.shape
-    H = h0.shape[1]
-    # Input projection of every time step in one GEMM: (T*B, I) @ (I, H).
-    xw = np.dot(x.reshape(T * B, I), w_ih.T).reshape(T, B, H)
-    b = b_ih + b_hh
-    hs = np.empty((T + 1, B, H), dtype=x.dtype)
-    hs[0] = h0
-    for t in range(T):
-        a = hs[t + 1]
-        np.dot(hs[t], w_hh.T, a)  # recurrent GEMM, written straight into h_t's slot
-        for n in range(B):
-            for j in range(H):
-                v = a[n, j] + xw[t, n, j] + b[j]
-                if relu:
-                    a[n, j] = v if v > 0.0 else 0.0
-                else:
-                    a[n, j] = np.tanh(v)
+    """Forward pass. ``x (T, B, I)`` C-contiguous; returns ``hs (T+1, B, H)`` with ``hs[0] = h0``.
+
+        a_t = W_ih x_t + W_hh h_{t-1} + (b_ih + b_hh)      h_t = tanh(a_t)  or  max(a_t, 0)
+    """
+    T, B, _ = x.shape
+    hs = np.empty((T + 1, B, h0.shape[1]), dtype=x.dtype)
+    _forward(x, w_ih, w_hh, b_ih, b_hh, h0, relu, hs)
     return hs
 
 
-@njit(cache=True)
+@njit(**_JIT)
+def _forward(x, w_ih, w_hh, b_ih, b_hh, h0, relu, hs):
+    """:func:`rnn_forward` into a given ``hs``, on one thread (BLAS may use several)."""
+    _forward_setup(x, w_ih, h0, hs)
+    _forward_loop(w_hh, b_ih + b_hh, relu, hs)
+
+
+@njit(**_JIT)
+def _forward_setup(x, w_ih, h0, hs):
+    """h_0, and W_ih x_t of every step in one GEMM, into the slots of h_1..h_T (activated in place)."""
+    T, B, I = x.shape
+    hs[0] = h0
+    np.dot(x.reshape(T * B, I), w_ih.T, hs[1:].reshape(T * B, hs.shape[2]))
+
+
+@njit(**_JIT)
+def _forward_loop(w_hh, b, relu, hs):
+    """The time loop: per step ``h_{t-1} @ W_hh^T`` and the activation."""
+    rec = np.empty((hs.shape[1], hs.shape[2]), dtype=hs.dtype)  # W_hh h_{t-1}
+    for t in range(hs.shape[0] - 1):
+        np.dot(hs[t], w_hh.T, rec)
+        _forward_step(hs[t + 1], rec, b, relu)
+
+
+@njit(**_JIT)
+def _forward_step(h, rec, b, relu):
+    """One step's activation, (B, H) arrays: ``h`` holds W_ih x_t on entry and h_t on return;
+    ``rec`` = W_hh h_{t-1}. (A function of its own: written inline in the time loop, LLVM stopped
+    vectorising the loop over j.)"""
+    zero = h.dtype.type(0.0)
+    for n in range(h.shape[0]):
+        hn, rn = h[n], rec[n]
+        if relu:
+            for j in range(h.shape[1]):
+                v = hn[j] + rn[j] + b[j]
+                hn[j] = v if v > zero else zero
+        else:
+            for j in range(h.shape[1]):
+                hn[j] = tanh(hn[j] + rn[j] + b[j])
+
+
+# --------------------------------------------------------------------------------------------------
+# backward
+# --------------------------------------------------------------------------------------------------
+
+
+@njit(**_JIT)
 def rnn_backward(x, w_ih, w_hh, hs, relu, d_out, d_hT):
-    """BPTT. ``da_t = dh_t * act'(a_t)`` with tanh' = 1 - h², relu' = [h > 0];
-    ``dh_{t-1} = da_t @ W_hh``. The weight gradients are GEMMs over all T*B rows after the loop."""
+    """BPTT. With ``dh`` the total gradient reaching h_t (``d_out[t]`` plus the path through h_{t+1})::
+
+        da_t = dh ⊙ act'(a_t),  tanh' = 1 - h_t²,  relu' = [h_t > 0]
+        dh_{t-1} = da_t @ W_hh      dW_ih = Σ_t da_tᵀ x_t     dW_hh = Σ_t da_tᵀ h_{t-1}     db = Σ_t da_t
+    """
     T, B, I = x.shape
     H = hs.shape[2]
-    da = np.empty((T, B, H), dtype=x.dtype)  # pre-activation gradients of every step
-    dhs = np.empty((T, B, H), dtype=x.dtype)  # total gradient reaching h_t, for diagnostics
+    dtype = x.dtype
+    da, dhs, dx = np.empty((T, B, H), dtype), np.empty((T, B, H), dtype), np.empty((T, B, I), dtype)
+    dw_ih, dw_hh, db = np.empty(w_ih.shape, dtype), np.empty(w_hh.shape, dtype), np.empty(H, dtype)
     dh = d_hT.copy()
-    for t in range(T - 1, -1, -1):
-        for n in range(B):
-            for j in range(H):
-                g = dh[n, j] + d_out[t, n, j]
-                dhs[t, n, j] = g
-                h = hs[t + 1, n, j]
-                if relu:
-                    da[t, n, j] = g if h > 0.0 else 0.0
-                else:
-                    da[t, n, j] = g * (1.0 - h * h)
-        np.dot(da[t], w_hh, dh)
-    da2 = da.reshape(T * B, H)
-    x2 = x.reshape(T * B, I)
-    dx = np.dot(da2, w_ih).reshape(T, B, I)
-    dw_ih = np.dot(da2.T, x2)
-    dw_hh = np.dot(da2.T, hs[:T].reshape(T * B, H))
-    db = da2.sum(axis=0)
+    _backward(x, w_ih, w_hh, hs, relu, d_out, dh, da, dhs, dx, dw_ih, dw_hh, db)
     return dx, dw_ih, dw_hh, db, db.copy(), dh, dhs
+
+
+@njit(**_JIT)
+def _backward(x, w_ih, w_hh, hs, relu, d_out, dh, da, dhs, dx, dw_ih, dw_hh, db):
+    """:func:`rnn_backward` into given arrays, on one thread (BLAS may use several). ``dh`` holds the
+    gradient at h_T on entry and at h_0 on return; ``da`` is scratch."""
+    _backward_loop(w_hh, hs, relu, d_out, dh, da, dhs, db)
+    _weight_gradients(x, w_ih, hs, da, dx, dw_ih, dw_hh)
+
+
+@njit(**_JIT)
+def _backward_loop(w_hh, hs, relu, d_out, dh, da, dhs, db):
+    """The time loop of BPTT; ``db`` gets Σ da over the batch and all steps. ``d_out`` may have one
+    step only, then used for every step (a zero ``d_out`` costs no memory)."""
+    db[:] = 0
+    db_t = np.empty(db.shape[0], dtype=db.dtype)
+    for t in range(da.shape[0] - 1, -1, -1):
+        d_out_t = d_out[t] if d_out.shape[0] > 1 else d_out[0]
+        _backward_step(hs[t + 1], d_out_t, dh, da[t], dhs[t], db_t, relu)
+        db += db_t  # summed per step, then over steps (as the reference does)
+        np.dot(da[t], w_hh, dh)
+
+
+@njit(**_JIT)
+def _weight_gradients(x, w_ih, hs, da, dx, dw_ih, dw_hh):
+    """dx = da @ W_ih, dW_ih = Σ_t da_tᵀ x_t, dW_hh = Σ_t da_tᵀ h_{t-1}: GEMMs over all T*B rows."""
+    T, B, I = x.shape
+    H = hs.shape[2]
+    da2 = da.reshape(T * B, da.shape[2])
+    np.dot(da2, w_ih, dx.reshape(T * B, I))
+    weight_gradient(da2, x.reshape(T * B, I), dw_ih)
+    weight_gradient(da2, hs[:T].reshape(T * B, H), dw_hh)
+
+
+@njit(**_JIT)
+def _backward_step(h, d_out, dh, da, dhs, db, relu):
+    """The elementwise part of one BPTT step, (B, H) arrays: ``dhs = dh + d_out``,
+    ``da = dhs ⊙ act'``, and the sums of ``da`` over the batch into ``db``."""
+    one, zero = h.dtype.type(1.0), h.dtype.type(0.0)
+    db[:] = zero
+    for n in range(h.shape[0]):
+        hn, don, dhn, dan, gn = h[n], d_out[n], dh[n], da[n], dhs[n]
+        if relu:
+            for j in range(h.shape[1]):
+                g = dhn[j] + don[j]
+                gn[j] = g
+                v = g if hn[j] > zero else zero
+                dan[j] = v
+                db[j] += v
+        else:
+            for j in range(h.shape[1]):
+                g = dhn[j] + don[j]
+                gn[j] = g
+                v = g * (one - hn[j] * hn[j])
+                dan[j] = v
+                db[j] += v

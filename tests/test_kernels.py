@@ -1,0 +1,149 @@
+"""The machinery around the Numba kernels that test_functional.py does not reach.
+
+* The public kernels (fresh arrays) and the pooled path that fastrnn.functional runs agree exactly.
+* The buffer pool: buffers are reused, but never while an array handed out still uses them.
+* The fast finiteness test agrees with ``np.isfinite``.
+"""
+
+import numpy as np
+import pytest
+
+try:
+    import _helpers as H
+except ImportError:  # tests/ imported as a package
+    from tests import _helpers as H
+
+from fastrnn import functional as F
+from fastrnn.kernels._finite import all_finite
+from fastrnn.kernels._workspace import BufferPool
+
+
+
+def _problem(cell, T, B, I, Hs, dtype, seed):
+    rng = H.rng_for("kernels", cell, T, B, I, Hs, np.dtype(dtype).name, seed)
+    params = H.random_params(cell, I, Hs, rng, dtype)
+    x = H.random_x(T, B, I, rng, dtype)
+    state0 = H.random_state(cell, B, Hs, rng, dtype)
+    d_out = rng.standard_normal((T, B, Hs)).astype(dtype)
+    d_state = H.random_state(cell, B, Hs, rng, dtype, scale=1.0)
+    return x, params, state0, d_out, d_state
+
+
+def _flat(cell, out, state, grads):
+    d = {"out": out, "grad.h": grads["h"]}
+    d.update({f"state{i}": a for i, a in enumerate(H.state_arrays(cell, state))})
+    d.update({f"grad.{k}": grads[k] for k in ("w_ih", "w_hh", "b_ih", "b_hh", "x")})
+    d.update({f"grad.state0_{i}": a for i, a in enumerate(H.state_arrays(cell, grads["state0"]))})
+    return d
+
+
+def _run(cell, backend, x, params, state0, d_out, d_state):
+    out, state, cache = F.forward(cell, x, params, state0, backend=backend)
+    return _flat(cell, out, state, F.backward(cell, cache, d_out, d_state))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("cell", H.CELLS)
+def test_public_kernels_match_the_pooled_path(cell, dtype):
+    from fastrnn import kernels
+
+    T, B, I, Hs = 4, 3, 2, 5
+    x, p, state0, d_out, d_state = _problem(cell, T, B, I, Hs, dtype, seed=1)
+    args = (x, p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"])
+    out, state, cache = F.forward(cell, x, p, state0)
+    g = F.backward(cell, cache, d_out, d_state)
+    if cell == "lstm":
+        saved = kernels.lstm_forward(*args, *state0)
+        got = kernels.lstm_backward(x, p["w_ih"], p["w_hh"], *saved, d_out, *d_state)
+        grads = got[:5] + ((got[5], got[6]), got[7])
+    elif cell == "gru":
+        saved = kernels.gru_forward(*args, state0)
+        grads = kernels.gru_backward(x, p["w_ih"], p["w_hh"], *saved, d_out, d_state)
+    else:
+        saved = (kernels.rnn_forward(*args, state0, cell == "rnn_relu"),)
+        grads = kernels.rnn_backward(x, p["w_ih"], p["w_hh"], saved[0], cell == "rnn_relu", d_out, d_state)
+    for a, b in zip(saved, cache.saved):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(out, saved[0][1:])
+    for a, k in zip(grads, ("x", "w_ih", "w_hh", "b_ih", "b_hh")):
+        np.testing.assert_array_equal(a, g[k], err_msg=k)
+    for a, b in zip(H.state_arrays(cell, grads[5]), H.state_arrays(cell, g["state0"])):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(grads[6], g["h"])
+
+
+def test_outputs_survive_later_calls():
+    """Arrays returned by forward/backward come from the buffer pool; later calls must not reuse
+    their memory while they are alive."""
+    x, params, state0, d_out, d_state = _problem("gru", 6, 8, 3, 40, np.float32, seed=2)
+    out1, _, cache1 = F.forward("gru", x, params, state0)
+    g1 = F.backward("gru", cache1, d_out, d_state)
+    keep = {"out": out1.copy(), **{k: g1[k].copy() for k in ("w_hh", "x", "h")}}
+    params2 = {k: v * 1.5 for k, v in params.items()}
+    for _ in range(3):
+        out2, _, cache2 = F.forward("gru", x * 2, params2, None)
+        F.backward("gru", cache2, d_out * 3, None)
+    np.testing.assert_array_equal(out1, keep["out"])
+    for k in ("w_hh", "x", "h"):
+        np.testing.assert_array_equal(g1[k], keep[k])
+
+
+def test_buffer_pool_reuses_free_buffers_only():
+    pool = BufferPool(max_bytes=1 << 24, min_bytes=1024)
+    a = pool.empty((100, 50), np.dtype(np.float64))
+    assert a.shape == (100, 50) and a.dtype == np.float64 and a.flags.c_contiguous
+    assert a.ctypes.data % 64 == 0
+    b = pool.empty((100, 50), np.dtype(np.float64))
+    assert not np.shares_memory(a, b)  # a is alive
+    addr = a.ctypes.data
+    del a
+    c = pool.empty((50, 100), np.dtype(np.float64))
+    assert c.ctypes.data == addr  # a's buffer, free again
+    view = c[10:20]
+    del c
+    d = pool.empty((100, 50), np.dtype(np.float64))
+    assert not np.shares_memory(view, d)  # a view keeps its buffer in use
+    assert len(pool) == 3
+    small = pool.empty((10,), np.dtype(np.float32))
+    assert small.base is None  # below min_bytes: not pooled
+    big = pool.empty((1 << 22,), np.dtype(np.float64))  # 32 MiB > max_bytes: plain allocation
+    assert big.base is None
+    pool.release()
+    assert len(pool) == 0 and pool.nbytes == 0
+    np.testing.assert_array_equal(view.shape, (10, 100))  # still usable
+
+
+def test_buffer_pool_evicts_least_recently_used():
+    pool = BufferPool(max_bytes=3 * 8000 + 200, min_bytes=1024)
+    for _ in range(5):
+        pool.empty((1000,), np.dtype(np.float64))  # freed at once: reused
+    assert len(pool) == 1
+    f64 = np.dtype(np.float64)
+    a, b, c = pool.empty((1000,), f64), pool.empty((1000,), f64), pool.empty((1000,), f64)
+    assert len(pool) == 3
+    del a
+    d = pool.empty((900,), np.dtype(np.float64))  # fits in a's buffer
+    assert len(pool) == 3 and pool.nbytes <= pool.max_bytes
+    del b, c, d
+    e = pool.empty((2500,), np.dtype(np.float64))  # needs room: evicts free buffers
+    assert pool.nbytes <= pool.max_bytes and e.base is not None
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_all_finite_agrees_with_numpy(dtype):
+    rng = np.random.default_rng(0)
+    for n in (0, 1, 7, 64, 1000, 4097):
+        a = rng.standard_normal(n).astype(dtype)
+        assert all_finite(a) is True or all_finite(a) == True  # noqa: E712
+        for bad in (np.nan, np.inf, -np.inf):
+            for pos in {0, n // 2, n - 1} if n else set():
+                b = a.copy()
+                b[pos] = bad
+                assert not all_finite(b)
+                assert not all_finite(b.reshape(1, -1))
+    m = rng.standard_normal((6, 8)).astype(dtype)
+    m[3, 5] = np.nan
+    assert not all_finite(m.T) and not all_finite(m[:, 1::2]) and all_finite(m[:, ::2]) and all_finite(m[:, :5])
+    big = np.full(10, np.finfo(dtype).max, dtype)  # huge but finite
+    tiny = np.full(10, np.finfo(dtype).smallest_subnormal, dtype)
+    assert all_finite(big) and all_finite(tiny) and all_finite(-big)
