@@ -78,6 +78,10 @@ main.add_command(train)
 main.add_command(predict)
 main.add_command(datasets)
 
+from fastrnn.cli_bench import bench  # noqa: E402
+
+main.add_command(bench)
+
 
 if __name__ == "__main__":  # pragma: no cover
     main()
