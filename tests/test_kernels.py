@@ -1,5 +1,7 @@
 """The machinery around the Numba kernels that test_functional.py does not reach.
 
+* Numba against NumPy with T*B >= 64 rows, where the weight gradients are formed transposed
+  (``fastrnn.kernels._gemm``; test_functional.py's shapes have fewer rows).
 * The public kernels (fresh arrays) and the pooled path that fastrnn.functional runs agree exactly.
 * The buffer pool: buffers are reused, but never while an array handed out still uses them.
 * The fast finiteness test agrees with ``np.isfinite``.
@@ -40,6 +42,21 @@ def _flat(cell, out, state, grads):
 def _run(cell, backend, x, params, state0, d_out, d_state):
     out, state, cache = F.forward(cell, x, params, state0, backend=backend)
     return _flat(cell, out, state, F.backward(cell, cache, d_out, d_state))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("cell", H.CELLS)
+def test_many_rows_match_reference(cell, dtype):
+    from fastrnn.kernels._gemm import TRANSPOSED_FROM_ROWS
+
+    T, B, I, Hs = 9, 8, 3, 5
+    assert T * B >= TRANSPOSED_FROM_ROWS
+    x, params, state0, d_out, d_state = _problem(cell, T, B, I, Hs, dtype, seed=3)
+    got = _run(cell, "numba", x, params, state0, d_out, d_state)
+    ref = _run(cell, "numpy", x, params, state0, d_out, d_state)
+    tol = {np.float64: 1e-12, np.float32: 1e-5}[dtype]
+    for k in ref:
+        assert H.rel_error(got[k], ref[k]) <= tol, (k, H.rel_error(got[k], ref[k]))
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
