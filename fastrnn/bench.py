@@ -139,9 +139,10 @@ def _restore_threads(saved):
 _gemm = None
 
 
-def gemm_peak(dtype, n=None, repeat=5):
+def gemm_peak(dtype, n=None, repeat=9):
     """GFLOP/s of a square ``n x n`` matrix product through the BLAS the kernels use (Numba's
-    ``np.dot``), with the current thread counts. Median of ``repeat``."""
+    ``np.dot``), with the current thread counts: the best of ``repeat`` (a peak; on a shared machine
+    the median wanders with the load)."""
     global _gemm
     if _gemm is None:
         from numba import njit
@@ -163,7 +164,7 @@ def gemm_peak(dtype, n=None, repeat=5):
         t0 = CLOCK()
         _gemm(a, b, c)
         times.append(CLOCK() - t0)
-    return 2.0 * n**3 / statistics.median(times) / 1e9
+    return 2.0 * n**3 / min(times) / 1e9
 
 
 # --------------------------------------------------------------------------------------------------
@@ -670,6 +671,7 @@ def plot(out, path):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     rows = out["ratios"]
     modes = [m for m in MODES if any(r["mode"] == m for r in rows)]
@@ -698,6 +700,10 @@ def plot(out, path):
             ax.set_xticklabels([f"B={s[0]} T={s[1]}\nI={s[2]} H={s[3]}" for s in sizes], fontsize=8)
             if key.endswith("_over_numba"):
                 ax.set_yscale("log")
+                fmt = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")
+                ax.yaxis.set_major_formatter(fmt)
+                ax.yaxis.set_minor_formatter(fmt)
+                ax.tick_params(axis="y", which="minor", labelsize=7)
                 ax.set_ylabel(f"{key.split('_')[0]} time / numba time")
                 ax.set_title(f"{mode}: Numba speed-up over {key.split('_')[0]} (same run; > 1 = faster)")
             else:
