@@ -11,6 +11,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from .kernels._reduce import sum_squares
+
 __all__ = ["clip_grad_norm", "clip_grad_value", "global_norm"]
 
 
@@ -44,10 +46,8 @@ def _array_norm(g: np.ndarray, p: float) -> float:
     flat = g.reshape(-1)
     if flat.size == 0:
         return 0.0
-    if p == 2.0:
-        if not g.flags.c_contiguous:
-            flat = np.ascontiguousarray(flat)
-        return math.sqrt(float(np.dot(flat, flat)))
+    if p == 2.0:  # BLAS-free: see fastrnn/kernels/_reduce.py
+        return math.sqrt(sum_squares(flat))
     if math.isinf(p):
         return float(np.max(np.abs(flat)))
     if p == 1.0:

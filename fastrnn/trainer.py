@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ import numpy as np
 from fastrnn import clip as _clip
 from fastrnn import losses as _losses
 from fastrnn import optim as _optim
+from fastrnn.kernels._reduce import sum_squares
 
 
 class NonFiniteLossWarning(RuntimeWarning):
@@ -160,7 +162,7 @@ class Trainer:
         except FloatingPointError as e:
             raise _NonFinite(str(e)) from None
         self.last_layer_grad_norms = {
-            layer: float(np.sqrt(sum(float(np.vdot(grads[n], grads[n])) for n in names)))
+            layer: math.sqrt(sum(sum_squares(grads[n]) for n in names))
             for layer, names in self._layers.items()
         }
         total = float(np.sqrt(sum(v * v for v in self.last_layer_grad_norms.values())))

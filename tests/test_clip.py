@@ -141,3 +141,20 @@ def test_clip_grad_value_matches_torch(clip_value):
     clip.clip_grad_value(g, clip_value)
     for v, p in zip(g.values(), ps):
         np.testing.assert_array_equal(v, p.grad.numpy())
+
+
+# --- the BLAS-free sum of squares behind the 2-norms ------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 17, 1000, 4099])
+def test_sum_squares_matches_numpy(n, dtype):
+    from fastrnn.kernels._reduce import sum_squares
+
+    a = np.random.default_rng(n).standard_normal(n).astype(dtype) * 3.0
+    expected = float(np.sum(a.astype(np.float64) ** 2))
+    assert sum_squares(a) == pytest.approx(expected, rel=1e-13, abs=0.0)
+    # any layout: a strided view and a 2-D array give the same as their contiguous copies
+    b = np.random.default_rng(1).standard_normal((n, 3)).astype(dtype)
+    assert sum_squares(b[:, 1]) == pytest.approx(float(np.sum(b[:, 1].astype(np.float64) ** 2)), rel=1e-13)
+    assert sum_squares(b) == pytest.approx(float(np.sum(b.astype(np.float64) ** 2)), rel=1e-13)
