@@ -65,6 +65,10 @@ def _all_finite(backend):
     return _pooled().all_finite if backend == "numba" else _np_all_finite
 
 
+def _no_check(a):
+    return True
+
+
 def _check_choice(name, value, choices):
     if value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
@@ -101,7 +105,7 @@ def _check_state(name, state, cell, shape, dtype, all_finite=_np_all_finite):
     return (_check_array(name, state, shape, dtype, all_finite),)
 
 
-def forward(cell, x, params, state0=None, backend="numba"):
+def forward(cell, x, params, state0=None, backend="numba", check_finite=True):
     """Run one recurrent layer over a whole sequence.
 
     Parameters
@@ -112,6 +116,11 @@ def forward(cell, x, params, state0=None, backend="numba"):
         G = 1 (RNN), 4 (LSTM), 3 (GRU), all of x's dtype.
     state0 : ``h0 (B, H)``, ``(h0, c0)`` for LSTM, or None for zeros.
     backend : "numba" (default) or "numpy".
+    check_finite : test every input for NaN and infinity (a ValueError names the first bad one).
+        ``False`` skips that scan (shapes and dtypes are still checked), for callers that know their
+        inputs are finite: the model classes check ``x`` themselves and keep their weights finite, and
+        the scan of the weights took about a third of a small train step (H = 256: 9 µs for ``w_hh``).
+        Non-finite inputs then give non-finite outputs instead of an error.
 
     Returns
     -------
@@ -140,7 +149,7 @@ def forward(cell, x, params, state0=None, backend="numba"):
         raise ValueError(f"w_hh must have shape ({G}*H, H) for cell {cell!r}; got {w_hh.shape}")
     H = w_hh.shape[1]
     dtype = x.dtype
-    fin = _all_finite(backend)
+    fin = _all_finite(backend) if check_finite else _no_check
     x = _check_array("x", x, (T, B, I), dtype, fin)
     w_ih = _check_array("w_ih", params["w_ih"], (G * H, I), dtype, fin)
     w_hh = _check_array("w_hh", w_hh, (G * H, H), dtype, fin)

@@ -196,7 +196,10 @@ class _Recurrent:
             raise ValueError(f"x must have shape {want} with I = {self.input_size}; got {x.shape}")
         if not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):
             raise ValueError(f"x must hold real numbers; got dtype {x.dtype}")
-        return x.astype(self.dtype, copy=False)
+        x = x.astype(self.dtype, copy=False)
+        if not F._all_finite(self.backend)(x):
+            raise ValueError("x contains NaN or infinite values")
+        return x
 
     def forward(self, x, training=False, state0=None):
         """Run the model on ``x`` (B, T, I). Returns ``(y, cache)``; ``y`` is (B, O), or (B, T, O)
@@ -220,7 +223,10 @@ class _Recurrent:
             for d in range(D):
                 p = {k: self._params[n] for k, n in self._layer_names(layer, d).items()}
                 inp = seq if d == 0 else seq[::-1]  # the reverse direction reads time backwards
-                out, state, cache = F.forward(self.cell, inp, p, state0[layer * D + d], self.backend)
+                # x was checked by _check_x and the weights by load_state_dict (the trainer stops
+                # on a non-finite loss or gradient), so skip F.forward's scans for NaN/inf.
+                out, state, cache = F.forward(self.cell, inp, p, state0[layer * D + d], self.backend,
+                                              check_finite=False)
                 outs.append(out if d == 0 else out[::-1])
                 caches.append(cache)
                 states.append(state)

@@ -463,6 +463,22 @@ def test_forward_rejects_bad_input(cell, backend, mutate, name, shape):
     _assert_message(excinfo, name, None if shape is None else shape(cell))
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_check_finite_false_skips_only_the_nan_scan(backend):
+    p = _base_problem("gru")
+    good, _, _ = F.forward("gru", p["x"], p["params"], p["state0"], backend=backend)
+    same, _, _ = F.forward("gru", p["x"], p["params"], p["state0"], backend=backend, check_finite=False)
+    np.testing.assert_array_equal(same, good)
+    # a NaN weight now flows through to the outputs instead of raising ...
+    _with_param(p, "w_ih", _poison(p["params"]["w_ih"], np.nan, 3))
+    out, _, _ = F.forward("gru", p["x"], p["params"], p["state0"], backend=backend, check_finite=False)
+    assert np.isnan(out).any()
+    # ... while shapes are still checked
+    p["params"]["b_hh"] = np.zeros(7)
+    with pytest.raises(ValueError, match="b_hh"):
+        F.forward("gru", p["x"], p["params"], p["state0"], backend=backend, check_finite=False)
+
+
 # (id, (d_out, d_state) maker, argument named, expected shape or None, cells)
 BACKWARD_BAD_CASES = [
     ("d_out-T", lambda c, ds: (np.zeros((T0 + 1, B0, H0)), ds), "d_out", (T0, B0, H0), CELLS),
