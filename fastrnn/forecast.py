@@ -105,8 +105,11 @@ DEFAULTS: dict[str, dict] = {
     # same month a year ago. Validation = the last 12 months before the test part (one full season:
     # val_fraction 0.125 of the 96 pre-test months), fixed before tuning. 72 candidates; chosen
     # val RMSE 5.46 (persistence 33.9, linear AR(13) 7.76 on the same validation months).
+    # Ensemble of 5 (seeds seed..seed+4) from the stage-3 check on validation: val RMSE mean over
+    # seeds 0-2 5.468 for one model, 4.755 for five (the same rule as for the other datasets:
+    # five members whenever they lower the validation RMSE; training stays a few seconds).
     "airline": dict(_BASE, model="lstm", hidden=64, look_back=13, transform="log+diff",
-                    val_fraction=0.125, epochs=300, batch_size=16, lr=1e-2, patience=30),
+                    val_fraction=0.125, epochs=300, batch_size=16, lr=1e-2, patience=30, ensemble=5),
     # Daily, stationary around a yearly cycle: no transform. Stages 1-2 (25 candidates) chose a GRU
     # 16, look-back 30, lr 1e-3: val RMSE 2.176 (persistence 2.498, linear AR(30) 2.221). Stage 3
     # (16 candidates, all 5-member ensembles) added calendar inputs (sine/cosine of the target's day
@@ -116,8 +119,9 @@ DEFAULTS: dict[str, dict] = {
                         calendar=True, ensemble=5, epochs=100, batch_size=32, lr=3e-3,
                         patience=10),
     # Daily prices, close to a random walk: model the differences; expect about persistence.
+    # Ensemble of 5: stage-3 check on validation 0.6537 (one model) -> 0.6523 (five).
     "stock": dict(_BASE, model="lstm", hidden=32, look_back=10, transform="diff",
-                  epochs=50, batch_size=64, lr=1e-3, patience=5),
+                  epochs=50, batch_size=64, lr=1e-3, patience=5, ensemble=5),
 }
 
 #: Defaults for ``--csv`` (not tuned on any particular series): a GRU on differences (robust to

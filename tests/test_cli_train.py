@@ -172,7 +172,7 @@ def test_train_options_reach_the_model(runner, tmp_path):
                     "--look-back", "6", "--epochs", "1", "--batch-size", "8", "--lr", "0.005",
                     "--optimizer", "sgd", "--clip-norm", "0", "--patience", "0", "--seed", "7",
                     "--dtype", "float64", "--backend", "numpy", "--transform", "diff",
-                    "--scaler", "minmax", "--start", "1950", "--end", "1959-12", "--no-plot",
+                    "--scaler", "minmax", "--start", "1950", "--end", "1959-12", "--no-plot", "--ensemble", "1",
                     "--out", out)
     assert result.exit_code == 0, result.output
     cfg = fr.load(out / "model.npz").config()

@@ -103,9 +103,9 @@ def test_merge_ensemble_refuses_different_members():
 def test_temperature_defaults_use_calendar_and_an_ensemble():
     cfg = fc.make_config(dataset="temperature")
     assert cfg.calendar is True and cfg.ensemble == 5
-    for name in ("airline", "stock"):  # the other datasets are unchanged
+    for name in ("airline", "stock"):  # no calendar (monthly / trading days); also 5 members
         cfg = fc.make_config(dataset=name)
-        assert cfg.calendar is False and cfg.ensemble == 1
+        assert cfg.calendar is False and cfg.ensemble == 5
     assert fc.make_config(dataset="temperature", calendar=False, ensemble=1).calendar is False
 
 
