@@ -2,13 +2,20 @@
 
 The logic behind ``fastrnn bench``. One *train step* is the many-to-one regression step
 
-    forward over the sequence -> linear head on h_T -> MSE loss -> BPTT -> SGD update
+    forward over the sequence -> linear head on h_T -> MSE loss -> BPTT -> update
 
-and *inference* is the forward pass plus the head. Every (size, cell, dtype) is timed for each
-backend in the same process, the samples of the backends interleaved (so machine noise hits them
-alike), and the median over ``repeat`` samples is reported, with same-run ratios
-(``torch / numba``: > 1 means fastrnn is faster), GFLOP/s and the fraction of a GEMM peak measured
-on the spot through the same BLAS, dtype and thread count as the kernels.
+and *inference* is the forward pass plus the head. Two kinds of case are timed:
+
+* the default model of each shipped dataset (:data:`DATASETS`), read at run time from
+  :func:`fastrnn.forecast.make_config`: its cell, sizes (batch, look-back, inputs, hidden), layers,
+  optimizer, learning rate and gradient-norm clipping (:func:`dataset_case`); for an ensemble
+  default, one member's step;
+* the size grid (:data:`SIZES` x :data:`CELLS`): one layer, plain SGD (lr 1e-3), no clipping.
+
+Every (case, dtype) is timed for each backend in the same process, the samples of the backends
+interleaved (so machine noise hits them alike), and the median over ``repeat`` samples is reported,
+with same-run ratios (``torch / numba``: > 1 means fastrnn is faster), GFLOP/s and the fraction of
+a GEMM peak measured on the spot through the same BLAS, dtype and thread count as the kernels.
 
 Thread counts: ``threads`` is given to Numba (``numba.set_num_threads``), to every OpenBLAS in the
 process and to PyTorch (``torch.set_num_threads``), so all sides use the same number of cores.
@@ -17,7 +24,7 @@ Use it from Python as :func:`run`; ``python -m fastrnn.bench --help`` is a small
 
 The fastrnn side of a step is built by a factory (see :data:`STEP_FACTORIES`): the model API
 (``fastrnn.LSTM`` + ``fastrnn.Trainer``) when the package provides it, else the same step written by
-hand on top of :mod:`fastrnn.functional`.
+hand on top of :mod:`fastrnn.functional` (grid cases only: it does plain SGD).
 """
 
 from __future__ import annotations
@@ -37,6 +44,8 @@ import numpy as np
 
 #: (B, T, I, H): batch, sequence length, input size, hidden size.
 SIZES = ((1, 1, 1, 256), (32, 12, 1, 64), (64, 50, 8, 128), (128, 100, 64, 512))
+#: The shipped datasets whose default models are timed (see :func:`dataset_case`).
+DATASETS = ("airline", "temperature", "stock")
 CELLS = ("rnn", "lstm", "gru")
 DTYPES = ("float32", "float64")
 BACKENDS = ("numpy", "numba", "torch")
@@ -46,7 +55,10 @@ GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 #: fastrnn.functional's name of each benchmark cell ("rnn" is the tanh Elman RNN).
 FUNCTIONAL_CELL = {"rnn": "rnn_tanh", "lstm": "lstm", "gru": "gru"}
 OUTPUT_SIZE = 1
+#: Learning rate of the grid's SGD step.
 LR = 1e-3
+#: fastrnn.optim's optimizer name -> the torch.optim class of the same update.
+TORCH_OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop", "adagrad": "Adagrad"}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -54,11 +66,12 @@ LR = 1e-3
 # --------------------------------------------------------------------------------------------------
 
 
-def flops(cell, size, mode="train", output_size=OUTPUT_SIZE):
-    """GEMM FLOPs of one step: forward ``2 T B G H (I + H)`` plus the head ``2 B H O``; the backward
-    pass is counted as twice the forward, so a train step is 3x the forward."""
+def flops(cell, size, mode="train", output_size=OUTPUT_SIZE, num_layers=1):
+    """GEMM FLOPs of one step: forward ``2 T B G H (I + H)`` for the first layer, ``2 T B G H 2H``
+    for each further one, plus the head ``2 B H O``; the backward pass is counted as twice the
+    forward, so a train step is 3x the forward."""
     B, T, I, H = size
-    fwd = 2 * T * B * GATES[cell] * H * (I + H) + 2 * B * H * output_size
+    fwd = 2 * T * B * GATES[cell] * H * ((I + H) + (num_layers - 1) * 2 * H) + 2 * B * H * output_size
     return fwd if mode == "infer" else 3 * fwd
 
 
@@ -250,16 +263,20 @@ def _model_api_available():
 
 
 class ModelStep(Step):
-    """The train step through the model API: ``fr.Trainer(fr.LSTM(...)).train_step(x, y)``."""
+    """The train step through the model API: ``fr.Trainer(fr.LSTM(...)).train_step(x, y)``, with the
+    optimizer ``optimizer`` (a :func:`fastrnn.optim.get` name) at learning rate ``lr`` and, unless
+    ``clip_norm`` is None, the gradients clipped to that global norm."""
 
-    def __init__(self, backend, cell, size, dtype, seed=0):
+    def __init__(self, backend, cell, size, dtype, seed=0, optimizer="sgd", lr=LR, clip_norm=None, num_layers=1):
         import fastrnn as fr
 
         self.name = backend
         B, T, I, H = size
         cls = {"rnn": fr.RNN, "lstm": fr.LSTM, "gru": fr.GRU}[cell]
-        self.model = cls(I, H, output_size=OUTPUT_SIZE, dtype=np.dtype(dtype).name, backend=backend, seed=seed)
-        self.trainer = fr.Trainer(self.model, loss="mse", optimizer=fr.optim.SGD(self.model.parameters(), lr=LR))
+        self.model = cls(I, H, output_size=OUTPUT_SIZE, num_layers=num_layers, dtype=np.dtype(dtype).name,
+                         backend=backend, seed=seed)
+        opt = fr.optim.get(optimizer, self.model.parameters(), lr=lr)
+        self.trainer = fr.Trainer(self.model, loss="mse", optimizer=opt, clip_norm=clip_norm)
         x, self.y = _data(size, dtype, seed)
         self.x = np.ascontiguousarray(x.transpose(1, 0, 2))  # the model API is batch-first
 
@@ -270,23 +287,38 @@ class ModelStep(Step):
         return self.model.predict(self.x)
 
 
-def fastrnn_step(backend, cell, size, dtype, seed=0):
+def fastrnn_step(backend, cell, size, dtype, seed=0, optimizer="sgd", lr=LR, clip_norm=None, num_layers=1):
     """The fastrnn side of a benchmark case: the model API when available, else :class:`FunctionalStep`.
 
     Set the environment variable ``FASTRNN_BENCH_STEP=functional`` to force the hand-written step.
+    That step only does the grid's training (one layer, SGD at lr 1e-3, no clipping): any other
+    ``optimizer``, ``lr``, ``clip_norm`` or ``num_layers`` needs the model API, and raises
+    RuntimeError without it.
     """
-    if os.environ.get("FASTRNN_BENCH_STEP", "") != "functional" and _model_api_available():
+    forced = os.environ.get("FASTRNN_BENCH_STEP", "") == "functional"
+    grid_step = optimizer == "sgd" and lr == LR and clip_norm is None and num_layers == 1
+    error = None
+    if not forced and _model_api_available():
         try:
-            return ModelStep(backend, cell, size, dtype, seed)
-        except (ImportError, AttributeError, TypeError):
-            pass  # the model API is not (yet) what this module expects: fall back
+            return ModelStep(backend, cell, size, dtype, seed, optimizer, lr, clip_norm, num_layers)
+        except (ImportError, AttributeError, TypeError) as e:
+            error = e  # the model API is not (yet) what this module expects: fall back
+    if not grid_step:
+        why = "FASTRNN_BENCH_STEP=functional is set" if forced else "the model API is not available"
+        raise RuntimeError(
+            f"a {num_layers}-layer {cell} step with {optimizer} (lr {lr:g}), clip_norm {clip_norm} needs "
+            f"fastrnn's model API (fastrnn.models + fastrnn.trainer), but {why}; the hand-written "
+            f"fallback step only does one layer with SGD at lr {LR:g} and no clipping"
+        ) from error
     return FunctionalStep(backend, cell, size, dtype, seed)
 
 
 class TorchStep(Step):
-    """nn.RNN/LSTM/GRU + nn.Linear + MSELoss + SGD, time-major input."""
+    """nn.RNN/LSTM/GRU + nn.Linear on the last layer's h_T + MSELoss + the torch.optim optimizer of
+    ``optimizer`` (:data:`TORCH_OPTIMIZERS`) at ``lr``, after ``clip_grad_norm_`` unless ``clip_norm``
+    is None; time-major input."""
 
-    def __init__(self, backend, cell, size, dtype, seed=0):
+    def __init__(self, backend, cell, size, dtype, seed=0, optimizer="sgd", lr=LR, clip_norm=None, num_layers=1):
         import torch
 
         self.torch = torch
@@ -295,23 +327,27 @@ class TorchStep(Step):
         tdtype = {np.float32: torch.float32, np.float64: torch.float64}[np.dtype(dtype).type]
         torch.manual_seed(seed)
         rnn_cls = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
-        self.rnn = rnn_cls(I, H, dtype=tdtype)
+        self.rnn = rnn_cls(I, H, num_layers=num_layers, dtype=tdtype)
         self.head = torch.nn.Linear(H, OUTPUT_SIZE, dtype=tdtype)
         self.lstm = cell == "lstm"
         x, y = _data(size, dtype, seed)
         self.x, self.y = torch.from_numpy(x), torch.from_numpy(y)
         self.loss = torch.nn.MSELoss()
-        self.opt = torch.optim.SGD(list(self.rnn.parameters()) + list(self.head.parameters()), lr=LR)
+        self.params = list(self.rnn.parameters()) + list(self.head.parameters())
+        self.opt = getattr(torch.optim, TORCH_OPTIMIZERS[optimizer])(self.params, lr=lr)
+        self.clip_norm = clip_norm
 
     def _forward(self):
         _, state = self.rnn(self.x)
         h = state[0] if self.lstm else state
-        return self.head(h[0])
+        return self.head(h[-1])  # the last layer's final hidden state
 
     def train(self):
         self.opt.zero_grad(set_to_none=True)
         loss = self.loss(self._forward(), self.y)
         loss.backward()
+        if self.clip_norm is not None:
+            self.torch.nn.utils.clip_grad_norm_(self.params, self.clip_norm)
         self.opt.step()
         return loss
 
@@ -320,9 +356,33 @@ class TorchStep(Step):
             return self._forward()
 
 
-#: backend -> factory(backend, cell, size, dtype, seed) -> Step. Replace an entry to plug in
-#: another implementation of the step.
+#: backend -> factory(backend, cell, size, dtype, seed=0, optimizer="sgd", lr=LR, clip_norm=None,
+#: num_layers=1) -> Step. Replace an entry to plug in another implementation of the step. Grid cases
+#: call it with (backend, cell, size, dtype) only; dataset cases add the four training settings.
 STEP_FACTORIES = {"numpy": fastrnn_step, "numba": fastrnn_step, "torch": TorchStep}
+
+
+def dataset_case(name):
+    """The benchmark case of ``name``'s default model, derived from
+    :func:`fastrnn.forecast.make_config` as :func:`fastrnn.forecast.build_model` and
+    :func:`fastrnn.forecast.fit_model` use it.
+
+    Returns ``{"case": name, "cell", "size": (B, T, I, H), "train": {"optimizer", "lr",
+    "clip_norm", "num_layers"}, "ensemble"}``: B is the training batch size, T the look-back, I the
+    inputs per step (3 with calendar features, else 1), H the hidden size. ``train`` holds the
+    keyword arguments of the step factories. An ensemble default trains ``ensemble`` members of
+    this size one after the other, so one member's step is the case.
+    """
+    if name not in DATASETS:
+        raise ValueError(f"dataset must be one of {', '.join(DATASETS)}; got {name!r}")
+    from fastrnn.forecast import make_config
+
+    cfg = make_config(dataset=name)
+    return {
+        "case": name, "cell": cfg.model, "size": (cfg.batch_size, cfg.look_back, 3 if cfg.calendar else 1, cfg.hidden),
+        "train": {"optimizer": cfg.optimizer, "lr": cfg.lr, "clip_norm": cfg.clip_norm, "num_layers": cfg.layers},
+        "ensemble": cfg.ensemble,
+    }
 
 
 # --------------------------------------------------------------------------------------------------
@@ -481,15 +541,29 @@ def _machine():
     return {"cpu": cpu, "cpus": os.cpu_count(), "platform": platform.platform()}
 
 
-def run(sizes=SIZES, cells=CELLS, dtypes=DTYPES, threads=None, repeat=7, backends=BACKENDS,
+def _case_row(case):
+    """The keys of a result or ratio row that identify ``case``: ``case`` (the dataset name or
+    "grid"), sizes and cell; for a dataset also its training settings and ensemble size."""
+    B, T, I, H = case["size"]
+    row = {"case": case["case"], "B": B, "T": T, "I": I, "H": H, "cell": case["cell"]}
+    if case["case"] != "grid":
+        row.update(case["train"], ensemble=case["ensemble"])
+    return row
+
+
+def run(sizes=SIZES, datasets=DATASETS, cells=CELLS, dtypes=DTYPES, threads=None, repeat=7, backends=BACKENDS,
         json_path=None, plot_path=None, echo=print, modes=MODES, min_sample_s=0.05, warmup=1,
         settle_s=0.15, startup=False, numpy_blas_threads=None):
-    """Benchmark every (size, cell, dtype) on ``backends``; return (and optionally save) the results.
+    """Benchmark the default model of each of ``datasets``, then every (size, cell) of the grid, each
+    in every dtype on ``backends``; return (and optionally save) the results.
 
     Parameters
     ----------
-    sizes : iterable of (B, T, I, H).
-    cells : subset of ("rnn", "lstm", "gru").
+    sizes : iterable of (B, T, I, H) of the grid; empty to skip the grid.
+    datasets : subset of :data:`DATASETS` whose default models are timed (see :func:`dataset_case`),
+        in their own cell, sizes and training settings; empty to skip them. ``sizes`` and
+        ``datasets`` cannot both be empty.
+    cells : subset of ("rnn", "lstm", "gru") for the grid.
     dtypes : subset of ("float32", "float64").
     threads : threads for Numba, BLAS and PyTorch (default: Numba's current count).
     repeat : samples per measurement; the median is reported. A sample runs the step as many
@@ -508,9 +582,11 @@ def run(sizes=SIZES, cells=CELLS, dtypes=DTYPES, threads=None, repeat=7, backend
     Returns
     -------
     dict with ``meta`` (versions, machine, threads, GEMM peak per dtype), ``results`` (one row per
-    size, cell, dtype, backend, mode: median and all samples in ms, GFLOP/s, fraction of the GEMM
-    peak, first-call time), ``ratios`` (per size, cell, dtype, mode: ``torch/numba`` and
-    ``numpy/numba``, > 1 meaning the Numba path is faster) and ``startup`` (or None).
+    case, dtype, backend, mode: median and all samples in ms, GFLOP/s, fraction of the GEMM peak,
+    first-call time), ``ratios`` (per case, dtype, mode: ``torch/numba`` and ``numpy/numba``, > 1
+    meaning the Numba path is faster) and ``startup`` (or None). Every row has ``case`` (the dataset
+    name or "grid"), ``B``, ``T``, ``I``, ``H`` and ``cell``; dataset rows also ``optimizer``,
+    ``lr``, ``clip_norm``, ``num_layers`` and ``ensemble``.
     """
     import numba
 
@@ -519,6 +595,12 @@ def run(sizes=SIZES, cells=CELLS, dtypes=DTYPES, threads=None, repeat=7, backend
     for s in sizes:
         if len(s) != 4 or min(s) < 1:
             raise ValueError(f"each size must be (B, T, I, H) with every entry >= 1; got {s}")
+    datasets = list(datasets)
+    for name in datasets:
+        if name not in DATASETS:
+            raise ValueError(f"dataset must be one of {', '.join(DATASETS)}; got {name!r}")
+    if not sizes and not datasets:
+        raise ValueError("nothing to time: give at least one dataset or one grid size")
     cells = list(cells)
     for c in cells:
         if c not in CELLS:
@@ -552,7 +634,9 @@ def run(sizes=SIZES, cells=CELLS, dtypes=DTYPES, threads=None, repeat=7, backend
         for d in dtypes:
             peak[d] = gemm_peak(d)
             echo(f"GEMM peak ({d}, {threads} thread(s), Numba np.dot): {peak[d]:.1f} GFLOP/s")
-        step_kind = type(fastrnn_step("numba", cells[0], (1, 1, 1, 1), dtypes[0])).__name__ if cells and dtypes else None
+        cases = [dataset_case(name) for name in datasets]
+        cases += [{"case": "grid", "cell": cell, "size": size, "train": {}} for size in sizes for cell in cells]
+        step_kinds = {}  # the class names of the fastrnn steps, in order
         meta = {
             "date": datetime.datetime.now().isoformat(timespec="seconds"),
             "versions": _versions(),
@@ -565,38 +649,45 @@ def run(sizes=SIZES, cells=CELLS, dtypes=DTYPES, threads=None, repeat=7, backend
             "min_sample_s": min_sample_s,
             "settle_s": settle_s,
             "clock": "cpu (process time)" if CLOCK is time.process_time else "wall",
-            "fastrnn_step": step_kind,
-            "train_step": "many-to-one: forward, linear head on h_T (output size 1), MSE, BPTT, SGD (lr 1e-3)",
-            "flops": "GEMM FLOPs: forward 2*T*B*G*H*(I+H) + head 2*B*H*O; train = 3x forward",
+            "fastrnn_step": None,
+            "train_step": "many-to-one: forward, linear head on h_T (output size 1), MSE, BPTT, update. "
+                          "grid: one layer, SGD (lr 1e-3), no clipping. Datasets: the dataset's default "
+                          "model (fastrnn.forecast.make_config): its layers, optimizer, lr and clip_norm, "
+                          "batch = its batch size, T = its look-back; with an ensemble default, one "
+                          "member's step (the default trains `ensemble` of them)",
+            "flops": "GEMM FLOPs: forward 2*T*B*G*H*(I+H) for the first layer, 2*T*B*G*H*2H for each "
+                     "further one, + head 2*B*H*O; train = 3x forward",
             "notes": notes,
             "loadavg_start": _loadavg(),
         }
         results, ratios = [], []
-        for size in sizes:
-            for cell in cells:
-                for d in dtypes:
-                    steps = {b: STEP_FACTORIES[b](b, cell, size, d) for b in backends}
-                    timed = _time_case(steps, modes, repeat, min_sample_s, warmup, settle_s)
-                    for (b, mode), t in timed.items():
-                        med = statistics.median(t["times_s"])
-                        gflops = flops(cell, size, mode) / med / 1e9
-                        results.append({
-                            "B": size[0], "T": size[1], "I": size[2], "H": size[3], "cell": cell, "dtype": d,
-                            "backend": b, "mode": mode, "median_ms": med * 1e3,
-                            "times_ms": [v * 1e3 for v in t["times_s"]], "first_call_ms": t["first_call_s"] * 1e3,
-                            "gflops": gflops, "peak_fraction": gflops / peak[d],
-                        })
-                    for mode in modes:
-                        med = {b: statistics.median(timed[b, mode]["times_s"]) for b in backends}
-                        row = {"B": size[0], "T": size[1], "I": size[2], "H": size[3], "cell": cell, "dtype": d,
-                               "mode": mode}
-                        row.update({f"{b}_ms": med[b] * 1e3 for b in backends})
-                        if "numba" in med:
-                            row["torch_over_numba"] = med["torch"] / med["numba"] if "torch" in med else None
-                            row["numpy_over_numba"] = med["numpy"] / med["numba"] if "numpy" in med else None
-                            row["numba_peak_fraction"] = flops(cell, size, mode) / med["numba"] / 1e9 / peak[d]
-                        ratios.append(row)
-                        echo(_format_row(row, backends))
+        for case in cases:
+            cell, size, key = case["cell"], case["size"], _case_row(case)
+            case_flops = {mode: flops(cell, size, mode, num_layers=case["train"].get("num_layers", 1))
+                          for mode in modes}
+            for d in dtypes:
+                steps = {b: STEP_FACTORIES[b](b, cell, size, d, **case["train"]) for b in backends}
+                step_kinds.update((type(s).__name__, None) for b, s in steps.items() if b != "torch")
+                timed = _time_case(steps, modes, repeat, min_sample_s, warmup, settle_s)
+                for (b, mode), t in timed.items():
+                    med = statistics.median(t["times_s"])
+                    gflops = case_flops[mode] / med / 1e9
+                    results.append({
+                        **key, "dtype": d, "backend": b, "mode": mode, "median_ms": med * 1e3,
+                        "times_ms": [v * 1e3 for v in t["times_s"]], "first_call_ms": t["first_call_s"] * 1e3,
+                        "gflops": gflops, "peak_fraction": gflops / peak[d],
+                    })
+                for mode in modes:
+                    med = {b: statistics.median(timed[b, mode]["times_s"]) for b in backends}
+                    row = {**key, "dtype": d, "mode": mode}
+                    row.update({f"{b}_ms": med[b] * 1e3 for b in backends})
+                    if "numba" in med:
+                        row["torch_over_numba"] = med["torch"] / med["numba"] if "torch" in med else None
+                        row["numpy_over_numba"] = med["numpy"] / med["numba"] if "numpy" in med else None
+                        row["numba_peak_fraction"] = case_flops[mode] / med["numba"] / 1e9 / peak[d]
+                    ratios.append(row)
+                    echo(_format_row(row, backends))
+        meta["fastrnn_step"] = ", ".join(step_kinds) or None
         meta["loadavg_end"] = _loadavg()
         out = {"meta": meta, "results": results, "ratios": ratios, "startup": None}
         if startup:
@@ -619,8 +710,26 @@ def run(sizes=SIZES, cells=CELLS, dtypes=DTYPES, threads=None, repeat=7, backend
     return out
 
 
+def case_label(row):
+    """The case of a result or ratio row as text: "grid", or the dataset with its training settings,
+    e.g. "airline (adam, clip 1, ×5 members)" (rows without ``case``, from before dataset cases
+    existed, are grid rows)."""
+    name = row.get("case", "grid")
+    if name == "grid":
+        return name
+    settings = [row["optimizer"]]
+    if row["clip_norm"] is not None:
+        settings.append(f"clip {row['clip_norm']:g}")
+    if row["num_layers"] > 1:
+        settings.append(f"{row['num_layers']} layers")
+    if row["ensemble"] > 1:
+        settings.append(f"×{row['ensemble']} members")
+    return f"{name} ({', '.join(settings)})"
+
+
 def _format_row(row, backends):
-    parts = [f"{row['mode']:5s} {row['cell']:4s} {row['dtype']:7s} B,T,I,H={row['B']},{row['T']},{row['I']},{row['H']}:"]
+    parts = [f"{case_label(row)} {row['mode']:5s} {row['cell']:4s} {row['dtype']:7s} "
+             f"B,T,I,H={row['B']},{row['T']},{row['I']},{row['H']}:"]
     parts += [f"{b} {_fmt_ms(row[f'{b}_ms'] / 1e3)} ms" for b in backends]
     if row.get("torch_over_numba") is not None:
         parts.append(f"torch/numba {_fmt_ratio(row['torch_over_numba'])}")
@@ -632,15 +741,15 @@ def _format_row(row, backends):
 
 
 def format_table(out):
-    """A Markdown table of the medians (ms) and same-run ratios."""
+    """A Markdown table of the medians (ms) and same-run ratios, the case first (:func:`case_label`)."""
     rows = out["ratios"]
     backends = [b for b in BACKENDS if any(f"{b}_ms" in r for r in rows)]
-    head = ["mode", "B, T, I, H", "cell", "dtype"] + [f"{b} ms" for b in backends]
+    head = ["case", "mode", "B, T, I, H", "cell", "dtype"] + [f"{b} ms" for b in backends]
     if "numba" in backends:
         head += [f"{b}/numba" for b in backends if b != "numba"] + ["numba GFLOP/s", "% GEMM peak"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        cells = [r["mode"], f"{r['B']}, {r['T']}, {r['I']}, {r['H']}", r["cell"], r["dtype"]]
+        cells = [case_label(r), r["mode"], f"{r['B']}, {r['T']}, {r['I']}, {r['H']}", r["cell"], r["dtype"]]
         cells += [_fmt_ms(r[f"{b}_ms"] / 1e3) for b in backends]
         if "numba" in backends:
             cells += [_fmt_ratio(r.get(f"{b}_over_numba")) for b in backends if b != "numba"]
@@ -665,8 +774,14 @@ def format_startup(st):
     return "\n".join(lines)
 
 
+def _plot_group(row):
+    """The x-axis group of a row in :func:`plot`: (case, size), as a dataset's size may equal a grid size."""
+    return row.get("case", "grid"), (row["B"], row["T"], row["I"], row["H"])
+
+
 def plot(out, path):
-    """Bar chart of the same-run speed-ups of the Numba path over PyTorch and over NumPy."""
+    """Bar chart of the same-run speed-ups of the Numba path over PyTorch and over NumPy: one group of
+    bars per (case, size), the dataset cases labelled with their name."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -681,23 +796,24 @@ def plot(out, path):
     fig, axes = plt.subplots(len(modes), len(keys), figsize=(7 * len(keys), 4.5 * len(modes)), squeeze=False)
     for i, mode in enumerate(modes):
         mrows = [r for r in rows if r["mode"] == mode]
-        sizes = list(dict.fromkeys((r["B"], r["T"], r["I"], r["H"]) for r in mrows))
+        groups = list(dict.fromkeys(_plot_group(r) for r in mrows))
         series = list(dict.fromkeys((r["cell"], r["dtype"]) for r in mrows))
         for j, key in enumerate(keys):
             ax = axes[i][j]
             width = 0.8 / max(1, len(series))
             for k, (cell, d) in enumerate(series):
                 vals = []
-                for s in sizes:
-                    r = next((r for r in mrows if (r["B"], r["T"], r["I"], r["H"]) == s and r["cell"] == cell
-                              and r["dtype"] == d), None)
+                for g in groups:
+                    r = next((r for r in mrows if _plot_group(r) == g and r["cell"] == cell and r["dtype"] == d),
+                             None)
                     vals.append(r.get(key) if r and r.get(key) is not None else np.nan)
-                xs = np.arange(len(sizes)) + (k - (len(series) - 1) / 2) * width
+                xs = np.arange(len(groups)) + (k - (len(series) - 1) / 2) * width
                 ax.bar(xs, vals, width, label=f"{cell} {d}", hatch="//" if d == "float64" else None,
                        color=f"C{CELLS.index(cell) if cell in CELLS else k}", alpha=0.9 if d == "float32" else 0.6)
             ax.axhline(1.0, color="k", lw=0.8)
-            ax.set_xticks(np.arange(len(sizes)))
-            ax.set_xticklabels([f"B={s[0]} T={s[1]}\nI={s[2]} H={s[3]}" for s in sizes], fontsize=8)
+            ax.set_xticks(np.arange(len(groups)))
+            ax.set_xticklabels([("" if case == "grid" else f"{case}\n") + f"B={s[0]} T={s[1]}\nI={s[2]} H={s[3]}"
+                                for case, s in groups], fontsize=8)
             if key.endswith("_over_numba"):
                 ax.set_yscale("log")
                 fmt = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")
@@ -733,8 +849,12 @@ def main(argv=None):
     import argparse
 
     p = argparse.ArgumentParser(prog="python -m fastrnn.bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--dataset", action="append", choices=DATASETS,
+                   help="time this dataset's default model (repeatable; default: all of them)")
+    p.add_argument("--no-datasets", action="store_true", help="time no dataset's default model")
     p.add_argument("--size", action="append", type=_parse_size, help="B,T,I,H (repeatable; default: the grid)")
-    p.add_argument("--cell", action="append", choices=CELLS)
+    p.add_argument("--no-grid", action="store_true", help="time no grid size")
+    p.add_argument("--cell", action="append", choices=CELLS, help="cell of the grid (repeatable; default: all)")
     p.add_argument("--dtype", action="append", choices=DTYPES)
     p.add_argument("--backend", action="append", choices=BACKENDS)
     p.add_argument("--mode", action="append", choices=MODES)
@@ -751,12 +871,19 @@ def main(argv=None):
     p.add_argument("--json", dest="json_path")
     p.add_argument("--plot", dest="plot_path")
     a = p.parse_args(argv)
+    if a.no_datasets and a.dataset:
+        p.error("--dataset and --no-datasets exclude each other")
+    if a.no_grid and a.size:
+        p.error("--size and --no-grid exclude each other")
+    if a.no_datasets and a.no_grid:
+        p.error("nothing to time: --no-datasets and --no-grid together")
     global CLOCK
     if a.clock == "cpu":
         if a.threads != 1:
             p.error("--clock cpu needs --threads 1")
         CLOCK = time.process_time
-    run(sizes=a.size or SIZES, cells=a.cell or CELLS, dtypes=a.dtype or DTYPES, threads=a.threads, repeat=a.repeat,
+    run(sizes=() if a.no_grid else a.size or SIZES, datasets=() if a.no_datasets else a.dataset or DATASETS,
+        cells=a.cell or CELLS, dtypes=a.dtype or DTYPES, threads=a.threads, repeat=a.repeat,
         backends=a.backend or BACKENDS, json_path=a.json_path, plot_path=a.plot_path, modes=a.mode or MODES,
         min_sample_s=a.min_sample, settle_s=a.settle, startup=a.startup, numpy_blas_threads=a.numpy_blas_threads)
 

@@ -6,9 +6,11 @@ import click
 
 
 def _sizes(ctx, param, value):
-    """'1,1,1,256;32,12,1,64' -> ((1, 1, 1, 256), (32, 12, 1, 64))."""
+    """'1,1,1,256;32,12,1,64' -> ((1, 1, 1, 256), (32, 12, 1, 64)); 'none' -> ()."""
     if value is None:
         return None
+    if value.strip().lower() == "none":
+        return ()
     sizes = []
     for part in value.split(";"):
         try:
@@ -16,21 +18,36 @@ def _sizes(ctx, param, value):
         except ValueError:
             size = ()
         if len(size) != 4 or min(size) < 1:
-            raise click.BadParameter(f"a size is four positive integers B,T,I,H; got {part!r}")
+            raise click.BadParameter(f"a size is four positive integers B,T,I,H (or 'none'); got {part!r}")
         sizes.append(size)
     return tuple(sizes)
 
 
+def _pick(name, value, allowed, none_ok=False):
+    """'a,b' -> ('a', 'b'), every item one of ``allowed``; 'none' -> () if ``none_ok``."""
+    if none_ok and value.strip().lower() == "none":
+        return ()
+    items = tuple(v.strip() for v in value.split(",") if v.strip())
+    bad = [v for v in items if v not in allowed]
+    if bad or not items:
+        choices = ", ".join(allowed) + (" (or none)" if none_ok else "")
+        raise click.BadParameter(f"unknown {', '.join(bad) or 'empty list'}; choose from {choices}", param_hint=name)
+    return items
+
+
 @click.command()
-@click.option("--sizes", callback=_sizes, metavar="B,T,I,H[;B,T,I,H...]",
-              help="Sizes to time (default: 1,1,1,256;32,12,1,64;64,50,8,128;128,100,64,512).")
-@click.option("--cells", default="rnn,lstm,gru", show_default=True, help="Comma-separated: rnn, lstm, gru.")
+@click.option("--datasets", default="airline,temperature,stock", show_default=True,
+              help="Comma-separated shipped datasets whose default models are timed, or 'none'.")
+@click.option("--sizes", callback=_sizes, metavar="B,T,I,H[;B,T,I,H...]|none",
+              help="Grid sizes to time, or 'none' (default: 1,1,1,256;32,12,1,64;64,50,8,128;128,100,64,512).")
+@click.option("--cells", default="rnn,lstm,gru", show_default=True,
+              help="Comma-separated cells of the grid: rnn, lstm, gru.")
 @click.option("--dtype", "dtypes", default="float32,float64", show_default=True,
               help="Comma-separated: float32, float64.")
 @click.option("--backends", default="numpy,numba,torch", show_default=True,
               help="Comma-separated: numpy, numba, torch (torch is skipped if not installed).")
 @click.option("--mode", "modes", default="train,infer", show_default=True,
-              help="Comma-separated: train (forward, BPTT, head, MSE, SGD), infer (forward + head).")
+              help="Comma-separated: train (forward, head, MSE, BPTT, update), infer (forward + head).")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="Threads for Numba, BLAS and PyTorch alike (default: Numba's thread count).")
 @click.option("--repeat", type=click.IntRange(min=1), default=7, show_default=True,
@@ -38,32 +55,33 @@ def _sizes(ctx, param, value):
 @click.option("--startup", is_flag=True, help="Also time a new process to its first training step (cold and warm cache).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, writable=True), help="Write all results as JSON.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, writable=True), help="Write a PNG chart (needs matplotlib).")
-def bench(sizes, cells, dtypes, backends, modes, threads, repeat, startup, json_path, plot_path):
-    """Time a many-to-one training step and inference on a grid of sizes.
+def bench(datasets, sizes, cells, dtypes, backends, modes, threads, repeat, startup, json_path, plot_path):
+    """Time a many-to-one training step and inference: the shipped datasets' default models, then a
+    grid of sizes.
 
-    Each (size, cell, dtype) is timed for every backend in the same process, samples interleaved, and
-    the table shows medians, the ratios measured in this run (> 1: fastrnn's Numba path is faster),
+    A dataset case is the dataset's default model (as `fastrnn train` builds it): its cell, batch
+    size, look-back, inputs, hidden size and layers, trained with its optimizer, learning rate and
+    gradient clipping; with an ensemble default, one member's step. The grid times every size and
+    cell with one layer, SGD (lr 1e-3) and no clipping.
+
+    Each case and dtype is timed for every backend in the same process, samples interleaved, and the
+    table shows medians, the ratios measured in this run (> 1: fastrnn's Numba path is faster),
     GFLOP/s and the fraction of a GEMM peak measured on the spot.
     """
     from fastrnn import bench as B
 
-    def pick(name, value, allowed):
-        items = tuple(v.strip() for v in value.split(",") if v.strip())
-        bad = [v for v in items if v not in allowed]
-        if bad or not items:
-            raise click.BadParameter(f"unknown {', '.join(bad) or 'empty list'}; choose from {', '.join(allowed)}",
-                                     param_hint=name)
-        return items
-
-    cells = pick("--cells", cells, B.CELLS)
-    dtypes = pick("--dtype", dtypes, B.DTYPES)
-    backends = pick("--backends", backends, B.BACKENDS)
-    modes = pick("--mode", modes, B.MODES)
+    datasets = _pick("--datasets", datasets, B.DATASETS, none_ok=True)
+    if not datasets and sizes == ():
+        raise click.UsageError("nothing to time: --datasets none and --sizes none")
+    cells = _pick("--cells", cells, B.CELLS)
+    dtypes = _pick("--dtype", dtypes, B.DTYPES)
+    backends = _pick("--backends", backends, B.BACKENDS)
+    modes = _pick("--mode", modes, B.MODES)
     if plot_path:
         try:
             import matplotlib  # noqa: F401
         except ImportError:
             raise click.ClickException("--plot needs matplotlib: pip install 'fastrnn[plot]'") from None
-    B.run(sizes=sizes or B.SIZES, cells=cells, dtypes=dtypes, threads=threads, repeat=repeat,
-          backends=backends, json_path=json_path, plot_path=plot_path, echo=click.echo, modes=modes,
+    B.run(sizes=B.SIZES if sizes is None else sizes, datasets=datasets, cells=cells, dtypes=dtypes, threads=threads,
+          repeat=repeat, backends=backends, json_path=json_path, plot_path=plot_path, echo=click.echo, modes=modes,
           startup=startup)
