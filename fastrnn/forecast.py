@@ -66,6 +66,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fastrnn._progress import progress_bar
+
 __all__ = [
     "DEFAULTS", "GENERIC", "MODELS", "TRANSFORMS", "SCALERS", "OPTIMIZERS", "TrainConfig",
     "TrainResult", "Run", "make_config", "load_series", "prepare_series", "build_model",
@@ -372,12 +374,8 @@ def fit_model(model, prep, cfg: TrainConfig, progress: bool | None = False, seed
     best, best_weights, waited = math.inf, model.state_dict(), 0
     bar = None
     if progress is not False:
-        from tqdm.auto import tqdm
-
-        # A terminal that reports 0 columns (some pseudo-terminals) would get an empty bar.
-        cols = shutil.get_terminal_size((80, 24)).columns
-        bar = tqdm(total=cfg.epochs, desc="training", unit="epoch", leave=True,
-                   disable=None if progress is None else False, ncols=min(cols, 100))
+        bar = progress_bar(total=cfg.epochs, desc="training", unit="epoch", leave=True,
+                           disable=None if progress is None else False)
     try:
         for epoch in range(1, cfg.epochs + 1):
             with warnings.catch_warnings(record=True) as caught:

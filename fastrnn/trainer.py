@@ -17,6 +17,7 @@ import numpy as np
 from fastrnn import clip as _clip
 from fastrnn import losses as _losses
 from fastrnn import optim as _optim
+from fastrnn._progress import progress_bar
 from fastrnn.kernels._reduce import sum_squares
 
 
@@ -221,9 +222,7 @@ class Trainer:
             batches = range(0, n, batch_size)
             bar = None
             if verbose:
-                from tqdm.auto import tqdm
-
-                bar = tqdm(batches, desc=f"epoch {epoch}/{epochs}", unit="batch", leave=verbose > 1)
+                bar = progress_bar(batches, desc=f"epoch {epoch}/{epochs}", unit="batch", leave=verbose > 1)
                 batches = bar
             for i in batches:
                 idx = order[i:i + batch_size]
