@@ -595,11 +595,8 @@ def run(sizes=SIZES, datasets=DATASETS, cells=CELLS, dtypes=DTYPES, threads=None
     for s in sizes:
         if len(s) != 4 or min(s) < 1:
             raise ValueError(f"each size must be (B, T, I, H) with every entry >= 1; got {s}")
-    datasets = list(datasets)
-    for name in datasets:
-        if name not in DATASETS:
-            raise ValueError(f"dataset must be one of {', '.join(DATASETS)}; got {name!r}")
-    if not sizes and not datasets:
+    cases = [dataset_case(name) for name in datasets]  # raises ValueError on an unknown name
+    if not sizes and not cases:
         raise ValueError("nothing to time: give at least one dataset or one grid size")
     cells = list(cells)
     for c in cells:
@@ -634,7 +631,6 @@ def run(sizes=SIZES, datasets=DATASETS, cells=CELLS, dtypes=DTYPES, threads=None
         for d in dtypes:
             peak[d] = gemm_peak(d)
             echo(f"GEMM peak ({d}, {threads} thread(s), Numba np.dot): {peak[d]:.1f} GFLOP/s")
-        cases = [dataset_case(name) for name in datasets]
         cases += [{"case": "grid", "cell": cell, "size": size, "train": {}} for size in sizes for cell in cells]
         step_kinds = {}  # the class names of the fastrnn steps, in order
         meta = {
