@@ -95,12 +95,18 @@ def clip_grad_norm(grads, max_norm, norm_type=2.0, error_if_nonfinite=False) -> 
         raise FloatingPointError(
             f"the total norm of order {norm_type} of the gradients is non-finite ({total})"
         )
+    _scale_to_norm(arrays, max_norm, total)
+    return total
+
+
+def _scale_to_norm(arrays, max_norm, total):
+    """The rescaling step of :func:`clip_grad_norm`, given the global norm ``total`` (for the
+    trainer, which has the sums of squares already)."""
     coef = max_norm / (total + 1e-6)
     if coef < 1.0:
         with np.errstate(invalid="ignore"):  # inf * 0 -> nan, as in torch
             for g in arrays:
                 g *= g.dtype.type(coef)
-    return total
 
 
 def clip_grad_value(grads, clip_value) -> None:

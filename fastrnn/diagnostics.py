@@ -21,7 +21,7 @@ def gradient_flow(model, X, y, loss="mse"):
     loss = _losses.get(loss)
     X = model._check_x(X)
     y = _as_targets(model, y)
-    pred, cache = model.forward(X)
+    pred, cache = model._forward(X)  # X checked above
     _, d_pred = loss(pred, y)
     _, dhs = model.backward(cache, d_pred)
     return np.array([[np.sqrt(np.einsum("tbh,tbh->t", dh, dh)) for dh in layer] for layer in dhs])

@@ -156,7 +156,15 @@ def forward(cell, x, params, state0=None, backend="numba", check_finite=True):
     b_ih = _check_array("b_ih", params["b_ih"], (G * H,), dtype, fin)
     b_hh = _check_array("b_hh", params["b_hh"], (G * H,), dtype, fin)
     s0 = _check_state("state0", state0, cell, (B, H), dtype, fin)
+    return _forward(cell, x, w_ih, w_hh, b_ih, b_hh, s0, backend)
 
+
+def _forward(cell, x, w_ih, w_hh, b_ih, b_hh, s0, backend):
+    """:func:`forward` on checked inputs: all C-contiguous arrays of one dtype and matching shapes,
+    ``s0`` the state as a tuple (``(h0,)`` or ``(h0, c0)``). For callers that guarantee that (the
+    model classes), skipping the per-call validation."""
+    T, B, _ = x.shape
+    H = w_hh.shape[1]
     if backend == "numba":
         saved = _pooled().forward(cell, x, w_ih, w_hh, b_ih, b_hh, s0)
     elif cell == "lstm":
@@ -169,7 +177,7 @@ def forward(cell, x, params, state0=None, backend="numba", check_finite=True):
     state = (hs[T].copy(), saved[1][T].copy()) if cell == "lstm" else hs[T].copy()
     # A copy, so that changing `out` in place cannot change what backward sees.
     if backend == "numba":
-        out = _pooled().POOL.empty((T, B, H), dtype)
+        out = _pooled().POOL.empty((T, B, H), x.dtype)
         np.copyto(out, hs[1:])
     else:
         out = hs[1:].copy()
@@ -199,20 +207,25 @@ def backward(cell, cache, d_out=None, d_state=None):
         raise ValueError(f"cache must be the Cache returned by forward(); got {type(cache).__name__}")
     if cache.cell != cell:
         raise ValueError(f"cell must match the forward call: the cache is for {cache.cell!r}; got {cell!r}")
-    x, w_ih, w_hh, saved = cache.x, cache.w_ih, cache.w_hh, cache.saved
-    T, B, _ = x.shape
-    H = w_hh.shape[1]
-    dtype = x.dtype
+    T, B, _ = cache.x.shape
+    H = cache.w_hh.shape[1]
+    dtype = cache.x.dtype
     fin = _all_finite(cache.backend)
     if d_out is not None:
         d_out = _check_array("d_out", d_out, (T, B, H), dtype, fin)
     ds = _check_state("d_state", d_state, cell, (B, H), dtype, fin)
+    return _backward(cell, cache, d_out, ds)
 
+
+def _backward(cell, cache, d_out, ds):
+    """:func:`backward` on checked inputs: ``d_out`` None or a C-contiguous (T, B, H) array, ``ds``
+    the state gradient as a tuple of arrays like :func:`_forward`'s ``s0``."""
+    x, w_ih, w_hh, saved = cache.x, cache.w_ih, cache.w_hh, cache.saved
     if cache.backend == "numba":
         dx, dw_ih, dw_hh, db_ih, db_hh, d_state0, dhs = _pooled().backward(cell, x, w_ih, w_hh, saved, d_out, ds)
         return {"w_ih": dw_ih, "w_hh": dw_hh, "b_ih": db_ih, "b_hh": db_hh, "x": dx, "state0": d_state0, "h": dhs}
     if d_out is None:
-        d_out = np.zeros((T, B, H), dtype)
+        d_out = np.zeros(saved[0][1:].shape, x.dtype)
     k = reference
     if cell == "lstm":
         dx, dw_ih, dw_hh, db_ih, db_hh, dh0, dc0, dhs = k.lstm_backward(x, w_ih, w_hh, *saved, d_out, ds[0], ds[1])

@@ -64,6 +64,13 @@ class _Recurrent:
         self.cell = {"rnn": f"rnn_{nonlinearity}", "lstm": "lstm", "gru": "gru"}[self.kind]
         self._rng = np.random.default_rng(seed)  # initialisation, then dropout masks
         self._params = self._init_params()
+        # Built once, not every step: (layer, direction) -> {w_ih, w_hh, b_ih, b_hh} -> the parameter's
+        # name, and -> the model's own array (arrays keep their identity: load_state_dict and the
+        # optimizers write into them).
+        self._layer_keys = {(layer, d): self._layer_names(layer, d)
+                            for layer in range(self.num_layers) for d in range(self.num_directions)}
+        self._layer_params = {key: {k: self._params[n] for k, n in names.items()}
+                              for key, names in self._layer_keys.items()}
 
     # ---------------------------------------------------------------------------------------------
     # configuration and parameters
@@ -194,7 +201,7 @@ class _Recurrent:
         if x.ndim != 3 or x.shape[2] != self.input_size or x.shape[0] == 0 or x.shape[1] == 0:
             want = "(B, T, I) or (B, T)" if self.input_size == 1 else "(B, T, I)"
             raise ValueError(f"x must have shape {want} with I = {self.input_size}; got {x.shape}")
-        if not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):
+        if x.dtype.kind not in "biuf":  # bool, integers, floats: real numbers
             raise ValueError(f"x must hold real numbers; got dtype {x.dtype}")
         x = x.astype(self.dtype, copy=False)
         if not F._all_finite(self.backend)(x):
@@ -206,7 +213,10 @@ class _Recurrent:
         with ``return_sequences``. ``state0`` is a list with one initial state per layer and direction
         (None for zeros); the final states are in ``cache["states"]``. Dropout applies when
         ``training`` is true."""
-        x = self._check_x(x)
+        return self._forward(self._check_x(x), training, state0)
+
+    def _forward(self, x, training=False, state0=None):
+        """:meth:`forward` of an ``x`` that :meth:`_check_x` returned."""
         L, D = self.num_layers, self.num_directions
         if state0 is None:
             state0 = [None] * (L * D)
@@ -221,12 +231,19 @@ class _Recurrent:
                 seq = seq * mask
             outs, caches = [], []
             for d in range(D):
-                p = {k: self._params[n] for k, n in self._layer_names(layer, d).items()}
+                p = self._layer_params[layer, d]
                 inp = seq if d == 0 else seq[::-1]  # the reverse direction reads time backwards
-                # x was checked by _check_x and the weights by load_state_dict (the trainer stops
-                # on a non-finite loss or gradient), so skip F.forward's scans for NaN/inf.
-                out, state, cache = F.forward(self.cell, inp, p, state0[layer * D + d], self.backend,
-                                              check_finite=False)
+                # x was checked by _check_x, the weights have the right shapes and dtype and are kept
+                # finite (load_state_dict checks them, the trainer stops on a non-finite loss or
+                # gradient): skip F.forward's validation, except for a state0 the caller gave.
+                s0 = state0[layer * D + d]
+                if s0 is None:
+                    s0 = self._zero_state(None, x.shape[0])
+                else:
+                    s0 = F._check_state(f"state0[{layer * D + d}]", s0, self.cell, (x.shape[0], self.hidden_size),
+                                        self.dtype, F._all_finite(self.backend))
+                out, state, cache = F._forward(self.cell, np.ascontiguousarray(inp), p["w_ih"], p["w_hh"],
+                                               p["b_ih"], p["b_hh"], s0, self.backend)
                 outs.append(out if d == 0 else out[::-1])
                 caches.append(cache)
                 states.append(state)
@@ -241,6 +258,13 @@ class _Recurrent:
         if self.return_sequences:
             y = y.transpose(1, 0, 2)  # back to batch-first (B, T, O)
         return y, {"layers": layers, "feat": feat, "states": states, "T": x.shape[1]}
+
+    def _zero_state(self, dh, B):
+        """A state tuple as F._forward / F._backward take it: ``(dh,)`` or ``(dh, dc = 0)``; None
+        means zeros."""
+        if dh is None:
+            dh = np.zeros((B, self.hidden_size), self.dtype)
+        return (dh, np.zeros_like(dh)) if self.kind == "lstm" else (dh,)
 
     def backward(self, cache, d_y):
         """Gradients of the loss w.r.t. every parameter, given ``d_y`` = ∂L/∂y.
@@ -267,6 +291,7 @@ class _Recurrent:
             d_seq = None
             d_final = [d_feat[:, d * H:(d + 1) * H] for d in range(D)]
         dhs = [None] * L
+        names = self._layer_keys
         for layer in reversed(range(L)):
             for g in (d_seq, *d_final):
                 if g is not None and not np.isfinite(g).all():
@@ -275,13 +300,14 @@ class _Recurrent:
             d_in, dhs[layer] = None, [None] * D
             for d in range(D):
                 d_out = None if d_seq is None else d_seq[:, :, d * H:(d + 1) * H]
-                if d_out is not None and d:
-                    d_out = d_out[::-1]
+                if d_out is not None:
+                    d_out = np.ascontiguousarray(d_out[::-1] if d else d_out)
                 d_state = d_final[d]
-                if d_state is not None and self.kind == "lstm":
-                    d_state = (d_state, None)
-                g = F.backward(self.cell, caches[d], d_out, d_state)
-                for k, n in self._layer_names(layer, d).items():
+                if d_state is not None:
+                    d_state = np.ascontiguousarray(d_state)
+                # shapes, dtype and finiteness checked above: skip F.backward's validation
+                g = F._backward(self.cell, caches[d], d_out, self._zero_state(d_state, caches[d].x.shape[1]))
+                for k, n in names[layer, d].items():
                     grads[n] = g[k]
                 dx = g["x"] if d == 0 else g["x"][::-1]
                 dhs[layer][d] = g["h"] if d == 0 else g["h"][::-1]
@@ -298,10 +324,10 @@ class _Recurrent:
         """Predictions for ``x`` (B, T, I), in batches of ``batch_size`` rows (all at once if None)."""
         x = self._check_x(x)
         if batch_size is None:
-            return self.forward(x)[0]
+            return self._forward(x)[0]
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer or None; got {batch_size!r}")
-        return np.concatenate([self.forward(x[i:i + batch_size])[0] for i in range(0, len(x), batch_size)])
+        return np.concatenate([self._forward(x[i:i + batch_size])[0] for i in range(0, len(x), batch_size)])
 
     # ---------------------------------------------------------------------------------------------
     # persistence

@@ -154,7 +154,7 @@ class Trainer:
         Raises :class:`_NonFinite` (and makes no update) when the loss or a gradient is not finite.
         """
         m = self.model
-        pred, cache = m.forward(X, training=True, state0=state0)
+        pred, cache = m._forward(X, training=True, state0=state0)  # X comes from _check_xy
         value, d_pred = self.loss(pred, y)
         if not np.isfinite(value):
             raise _NonFinite(f"loss became {value}", float(value))
@@ -162,9 +162,9 @@ class Trainer:
             grads, _ = m.backward(cache, d_pred)
         except FloatingPointError as e:
             raise _NonFinite(str(e)) from None
+        squares = {n: sum_squares(g) for n, g in grads.items()}
         self.last_layer_grad_norms = {
-            layer: math.sqrt(sum(sum_squares(grads[n]) for n in names))
-            for layer, names in self._layers.items()
+            layer: math.sqrt(sum(squares[n] for n in names)) for layer, names in self._layers.items()
         }
         total = float(np.sqrt(sum(v * v for v in self.last_layer_grad_norms.values())))
         self.last_grad_norm = total
@@ -172,8 +172,13 @@ class Trainer:
             raise _NonFinite(f"gradient norm became {total}")
         if self.clip_value is not None:
             _clip.clip_grad_value(grads, self.clip_value)
-        if self.clip_norm is not None:
-            _clip.clip_grad_norm(grads, self.clip_norm)
+            if self.clip_norm is not None:
+                _clip.clip_grad_norm(grads, self.clip_norm)
+        elif self.clip_norm is not None:
+            # clip_grad_norm's global norm, computed as it does (same arithmetic, same result) from
+            # the sums of squares above instead of a second pass over the gradients
+            clip_total = math.sqrt(math.fsum(n * n for n in map(math.sqrt, squares.values())))
+            _clip._scale_to_norm(grads.values(), self.clip_norm, clip_total)
         self.optimizer.step(grads)
         return float(value), cache["states"]
 
@@ -191,7 +196,7 @@ class Trainer:
         X, y = self._check_xy(X, y)
         total, count = 0.0, 0
         for i in range(0, len(X), batch_size):
-            pred = self.model.forward(X[i:i + batch_size])[0]
+            pred = self.model._forward(X[i:i + batch_size])[0]
             n = len(pred)
             total += self.loss(pred, y[i:i + batch_size])[0] * n
             count += n

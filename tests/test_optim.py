@@ -348,3 +348,38 @@ def test_invalid_params_and_grads_raise():
         optim.AdamW(p).load_state_dict(
             {**optim.AdamW(p).state_dict(),
              "hyperparams": {**optim.AdamW(p).hyperparams, "decoupled_weight_decay": False}})
+
+
+@pytest.mark.parametrize("name,kw0,kw1", [
+    ("SGD", dict(lr=0.1), dict(lr=0.02)),
+    ("SGD", dict(lr=0.1), dict(weight_decay=0.1, momentum=0.5)),
+    ("Adam", dict(lr=0.1), dict(lr=0.02)),
+    ("Adam", dict(lr=0.1), dict(betas=(0.8, 0.99), weight_decay=0.1)),
+    ("Adam", dict(lr=0.1, weight_decay=0.1), dict(weight_decay=0.0)),
+])
+def test_hyperparameter_change_takes_effect_on_the_next_step(name, kw0, kw1):
+    """The kernels' scalars are cached per dtype: assigning a hyper-parameter must reach the next
+    step. Reference: a new optimizer built with the new settings and the state of the first."""
+    params, grads = _problem(("change", name, tuple(kw1)))
+    p_a = _copy(params)
+    a = optim.get(name.lower(), p_a, **kw0)
+    for g in grads[:2]:
+        a.step(g)
+    state = a.state_dict()
+    for k, v in kw1.items():
+        setattr(a, k, v)
+    p_b = _copy(p_a)
+    b = optim.get(name.lower(), p_b, **kw0)
+    state["hyperparams"].update(kw1)
+    b.load_state_dict(state)
+    for g in grads[2:]:
+        a.step(g)
+        b.step(g)
+    for k in p_a:
+        np.testing.assert_array_equal(p_a[k], p_b[k])
+    # and the change made a difference (the test would pass trivially otherwise)
+    p_c = _copy(params)
+    c = optim.get(name.lower(), p_c, **kw0)
+    for g in grads:
+        c.step(g)
+    assert any(not np.array_equal(p_a[k], p_c[k]) for k in p_a)

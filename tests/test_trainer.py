@@ -183,6 +183,28 @@ def test_grad_norm_is_recorded_before_clip_norm():
     assert hb.grad_norm[0] == pytest.approx(ha.grad_norm[0], rel=1e-14)
 
 
+@pytest.mark.parametrize("clip", [dict(clip_norm=0.01), dict(clip_norm=1e6), dict(clip_norm=0.01, clip_value=0.005)],
+                         ids=["clipping", "not-clipping", "value-then-norm"])
+def test_train_step_clips_as_clip_grad_norm(clip):
+    """The trainer clips by norm from the sums of squares it already has; the step must equal the
+    hand-written forward, backward, clip_grad_value, clip_grad_norm, optimizer step, bit for bit."""
+    X, y = _data(16)
+    a = fr.LSTM(2, 5, num_layers=2, dtype="float64", seed=3)
+    b = _clone(a)
+    tr = fr.Trainer(a, optimizer=fr.optim.SGD(a.parameters(), lr=0.5), **clip)
+    tr.train_step(X, y)
+    pred, cache = b.forward(X, training=True)
+    _, d_pred = fr.losses.mse(pred, y[:, None])
+    grads, _ = b.backward(cache, d_pred)
+    if "clip_value" in clip:
+        fr.clip.clip_grad_value(grads, clip["clip_value"])
+    total = fr.clip.clip_grad_norm(grads, clip["clip_norm"])
+    if clip["clip_norm"] < 1:
+        assert total > 2 * clip["clip_norm"]  # the clipping did happen
+    fr.optim.SGD(b.parameters(), lr=0.5).step(grads)
+    assert _weights_equal(a.state_dict(), b.state_dict())
+
+
 def test_grad_norm_is_recorded_before_clip_value():
     """BUG (fastrnn/trainer.py, Trainer._step): History documents grad_norm as "the global gradient L2
     norm (before clipping)", but with clip_value the norm is measured after the element-wise
@@ -445,14 +467,14 @@ def test_fit_stateful_carries_the_state_and_resets_it_each_epoch(kind, monkeypat
     m = {"lstm": fr.LSTM, "gru": fr.GRU}[kind](2, 4, num_layers=2, return_sequences=True, dtype="float64", seed=0)
     X, y = _stream()
     calls = []
-    forward = m.forward
+    forward = m._forward  # what the trainer calls (on inputs it has checked)
 
     def spy(x, training=False, state0=None):
         out, cache = forward(x, training=training, state0=state0)
         calls.append((np.array(x), state0, cache["states"]))
         return out, cache
 
-    monkeypatch.setattr(m, "forward", spy)
+    monkeypatch.setattr(m, "_forward", spy)
     hist = fr.Trainer(m, optimizer=fr.optim.SGD(m.parameters(), lr=0.05)).fit_stateful(X, y, k=5, epochs=2, verbose=0)
     assert len(hist.loss) == 2 and len(calls) == 10  # windows at 0, 5, 10, 15, 20 (the last one 3 steps)
     for i, (x, state0, _) in enumerate(calls):

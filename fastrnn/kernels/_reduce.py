@@ -28,4 +28,6 @@ def sum_squares(a: np.ndarray) -> float:
     """``sum(a**2)`` over all elements of a float32/float64 array, accumulated in float64."""
     if a.dtype not in (np.float32, np.float64):
         a = a.astype(np.float64)
-    return float(_sum_squares(np.ascontiguousarray(a).reshape(-1)))
+    elif not a.flags.c_contiguous:
+        a = np.ascontiguousarray(a)
+    return _sum_squares(a.reshape(-1))  # a Python float
