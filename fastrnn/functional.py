@@ -217,12 +217,14 @@ def backward(cell, cache, d_out=None, d_state=None):
     return _backward(cell, cache, d_out, ds)
 
 
-def _backward(cell, cache, d_out, ds):
+def _backward(cell, cache, d_out, ds, need_d_state0=True):
     """:func:`backward` on checked inputs: ``d_out`` None or a C-contiguous (T, B, H) array, ``ds``
-    the state gradient as a tuple of arrays like :func:`_forward`'s ``s0``."""
+    the state gradient as a tuple of arrays like :func:`_forward`'s ``s0``. ``need_d_state0=False``
+    lets the Numba backend skip the last GEMM (``state0`` is then None)."""
     x, w_ih, w_hh, saved = cache.x, cache.w_ih, cache.w_hh, cache.saved
     if cache.backend == "numba":
-        dx, dw_ih, dw_hh, db_ih, db_hh, d_state0, dhs = _pooled().backward(cell, x, w_ih, w_hh, saved, d_out, ds)
+        dx, dw_ih, dw_hh, db_ih, db_hh, d_state0, dhs = _pooled().backward(cell, x, w_ih, w_hh, saved, d_out, ds,
+                                                                           need_d_state0)
         return {"w_ih": dw_ih, "w_hh": dw_hh, "b_ih": db_ih, "b_hh": db_hh, "x": dx, "state0": d_state0, "h": dhs}
     if d_out is None:
         d_out = np.zeros(saved[0][1:].shape, x.dtype)

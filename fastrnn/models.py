@@ -306,7 +306,8 @@ class _Recurrent:
                 if d_state is not None:
                     d_state = np.ascontiguousarray(d_state)
                 # shapes, dtype and finiteness checked above: skip F.backward's validation
-                g = F._backward(self.cell, caches[d], d_out, self._zero_state(d_state, caches[d].x.shape[1]))
+                g = F._backward(self.cell, caches[d], d_out, self._zero_state(d_state, caches[d].x.shape[1]),
+                                need_d_state0=False)  # the initial states are not trained
                 for k, n in names[layer, d].items():
                     grads[n] = g[k]
                 dx = g["x"] if d == 0 else g["x"][::-1]

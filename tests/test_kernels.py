@@ -5,6 +5,8 @@
 * The public kernels (fresh arrays) and the pooled path that fastrnn.functional runs agree exactly.
 * The buffer pool: buffers are reused, but never while an array handed out still uses them.
 * The fast finiteness test agrees with ``np.isfinite``.
+* The shortcuts for h_0 = 0 (no recurrent GEMM at t = 0, the rows of t = 0 left out of dW_hh) and
+  for a backward without the state gradient (no GEMM for dh_0) give the reference's results.
 """
 
 import numpy as np
@@ -57,6 +59,49 @@ def test_many_rows_match_reference(cell, dtype):
     tol = {np.float64: 1e-12, np.float32: 1e-5}[dtype]
     for k in ref:
         assert H.rel_error(got[k], ref[k]) <= tol, (k, H.rel_error(got[k], ref[k]))
+
+
+def _zero_state(cell, B, Hs, dtype, hot=None):
+    """Zeros (None: F's default), or zeros with one entry ``hot`` = (index, value) in h_0."""
+    h = np.zeros((B, Hs), dtype)
+    if hot is not None:
+        h[hot[0]] = hot[1]
+    return (h, np.zeros((B, Hs), dtype)) if cell == "lstm" else h
+
+
+@pytest.mark.parametrize("T,B", [(1, 1), (1, 4), (3, 2), (9, 8)])
+@pytest.mark.parametrize("start", ["none", "zeros", "-0.0", "one-hot"])
+@pytest.mark.parametrize("cell", H.CELLS)
+def test_zero_initial_state_shortcuts_match_reference(cell, start, T, B):
+    """h_0 = 0 takes the shortcuts (T = 1: dW_hh is zero without a GEMM; T * B = 72 rows: the
+    transposed weight gradient); one non-zero entry of h_0 must take the full path again."""
+    Hs, I, dtype = 5, 3, np.float64
+    x, params, _, d_out, d_state = _problem(cell, T, B, I, Hs, dtype, seed=4)
+    state0 = {"none": None, "zeros": _zero_state(cell, B, Hs, dtype),
+              "-0.0": _zero_state(cell, B, Hs, dtype, ((0, 0), -0.0)),
+              "one-hot": _zero_state(cell, B, Hs, dtype, ((B - 1, Hs - 1), 0.7))}[start]
+    got = _run(cell, "numba", x, params, state0, d_out, d_state)
+    ref = _run(cell, "numpy", x, params, state0, d_out, d_state)
+    for k in ref:
+        assert H.rel_error(got[k], ref[k]) <= 1e-12, (k, H.rel_error(got[k], ref[k]))
+    if start == "one-hot" and T == 1:  # the test has teeth: h_0 reaches dW_hh
+        assert np.abs(ref["grad.w_hh"]).max() > 0.01
+    if start != "one-hot" and T == 1:
+        assert not got["grad.w_hh"].any()
+
+
+@pytest.mark.parametrize("cell", H.CELLS)
+def test_backward_without_state_gradient_matches(cell):
+    """need_d_state0=False skips the GEMM for dh_0 and returns no state gradient; every other
+    gradient is the same as with it."""
+    x, params, state0, d_out, d_state = _problem(cell, 4, 3, 2, 6, np.float64, seed=5)
+    _, _, cache = F.forward(cell, x, params, state0)
+    ds = F._check_state("d_state", d_state, cell, (3, 6), np.float64)
+    full = F._backward(cell, cache, d_out, tuple(a.copy() for a in ds), need_d_state0=True)
+    lean = F._backward(cell, cache, d_out, tuple(a.copy() for a in ds), need_d_state0=False)
+    assert lean["state0"] is None and full["state0"] is not None
+    for k in ("w_ih", "w_hh", "b_ih", "b_hh", "x", "h"):
+        np.testing.assert_array_equal(lean[k], full[k])
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])

@@ -36,8 +36,9 @@ def forward(cell, x, w_ih, w_hh, b_ih, b_hh, state0):
     return (hs,)
 
 
-def backward(cell, x, w_ih, w_hh, saved, d_out, d_state):
-    """Returns ``dx, dw_ih, dw_hh, db_ih, db_hh, d_state0, dhs``; ``d_out=None`` means zeros."""
+def backward(cell, x, w_ih, w_hh, saved, d_out, d_state, need_d_state0=True):
+    """Returns ``dx, dw_ih, dw_hh, db_ih, db_hh, d_state0, dhs``; ``d_out=None`` means zeros.
+    With ``need_d_state0=False`` the last GEMM (for dh_0) is skipped and ``d_state0`` is None."""
     T, B, I = x.shape
     H = w_hh.shape[1]
     dt = x.dtype
@@ -50,13 +51,15 @@ def backward(cell, x, w_ih, w_hh, saved, d_out, d_state):
     if cell == "lstm":
         dc = d_state[1].copy()
         db, da = np.empty(4 * H, dt), empty((T, B, 4 * H), dt)
-        lstm._backward(x, w_ih, w_hh, *saved, d_out, dh, dc, da, dhs, dx, dw_ih, dw_hh, db)
-        return dx, dw_ih, dw_hh, db, db.copy(), (dh, dc), dhs
+        lstm._backward(x, w_ih, w_hh, *saved, d_out, dh, dc, da, dhs, dx, dw_ih, dw_hh, db, need_d_state0)
+        return dx, dw_ih, dw_hh, db, db.copy(), (dh, dc) if need_d_state0 else None, dhs
     if cell == "gru":
         db_ih, db_hh = np.empty(3 * H, dt), np.empty(3 * H, dt)
         dgi, dgh = empty((T, B, 3 * H), dt), empty((T, B, 3 * H), dt)
-        gru._backward(x, w_ih, w_hh, *saved, d_out, dh, dgi, dgh, dhs, dx, dw_ih, dw_hh, db_ih, db_hh)
-        return dx, dw_ih, dw_hh, db_ih, db_hh, dh, dhs
+        gru._backward(x, w_ih, w_hh, *saved, d_out, dh, dgi, dgh, dhs, dx, dw_ih, dw_hh, db_ih, db_hh,
+                      need_d_state0)
+        return dx, dw_ih, dw_hh, db_ih, db_hh, dh if need_d_state0 else None, dhs
     db, da = np.empty(H, dt), empty((T, B, H), dt)
-    rnn._backward(x, w_ih, w_hh, saved[0], cell == "rnn_relu", d_out, dh, da, dhs, dx, dw_ih, dw_hh, db)
-    return dx, dw_ih, dw_hh, db, db.copy(), dh, dhs
+    rnn._backward(x, w_ih, w_hh, saved[0], cell == "rnn_relu", d_out, dh, da, dhs, dx, dw_ih, dw_hh, db,
+                  need_d_state0)
+    return dx, dw_ih, dw_hh, db, db.copy(), dh if need_d_state0 else None, dhs

@@ -11,7 +11,7 @@ layout of the work is described in :mod:`fastrnn.kernels.rnn`.
 import numpy as np
 from numba import njit
 
-from fastrnn.kernels._gemm import weight_gradient
+from fastrnn.kernels._gemm import hidden_weight_gradient, is_zero, recurrent_product, weight_gradient
 from fastrnn.kernels.activations import sigmoid, tanh
 
 _JIT = dict(cache=True, error_model="numpy", nogil=True)
@@ -64,8 +64,9 @@ def _forward_loop(w_hh, b, hs, acts, hns):
     """The time loop: per step one GEMM ``h_{t-1} @ W_hh^T``, then the gates. ``b`` from
     :func:`_biases`; ``acts`` holds W_ih x_t on entry."""
     rec = np.empty((hs.shape[1], acts.shape[2]), dtype=acts.dtype)  # W_hh h_{t-1}
+    h0_is_zero = is_zero(hs[0])
     for t in range(acts.shape[0]):
-        np.dot(hs[t], w_hh.T, rec)
+        recurrent_product(hs[t], w_hh, rec, t == 0 and h0_is_zero)
         _forward_step(acts[t], rec, b, hs[t], hs[t + 1], hns[t])
 
 
@@ -117,25 +118,27 @@ def gru_backward(x, w_ih, w_hh, hs, acts, hns, d_out, d_hT):
     dw_ih, dw_hh = np.empty(w_ih.shape, dtype), np.empty(w_hh.shape, dtype)
     db_ih, db_hh = np.empty(3 * H, dtype), np.empty(3 * H, dtype)
     dh = d_hT.copy()
-    _backward(x, w_ih, w_hh, hs, acts, hns, d_out, dh, dgi, dgh, dhs, dx, dw_ih, dw_hh, db_ih, db_hh)
+    _backward(x, w_ih, w_hh, hs, acts, hns, d_out, dh, dgi, dgh, dhs, dx, dw_ih, dw_hh, db_ih, db_hh, True)
     return dx, dw_ih, dw_hh, db_ih, db_hh, dh, dhs
 
 
 @njit(**_JIT)
-def _backward(x, w_ih, w_hh, hs, acts, hns, d_out, dh, dgi, dgh, dhs, dx, dw_ih, dw_hh, db_ih, db_hh):
+def _backward(x, w_ih, w_hh, hs, acts, hns, d_out, dh, dgi, dgh, dhs, dx, dw_ih, dw_hh, db_ih, db_hh,
+              need_dh0):
     """:func:`gru_backward` into given arrays, on one thread (BLAS may use several). ``dh`` holds the
-    gradient at h_T on entry and at h_0 on return; ``dgi``, ``dgh`` are scratch."""
+    gradient at h_T on entry and at h_0 on return (if ``need_dh0``; else it is left undefined);
+    ``dgi``, ``dgh`` are scratch."""
     db = np.empty(4 * acts.shape[2] // 3, dtype=x.dtype)
-    _backward_loop(w_hh, hs, acts, hns, d_out, dh, dgi, dgh, dhs, db)
+    _backward_loop(w_hh, hs, acts, hns, d_out, dh, dgi, dgh, dhs, db, need_dh0)
     _bias_gradients(db, db_ih, db_hh)
     _weight_gradients(x, w_ih, hs, dgi, dgh, dx, dw_ih, dw_hh)
 
 
 @njit(**_JIT)
-def _backward_loop(w_hh, hs, acts, hns, d_out, dh, dgi, dgh, dhs, db):
+def _backward_loop(w_hh, hs, acts, hns, d_out, dh, dgi, dgh, dhs, db, need_dh0):
     """The time loop of BPTT; ``db`` (4H) gets the sums over the batch and all steps of
     [dar, daz, dan, dan ⊙ r]. ``d_out`` may have one step only, then used for every step (a zero
-    ``d_out`` costs no memory)."""
+    ``d_out`` costs no memory). The last GEMM, for dh_0, only if ``need_dh0``."""
     db[:] = 0
     db_t = np.empty(db.shape[0], dtype=db.dtype)
     dh_z = np.empty_like(dh)  # dh ⊙ z, the direct path to h_{t-1}
@@ -143,8 +146,9 @@ def _backward_loop(w_hh, hs, acts, hns, d_out, dh, dgi, dgh, dhs, db):
         d_out_t = d_out[t] if d_out.shape[0] > 1 else d_out[0]
         _backward_step(acts[t], hns[t], hs[t], d_out_t, dh, dgi[t], dgh[t], dhs[t], dh_z, db_t)
         db += db_t  # summed per step, then over steps (as the reference does)
-        np.dot(dgh[t], w_hh, dh)
-        dh += dh_z
+        if t > 0 or need_dh0:
+            np.dot(dgh[t], w_hh, dh)
+            dh += dh_z
 
 
 @njit(**_JIT)
@@ -160,11 +164,10 @@ def _bias_gradients(db, db_ih, db_hh):
 def _weight_gradients(x, w_ih, hs, dgi, dgh, dx, dw_ih, dw_hh):
     """dx = dgi @ W_ih, dW_ih = Σ_t dgi_tᵀ x_t, dW_hh = Σ_t dgh_tᵀ h_{t-1}: GEMMs over all T*B rows."""
     T, B, I = x.shape
-    H = hs.shape[2]
     dgi2 = dgi.reshape(T * B, dgi.shape[2])
     np.dot(dgi2, w_ih, dx.reshape(T * B, I))
     weight_gradient(dgi2, x.reshape(T * B, I), dw_ih)
-    weight_gradient(dgh.reshape(T * B, dgh.shape[2]), hs[:T].reshape(T * B, H), dw_hh)
+    hidden_weight_gradient(dgh, hs, dw_hh)
 
 
 @njit(**_JIT)

@@ -21,7 +21,7 @@ Layout of the work (shared by the LSTM and GRU kernels):
 import numpy as np
 from numba import njit
 
-from fastrnn.kernels._gemm import weight_gradient
+from fastrnn.kernels._gemm import hidden_weight_gradient, is_zero, recurrent_product, weight_gradient
 from fastrnn.kernels.activations import tanh
 
 _JIT = dict(cache=True, error_model="numpy", nogil=True)
@@ -63,8 +63,9 @@ def _forward_setup(x, w_ih, h0, hs):
 def _forward_loop(w_hh, b, relu, hs):
     """The time loop: per step ``h_{t-1} @ W_hh^T`` and the activation."""
     rec = np.empty((hs.shape[1], hs.shape[2]), dtype=hs.dtype)  # W_hh h_{t-1}
+    h0_is_zero = is_zero(hs[0])
     for t in range(hs.shape[0] - 1):
-        np.dot(hs[t], w_hh.T, rec)
+        recurrent_product(hs[t], w_hh, rec, t == 0 and h0_is_zero)
         _forward_step(hs[t + 1], rec, b, relu)
 
 
@@ -103,40 +104,42 @@ def rnn_backward(x, w_ih, w_hh, hs, relu, d_out, d_hT):
     da, dhs, dx = np.empty((T, B, H), dtype), np.empty((T, B, H), dtype), np.empty((T, B, I), dtype)
     dw_ih, dw_hh, db = np.empty(w_ih.shape, dtype), np.empty(w_hh.shape, dtype), np.empty(H, dtype)
     dh = d_hT.copy()
-    _backward(x, w_ih, w_hh, hs, relu, d_out, dh, da, dhs, dx, dw_ih, dw_hh, db)
+    _backward(x, w_ih, w_hh, hs, relu, d_out, dh, da, dhs, dx, dw_ih, dw_hh, db, True)
     return dx, dw_ih, dw_hh, db, db.copy(), dh, dhs
 
 
 @njit(**_JIT)
-def _backward(x, w_ih, w_hh, hs, relu, d_out, dh, da, dhs, dx, dw_ih, dw_hh, db):
+def _backward(x, w_ih, w_hh, hs, relu, d_out, dh, da, dhs, dx, dw_ih, dw_hh, db, need_dh0):
     """:func:`rnn_backward` into given arrays, on one thread (BLAS may use several). ``dh`` holds the
-    gradient at h_T on entry and at h_0 on return; ``da`` is scratch."""
-    _backward_loop(w_hh, hs, relu, d_out, dh, da, dhs, db)
+    gradient at h_T on entry and at h_0 on return (if ``need_dh0``; else it is left undefined);
+    ``da`` is scratch."""
+    _backward_loop(w_hh, hs, relu, d_out, dh, da, dhs, db, need_dh0)
     _weight_gradients(x, w_ih, hs, da, dx, dw_ih, dw_hh)
 
 
 @njit(**_JIT)
-def _backward_loop(w_hh, hs, relu, d_out, dh, da, dhs, db):
+def _backward_loop(w_hh, hs, relu, d_out, dh, da, dhs, db, need_dh0):
     """The time loop of BPTT; ``db`` gets Σ da over the batch and all steps. ``d_out`` may have one
-    step only, then used for every step (a zero ``d_out`` costs no memory)."""
+    step only, then used for every step (a zero ``d_out`` costs no memory). The last GEMM, dh_0,
+    only if ``need_dh0`` (a model's training step has no use for it)."""
     db[:] = 0
     db_t = np.empty(db.shape[0], dtype=db.dtype)
     for t in range(da.shape[0] - 1, -1, -1):
         d_out_t = d_out[t] if d_out.shape[0] > 1 else d_out[0]
         _backward_step(hs[t + 1], d_out_t, dh, da[t], dhs[t], db_t, relu)
         db += db_t  # summed per step, then over steps (as the reference does)
-        np.dot(da[t], w_hh, dh)
+        if t > 0 or need_dh0:
+            np.dot(da[t], w_hh, dh)
 
 
 @njit(**_JIT)
 def _weight_gradients(x, w_ih, hs, da, dx, dw_ih, dw_hh):
     """dx = da @ W_ih, dW_ih = Σ_t da_tᵀ x_t, dW_hh = Σ_t da_tᵀ h_{t-1}: GEMMs over all T*B rows."""
     T, B, I = x.shape
-    H = hs.shape[2]
     da2 = da.reshape(T * B, da.shape[2])
     np.dot(da2, w_ih, dx.reshape(T * B, I))
     weight_gradient(da2, x.reshape(T * B, I), dw_ih)
-    weight_gradient(da2, hs[:T].reshape(T * B, H), dw_hh)
+    hidden_weight_gradient(da, hs, dw_hh)
 
 
 @njit(**_JIT)
