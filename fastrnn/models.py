@@ -277,6 +277,10 @@ class _Recurrent:
         d_y = np.asarray(d_y, dtype=self.dtype)
         W = self._params["head.weight"]
         feat = cache["feat"]
+        # the shape of the forward's output y: the kernels below trust the shapes they are given
+        y_shape = ((feat.shape[1], feat.shape[0]) if self.return_sequences else (feat.shape[0],)) + (W.shape[0],)
+        if d_y.shape != y_shape:
+            raise ValueError(f"d_y must have the shape of the forward's output {y_shape}; got {d_y.shape}")
         grads = {}
         if self.return_sequences:
             d_y = d_y.transpose(1, 0, 2)  # (T, B, O)

@@ -559,3 +559,16 @@ def test_gradient_flow_many_to_many_and_no_dropout():
     assert a.shape == (2, 1, 6)
     np.testing.assert_array_equal(a, b)  # dropout is off: deterministic
     assert (a[1] > 0).all()  # every step of the top layer gets a gradient of its own
+
+
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_backward_rejects_a_gradient_of_the_wrong_shape(return_sequences):
+    """The model hands the kernels d_y without F.backward's checks, so it checks d_y's shape itself
+    (a wrong batch size would otherwise reach the kernels, which do not check bounds)."""
+    m = fr.LSTM(2, 3, output_size=2, return_sequences=return_sequences, dtype="float64", seed=0)
+    x = np.random.default_rng(0).standard_normal((4, 5, 2))
+    y, cache = m.forward(x)
+    m.backward(cache, np.ones_like(y))  # the right shape works
+    for bad in (y.shape[:-1] + (3,), (3,) + y.shape[1:], (y.size,)):
+        with pytest.raises(ValueError, match="d_y must have the shape"):
+            m.backward(cache, np.ones(bad))
