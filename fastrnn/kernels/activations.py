@@ -21,8 +21,11 @@ Numba does not type ``x.dtype == np.float32`` tests, and ``generated_jit`` is go
 ``sigmoid(v) = (1 + tanh(v/2)) / 2`` in both dtypes, as :func:`fastrnn.reference.sigmoid`.
 
 Array versions (:func:`tanh_array`, :func:`sigmoid_array`) exist for the accuracy tests and for
-timing. Measured here (one thread, 2M elements): float32 tanh 0.34 ns/element, float64 1.5 ns,
-against 20-38 ns for ``np.tanh`` in a Numba loop and 0.4 / 1.8 ns for NumPy's SIMD ufunc.
+timing. Measured (one thread, 2M elements) on the AMD EPYC host of 2026-11-23: float32 tanh
+0.34 ns/element, float64 1.5 ns, against 20-38 ns for ``np.tanh`` in a Numba loop and 0.4 / 1.8 ns
+for NumPy's SIMD ufunc; on the Intel host of 2026-11-30 (1M elements): 0.45 / 2.3 ns against
+1.6 ns for ``np.tanh`` in float64 (LLVM vectorises these loops 4 doubles wide there; see
+benchmarks/README.md).
 
 Numba's on-disk cache does not notice changes to this module in the kernels that inline it:
 after editing it, delete ``fastrnn/kernels/__pycache__/*.nbi`` and ``*.nbc``. Non-finite inputs: ±inf gives ±1 (tanh) and 1/0 (sigmoid); NaN is not propagated (the
