@@ -65,8 +65,14 @@ def global_norm(grads, norm_type=2.0) -> float:
     if math.isinf(p):
         return max(norms)
     if p == 2.0:
-        return math.sqrt(math.fsum(n * n for n in norms))
+        return _l2_total(norms)
     return float(np.sum(np.asarray(norms) ** p) ** (1.0 / p))
+
+
+def _l2_total(norms):
+    """The global L2 norm from the per-array L2 norms (also the trainer's, which has the sums of
+    squares already: one formula, so clipping there gives the same result as here)."""
+    return math.sqrt(math.fsum(n * n for n in norms))
 
 
 def clip_grad_norm(grads, max_norm, norm_type=2.0, error_if_nonfinite=False) -> float:

@@ -175,9 +175,9 @@ class Trainer:
             if self.clip_norm is not None:
                 _clip.clip_grad_norm(grads, self.clip_norm)
         elif self.clip_norm is not None:
-            # clip_grad_norm's global norm, computed as it does (same arithmetic, same result) from
-            # the sums of squares above instead of a second pass over the gradients
-            clip_total = math.sqrt(math.fsum(n * n for n in map(math.sqrt, squares.values())))
+            # clip_grad_norm's global norm by its own formula, from the sums of squares above
+            # instead of a second pass over the gradients
+            clip_total = _clip._l2_total(map(math.sqrt, squares.values()))
             _clip._scale_to_norm(grads.values(), self.clip_norm, clip_total)
         self.optimizer.step(grads)
         return float(value), cache["states"]
