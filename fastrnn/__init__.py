@@ -4,13 +4,46 @@
     model = fr.LSTM(input_size=1, hidden_size=32, seed=0)
     trainer = fr.Trainer(model, loss="mse", optimizer=fr.optim.Adam(model.parameters(), lr=1e-3))
     history = trainer.fit(X, y, epochs=20)
+
+The names below are imported on first use (PEP 562 ``__getattr__``), so that ``import fastrnn``,
+``fastrnn --help`` and ``fastrnn --version`` do not load numpy, numba or the kernels.
 """
 
-__version__ = "0.1.0"
+from __future__ import annotations
 
-from fastrnn import clip, diagnostics, functional, losses, optim  # noqa: E402
-from fastrnn.models import GRU, LSTM, RNN, load  # noqa: E402
-from fastrnn.trainer import EarlyStopping, History, Trainer  # noqa: E402
+import importlib
+
+from fastrnn._version import __version__
+
+#: Public name -> the module that defines it (a module itself when the name is a submodule).
+_LAZY = {
+    "RNN": "fastrnn.models",
+    "LSTM": "fastrnn.models",
+    "GRU": "fastrnn.models",
+    "load": "fastrnn.models",
+    "Trainer": "fastrnn.trainer",
+    "EarlyStopping": "fastrnn.trainer",
+    "History": "fastrnn.trainer",
+    "functional": None,
+    "losses": None,
+    "optim": None,
+    "clip": None,
+    "diagnostics": None,
+}
 
 __all__ = ["RNN", "LSTM", "GRU", "Trainer", "EarlyStopping", "History", "load",
            "functional", "losses", "optim", "clip", "diagnostics", "__version__"]
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'fastrnn' has no attribute {name!r}")
+    module = _LAZY[name]
+    value = (importlib.import_module(f"fastrnn.{name}") if module is None
+             else getattr(importlib.import_module(module), name))
+    globals()[name] = value  # later look-ups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -21,7 +21,7 @@ import os
 
 import click
 
-from fastrnn import __version__
+from fastrnn._version import __version__
 
 
 def _error_message(exc: BaseException) -> str:

@@ -152,3 +152,57 @@ def test_console_script_entry_point_is_declared():
         pytest.skip("fastrnn is not pip-installed; run `pip install '.[test]'` first")
     scripts = [ep for ep in dist.entry_points if ep.group == "console_scripts"]
     assert {ep.name: ep.value for ep in scripts}.get("fastrnn") == "fastrnn.cli:main"
+
+
+# --- Lazy imports: the CLI's help and version never load numba, numpy or the kernels -----------
+
+_HEAVY = ("numba", "numpy", "scipy", "pandas", "fastrnn.models", "fastrnn.kernels")
+
+
+def _loaded_after(code: str, env_extra=None) -> list[str]:
+    """Run ``code`` in a fresh interpreter; return the heavy modules it left in sys.modules."""
+    import os
+
+    probe = f"{code}\nimport sys\nprint(','.join(m for m in {_HEAVY!r} if m in sys.modules))"
+    env = dict(os.environ, **(env_extra or {}))
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env,
+                         check=True)
+    last = (out.stdout.splitlines() or [""])[-1]
+    return [m for m in last.split(",") if m]
+
+
+def test_import_cli_loads_no_numba():
+    assert _loaded_after("import fastrnn.cli") == []
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["train", "--help"], ["bench", "--help"]])
+def test_help_and_version_load_no_numba(argv):
+    code = ("import sys\nfrom fastrnn.cli import main\n"
+            f"try:\n    main({argv!r}, standalone_mode=False)\nexcept SystemExit:\n    pass")
+    loaded = _loaded_after(code)
+    # `train --help` lists the per-dataset defaults, read from fastrnn.forecast (numpy, no numba).
+    allowed = {"numpy"} if argv[0] == "train" else set()
+    assert set(loaded) <= allowed, loaded
+
+
+def test_package_names_resolve_lazily():
+    loaded = _loaded_after("import fastrnn\nassert fastrnn.__version__")
+    assert loaded == []
+    assert fastrnn.LSTM.__module__ == "fastrnn.models"
+    assert set(fastrnn.__all__) <= set(dir(fastrnn))
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        fastrnn.nope  # noqa: B018
+
+
+def test_info_survives_a_broken_numba(tmp_path):
+    import os
+
+    fake = tmp_path / "numba"
+    fake.mkdir()
+    (fake / "__init__.py").write_text('raise RuntimeError("numba is broken here")\n')
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    out = subprocess.run([sys.executable, "-m", "fastrnn.cli", "info"], capture_output=True,
+                         text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert "Traceback" not in out.stderr
+    assert "numba is broken here" in out.stdout
