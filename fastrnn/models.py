@@ -361,22 +361,116 @@ class _Recurrent:
         return f"{type(self).__name__}({args})"
 
 
-class RNN(_Recurrent):
-    """Elman RNN stack (tanh or relu) plus a linear head. See :class:`_Recurrent` for the arguments."""
+_PARAMETERS_DOC = """
+    Parameters
+    ----------
+    input_size : int
+        Features per time step, ``I``.
+    hidden_size : int
+        Hidden units per layer and direction, ``H``.
+    output_size : int, default 1
+        Outputs of the linear head, ``O``.
+    num_layers : int, default 1
+        Stacked recurrent layers; layer ``l > 0`` reads the hidden states of layer ``l - 1``.
+    bidirectional : bool, default False
+        Add a second direction per layer that reads the sequence backwards; the head then sees
+        ``2 H`` features (forward and backward states concatenated, PyTorch's layout).
+    dropout : float, default 0.0
+        Dropout probability on the outputs of every layer but the last, in training only.
+    nonlinearity : {"tanh", "relu"}, default "tanh"
+        The RNN's activation (RNN only).
+    return_sequences : bool, default False
+        ``False``: the head reads the last step's state, ``y`` is ``(B, O)``; ``True``: it reads
+        every step's, ``y`` is ``(B, T, O)``.
+    init : {"xavier", "orthogonal", "he", "uniform", "random"}, default "xavier"
+        Weight initialisation: ``xavier`` Glorot uniform per gate block (Keras' default),
+        ``orthogonal`` the same for inputs and orthogonal recurrent blocks, ``he`` N(0, 2/fan_in),
+        ``random`` N(0, 0.01²), ``uniform`` U(±1/√H) for every weight and bias (PyTorch's default).
+    forget_bias : float, default 1.0
+        Initial forget-gate bias of the LSTM (added to ``bias_ih``'s f block).
+    dtype : {"float32", "float64"}, default "float32"
+        Precision of the weights and of the computation.
+    backend : {"numba", "numpy"}, default "numba"
+        The kernels: Numba-JIT, or the readable NumPy reference (same results up to rounding).
+    seed : int or None
+        Seed of the initialisation and of the dropout masks (and, by default, of the
+        :class:`~fastrnn.Trainer`'s shuffling); ``None`` draws fresh entropy.
 
+    Shapes
+    ------
+    ``x``: ``(B, T, I)`` batch-first (``(B, T)`` when ``I = 1``); ``y``: ``(B, O)``, or
+    ``(B, T, O)`` with ``return_sequences``. Parameters: ``weight_ih_l{k}`` ``(G H, I)`` (layer 0)
+    or ``(G H, D H)``, ``weight_hh_l{k}`` ``(G H, H)``, ``bias_ih_l{k}``, ``bias_hh_l{k}``
+    ``(G H,)``, ``…_reverse`` for the backward direction, ``head.weight`` ``(O, D H)``,
+    ``head.bias`` ``(O,)``; ``G`` gates, ``D`` directions. These are PyTorch's names and shapes.
+"""
+
+
+class RNN(_Recurrent):
     kind = "rnn"
+    __doc__ = """Elman RNN stack plus a linear head.
+
+    Each layer computes, for t = 1 … T (PyTorch's ``nn.RNN``)::
+
+        h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)      (relu with nonlinearity="relu")
+
+    and the head ``y = W h + b`` reads the last layer's state. Equivalent to this loop (one layer,
+    one direction, ``h_0 = 0``; the kernels run all batch rows and gates in one pass)::
+
+        h = np.zeros((B, H))
+        for t in range(T):
+            h = np.tanh(x[:, t] @ w_ih.T + b_ih + h @ w_hh.T + b_hh)
+        y = h @ head_w.T + head_b
+""" + _PARAMETERS_DOC
 
 
 class LSTM(_Recurrent):
-    """LSTM stack (PyTorch gate order i, f, g, o) plus a linear head."""
-
     kind = "lstm"
+    __doc__ = """LSTM stack plus a linear head.
+
+    Each layer computes, for t = 1 … T (PyTorch's ``nn.LSTM``, gate order i, f, g, o)::
+
+        i_t = σ(W_ii x_t + b_ii + W_hi h_{t-1} + b_hi)
+        f_t = σ(W_if x_t + b_if + W_hf h_{t-1} + b_hf)
+        g_t = tanh(W_ig x_t + b_ig + W_hg h_{t-1} + b_hg)
+        o_t = σ(W_io x_t + b_io + W_ho h_{t-1} + b_ho)
+        c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t
+        h_t = o_t ⊙ tanh(c_t)
+
+    and the head ``y = W h + b`` reads the last layer's ``h``. Equivalent to this loop (one layer,
+    one direction, zero initial state; ``sigmoid(v) = 1 / (1 + exp(-v))``)::
+
+        h, c = np.zeros((B, H)), np.zeros((B, H))
+        for t in range(T):
+            i, f, g, o = np.split(x[:, t] @ w_ih.T + b_ih + h @ w_hh.T + b_hh, 4, axis=1)
+            c = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
+            h = sigmoid(o) * np.tanh(c)
+        y = h @ head_w.T + head_b
+""" + _PARAMETERS_DOC
 
 
 class GRU(_Recurrent):
-    """GRU stack (PyTorch gate order r, z, n) plus a linear head."""
-
     kind = "gru"
+    __doc__ = """GRU stack plus a linear head.
+
+    Each layer computes, for t = 1 … T (PyTorch's ``nn.GRU``, gate order r, z, n)::
+
+        r_t = σ(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)
+        z_t = σ(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)
+        n_t = tanh(W_in x_t + b_in + r_t ⊙ (W_hn h_{t-1} + b_hn))
+        h_t = (1 - z_t) ⊙ n_t + z_t ⊙ h_{t-1}
+
+    and the head ``y = W h + b`` reads the last layer's state. Equivalent to this loop (one layer,
+    one direction, ``h_0 = 0``)::
+
+        h = np.zeros((B, H))
+        for t in range(T):
+            xr, xz, xn = np.split(x[:, t] @ w_ih.T + b_ih, 3, axis=1)
+            hr, hz, hn = np.split(h @ w_hh.T + b_hh, 3, axis=1)
+            r, z = sigmoid(xr + hr), sigmoid(xz + hz)
+            h = (1 - z) * np.tanh(xn + r * hn) + z * h
+        y = h @ head_w.T + head_b
+""" + _PARAMETERS_DOC
 
 
 _KINDS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}

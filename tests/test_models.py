@@ -572,3 +572,33 @@ def test_backward_rejects_a_gradient_of_the_wrong_shape(return_sequences):
     for bad in (y.shape[:-1] + (3,), (3,) + y.shape[1:], (y.size,)):
         with pytest.raises(ValueError, match="d_y must have the shape"):
             m.backward(cache, np.ones(bad))
+
+
+# --- The class docstrings' "equivalent to" loops compute what the model computes ----------------
+
+
+def _docstring_loop(cls) -> str:
+    """The code block after "Equivalent to this loop" in ``cls.__doc__``, dedented."""
+    import textwrap
+
+    doc = cls.__doc__
+    start = doc.index("::\n", doc.index("Equivalent to this loop")) + 3
+    block = []
+    for line in doc[start:].splitlines()[1:]:
+        if line.strip() and not line.startswith("        "):
+            break
+        block.append(line)
+    return textwrap.dedent("\n".join(block))
+
+
+@pytest.mark.parametrize("cls", [fr.RNN, fr.LSTM, fr.GRU])
+def test_docstring_loop_equals_model(cls):
+    B, T, I, H = 3, 5, 2, 4
+    model = cls(input_size=I, hidden_size=H, seed=1, dtype="float64", init="uniform")
+    x = np.random.default_rng(0).standard_normal((B, T, I))
+    p = model.parameters()
+    ns = {"np": np, "sigmoid": lambda v: 1.0 / (1.0 + np.exp(-v)), "x": x, "B": B, "T": T, "H": H,
+          "w_ih": p["weight_ih_l0"], "w_hh": p["weight_hh_l0"], "b_ih": p["bias_ih_l0"],
+          "b_hh": p["bias_hh_l0"], "head_w": p["head.weight"], "head_b": p["head.bias"]}
+    exec(_docstring_loop(cls), ns)  # noqa: S102 - our own docstring
+    np.testing.assert_allclose(ns["y"], model.predict(x), rtol=1e-12, atol=1e-12)
