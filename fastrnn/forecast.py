@@ -486,7 +486,8 @@ def train(cfg: TrainConfig, progress: bool | None = False, data=None, prep=None,
 
     Divergence: ``metrics["warning"]`` (one sentence with the fix) is set when the training loss
     became NaN or infinite, or when the model's validation or test RMSE is more than
-    :data:`DIVERGENCE_FACTOR` times that of persistence (see :func:`divergence_warning`).
+    :data:`DIVERGENCE_FACTOR` times that of persistence (see :func:`divergence_warning`). Forecasts
+    that are not finite at all raise a ``ValueError`` saying so, with the same fix.
     """
     from fastrnn import __version__
     from fastrnn import baselines
@@ -516,8 +517,14 @@ def train(cfg: TrainConfig, progress: bool | None = False, data=None, prep=None,
     hist = histories[0]
     epochs_total = sum(h.epochs_run for h in histories)
 
-    test = score(model, prep, "test")
-    val = score(model, prep, "val")
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverged model: reported just below
+        test = score(model, prep, "test")
+        val = score(model, prep, "val")
+        member_val = [score(m, prep, "val")["rmse"] for m in members]
+    for part, sc in (("test", test), ("validation", val)):
+        if not math.isfinite(sc["rmse"]):
+            raise ValueError(f"training diverged: the model's {part} forecasts are not finite "
+                             f"(RMSE {sc['rmse']}), so there is no run to save; {_DIVERGENCE_FIX}")
     base_scores = baselines.evaluate(prep)
     base_pred = baselines.forecasts(prep, "test")
     dates = prep.target_dates("test")
@@ -554,8 +561,8 @@ def train(cfg: TrainConfig, progress: bool | None = False, data=None, prep=None,
         "best_epoch": hist.best_epoch,
         "stop_reason": hist.stop_reason,
         "members": [{"seed": cfg.seed + k, "epochs_run": h.epochs_run, "best_epoch": h.best_epoch,
-                     "stop_reason": h.stop_reason, "val_rmse": score(m, prep, "val")["rmse"]}
-                    for k, (m, h) in enumerate(zip(members, histories))],
+                     "stop_reason": h.stop_reason, "val_rmse": member_val[k]}
+                    for k, h in enumerate(histories)],
         "epochs_total": epochs_total,
         "num_parameters": sum(m.num_parameters() for m in members),
         "config": cfg.to_dict(),
@@ -587,8 +594,9 @@ def divergence_warning(metrics: dict, histories, prep) -> str | None:
     prep : the prepared series (for persistence's validation RMSE).
 
     Diverged means: a member's loss became NaN or infinite, or the model's validation or test RMSE
-    is not finite or more than :data:`DIVERGENCE_FACTOR` times that of persistence on the same
-    windows.
+    is more than :data:`DIVERGENCE_FACTOR` times that of persistence on the same windows. (Non-finite
+    forecasts never get here: :func:`train` raises a ``ValueError`` for them, as such a model cannot
+    be saved or used.)
     """
     from fastrnn.baselines import forecasts, rmse
 
@@ -598,7 +606,7 @@ def divergence_warning(metrics: dict, histories, prep) -> str | None:
     worse = []
     for part, model_rmse, base in (("validation", metrics["val"]["rmse"], pers_val),
                                    ("test", metrics["test"]["rmse"], pers_test)):
-        if not math.isfinite(model_rmse) or (base > 0 and model_rmse > DIVERGENCE_FACTOR * base):
+        if base > 0 and model_rmse > DIVERGENCE_FACTOR * base:
             worse.append(f"{part} RMSE {model_rmse:.4g} against persistence's {base:.4g}")
     if not bad and not worse:
         return None
@@ -608,7 +616,10 @@ def divergence_warning(metrics: dict, histories, prep) -> str | None:
         what = (f"training diverged (the loss became NaN or infinite in member"
                 f"{'s' if len(bad) > 1 else ''} {', '.join(str(k + 1) for k in bad)}; the weights "
                 f"of its best epoch were kept)")
-    return f"{what}: train again with a lower --lr (e.g. 10 times lower) or a --clip-norm such as 1"
+    return f"{what}: {_DIVERGENCE_FIX}"
+
+
+_DIVERGENCE_FIX = "train again with a lower --lr (e.g. 10 times lower) or a --clip-norm such as 1"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -822,6 +833,10 @@ class Staging:
             if manifest.get("kind") != _MANIFEST_KIND:
                 raise ValueError("not written by fastrnn train")
             final = Path(manifest["final"])
+            try:  # shown as it was given when it lies in the current folder
+                final = final.relative_to(Path.cwd())
+            except ValueError:
+                pass
             cfg = TrainConfig(**manifest["config"])
             _validate(cfg)
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
