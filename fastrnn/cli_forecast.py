@@ -178,7 +178,13 @@ def train(dataset, csv, column, date_column, start, end, model_kind, hidden, lay
     ensemble is saved as one model (the members side by side), so predict needs nothing else.
 
     Writes model.npz, metrics.json, preprocessing.json, loss.png and forecast.png into the run
-    folder; `fastrnn predict --model FOLDER` then forecasts beyond the end of the series.
+    folder; `fastrnn predict --model FOLDER` then forecasts beyond the end of the series. A model
+    that diverged (more than 10 times worse than persistence) is saved with a warning.
+
+    Interrupted (Ctrl-C, SIGTERM, SIGHUP: exit status 130, 143, 129), a run keeps its finished
+    ensemble members in its hidden staging folder and prints the `fastrnn train --resume PATH`
+    that continues it (with the same result as an uninterrupted run); with no member finished,
+    nothing is left behind.
 
     \b
     Examples:
@@ -323,8 +329,10 @@ def _exit_interrupted(exc: KeyboardInterrupt, kept: int, staging) -> None:
         click.echo(f"Interrupted ({what}); {kept} of {total} members finished; continue with: "
                    f"fastrnn train --resume {shlex.quote(str(staging.resume_path()))}", err=True)
     else:
-        click.echo(f"Interrupted ({what}) before any ensemble member finished; nothing was kept",
-                   err=True)
+        cfg = None if staging is None else staging.config
+        before = (f"before any of the {cfg.ensemble} ensemble members finished"
+                  if cfg is not None and cfg.ensemble > 1 else "before training finished")
+        click.echo(f"Interrupted ({what}) {before}; nothing was kept", err=True)
     raise click.exceptions.Exit(128 + int(signum))
 
 

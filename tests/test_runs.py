@@ -193,7 +193,7 @@ def test_a_signal_during_training_leaves_nothing(tmp_path, sig, code, name):
     out, err = proc.communicate()
     assert proc.returncode == code, err
     assert err.strip().splitlines()[-1] == (
-        f"Interrupted ({name}) before any ensemble member finished; nothing was kept")
+        f"Interrupted ({name}) before training finished; nothing was kept")
     assert "Traceback" not in err
     assert not runs.exists()  # no hidden temporary folder, no reserved name, no "runs" it made
 
