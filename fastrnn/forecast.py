@@ -828,6 +828,10 @@ class Staging:
                                f".{p.name}.tmp-* folder beside it); pass the folder printed when the "
                                f"run was interrupted")
             p = siblings[0]
+            try:
+                p = p.relative_to(Path.cwd())
+            except ValueError:
+                pass
         try:
             manifest = json.loads((p / _MANIFEST).read_text(encoding="utf-8"))
             if manifest.get("kind") != _MANIFEST_KIND:
