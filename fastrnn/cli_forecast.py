@@ -228,7 +228,7 @@ def train(dataset, csv, column, date_column, start, end, model_kind, hidden, lay
                 staging.begin(cfg, ds, plot)
             click.echo(_header(cfg, ds, prep))
             if resume is not None:
-                click.echo(f"Resuming {staging.path}: {staging.finished_members()} of "
+                click.echo(f"Resuming {_shown(staging.path)}: {staging.finished_members()} of "
                            f"{cfg.ensemble} members finished before, loaded from their checkpoints")
             result = fc.train(cfg, progress=None, data=ds, prep=prep, checkpoint=staging.path)
             note = fc.write_files(result, staging.path, plot)
@@ -317,6 +317,16 @@ class _interrupt_signals:
         return False
 
 
+def _shown(path) -> str:
+    """``path`` relative to the current folder if it lies inside it, else as it is."""
+    from pathlib import Path
+
+    try:
+        return str(Path(path).absolute().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def _exit_interrupted(exc: KeyboardInterrupt, kept: int, staging) -> None:
     """One line on stderr saying what was kept, then exit 128 + the signal number (Ctrl-C: 130,
     SIGTERM: 143, SIGHUP: 129)."""
@@ -327,7 +337,7 @@ def _exit_interrupted(exc: KeyboardInterrupt, kept: int, staging) -> None:
     if kept:
         total = staging.config.ensemble
         click.echo(f"Interrupted ({what}); {kept} of {total} members finished; continue with: "
-                   f"fastrnn train --resume {shlex.quote(str(staging.resume_path()))}", err=True)
+                   f"fastrnn train --resume {shlex.quote(_shown(staging.resume_path()))}", err=True)
     else:
         cfg = None if staging is None else staging.config
         before = (f"before any of the {cfg.ensemble} ensemble members finished"
