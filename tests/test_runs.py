@@ -106,7 +106,7 @@ def test_concurrent_default_runs_get_distinct_complete_folders(tmp_path):
         wait_for(lambda i=i: (tmp_path / f"ready-{i}").exists(), p, "the driver was ready")
     (tmp_path / "go").write_text("")  # all start together, with the same time stamp
     results = [p.communicate() + (p.returncode,) for p in procs]
-    for out, err, rc in results:
+    for _out, err, rc in results:
         assert rc == 0, err
     runs = sorted(os.listdir(tmp_path / "runs"))
     base = "airline-lstm-20261123-174501"
