@@ -882,10 +882,11 @@ class Staging:
     # -- ending ----------------------------------------------------------------------------------
 
     def commit(self) -> Path:
-        """Remove the checkpoints and give the staging folder its final name."""
-        for f in list(self.path.iterdir()):
-            if f.name == _MANIFEST or (f.name.startswith("member-") and f.name.endswith(".npz")):
-                f.unlink()
+        """Give the staging folder its final name, then remove the checkpoints from it.
+
+        In this order, an interruption at any point leaves either the resumable staging folder or
+        the complete run (at worst with a leftover checkpoint file in it), never less.
+        """
         try:
             os.rename(self.path, self.final)  # POSIX: replaces an empty folder in one step
         except OSError:
@@ -896,6 +897,9 @@ class Staging:
                 raise RunError(f"--out {self.final} was filled by something else during training; "
                                f"run again with a new folder") from None
         self._created, self.reserved = [], False
+        for f in list(self.final.iterdir()):
+            if f.name == _MANIFEST or (f.name.startswith("member-") and f.name.endswith(".npz")):
+                f.unlink()
         return self.final
 
     def discard(self) -> None:
