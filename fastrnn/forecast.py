@@ -843,6 +843,9 @@ class Staging:
                 pass
             cfg = TrainConfig(**manifest["config"])
             _validate(cfg)
+            stored_csv = manifest["source"].get("csv")
+            if cfg.csv is not None and stored_csv and Path(cfg.csv).resolve() != Path(stored_csv):
+                cfg.csv = stored_csv  # resumed from another folder: the file the run started on
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
             raise RunError(f"{p / _MANIFEST} is not a valid resume file ({e}); train again without "
                            f"--resume") from None

@@ -344,3 +344,18 @@ def test_infinite_forecasts_end_with_one_error_line(tmp_path):
     assert "training diverged" in err and "lower --lr" in err
     assert "Traceback" not in r.output and "RuntimeWarning" not in r.output
     assert os.listdir(tmp_path) == []
+
+
+def test_resume_from_another_folder_reads_the_same_csv(tmp_path, monkeypatch):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "s.csv").write_text("v\n" + "".join(f"{(i * 7) % 11 + 0.5 * i}\n"
+                                                            for i in range(80)))
+    monkeypatch.chdir(tmp_path / "a")
+    cfg = fc.make_config(csv="s.csv", epochs=2, hidden=4, ensemble=2)
+    stage = fc.Staging(tmp_path / "out")
+    stage.begin(cfg, fc.load_series(cfg))
+    monkeypatch.chdir(tmp_path / "b")
+    again = fc.Staging.resume(stage.path)
+    assert Path(again.config.csv) == tmp_path / "a" / "s.csv"
+    again.check_data(fc.load_series(again.config))  # the same series: accepted
