@@ -287,6 +287,8 @@ def test_resume_errors_are_one_line(tmp_path, tiny_run):
     assert "--resume continues a run with the settings it was started with; drop --hidden, --out" \
         in r.output
     assert os.listdir(tmp_path / "empty") == []
+    r = runner.invoke(main, ["train", "--resume", str(tmp_path / "missing"), "--no-plot"])
+    assert r.exit_code == 1 and "does not exist" in r.output  # --plot/--no-plot may be given
 
 
 def test_resume_refuses_changed_data_and_keeps_the_state(tmp_path):
