@@ -93,6 +93,7 @@ __all__ = [
     "TrainResult", "Run", "make_config", "load_series", "prepare_series", "build_model",
     "fit_model", "score", "train", "run", "Staging", "default_out_dir", "write_run", "write_files",
     "load_run", "forecast", "future_dates", "RunError", "merge_ensemble",
+    "DIVERGENCE_FACTOR", "divergence_warning",
 ]
 
 MODELS = ("lstm", "gru", "rnn")
