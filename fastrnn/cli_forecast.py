@@ -159,9 +159,13 @@ class _TrainCommand(click.Command):
               help="Run folder to create (must be new or empty).  [default: runs/NAME-MODEL-TIME]")
 @click.option("--plot/--no-plot", default=True, show_default=True,
               help="Write loss.png and forecast.png (needs matplotlib).")
+@click.option("--resume", metavar="PATH",
+              help="Continue an interrupted run (the PATH it printed: its run folder or hidden "
+                   ".NAME.tmp-* folder) with the settings it was started with; finished ensemble "
+                   "members are reused, the result is the same as without the interruption.")
 def train(dataset, csv, column, date_column, start, end, model_kind, hidden, layers, look_back,
           epochs, batch_size, lr, optimizer, clip_norm, patience, seed, dtype, backend, transform,
-          scaler, calendar, ensemble, out, plot):
+          scaler, calendar, ensemble, out, plot, resume):
     """Train a forecaster and compare it with baselines on the test part.
 
     With no options, trains the default model on the airline dataset. The last 33 % of the series
@@ -174,7 +178,13 @@ def train(dataset, csv, column, date_column, start, end, model_kind, hidden, lay
     ensemble is saved as one model (the members side by side), so predict needs nothing else.
 
     Writes model.npz, metrics.json, preprocessing.json, loss.png and forecast.png into the run
-    folder; `fastrnn predict --model FOLDER` then forecasts beyond the end of the series.
+    folder; `fastrnn predict --model FOLDER` then forecasts beyond the end of the series. A model
+    that diverged (more than 10 times worse than persistence) is saved with a warning.
+
+    Interrupted (Ctrl-C, SIGTERM, SIGHUP: exit status 130, 143, 129), a run keeps its finished
+    ensemble members in its hidden staging folder and prints the `fastrnn train --resume PATH`
+    that continues it (with the same result as an uninterrupted run); with no member finished,
+    nothing is left behind.
 
     \b
     Examples:
@@ -183,6 +193,8 @@ def train(dataset, csv, column, date_column, start, end, model_kind, hidden, lay
       fastrnn train --csv sales.csv --column units --look-back 24 --out runs/sales
     """
     _check_source(dataset, csv, column, date_column)
+    if resume is not None:
+        plot = _check_resume_options()
     from fastrnn import forecast as fc
 
     overrides = dict(column=column, date_column=date_column, start=start, end=end,
@@ -191,27 +203,43 @@ def train(dataset, csv, column, date_column, start, end, model_kind, hidden, lay
                      clip_norm=clip_norm, patience=patience, seed=seed, dtype=dtype, backend=backend,
                      transform=transform, scaler=scaler, calendar=calendar, ensemble=ensemble)
     staging = None
-    try:
-        if csv is not None:
-            ds = fc.load_series({"csv": csv, "column": column, "date_column": date_column,
-                                 "start": start, "end": end})
-            cfg = fc.make_config(csv=csv, season=ds.season, **overrides)
-        else:
-            cfg = fc.make_config(dataset=dataset, **overrides)
-            ds = fc.load_series(cfg)
-        prep = fc.prepare_series(ds, cfg)
-        # Reserve the run folder before training: an unwritable --out fails now, not in a minute.
-        staging = fc.Staging(out if out is not None else fc.default_out_dir(cfg.name, cfg.model))
-        click.echo(_header(cfg, ds, prep))
-        result = fc.train(cfg, progress=None, data=ds, prep=prep)
-        note = fc.write_files(result, staging.path, plot)
-        path = staging.commit()
-    except BaseException as exc:  # incl. KeyboardInterrupt: never leave a half-written run
-        if staging is not None:
-            staging.discard()
-        if isinstance(exc, _INPUT_ERRORS) and not _debug():
-            raise _input_error(exc, csv) from None
-        raise
+    # SIGTERM and SIGHUP become an interruption like Ctrl-C, so they clean up the same way.
+    with _interrupt_signals():
+        try:
+            if resume is not None:
+                staging = fc.Staging.resume(resume)
+                cfg = staging.config
+                ds = fc.load_series(cfg)
+                staging.check_data(ds)  # and take the staging folder over
+                plot = staging.manifest.get("plot", True) if plot is None else plot
+            elif csv is not None:
+                ds = fc.load_series({"csv": csv, "column": column, "date_column": date_column,
+                                     "start": start, "end": end})
+                cfg = fc.make_config(csv=csv, season=ds.season, **overrides)
+            else:
+                cfg = fc.make_config(dataset=dataset, **overrides)
+                ds = fc.load_series(cfg)
+            prep = fc.prepare_series(ds, cfg)
+            if staging is None:
+                # Reserve the run folder before training: an unwritable --out fails now, not in a
+                # minute; a default name is reserved atomically (concurrent runs get their own).
+                staging = (fc.Staging(out) if out is not None
+                           else fc.Staging.fresh(cfg.name, cfg.model))
+                staging.begin(cfg, ds, plot)
+            click.echo(_header(cfg, ds, prep))
+            if resume is not None:
+                click.echo(f"Resuming {_shown(staging.path)}: {staging.finished_members()} of "
+                           f"{cfg.ensemble} members finished before, loaded from their checkpoints")
+            result = fc.train(cfg, progress=None, data=ds, prep=prep, checkpoint=staging.path)
+            note = fc.write_files(result, staging.path, plot)
+            path = staging.commit()
+        except BaseException as exc:  # incl. KeyboardInterrupt: never leave a half-written run
+            kept = staging.keep_or_discard(exc) if staging is not None else 0
+            if isinstance(exc, KeyboardInterrupt) and not _debug():
+                _exit_interrupted(exc, kept, staging)
+            if isinstance(exc, _INPUT_ERRORS) and not _debug():
+                raise _input_error(exc, csv) from None
+            raise
     if note:
         click.echo(f"Note: {note}", err=True)
     click.echo(format_report(result.metrics))
@@ -219,6 +247,103 @@ def train(dataset, csv, column, date_column, start, end, model_kind, hidden, lay
         ["loss.png", "forecast.png"] if plot and not note else [])
     click.echo(f"Saved {path}/  ({', '.join(files)})")
     click.echo(f"Forecast beyond the data: fastrnn predict --model {shlex.quote(str(path))} --steps 12")
+
+
+def _check_resume_options():
+    """With --resume, refuse every training option given (the run's stored settings are used).
+
+    Returns the ``--plot/--no-plot`` choice if given, else ``None`` (then the stored one is used).
+    """
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    given = [p for p in ctx.command.params if p.name not in ("resume", "plot")
+             and ctx.get_parameter_source(p.name) not in (ParameterSource.DEFAULT, None)]
+    if given:
+        names = ", ".join(p.opts[0] for p in given)
+        raise click.UsageError(f"--resume continues a run with the settings it was started with; "
+                               f"drop {names}")
+    plot_given = ctx.get_parameter_source("plot") not in (ParameterSource.DEFAULT, None)
+    return ctx.params["plot"] if plot_given else None
+
+
+class _Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised by the handlers of :func:`_interrupt_signals`: a KeyboardInterrupt,
+    so every clean-up that runs on Ctrl-C runs on these too."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+class _interrupt_signals:
+    """Context manager: while it is active, SIGTERM and SIGHUP raise :class:`_Interrupted` (once; a
+    second signal during the clean-up is ignored), and a second Ctrl-C during the clean-up too.
+    Signals the process ignores (``nohup``, background jobs) stay ignored; the previous handlers
+    are restored on exit. Outside the main thread it does nothing."""
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        self._previous = {}
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        fired = []
+
+        def handler(signum, frame):
+            if fired:
+                return
+            fired.append(signum)
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            raise _Interrupted(signum)
+
+        for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+            sig = getattr(signal, name, None)
+            if sig is None:
+                continue
+            current = signal.getsignal(sig)
+            if current is signal.SIG_IGN or (name == "SIGINT" and current is not signal.default_int_handler):
+                continue
+            self._previous[sig] = signal.signal(sig, handler)
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+
+        for sig, h in self._previous.items():
+            signal.signal(sig, h)
+        return False
+
+
+def _shown(path) -> str:
+    """``path`` relative to the current folder if it lies inside it, else as it is."""
+    from pathlib import Path
+
+    try:
+        return str(Path(path).absolute().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _exit_interrupted(exc: KeyboardInterrupt, kept: int, staging) -> None:
+    """One line on stderr saying what was kept, then exit 128 + the signal number (Ctrl-C: 130,
+    SIGTERM: 143, SIGHUP: 129)."""
+    import signal
+
+    signum = getattr(exc, "signum", signal.SIGINT)
+    what = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+    if kept:
+        total = staging.config.ensemble
+        click.echo(f"Interrupted ({what}); {kept} of {total} members finished; continue with: "
+                   f"fastrnn train --resume {shlex.quote(_shown(staging.resume_path()))}", err=True)
+    else:
+        cfg = None if staging is None else staging.config
+        before = (f"before any of the {cfg.ensemble} ensemble members finished"
+                  if cfg is not None and cfg.ensemble > 1 else "before training finished")
+        click.echo(f"Interrupted ({what}) {before}; nothing was kept", err=True)
+    raise click.exceptions.Exit(128 + int(signum))
 
 
 def _span(ds) -> str:
@@ -271,6 +396,8 @@ def format_report(m: dict) -> str:
         best = "" if m.get("best_epoch") is None else f", best epoch {m['best_epoch']}"
         lines.append(f"Training: {m['epochs_run']} epochs{best} in {m['train_seconds']:.1f} s "
                      f"({m['seconds_per_epoch']:.3f} s/epoch); {m['stop_reason']}")
+    if m.get("warning"):
+        lines.append(f"Warning: {m['warning']}")
     return "\n".join(lines)
 
 
@@ -280,8 +407,10 @@ def format_report(m: dict) -> str:
 @_data_options
 @click.option("--steps", type=click.IntRange(min=1), default=12, show_default=True,
               help="How many steps to forecast after the end of the series.")
-@click.option("--output", metavar="FILE", help="Also write the forecast to this CSV file.")
-def predict(model_path, dataset, csv, column, date_column, start, end, steps, output):
+@click.option("--output", metavar="FILE",
+              help="Also write the forecast to this CSV file (a new one, unless --force).")
+@click.option("--force", is_flag=True, help="Let --output replace an existing file.")
+def predict(model_path, dataset, csv, column, date_column, start, end, steps, output, force):
     """Forecast the next steps after the end of a series with a trained run.
 
     Forecasts are recursive: each one-step forecast becomes an input for the next. They use the
@@ -295,6 +424,10 @@ def predict(model_path, dataset, csv, column, date_column, start, end, steps, ou
       fastrnn predict --model runs/sales/model.npz --csv sales-latest.csv --output next.csv
     """
     _check_source(dataset, csv, column, date_column)
+    import os
+
+    if output is not None and not force and os.path.lexists(output):
+        raise _output_exists(output)  # before any work; _write_csv checks again, atomically
     from fastrnn import forecast as fc
 
     try:
@@ -310,7 +443,7 @@ def predict(model_path, dataset, csv, column, date_column, start, end, steps, ou
         dates = fc.future_dates(ds.dates, steps)
         text = _forecast_table(values, dates, ds.column)
         if output is not None:
-            _write_csv(output, values, dates)
+            _write_csv(output, values, dates, force=force)
     except _INPUT_ERRORS as exc:
         if _debug():
             raise
@@ -341,12 +474,21 @@ def _forecast_table(values, dates, column) -> str:
     return "\n".join(lines)
 
 
-def _write_csv(path, values, dates) -> None:
-    """Write ``date,forecast`` (or ``step,forecast``) rows atomically."""
+def _output_exists(output) -> click.ClickException:
+    return click.ClickException(f"--output {output} exists; pass --force to overwrite it or choose "
+                                f"another name")
+
+
+def _write_csv(path, values, dates, force: bool = False) -> None:
+    """Write ``date,forecast`` (or ``step,forecast``) rows atomically: into a temporary file beside
+    ``path``, then renamed onto it. Without ``force`` an existing ``path`` is never replaced: the
+    temporary file is hard-linked to ``path``, which fails if it exists, even if it appeared
+    meanwhile (where hard links are not supported: checked, then renamed)."""
     import os
     import tempfile
     from pathlib import Path
 
+    output = path
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(21, "--output is a folder; give a file name", str(path))
@@ -361,11 +503,20 @@ def _write_csv(path, values, dates) -> None:
                 key = (str(dates[k].date()) if dates[k] == dates[k].normalize() else
                        dates[k].isoformat()) if dates is not None else str(k + 1)
                 f.write(f"{key},{float(v)!r}\n")
-        os.replace(tmp, path)
-    except BaseException:
+        if force:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise _output_exists(output) from None
+            except OSError:  # no hard links on this file system
+                if os.path.lexists(path):
+                    raise _output_exists(output) from None
+                os.replace(tmp, path)
+    finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-        raise
 
 
 @click.command()
