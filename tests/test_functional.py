@@ -249,8 +249,8 @@ def test_output_shapes_and_dtypes(cell, backend, dtype):
     state0 = H.random_state(cell, B, Hs, rng, dtype)
     out, state, cache = F.forward(cell, x, params, state0, backend=backend)
     assert out.shape == (T, B, Hs) and out.dtype == dtype
-    if cell == "lstm":
-        assert isinstance(state, tuple) and len(state) == 2
+    if len(H.state_names(cell)) > 1:
+        assert isinstance(state, tuple) and len(state) == len(H.state_names(cell))
     for s in H.state_arrays(cell, state):
         assert s.shape == (B, Hs) and s.dtype == dtype
     # `out` is the hidden state of every step, so its last step is the final hidden state.
@@ -265,8 +265,8 @@ def test_output_shapes_and_dtypes(cell, backend, dtype):
     for k in H.PARAM_NAMES:
         assert grads[k].shape == params[k].shape and grads[k].dtype == dtype, k
     assert grads["x"].shape == (T, B, I) and grads["x"].dtype == dtype
-    if cell == "lstm":
-        assert isinstance(grads["state0"], tuple) and len(grads["state0"]) == 2
+    if len(H.state_names(cell)) > 1:
+        assert isinstance(grads["state0"], tuple) and len(grads["state0"]) == len(H.state_names(cell))
     else:
         assert isinstance(grads["state0"], np.ndarray)
     for g in H.state_arrays(cell, grads["state0"]):
@@ -398,6 +398,8 @@ def _set_state0_part(p, cell, part, value):
 
 
 G = H.N_GATES
+WITH_C = [c for c in CELLS if len(H.state_names(c)) == 2]  # state (h, c): the LSTM
+H_ONLY = [c for c in CELLS if len(H.state_names(c)) == 1]
 # (id, mutation(problem, cell), argument named in the message, expected shape or None, cells)
 FORWARD_BAD_CASES = [
     ("x-2d", lambda p, c: p.update(x=p["x"][0]), "x", None, CELLS),
@@ -428,11 +430,11 @@ FORWARD_BAD_CASES = [
     ("state0-transposed", lambda p, c: _set_state0_part(p, c, 0, np.zeros((H0, B0))), "state0", lambda c: (B0, H0), CELLS),
     ("state0-inf", lambda p, c: _set_state0_part(p, c, 0, _poison(H.state_arrays(c, p["state0"])[0], np.inf)), "state0", None, CELLS),
     ("state0-float32", lambda p, c: _set_state0_part(p, c, 0, H.state_arrays(c, p["state0"])[0].astype(np.float32)), "state0", None, CELLS),
-    ("c0-shape", lambda p, c: _set_state0_part(p, c, 1, np.zeros((B0, H0 + 1))), "state0", lambda c: (B0, H0), ["lstm"]),
-    ("c0-nan", lambda p, c: _set_state0_part(p, c, 1, _poison(p["state0"][1], np.nan, 2)), "state0", None, ["lstm"]),
-    ("state0-not-tuple", lambda p, c: p.update(state0=p["state0"][0]), "state0", None, ["lstm"]),
-    ("state0-triple", lambda p, c: p.update(state0=tuple(p["state0"]) + (p["state0"][0],)), "state0", None, ["lstm"]),
-    ("state0-tuple", lambda p, c: p.update(state0=(p["state0"], p["state0"])), "state0", None, ["rnn_tanh", "rnn_relu", "gru"]),
+    ("c0-shape", lambda p, c: _set_state0_part(p, c, 1, np.zeros((B0, H0 + 1))), "state0", lambda c: (B0, H0), WITH_C),
+    ("c0-nan", lambda p, c: _set_state0_part(p, c, 1, _poison(p["state0"][1], np.nan, 2)), "state0", None, WITH_C),
+    ("state0-not-tuple", lambda p, c: p.update(state0=p["state0"][0]), "state0", None, WITH_C),
+    ("state0-triple", lambda p, c: p.update(state0=tuple(p["state0"]) + (p["state0"][0],)), "state0", None, WITH_C),
+    ("state0-tuple", lambda p, c: p.update(state0=(p["state0"], p["state0"])), "state0", None, H_ONLY),
     ("cell", lambda p, c: p.update(cell="lstm2"), "cell", None, CELLS),
     ("cell-capitalised", lambda p, c: p.update(cell=c.upper()), "cell", None, CELLS),
     ("backend", lambda p, c: p.update(backend="cuda"), "backend", None, CELLS),
@@ -485,9 +487,9 @@ BACKWARD_BAD_CASES = [
     ("d_out-H", lambda c, ds: (np.zeros((T0, B0, H0 - 1)), ds), "d_out", (T0, B0, H0), CELLS),
     ("d_out-2d", lambda c, ds: (np.zeros((T0 * B0, H0)), ds), "d_out", (T0, B0, H0), CELLS),
     ("d_state-shape", lambda c, ds: (None, H.make_state(c, [np.zeros((B0, H0 + 1))] * len(H.state_names(c)))), "d_state", (B0, H0), CELLS),
-    ("d_state-c-shape", lambda c, ds: (None, (ds[0], np.zeros((B0 + 1, H0)))), "d_state", (B0, H0), ["lstm"]),
-    ("d_state-not-tuple", lambda c, ds: (None, ds[0]), "d_state", None, ["lstm"]),
-    ("d_state-tuple", lambda c, ds: (None, (ds, ds)), "d_state", None, ["rnn_tanh", "rnn_relu", "gru"]),
+    ("d_state-c-shape", lambda c, ds: (None, (ds[0], np.zeros((B0 + 1, H0)))), "d_state", (B0, H0), WITH_C),
+    ("d_state-not-tuple", lambda c, ds: (None, ds[0]), "d_state", None, WITH_C),
+    ("d_state-tuple", lambda c, ds: (None, (ds, ds)), "d_state", None, H_ONLY),
 ]
 
 

@@ -66,7 +66,7 @@ def _zero_state(cell, B, Hs, dtype, hot=None):
     h = np.zeros((B, Hs), dtype)
     if hot is not None:
         h[hot[0]] = hot[1]
-    return (h, np.zeros((B, Hs), dtype)) if cell == "lstm" else h
+    return H.make_state(cell, [h] + [np.zeros((B, Hs), dtype) for _ in H.state_names(cell)[1:]])
 
 
 @pytest.mark.parametrize("T,B", [(1, 1), (1, 4), (3, 2), (9, 8)])
@@ -96,9 +96,9 @@ def test_backward_without_state_gradient_matches(cell):
     gradient is the same as with it."""
     x, params, state0, d_out, d_state = _problem(cell, 4, 3, 2, 6, np.float64, seed=5)
     _, _, cache = F.forward(cell, x, params, state0)
-    ds = F._check_state("d_state", d_state, cell, (3, 6), np.float64)
-    full = F._backward(cell, cache, d_out, tuple(a.copy() for a in ds), need_d_state0=True)
-    lean = F._backward(cell, cache, d_out, tuple(a.copy() for a in ds), need_d_state0=False)
+    ds = F.check_state("d_state", d_state, cell, (3, 6), np.float64)
+    full = F.backward_unchecked(cell, cache, d_out, tuple(a.copy() for a in ds), need_d_state0=True)
+    lean = F.backward_unchecked(cell, cache, d_out, tuple(a.copy() for a in ds), need_d_state0=False)
     assert lean["state0"] is None and full["state0"] is not None
     for k in ("w_ih", "w_hh", "b_ih", "b_hh", "x", "h"):
         np.testing.assert_array_equal(lean[k], full[k])
@@ -107,23 +107,20 @@ def test_backward_without_state_gradient_matches(cell):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
 @pytest.mark.parametrize("cell", H.CELLS)
 def test_public_kernels_match_the_pooled_path(cell, dtype):
-    from fastrnn import kernels
+    from fastrnn import cells
 
+    spec = cells.get(cell)
     T, B, I, Hs = 4, 3, 2, 5
     x, p, state0, d_out, d_state = _problem(cell, T, B, I, Hs, dtype, seed=1)
     args = (x, p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"])
     out, state, cache = F.forward(cell, x, p, state0)
     g = F.backward(cell, cache, d_out, d_state)
-    if cell == "lstm":
-        saved = kernels.lstm_forward(*args, *state0)
-        got = kernels.lstm_backward(x, p["w_ih"], p["w_hh"], *saved, d_out, *d_state)
-        grads = got[:5] + ((got[5], got[6]), got[7])
-    elif cell == "gru":
-        saved = kernels.gru_forward(*args, state0)
-        grads = kernels.gru_backward(x, p["w_ih"], p["w_hh"], *saved, d_out, d_state)
-    else:
-        saved = (kernels.rnn_forward(*args, state0, cell == "rnn_relu"),)
-        grads = kernels.rnn_backward(x, p["w_ih"], p["w_hh"], saved[0], cell == "rnn_relu", d_out, d_state)
+    saved = spec.kernel_forward()(*args, *H.state_arrays(cell, state0), *spec.static)
+    if not isinstance(saved, tuple):
+        saved = (saved,)
+    got = spec.kernel_backward()(x, p["w_ih"], p["w_hh"], *saved, *spec.static, d_out, *H.state_arrays(cell, d_state))
+    grads = got[:5] + (H.make_state(cell, got[5:-1]), got[-1])
+    assert len(saved) == len(cache.saved)
     for a, b in zip(saved, cache.saved):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(out, saved[0][1:])
