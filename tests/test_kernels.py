@@ -3,7 +3,8 @@
 * Numba against NumPy with T*B >= 64 rows, where the weight gradients are formed transposed
   (``fastrnn.kernels._gemm``; test_functional.py's shapes have fewer rows).
 * The public kernels (fresh arrays) and the pooled path that fastrnn.functional runs agree exactly.
-* The buffer pool: buffers are reused, but never while an array handed out still uses them.
+* The buffer pool: buffers are reused, but never while an array handed out still uses them; where
+  ``sys.getrefcount`` does not count as the pool expects, it falls back to fresh arrays.
 * The fast finiteness test agrees with ``np.isfinite``.
 * The shortcuts for h_0 = 0 (no recurrent GEMM at t = 0, the rows of t = 0 left out of dW_hh) and
   for a backward without the state gradient (no GEMM for dh_0) give the reference's results.
@@ -186,6 +187,32 @@ def test_buffer_pool_evicts_least_recently_used():
     del b, c, d
     e = pool.empty((2500,), np.dtype(np.float64))  # needs room: evicts free buffers
     assert pool.nbytes <= pool.max_bytes and e.base is not None
+
+
+def test_buffer_pool_falls_back_to_fresh_arrays_when_refcounts_differ(monkeypatch):
+    """The pool tells free buffers by sys.getrefcount; where the interpreter counts differently the
+    start-up check fails and the pool hands out fresh arrays, with the same results."""
+    from fastrnn.kernels import _workspace
+
+    assert _workspace.refcounts_tell_free()  # this interpreter: the pool is in use
+    cell, T, B, I, Hs = "lstm", 20, 16, 8, 64  # hs: 21 * 16 * 64 float64 = 172 kB, above min_bytes
+    problem = _problem(cell, T, B, I, Hs, np.float64, seed=6)
+    pooled = {k: v.copy() for k, v in _run(cell, "numba", *problem).items()}
+    assert _run(cell, "numba", *problem)["out"].base is not None  # a view of a pool buffer
+
+    monkeypatch.setattr(_workspace, "_REFS_WHEN_FREE", _workspace._REFS_WHEN_FREE - 1)  # counts one fewer
+    assert not _workspace.refcounts_tell_free()
+    monkeypatch.setattr(_workspace.POOL, "_pooling", None)  # as at start-up: check on first use
+    with pytest.warns(RuntimeWarning, match="getrefcount"):
+        fresh = _run(cell, "numba", *problem)
+    assert _workspace.POOL._pooling is False
+    assert fresh["out"].base is None and fresh["grad.x"].base is None  # plain np.empty arrays
+    for k in pooled:
+        np.testing.assert_array_equal(fresh[k], pooled[k], err_msg=k)
+    pool = BufferPool(max_bytes=1 << 24, min_bytes=1024)
+    with pytest.warns(RuntimeWarning, match="getrefcount"):
+        a = pool.empty((100, 50), np.dtype(np.float64))
+    assert a.base is None and len(pool) == 0
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
