@@ -233,3 +233,20 @@ def test_all_finite_agrees_with_numpy(dtype):
     big = np.full(10, np.finfo(dtype).max, dtype)  # huge but finite
     tiny = np.full(10, np.finfo(dtype).smallest_subnormal, dtype)
     assert all_finite(big) and all_finite(tiny) and all_finite(-big)
+
+
+@pytest.mark.parametrize("value, cached", [("1", False), ("0", True), ("", True)])
+def test_no_cache_switch(value, cached):
+    """FASTRNN_NO_CACHE=1 compiles the kernels without Numba's on-disk cache (edits to the
+    activations, which the cache does not notice, are then picked up)."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from fastrnn.kernels import _gemm, _finite, activations, gru, lstm, rnn\n"
+            "fns = [rnn.rnn_forward, lstm.backward_into, gru.forward_into, _gemm.weight_gradients,\n"
+            "       _finite._finite32, activations.tanh_array]\n"
+            "print(sorted({type(f._cache).__name__ for f in fns}))")
+    env = dict(os.environ, FASTRNN_NO_CACHE=value)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == ("['FunctionCache']" if cached else "['NullCache']")
