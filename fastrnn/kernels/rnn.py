@@ -15,9 +15,13 @@ Layout of the work (shared by the LSTM and GRU kernels):
   (``_backward_step``) forms the pre-activation gradients, kept for every step, and sums the bias
   gradients as they are produced; then one GEMM for dh_{t-1}. After the loop, dx and the weight
   gradients are GEMMs over all T*B rows at once (:func:`fastrnn.kernels._gemm.weight_gradients`);
-* the time loops are one per cell, not one shared loop taking the cell's step as an argument: the
-  steps take different arrays (c for the LSTM, the direct path dh ⊙ z for the GRU), and each
-  kernel stays readable as its equations;
+* the time loops are one per cell (ten lines each), not one shared loop taking the cell's step as
+  an argument: Numba compiles such a loop, but never serves it from its on-disk cache (the type of
+  a function argument differs in every process: checked with Numba 0.68, each new process missed
+  the cache and wrote one more entry), so every process would compile the loops again. Besides,
+  the steps take different arrays (c for the LSTM, the direct path dh ⊙ z for the GRU), and a
+  loop per cell reads as its equations. What they share is shared: the GEMMs (:mod:`._gemm`), the
+  JIT options (:mod:`._jit`) and the calling convention (:mod:`fastrnn.cells`);
 * threads: only BLAS's, as configured. The elementwise passes stay on one thread: Numba's thread
   pool next to OpenBLAS's on the same cores lost more than it gained (measured; see
   benchmarks/README.md).
