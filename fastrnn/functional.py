@@ -181,16 +181,17 @@ def forward_unchecked(cell, x, w_ih, w_hh, b_ih, b_hh, s0, backend):
     T, B, _ = x.shape
     H = w_hh.shape[1]
     if backend == "numba":
-        saved = _pooled().forward(spec, x, w_ih, w_hh, b_ih, b_hh, s0)
+        pooled = _pooled()
+        saved = pooled.forward(spec, x, w_ih, w_hh, b_ih, b_hh, s0)
     else:
         saved = spec.reference_forward()(x, w_ih, w_hh, b_ih, b_hh, *s0, *spec.static)
         if not isinstance(saved, tuple):  # a cell that saves only hs may return it alone
             saved = (saved,)
-    state = _as_state(spec, [seq[T].copy() for seq in saved[:len(spec.state)]])
-    # A copy, so that changing `out` in place cannot change what backward sees.
     hs = saved[0]
+    state = hs[T].copy() if len(spec.state) == 1 else tuple([seq[T].copy() for seq in saved[:len(spec.state)]])
+    # A copy, so that changing `out` in place cannot change what backward sees.
     if backend == "numba":
-        out = _pooled().POOL.empty((T, B, H), x.dtype)
+        out = pooled.POOL.empty((T, B, H), x.dtype)
         np.copyto(out, hs[1:])
     else:
         out = hs[1:].copy()

@@ -18,44 +18,49 @@ from fastrnn import cells
 from fastrnn.kernels._finite import all_finite  # noqa: F401  (used by fastrnn.functional)
 from fastrnn.kernels._workspace import POOL
 
-_kernels = {}  # cell name -> (forward_into, backward_into)
+_plans = {}  # cell name -> (forward_into, backward_into, saved layout, scratch widths, static arguments)
 
 
-def _into(cell):
-    """The cell's Numba functions writing into given arrays (imported on first use)."""
-    k = _kernels.get(cell.name)
-    if k is None:
-        k = _kernels[cell.name] = (cell.kernel_forward_into(), cell.kernel_backward_into())
-    return k
+def _plan(cell):
+    """What the pooled calls of ``cell`` need, looked up once (the kernels imported on first use)."""
+    plan = _plans.get(cell.name)
+    if plan is None:
+        plan = _plans[cell.name] = (cell.kernel_forward_into(), cell.kernel_backward_into(),
+                                    tuple((extra, width) for _, extra, width in cell.saved),
+                                    tuple(width for _, width in cell.scratch), cell.static)
+    return plan
 
 
 def forward(cell, x, w_ih, w_hh, b_ih, b_hh, state0):
     """Returns the saved tuple of the cell's forward kernel (the state sequences first).
 
     ``cell`` is a :class:`fastrnn.cells.Cell`; ``state0`` a tuple of the initial state arrays."""
+    forward_into, _, saved_layout, _, static = _plan(cell)
     T, B, _ = x.shape
     H = w_hh.shape[1]
     dt = x.dtype
-    saved = tuple(POOL.empty((T + extra, B, width * H), dt) for _, extra, width in cell.saved)
-    _into(cell)[0](x, w_ih, w_hh, b_ih, b_hh, *state0, *cell.static, *saved)
-    return saved
+    empty = POOL.empty
+    saved = [empty((T + extra, B, width * H), dt) for extra, width in saved_layout]
+    forward_into(x, w_ih, w_hh, b_ih, b_hh, *state0, *static, *saved)
+    return tuple(saved)
 
 
 def backward(cell, x, w_ih, w_hh, saved, d_out, d_state, need_d_state0=True):
     """Returns ``dx, dw_ih, dw_hh, db_ih, db_hh, d_state0, dhs``; ``d_out=None`` means zeros.
     ``d_state0`` is a tuple like ``d_state``, or None with ``need_d_state0=False``: the last GEMM
     (for dh_0) is then skipped."""
+    _, backward_into, _, scratch_widths, static = _plan(cell)
     T, B, I = x.shape
     H = w_hh.shape[1]
     dt = x.dtype
     empty = POOL.empty
     if d_out is None:
         d_out = np.zeros((1, B, H), dt)  # broadcast over the steps by the kernels
-    ds = tuple(a.copy() for a in d_state)  # the kernels overwrite them with the initial state's
-    scratch = tuple(empty((T, B, width * H), dt) for _, width in cell.scratch)
+    ds = [a.copy() for a in d_state]  # the kernels overwrite them with the initial state's
+    scratch = [empty((T, B, width * H), dt) for width in scratch_widths]
     dhs, dx = empty((T, B, H), dt), empty((T, B, I), dt)
     dw_ih, dw_hh = empty(w_ih.shape, dt), empty(w_hh.shape, dt)
     db_ih, db_hh = np.empty(w_hh.shape[0], dt), np.empty(w_hh.shape[0], dt)
-    _into(cell)[1](x, w_ih, w_hh, *saved, *cell.static, d_out, *ds, *scratch, dhs, dx, dw_ih, dw_hh, db_ih, db_hh,
-                   need_d_state0)
-    return dx, dw_ih, dw_hh, db_ih, db_hh, ds if need_d_state0 else None, dhs
+    backward_into(x, w_ih, w_hh, *saved, *static, d_out, *ds, *scratch, dhs, dx, dw_ih, dw_hh, db_ih, db_hh,
+                  need_d_state0)
+    return dx, dw_ih, dw_hh, db_ih, db_hh, tuple(ds) if need_d_state0 else None, dhs
