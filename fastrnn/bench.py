@@ -271,10 +271,11 @@ class ModelStep(Step):
 
     def __init__(self, backend, cell, size, dtype, seed=0, optimizer="sgd", lr=LR, clip_norm=None, num_layers=1):
         import fastrnn as fr
+        from fastrnn.models import model_class
 
         self.name = backend
         B, T, I, H = size
-        cls = fr.models.model_class(cell)
+        cls = model_class(cell)
         self.model = cls(I, H, output_size=OUTPUT_SIZE, num_layers=num_layers, dtype=np.dtype(dtype).name,
                          backend=backend, seed=seed)
         opt = fr.optim.get(optimizer, self.model.parameters(), lr=lr)
