@@ -509,3 +509,55 @@ def test_backward_rejects_bad_gradients(cell, backend, make, name, shape):
     with pytest.raises(ValueError) as excinfo:
         F.backward(cell, cache, d_out, d_state)
     _assert_message(excinfo, name, shape)
+
+
+# --------------------------------------------------------------------------------------------------
+# The cell registry that CELLS, GATES and both backends' dispatch come from
+# --------------------------------------------------------------------------------------------------
+
+
+def test_cell_registry_imports_neither_numpy_nor_numba():
+    """cli_forecast reads the model kinds from fastrnn.cells at import: it must stay cheap."""
+    import subprocess
+    import sys
+
+    code = ("import sys, fastrnn.cells as c\n"
+            "assert c.KINDS and c.CELLS\n"
+            "print(sorted(m for m in ('numpy', 'numba') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_cell_registry_lookups():
+    from fastrnn import cells
+
+    assert F.CELLS == cells.CELLS and F.GATES == cells.GATES
+    assert [cells.get(c).n_gates for c in ("rnn_tanh", "rnn_relu", "lstm", "gru")] == [1, 1, 4, 3]
+    assert cells.get("lstm").gates == ("i", "f", "g", "o") and cells.get("gru").gates == ("r", "z", "n")
+    assert cells.get("lstm").has_c and not any(cells.get(c).has_c for c in H_ONLY)
+    assert cells.cell_for("rnn") == "rnn_tanh" and cells.cell_for("rnn", "relu") == "rnn_relu"
+    assert cells.cell_for("gru", "relu") == "gru"  # one cell per kind: the nonlinearity does not pick
+    for bad, call in (("'lstm2'", lambda: cells.get("lstm2")), ("'LSTM'", lambda: cells.of_kind("LSTM")),
+                      ("'sigmoid'", lambda: cells.cell_for("rnn", "sigmoid"))):
+        with pytest.raises(ValueError, match=f"must be one of .*; got {bad}"):
+            call()
+    for c in CELLS:  # every entry's functions exist and its saved layout starts with the state sequences
+        spec = cells.get(c)
+        for load in (spec.reference_forward, spec.reference_backward, spec.kernel_forward,
+                     spec.kernel_backward, spec.kernel_forward_into, spec.kernel_backward_into):
+            assert callable(load())
+        assert [extra for _, extra, _ in spec.saved[:len(spec.state)]] == [1] * len(spec.state)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("cell", CELLS)
+def test_saved_arrays_have_the_registry_layout(cell, backend):
+    """The pooled Numba path allocates what the registry says a forward saves; the NumPy reference
+    must return exactly those shapes, or the two backends would not be interchangeable."""
+    from fastrnn import cells
+
+    p = _base_problem(cell)
+    _, _, cache = F.forward(cell, p["x"], p["params"], p["state0"], backend=backend)
+    T, B, _ = p["x"].shape
+    Hs = p["params"]["w_hh"].shape[1]
+    assert [a.shape for a in cache.saved] == [(T + extra, B, width * Hs) for _, extra, width in cells.get(cell).saved]
