@@ -10,7 +10,13 @@ i, f, g, o, ``nn.GRU`` with gates r, z, n), so PyTorch weights can be used as th
 This module validates and prepares the inputs (shapes, one float dtype, finite values, contiguous
 copies where needed) and hands them to the kernels: :mod:`fastrnn.kernels` (Numba, through
 :mod:`fastrnn.kernels._pooled`, which recycles the large arrays between calls) or
-:mod:`fastrnn.reference` (NumPy). Both compute the same thing; NumPy is the readable oracle.
+:mod:`fastrnn.reference` (NumPy). Both compute the same thing; NumPy is the readable oracle. Which
+functions run for a cell, and the shapes of what its forward saves, come from its entry in the
+cell registry (:mod:`fastrnn.cells`); nothing here names a particular cell.
+
+Internal API of the package (public names, used by the model classes; not checked for misuse):
+:func:`forward_unchecked` and :func:`backward_unchecked` (the two calls without validation),
+:func:`check_state` and :func:`finite_check`.
 """
 
 from __future__ import annotations
