@@ -137,17 +137,17 @@ def micro(repeat, min_sample_s, echo=print):
 
     for d in ("float32", "float64"):
         x = rng.uniform(-5, 5, 1 << 20).astype(d)
-        case(f"tanh_array {d} (1M)", lambda: tanh_array(x), x.size)
-        case(f"sigmoid_array {d} (1M)", lambda: sigmoid_array(x), x.size)
-        case(f"np.tanh in a Numba loop {d} (1M)", lambda: libm_tanh(x), x.size)
-        case(f"np.tanh ufunc {d} (1M)", lambda: np.tanh(x), x.size)
+        case(f"tanh_array {d} (1M)", lambda x=x: tanh_array(x), x.size)
+        case(f"sigmoid_array {d} (1M)", lambda x=x: sigmoid_array(x), x.size)
+        case(f"np.tanh in a Numba loop {d} (1M)", lambda x=x: libm_tanh(x), x.size)
+        case(f"np.tanh ufunc {d} (1M)", lambda x=x: np.tanh(x), x.size)
     a = rng.standard_normal(262_144).astype(np.float32)
     case("all_finite float32 (262,144)", lambda: all_finite(a), a.size)
     case("np.isfinite(a).all() float32 (262,144)", lambda: np.isfinite(a).all(), a.size)
     for d in ("float32", "float64"):
         g = rng.standard_normal(65_536).astype(d)
-        case(f"sum_squares {d} (65,536)", lambda: sum_squares(g), g.size)
-        case(f"np.dot(g, g) {d} (65,536)", lambda: np.dot(g, g), g.size)
+        case(f"sum_squares {d} (65,536)", lambda g=g: sum_squares(g), g.size)
+        case(f"np.dot(g, g) {d} (65,536)", lambda g=g: np.dot(g, g), g.size)
     return rows
 
 

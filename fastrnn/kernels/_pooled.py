@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastrnn import cells
 from fastrnn.kernels._finite import all_finite  # noqa: F401  (used by fastrnn.functional)
 from fastrnn.kernels._workspace import POOL
 
