@@ -2,6 +2,7 @@
 
     PYTHONPATH=. python benchmarks/bench_kernels.py [--threads 2] [--repeat 7] [--size 32,12,1,64 ...]
         [--cell lstm ...] [--dtype float32 ...] [--backend numba ...] [--json out.json]
+    PYTHONPATH=. python benchmarks/bench_kernels.py --micro [--repeat 7]
 
 Times ``F.forward`` + ``F.backward`` (many-to-one: the gradient arrives on the final hidden state) on
 the ``numba`` and ``numpy`` backends, and ``nn.RNN``/``nn.LSTM``/``nn.GRU`` forward + ``backward``
@@ -11,6 +12,10 @@ previous backend's thread pools are idle); medians over ``--repeat`` samples; ra
 (``torch / numba`` > 1: Numba faster). The GEMM peak (square matrix product through Numba's
 ``np.dot``, the BLAS the kernels use) is measured in the same run. Numba, BLAS and PyTorch all get
 ``--threads`` threads (default: Numba's count).
+
+``--micro`` times, on one thread, the building blocks whose speed the kernels' docstrings argue
+from: the activations per element (against ``np.tanh`` in a Numba loop and NumPy's ufunc), the
+finiteness scan (against ``np.isfinite(a).all()``) and the sum of squares (against ``np.dot``).
 
 The full training step (head, loss, optimizer) is benchmarked by ``fastrnn.bench``.
 """
@@ -25,7 +30,7 @@ import time
 
 import numpy as np
 
-from fastrnn import bench
+from fastrnn import bench, cells
 from fastrnn import functional as F
 
 
@@ -53,7 +58,7 @@ class TorchKernelStep:
         B, T, I, H = size
         tdtype = {np.float32: torch.float32, np.float64: torch.float64}[np.dtype(dtype).type]
         torch.manual_seed(seed)
-        self.rnn = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell](I, H, dtype=tdtype)
+        self.rnn = getattr(torch.nn, cells.get(cells.cell_for(cell)).torch[0])(I, H, dtype=tdtype)
         x, _ = bench._data(size, dtype, seed)
         self.x = torch.from_numpy(x).requires_grad_(True)
         self.dh = torch.from_numpy(np.random.default_rng(seed + 2).standard_normal((1, B, H)).astype(dtype))
@@ -105,6 +110,47 @@ def measure(sizes, cells, dtypes, backends, repeat, min_sample_s, settle_s=0.15,
     return rows
 
 
+def micro(repeat, min_sample_s, echo=print):
+    """Median time per call (and per element) of the kernels' building blocks, one thread."""
+    from numba import njit
+
+    from fastrnn.kernels._finite import all_finite
+    from fastrnn.kernels._reduce import sum_squares
+    from fastrnn.kernels.activations import sigmoid_array, tanh_array
+
+    @njit(cache=False, error_model="numpy")
+    def libm_tanh(x):  # np.tanh inside a Numba loop: a scalar libm call per element
+        out = np.empty_like(x)
+        for i in range(x.shape[0]):
+            out[i] = np.tanh(x[i])
+        return out
+
+    rng = np.random.default_rng(0)
+    rows = []
+
+    def case(name, fn, n_elements):
+        fn()  # compile / warm up
+        n = bench._calibrate(fn, min_sample_s)
+        t = statistics.median(bench._sample(fn, n) for _ in range(repeat))
+        rows.append({"case": name, "us": t * 1e6, "ns_per_element": t * 1e9 / n_elements})
+        echo(f"{name:44s} {t * 1e6:10.2f} µs  {t * 1e9 / n_elements:7.3f} ns/element")
+
+    for d in ("float32", "float64"):
+        x = rng.uniform(-5, 5, 1 << 20).astype(d)
+        case(f"tanh_array {d} (1M)", lambda x=x: tanh_array(x), x.size)
+        case(f"sigmoid_array {d} (1M)", lambda x=x: sigmoid_array(x), x.size)
+        case(f"np.tanh in a Numba loop {d} (1M)", lambda x=x: libm_tanh(x), x.size)
+        case(f"np.tanh ufunc {d} (1M)", lambda x=x: np.tanh(x), x.size)
+    a = rng.standard_normal(262_144).astype(np.float32)
+    case("all_finite float32 (262,144)", lambda: all_finite(a), a.size)
+    case("np.isfinite(a).all() float32 (262,144)", lambda: np.isfinite(a).all(), a.size)
+    for d in ("float32", "float64"):
+        g = rng.standard_normal(65_536).astype(d)
+        case(f"sum_squares {d} (65,536)", lambda g=g: sum_squares(g), g.size)
+        case(f"np.dot(g, g) {d} (65,536)", lambda g=g: np.dot(g, g), g.size)
+    return rows
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--size", action="append", type=bench._parse_size)
@@ -117,11 +163,20 @@ def main(argv=None):
     p.add_argument("--settle", type=float, default=0.15, help="pause before each sample (s)")
     p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                    help="cpu: process CPU time (development on a busy machine; meaningful with --threads 1 only)")
+    p.add_argument("--micro", action="store_true", help="time the kernels' building blocks instead (one thread)")
     p.add_argument("--json")
     a = p.parse_args(argv)
     if a.clock == "cpu":
         bench.CLOCK = time.process_time
     import numba
+
+    if a.micro:
+        bench.set_threads(1, torch_too=False)
+        rows = micro(a.repeat, a.min_sample)
+        if a.json:
+            with open(a.json, "w") as f:
+                json.dump({"threads": 1, "argv": sys.argv, "rows": rows}, f, indent=1)
+        return
 
     backends = a.backend or list(bench.BACKENDS)
     if "torch" in backends and bench._torch() is None:

@@ -42,18 +42,20 @@ import time
 
 import numpy as np
 
+from fastrnn import cells as _cells
+
 #: (B, T, I, H): batch, sequence length, input size, hidden size.
 SIZES = ((1, 1, 1, 256), (32, 12, 1, 64), (64, 50, 8, 128), (128, 100, 64, 512))
 #: The shipped datasets whose default models are timed (see :func:`dataset_case`).
 DATASETS = ("airline", "temperature", "stock")
-CELLS = ("rnn", "lstm", "gru")
+CELLS = _cells.KINDS
 DTYPES = ("float32", "float64")
 BACKENDS = ("numpy", "numba", "torch")
 MODES = ("train", "infer")
 #: Number of gate blocks per cell.
-GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+GATES = _cells.KIND_GATES
 #: fastrnn.functional's name of each benchmark cell ("rnn" is the tanh Elman RNN).
-FUNCTIONAL_CELL = {"rnn": "rnn_tanh", "lstm": "lstm", "gru": "gru"}
+FUNCTIONAL_CELL = {kind: _cells.cell_for(kind) for kind in CELLS}
 OUTPUT_SIZE = 1
 #: Learning rate of the grid's SGD step.
 LR = 1e-3
@@ -269,10 +271,11 @@ class ModelStep(Step):
 
     def __init__(self, backend, cell, size, dtype, seed=0, optimizer="sgd", lr=LR, clip_norm=None, num_layers=1):
         import fastrnn as fr
+        from fastrnn.models import model_class
 
         self.name = backend
         B, T, I, H = size
-        cls = {"rnn": fr.RNN, "lstm": fr.LSTM, "gru": fr.GRU}[cell]
+        cls = model_class(cell)
         self.model = cls(I, H, output_size=OUTPUT_SIZE, num_layers=num_layers, dtype=np.dtype(dtype).name,
                          backend=backend, seed=seed)
         opt = fr.optim.get(optimizer, self.model.parameters(), lr=lr)
@@ -326,7 +329,7 @@ class TorchStep(Step):
         B, T, I, H = size
         tdtype = {np.float32: torch.float32, np.float64: torch.float64}[np.dtype(dtype).type]
         torch.manual_seed(seed)
-        rnn_cls = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
+        rnn_cls = getattr(torch.nn, _cells.get(_cells.cell_for(cell)).torch[0])
         self.rnn = rnn_cls(I, H, num_layers=num_layers, dtype=tdtype)
         self.head = torch.nn.Linear(H, OUTPUT_SIZE, dtype=tdtype)
         self.lstm = cell == "lstm"

@@ -15,9 +15,10 @@ import shlex
 
 import click
 
+from fastrnn.cells import KINDS as MODEL_CHOICES  # the cell registry imports no numpy
+
 # Literal copies of the choices in fastrnn.forecast (importing it here would import numpy);
 # tests/test_cli_train.py checks that they agree.
-MODEL_CHOICES = ("lstm", "gru", "rnn")
 TRANSFORM_CHOICES = ("none", "log", "diff", "log+diff")
 SCALER_CHOICES = ("standard", "minmax", "none")
 OPTIMIZER_CHOICES = ("adam", "adamw", "sgd", "rmsprop", "adagrad")

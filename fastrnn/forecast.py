@@ -86,6 +86,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fastrnn import cells as _cells
 from fastrnn._progress import progress_bar
 
 __all__ = [
@@ -96,7 +97,7 @@ __all__ = [
     "DIVERGENCE_FACTOR", "divergence_warning",
 ]
 
-MODELS = ("lstm", "gru", "rnn")
+MODELS = _cells.KINDS
 TRANSFORMS = ("none", "log", "diff", "log+diff")
 SCALERS = ("standard", "minmax", "none")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad")
@@ -296,9 +297,9 @@ def prepare_series(data, cfg: TrainConfig):
 
 def build_model(cfg: TrainConfig, seed: int | None = None):
     """An untrained model for ``cfg`` (one input, or three with calendar features; one output)."""
-    from fastrnn.models import GRU, LSTM, RNN
+    from fastrnn.models import model_class
 
-    cls = {"lstm": LSTM, "gru": GRU, "rnn": RNN}[cfg.model]
+    cls = model_class(cfg.model)
     return cls(input_size=3 if cfg.calendar else 1, hidden_size=cfg.hidden, output_size=1,
                num_layers=cfg.layers, dtype=cfg.dtype, backend=cfg.backend,
                seed=cfg.seed if seed is None else seed)
@@ -330,7 +331,7 @@ def merge_ensemble(models):
     N, H = len(models), c0["hidden_size"]
     kw = {k: v for k, v in c0.items() if k != "kind"}
     kw["hidden_size"] = N * H
-    merged = getattr(_models, {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}[c0["kind"]])(**kw)
+    merged = _models.model_class(c0["kind"])(**kw)
     shapes = merged._shapes()
     states = [m.state_dict() for m in models]
     new = {}

@@ -10,7 +10,13 @@ i, f, g, o, ``nn.GRU`` with gates r, z, n), so PyTorch weights can be used as th
 This module validates and prepares the inputs (shapes, one float dtype, finite values, contiguous
 copies where needed) and hands them to the kernels: :mod:`fastrnn.kernels` (Numba, through
 :mod:`fastrnn.kernels._pooled`, which recycles the large arrays between calls) or
-:mod:`fastrnn.reference` (NumPy). Both compute the same thing; NumPy is the readable oracle.
+:mod:`fastrnn.reference` (NumPy). Both compute the same thing; NumPy is the readable oracle. Which
+functions run for a cell, and the shapes of what its forward saves, come from its entry in the
+cell registry (:mod:`fastrnn.cells`); nothing here names a particular cell.
+
+Internal API of the package (public names, used by the model classes; not checked for misuse):
+:func:`forward_unchecked` and :func:`backward_unchecked` (the two calls without validation),
+:func:`check_state` and :func:`finite_check`.
 """
 
 from __future__ import annotations
@@ -19,11 +25,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fastrnn import reference
+from fastrnn import cells as _cells
 
-CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru")
+#: Names of the cells (see :mod:`fastrnn.cells`, the registry they come from).
+CELLS = _cells.CELLS
+#: The backends: the Numba kernels and the NumPy reference.
 BACKENDS = ("numba", "numpy")
-GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
+#: Cell name -> number of gate blocks G stacked in the weights (``w_ih`` is ``(G*H, I)``).
+GATES = _cells.GATES
 _DTYPES = (np.float32, np.float64)
 
 
@@ -40,14 +49,14 @@ class Cache:
     x: np.ndarray
     w_ih: np.ndarray
     w_hh: np.ndarray
-    saved: tuple  # hs first, then the cell's other activations (see fastrnn.reference)
+    saved: tuple  # the state sequences first, then the cell's other activations (see fastrnn.cells)
 
 
 _numba_backend = None
 
 
 def _pooled():
-    """The Numba kernels with pooled large arrays (imported on first use: numba costs ~0.3 s)."""
+    """The Numba kernels with pooled large arrays (imported on first use: importing numba is slow)."""
     global _numba_backend
     if _numba_backend is None:
         from fastrnn.kernels import _pooled
@@ -60,8 +69,10 @@ def _np_all_finite(a):
     return np.isfinite(a).all()
 
 
-def _all_finite(backend):
-    """The finiteness test: NumPy's, or (same answer, 2-3x faster) a Numba scan for backend numba."""
+def finite_check(backend):
+    """The finiteness test of ``backend``, ``f(array) -> bool``: NumPy's, or for backend numba a Numba
+    scan (same answer, faster; :mod:`fastrnn.kernels._finite`). Internal API of the package (the
+    model classes use it)."""
     return _pooled().all_finite if backend == "numba" else _np_all_finite
 
 
@@ -87,17 +98,20 @@ def _check_array(name, a, shape, dtype, all_finite=_np_all_finite):
     return a if a.flags.c_contiguous else np.ascontiguousarray(a)
 
 
-def _check_state(name, state, cell, shape, dtype, all_finite=_np_all_finite):
-    """Validate a state (``h``, or ``(h, c)`` for LSTM); ``None`` means zeros. Returns a tuple."""
-    if cell == "lstm":
+def check_state(name, state, cell, shape, dtype, all_finite=_np_all_finite):
+    """Validate a state of ``cell``: ``h``, or ``(h, c)`` for a cell whose state carries c (LSTM);
+    ``None`` means zeros (also for either part of a tuple). Returns the state as a tuple of
+    C-contiguous arrays, as :func:`forward_unchecked` takes it. Internal API of the package."""
+    names = _cells.get(cell).state
+    if len(names) > 1:
         if state is None:
-            return np.zeros(shape, dtype), np.zeros(shape, dtype)
-        if not isinstance(state, (tuple, list)) or len(state) != 2:
-            raise ValueError(f"{name} for an LSTM must be a tuple (h, c) of two arrays of shape {shape}")
-        h, c = state
-        h = np.zeros(shape, dtype) if h is None else _check_array(f"{name}[0] (h)", h, shape, dtype, all_finite)
-        c = np.zeros(shape, dtype) if c is None else _check_array(f"{name}[1] (c)", c, shape, dtype, all_finite)
-        return h, c
+            return tuple(np.zeros(shape, dtype) for _ in names)
+        if not isinstance(state, (tuple, list)) or len(state) != len(names):
+            raise ValueError(f"{name} for cell {cell!r} must be a tuple ({', '.join(names)}) of {len(names)} arrays "
+                             f"of shape {shape}")
+        return tuple(np.zeros(shape, dtype) if a is None else _check_array(f"{name}[{k}] ({n})", a, shape, dtype,
+                                                                           all_finite)
+                     for k, (n, a) in enumerate(zip(names, state)))
     if state is None:
         return (np.zeros(shape, dtype),)
     if isinstance(state, (tuple, list)):
@@ -105,21 +119,26 @@ def _check_state(name, state, cell, shape, dtype, all_finite=_np_all_finite):
     return (_check_array(name, state, shape, dtype, all_finite),)
 
 
+def _as_state(cell, arrays):
+    """A state tuple as the user sees it: the array ``h``, or the tuple ``(h, c)``."""
+    return arrays[0] if len(cell.state) == 1 else tuple(arrays)
+
+
 def forward(cell, x, params, state0=None, backend="numba", check_finite=True):
     """Run one recurrent layer over a whole sequence.
 
     Parameters
     ----------
-    cell : "rnn_tanh" | "rnn_relu" | "lstm" | "gru"
+    cell : one of :data:`CELLS`: "rnn_tanh", "rnn_relu", "lstm", "gru" (see :mod:`fastrnn.cells`).
     x : array (T, B, I), float32 or float64, time-major; any memory layout.
     params : dict with ``w_ih (G*H, I)``, ``w_hh (G*H, H)``, ``b_ih (G*H,)``, ``b_hh (G*H,)`` with
-        G = 1 (RNN), 4 (LSTM), 3 (GRU), all of x's dtype.
+        G = :data:`GATES` ``[cell]`` (1 for the RNNs, 4 for LSTM, 3 for GRU), all of x's dtype.
     state0 : ``h0 (B, H)``, ``(h0, c0)`` for LSTM, or None for zeros.
     backend : "numba" (default) or "numpy".
     check_finite : test every input for NaN and infinity (a ValueError names the first bad one).
         ``False`` skips that scan (shapes and dtypes are still checked), for callers that know their
         inputs are finite: the model classes check ``x`` themselves and keep their weights finite, and
-        the scan of the weights took about a third of a small train step (H = 256: 9 µs for ``w_hh``).
+        for small layers the scan of the weights is a large part of a train step.
         Non-finite inputs then give non-finite outputs instead of an error.
 
     Returns
@@ -149,35 +168,36 @@ def forward(cell, x, params, state0=None, backend="numba", check_finite=True):
         raise ValueError(f"w_hh must have shape ({G}*H, H) for cell {cell!r}; got {w_hh.shape}")
     H = w_hh.shape[1]
     dtype = x.dtype
-    fin = _all_finite(backend) if check_finite else _no_check
+    fin = finite_check(backend) if check_finite else _no_check
     x = _check_array("x", x, (T, B, I), dtype, fin)
     w_ih = _check_array("w_ih", params["w_ih"], (G * H, I), dtype, fin)
     w_hh = _check_array("w_hh", w_hh, (G * H, H), dtype, fin)
     b_ih = _check_array("b_ih", params["b_ih"], (G * H,), dtype, fin)
     b_hh = _check_array("b_hh", params["b_hh"], (G * H,), dtype, fin)
-    s0 = _check_state("state0", state0, cell, (B, H), dtype, fin)
-    return _forward(cell, x, w_ih, w_hh, b_ih, b_hh, s0, backend)
+    s0 = check_state("state0", state0, cell, (B, H), dtype, fin)
+    return forward_unchecked(cell, x, w_ih, w_hh, b_ih, b_hh, s0, backend)
 
 
-def _forward(cell, x, w_ih, w_hh, b_ih, b_hh, s0, backend):
+def forward_unchecked(cell, x, w_ih, w_hh, b_ih, b_hh, s0, backend):
     """:func:`forward` on checked inputs: all C-contiguous arrays of one dtype and matching shapes,
-    ``s0`` the state as a tuple (``(h0,)`` or ``(h0, c0)``). For callers that guarantee that (the
-    model classes), skipping the per-call validation."""
+    ``s0`` the state as a tuple (``(h0,)`` or ``(h0, c0)``, as :func:`check_state` returns it). For
+    callers that guarantee that (the model classes), skipping the per-call validation. Internal API
+    of the package: nothing is checked, wrong inputs give wrong results or crash."""
+    spec = _cells.get(cell)
     T, B, _ = x.shape
     H = w_hh.shape[1]
     if backend == "numba":
-        saved = _pooled().forward(cell, x, w_ih, w_hh, b_ih, b_hh, s0)
-    elif cell == "lstm":
-        saved = reference.lstm_forward(x, w_ih, w_hh, b_ih, b_hh, s0[0], s0[1])
-    elif cell == "gru":
-        saved = reference.gru_forward(x, w_ih, w_hh, b_ih, b_hh, s0[0])
+        pooled = _pooled()
+        saved = pooled.forward(spec, x, w_ih, w_hh, b_ih, b_hh, s0)
     else:
-        saved = (reference.rnn_forward(x, w_ih, w_hh, b_ih, b_hh, s0[0], cell == "rnn_relu"),)
+        saved = spec.reference_forward()(x, w_ih, w_hh, b_ih, b_hh, *s0, *spec.static)
+        if not isinstance(saved, tuple):  # a cell that saves only hs may return it alone
+            saved = (saved,)
     hs = saved[0]
-    state = (hs[T].copy(), saved[1][T].copy()) if cell == "lstm" else hs[T].copy()
+    state = hs[T].copy() if len(spec.state) == 1 else tuple([seq[T].copy() for seq in saved[:len(spec.state)]])
     # A copy, so that changing `out` in place cannot change what backward sees.
     if backend == "numba":
-        out = _pooled().POOL.empty((T, B, H), x.dtype)
+        out = pooled.POOL.empty((T, B, H), x.dtype)
         np.copyto(out, hs[1:])
     else:
         out = hs[1:].copy()
@@ -210,32 +230,28 @@ def backward(cell, cache, d_out=None, d_state=None):
     T, B, _ = cache.x.shape
     H = cache.w_hh.shape[1]
     dtype = cache.x.dtype
-    fin = _all_finite(cache.backend)
+    fin = finite_check(cache.backend)
     if d_out is not None:
         d_out = _check_array("d_out", d_out, (T, B, H), dtype, fin)
-    ds = _check_state("d_state", d_state, cell, (B, H), dtype, fin)
-    return _backward(cell, cache, d_out, ds)
+    ds = check_state("d_state", d_state, cell, (B, H), dtype, fin)
+    return backward_unchecked(cell, cache, d_out, ds)
 
 
-def _backward(cell, cache, d_out, ds, need_d_state0=True):
+def backward_unchecked(cell, cache, d_out, ds, need_d_state0=True):
     """:func:`backward` on checked inputs: ``d_out`` None or a C-contiguous (T, B, H) array, ``ds``
-    the state gradient as a tuple of arrays like :func:`_forward`'s ``s0``. ``need_d_state0=False``
-    lets the Numba backend skip the last GEMM (``state0`` is then None)."""
+    the state gradient as a tuple of arrays like :func:`forward_unchecked`'s ``s0``.
+    ``need_d_state0=False`` lets the Numba backend skip the last GEMM (``state0`` is then None).
+    Internal API of the package, like :func:`forward_unchecked`."""
+    spec = _cells.get(cell)
     x, w_ih, w_hh, saved = cache.x, cache.w_ih, cache.w_hh, cache.saved
     if cache.backend == "numba":
-        dx, dw_ih, dw_hh, db_ih, db_hh, d_state0, dhs = _pooled().backward(cell, x, w_ih, w_hh, saved, d_out, ds,
+        dx, dw_ih, dw_hh, db_ih, db_hh, d_state0, dhs = _pooled().backward(spec, x, w_ih, w_hh, saved, d_out, ds,
                                                                            need_d_state0)
-        return {"w_ih": dw_ih, "w_hh": dw_hh, "b_ih": db_ih, "b_hh": db_hh, "x": dx, "state0": d_state0, "h": dhs}
-    if d_out is None:
-        d_out = np.zeros(saved[0][1:].shape, x.dtype)
-    k = reference
-    if cell == "lstm":
-        dx, dw_ih, dw_hh, db_ih, db_hh, dh0, dc0, dhs = k.lstm_backward(x, w_ih, w_hh, *saved, d_out, ds[0], ds[1])
-        d_state0 = (dh0, dc0)
-    elif cell == "gru":
-        dx, dw_ih, dw_hh, db_ih, db_hh, d_state0, dhs = k.gru_backward(x, w_ih, w_hh, *saved, d_out, ds[0])
     else:
-        dx, dw_ih, dw_hh, db_ih, db_hh, d_state0, dhs = k.rnn_backward(
-            x, w_ih, w_hh, saved[0], cell == "rnn_relu", d_out, ds[0]
-        )
+        if d_out is None:
+            d_out = np.zeros(saved[0][1:].shape, x.dtype)
+        dx, dw_ih, dw_hh, db_ih, db_hh, *d_state0, dhs = spec.reference_backward()(x, w_ih, w_hh, *saved, *spec.static,
+                                                                                    d_out, *ds)
+    if d_state0 is not None:
+        d_state0 = _as_state(spec, d_state0)
     return {"w_ih": dw_ih, "w_hh": dw_hh, "b_ih": db_ih, "b_hh": db_hh, "x": dx, "state0": d_state0, "h": dhs}

@@ -17,11 +17,12 @@ import tempfile
 
 import numpy as np
 
+from fastrnn import cells
 from fastrnn import functional as F
 
 FORMAT_VERSION = 1
 INITS = ("random", "xavier", "he", "uniform", "orthogonal")
-_CELL_GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+_CELL_GATES = cells.KIND_GATES
 
 
 class _Recurrent:
@@ -61,7 +62,7 @@ class _Recurrent:
         self.dtype = np.dtype(dtype)
         self.backend = backend
         self.seed = seed
-        self.cell = {"rnn": f"rnn_{nonlinearity}", "lstm": "lstm", "gru": "gru"}[self.kind]
+        self.cell = cells.cell_for(self.kind, nonlinearity)
         self._rng = np.random.default_rng(seed)  # initialisation, then dropout masks
         self._params = self._init_params()
         # Built once, not every step: (layer, direction) -> {w_ih, w_hh, b_ih, b_hh} -> the parameter's
@@ -204,7 +205,7 @@ class _Recurrent:
         if x.dtype.kind not in "biuf":  # bool, integers, floats: real numbers
             raise ValueError(f"x must hold real numbers; got dtype {x.dtype}")
         x = x.astype(self.dtype, copy=False)
-        if not F._all_finite(self.backend)(x):
+        if not F.finite_check(self.backend)(x):
             raise ValueError("x contains NaN or infinite values")
         return x
 
@@ -240,10 +241,10 @@ class _Recurrent:
                 if s0 is None:
                     s0 = self._zero_state(None, x.shape[0])
                 else:
-                    s0 = F._check_state(f"state0[{layer * D + d}]", s0, self.cell, (x.shape[0], self.hidden_size),
-                                        self.dtype, F._all_finite(self.backend))
-                out, state, cache = F._forward(self.cell, np.ascontiguousarray(inp), p["w_ih"], p["w_hh"],
-                                               p["b_ih"], p["b_hh"], s0, self.backend)
+                    s0 = F.check_state(f"state0[{layer * D + d}]", s0, self.cell, (x.shape[0], self.hidden_size),
+                                       self.dtype, F.finite_check(self.backend))
+                out, state, cache = F.forward_unchecked(self.cell, np.ascontiguousarray(inp), p["w_ih"], p["w_hh"],
+                                                        p["b_ih"], p["b_hh"], s0, self.backend)
                 outs.append(out if d == 0 else out[::-1])
                 caches.append(cache)
                 states.append(state)
@@ -260,8 +261,8 @@ class _Recurrent:
         return y, {"layers": layers, "feat": feat, "states": states, "T": x.shape[1]}
 
     def _zero_state(self, dh, B):
-        """A state tuple as F._forward / F._backward take it: ``(dh,)`` or ``(dh, dc = 0)``; None
-        means zeros."""
+        """A state tuple as F.forward_unchecked / F.backward_unchecked take it: ``(dh,)`` or
+        ``(dh, dc = 0)``; None means zeros."""
         if dh is None:
             dh = np.zeros((B, self.hidden_size), self.dtype)
         return (dh, np.zeros_like(dh)) if self.kind == "lstm" else (dh,)
@@ -310,8 +311,9 @@ class _Recurrent:
                 if d_state is not None:
                     d_state = np.ascontiguousarray(d_state)
                 # shapes, dtype and finiteness checked above: skip F.backward's validation
-                g = F._backward(self.cell, caches[d], d_out, self._zero_state(d_state, caches[d].x.shape[1]),
-                                need_d_state0=False)  # the initial states are not trained
+                g = F.backward_unchecked(self.cell, caches[d], d_out,
+                                         self._zero_state(d_state, caches[d].x.shape[1]),
+                                         need_d_state0=False)  # the initial states are not trained
                 for k, n in names[layer, d].items():
                     grads[n] = g[k]
                 dx = g["x"] if d == 0 else g["x"][::-1]
@@ -473,7 +475,20 @@ class GRU(_Recurrent):
 """ + _PARAMETERS_DOC
 
 
-_KINDS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+def model_class(kind):
+    """The model class of ``kind`` (one of :data:`fastrnn.cells.KINDS`): :class:`RNN`, :class:`LSTM`,
+    :class:`GRU`, or, for a cell of the registry without a class written here, a subclass of the
+    common base named after its entry (made once, at import, and kept in this module)."""
+    spec = cells.of_kind(kind)[0]  # ValueError for an unknown kind
+    cls = globals().get(spec.model_class)
+    if not (isinstance(cls, type) and issubclass(cls, _Recurrent) and cls.kind == kind):
+        doc = f"{spec.model_class} stack (gates {', '.join(spec.gates)}) plus a linear head."
+        cls = globals()[spec.model_class] = type(spec.model_class, (_Recurrent,),
+                                                 {"kind": kind, "__doc__": doc, "__module__": __name__})
+    return cls
+
+
+_KINDS = {k: model_class(k) for k in cells.KINDS}
 
 
 class ModelFileError(ValueError):

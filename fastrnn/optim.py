@@ -78,8 +78,9 @@ def _sgd_kernel(p, g, buf, neg_lr, momentum, one_minus_dampening, weight_decay,
 @njit(**_JIT)
 def _axpy_kernel(p, g, neg_lr):
     """Plain SGD (no momentum, no weight decay): ``p -= lr*g``, as ``_sgd_kernel`` computes it. A
-    kernel of its own because a call with 3 arguments costs a quarter of one with 11 (Numba types
-    every argument on every call: ~1.7 µs against ~0.4 µs, more than the update of a 256-vector)."""
+    kernel of its own because a call with 3 arguments costs a fraction of one with 11 (Numba types
+    every argument on every call, which costs more than the update of a small vector; figures in
+    benchmarks/README.md)."""
     for i in range(p.size):
         p[i] = p[i] + neg_lr * g[i]
 

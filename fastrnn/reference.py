@@ -5,7 +5,8 @@ Every function here has the same signature and returns the same arrays as its tw
 written to read as the equations (PyTorch's ``nn.RNN``, ``nn.LSTM``, ``nn.GRU``), vectorised over the
 batch, one time step per loop iteration; speed is not a goal.
 
-Conventions (shared with :mod:`fastrnn.kernels`):
+Conventions (shared with :mod:`fastrnn.kernels`; the full calling convention, and where each cell's
+functions are registered, is in :mod:`fastrnn.cells`):
 
 * ``x`` is ``(T, B, I)``, C-contiguous; weights are PyTorch-shaped: ``w_ih (G*H, I)``,
   ``w_hh (G*H, H)``, biases ``(G*H,)``; states ``(B, H)``; all arrays share one float dtype.

@@ -10,10 +10,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
+from fastrnn.cells import KINDS
+
 __all__ = ["warm_up"]
 
 
-def warm_up(kinds: Iterable[str] = ("rnn", "lstm", "gru"),
+def warm_up(kinds: Iterable[str] = KINDS,
             dtypes: Iterable[str] = ("float32", "float64")) -> float:
     """Run one tiny training step and one prediction of each model kind and dtype.
 
@@ -22,7 +24,7 @@ def warm_up(kinds: Iterable[str] = ("rnn", "lstm", "gru"),
 
     Parameters
     ----------
-    kinds : model kinds, any of ``"rnn"``, ``"lstm"``, ``"gru"``.
+    kinds : model kinds, any of :data:`fastrnn.cells.KINDS` (default: all of them).
     dtypes : ``"float32"`` and/or ``"float64"``.
 
     Returns
@@ -35,13 +37,12 @@ def warm_up(kinds: Iterable[str] = ("rnn", "lstm", "gru"),
     from fastrnn import models, optim
     from fastrnn.trainer import Trainer
 
-    classes = {"rnn": models.RNN, "lstm": models.LSTM, "gru": models.GRU}
     t0 = time.perf_counter()
     for dtype in dtypes:
         x = np.linspace(-1.0, 1.0, 2 * 3, dtype=dtype).reshape(2, 3)  # (B, T), one input
         y = np.array([[0.5], [-0.5]], dtype=dtype)
         for kind in kinds:
-            model = classes[kind](input_size=1, hidden_size=2, seed=0, dtype=dtype)
+            model = models.model_class(kind)(input_size=1, hidden_size=2, seed=0, dtype=dtype)
             trainer = Trainer(model, loss="mse", optimizer=optim.Adam(model.parameters()),
                               clip_norm=1.0)
             trainer.train_step(x, y)

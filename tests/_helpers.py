@@ -1,15 +1,17 @@
 """Shared helpers for the fastrnn test-suite.
 
-Nothing in here imports code under test: problems are built from NumPy random generators, errors are
-measured with :func:`rel_error`, and the optional PyTorch oracle (:func:`torch_reference`) only
-imports ``torch`` when it is called.
+Nothing in here imports code under test except the cell registry (:mod:`fastrnn.cells`, plain data:
+the names, gate counts and state layout of each cell, so that a new cell is tested without an edit
+here): problems are built from NumPy random generators, errors are measured with :func:`rel_error`,
+and the optional PyTorch oracle (:func:`torch_reference`) only imports ``torch`` when it is called.
 
 Conventions (the ``fastrnn.functional`` contract):
 
 * ``x`` is ``(T, B, I)`` time-major; ``params`` is a dict ``w_ih (G*H, I)``, ``w_hh (G*H, H)``,
   ``b_ih (G*H,)``, ``b_hh (G*H,)`` with ``G`` = :data:`N_GATES` ``[cell]``; gate order and bias
   placement as in PyTorch's ``nn.RNN`` / ``nn.LSTM`` / ``nn.GRU``.
-* A *state* is ``h (B, H)``, or the tuple ``(h, c)`` for ``"lstm"``.
+* A *state* is ``h (B, H)``, or the tuple ``(h, c)`` for ``"lstm"`` (a cell whose registry entry
+  has two state arrays).
 """
 
 import math
@@ -17,10 +19,12 @@ import zlib
 
 import numpy as np
 
-CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru")
+from fastrnn import cells as _cells
+
+CELLS = _cells.CELLS
 BACKENDS = ("numba", "numpy")
 PARAM_NAMES = ("w_ih", "w_hh", "b_ih", "b_hh")
-N_GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
+N_GATES = _cells.GATES
 
 #: Floor of the denominator of :func:`rel_error` (only matters when the reference is all zeros).
 TINY = 1e-300
@@ -64,7 +68,7 @@ def random_state(cell, batch, hidden_size, rng, dtype=np.float64, scale=0.5):
     """A random state: ``h`` or ``(h, c)`` for LSTM, entries ``scale * N(0, 1)``."""
     arrays = [
         (scale * rng.standard_normal((batch, hidden_size))).astype(dtype)
-        for _ in range(2 if cell == "lstm" else 1)
+        for _ in state_names(cell)
     ]
     return make_state(cell, arrays)
 
@@ -76,25 +80,23 @@ def random_x(T, B, I, rng, dtype=np.float64):
 
 def state_arrays(cell, state):
     """The arrays of a state as a tuple: ``(h,)`` or ``(h, c)`` for LSTM."""
-    if cell == "lstm":
-        h, c = state
-        return (h, c)
+    if len(state_names(cell)) > 1:
+        state = tuple(state)
+        assert len(state) == len(state_names(cell))
+        return state
     return (state,)
 
 
 def make_state(cell, arrays):
     """Inverse of :func:`state_arrays`."""
     arrays = tuple(arrays)
-    if cell == "lstm":
-        assert len(arrays) == 2
-        return arrays
-    assert len(arrays) == 1
-    return arrays[0]
+    assert len(arrays) == len(state_names(cell))
+    return arrays if len(arrays) > 1 else arrays[0]
 
 
 def state_names(cell):
-    """Names used in reports for the arrays of a state."""
-    return ("h", "c") if cell == "lstm" else ("h",)
+    """Names used in reports for the arrays of a state: ``("h",)`` or ``("h", "c")``."""
+    return _cells.get(cell).state
 
 
 def non_contiguous(x, layout, rng):
@@ -226,20 +228,18 @@ class WorstErrors:
 def torch_module(cell, input_size, hidden_size, params, dtype):
     """A one-layer, time-major ``torch.nn.RNN`` / ``LSTM`` / ``GRU`` holding copies of ``params``.
 
-    ``dtype`` is a NumPy dtype; the module gets the matching torch dtype.
+    ``dtype`` is a NumPy dtype; the module gets the matching torch dtype. A cell without a PyTorch
+    twin in the registry skips the calling test.
     """
+    import pytest
     import torch
 
+    twin = _cells.get(cell).torch
+    if twin is None:
+        pytest.skip(f"cell {cell!r} has no PyTorch twin")
     tdtype = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}[np.dtype(dtype)]
     kwargs = dict(batch_first=False, bias=True, num_layers=1, dtype=tdtype)
-    if cell in ("rnn_tanh", "rnn_relu"):
-        mod = torch.nn.RNN(input_size, hidden_size, nonlinearity=cell[4:], **kwargs)
-    elif cell == "lstm":
-        mod = torch.nn.LSTM(input_size, hidden_size, **kwargs)
-    elif cell == "gru":
-        mod = torch.nn.GRU(input_size, hidden_size, **kwargs)
-    else:
-        raise AssertionError(cell)
+    mod = getattr(torch.nn, twin[0])(input_size, hidden_size, **twin[1], **kwargs)
     torch_names = {"w_ih": "weight_ih_l0", "w_hh": "weight_hh_l0", "b_ih": "bias_ih_l0", "b_hh": "bias_hh_l0"}
     with torch.no_grad():
         for name, tname in torch_names.items():
@@ -268,9 +268,10 @@ def torch_reference(cell, x, params, state0, r_out, r_state):
         torch.from_numpy(np.ascontiguousarray(s)).unsqueeze(0).requires_grad_(True)
         for s in state_arrays(cell, state0)
     ]
-    hx = tuple(t_state0) if cell == "lstm" else t_state0[0]
+    two = len(state_names(cell)) > 1
+    hx = tuple(t_state0) if two else t_state0[0]
     out, hn = mod(tx, hx)
-    hn = list(hn) if cell == "lstm" else [hn]
+    hn = list(hn) if two else [hn]
     loss = 0
     if r_out is not None:
         loss = loss + (out * torch.from_numpy(np.ascontiguousarray(r_out))).sum()

@@ -249,8 +249,8 @@ def test_output_shapes_and_dtypes(cell, backend, dtype):
     state0 = H.random_state(cell, B, Hs, rng, dtype)
     out, state, cache = F.forward(cell, x, params, state0, backend=backend)
     assert out.shape == (T, B, Hs) and out.dtype == dtype
-    if cell == "lstm":
-        assert isinstance(state, tuple) and len(state) == 2
+    if len(H.state_names(cell)) > 1:
+        assert isinstance(state, tuple) and len(state) == len(H.state_names(cell))
     for s in H.state_arrays(cell, state):
         assert s.shape == (B, Hs) and s.dtype == dtype
     # `out` is the hidden state of every step, so its last step is the final hidden state.
@@ -265,8 +265,8 @@ def test_output_shapes_and_dtypes(cell, backend, dtype):
     for k in H.PARAM_NAMES:
         assert grads[k].shape == params[k].shape and grads[k].dtype == dtype, k
     assert grads["x"].shape == (T, B, I) and grads["x"].dtype == dtype
-    if cell == "lstm":
-        assert isinstance(grads["state0"], tuple) and len(grads["state0"]) == 2
+    if len(H.state_names(cell)) > 1:
+        assert isinstance(grads["state0"], tuple) and len(grads["state0"]) == len(H.state_names(cell))
     else:
         assert isinstance(grads["state0"], np.ndarray)
     for g in H.state_arrays(cell, grads["state0"]):
@@ -398,6 +398,8 @@ def _set_state0_part(p, cell, part, value):
 
 
 G = H.N_GATES
+WITH_C = [c for c in CELLS if len(H.state_names(c)) == 2]  # state (h, c): the LSTM
+H_ONLY = [c for c in CELLS if len(H.state_names(c)) == 1]
 # (id, mutation(problem, cell), argument named in the message, expected shape or None, cells)
 FORWARD_BAD_CASES = [
     ("x-2d", lambda p, c: p.update(x=p["x"][0]), "x", None, CELLS),
@@ -428,11 +430,11 @@ FORWARD_BAD_CASES = [
     ("state0-transposed", lambda p, c: _set_state0_part(p, c, 0, np.zeros((H0, B0))), "state0", lambda c: (B0, H0), CELLS),
     ("state0-inf", lambda p, c: _set_state0_part(p, c, 0, _poison(H.state_arrays(c, p["state0"])[0], np.inf)), "state0", None, CELLS),
     ("state0-float32", lambda p, c: _set_state0_part(p, c, 0, H.state_arrays(c, p["state0"])[0].astype(np.float32)), "state0", None, CELLS),
-    ("c0-shape", lambda p, c: _set_state0_part(p, c, 1, np.zeros((B0, H0 + 1))), "state0", lambda c: (B0, H0), ["lstm"]),
-    ("c0-nan", lambda p, c: _set_state0_part(p, c, 1, _poison(p["state0"][1], np.nan, 2)), "state0", None, ["lstm"]),
-    ("state0-not-tuple", lambda p, c: p.update(state0=p["state0"][0]), "state0", None, ["lstm"]),
-    ("state0-triple", lambda p, c: p.update(state0=tuple(p["state0"]) + (p["state0"][0],)), "state0", None, ["lstm"]),
-    ("state0-tuple", lambda p, c: p.update(state0=(p["state0"], p["state0"])), "state0", None, ["rnn_tanh", "rnn_relu", "gru"]),
+    ("c0-shape", lambda p, c: _set_state0_part(p, c, 1, np.zeros((B0, H0 + 1))), "state0", lambda c: (B0, H0), WITH_C),
+    ("c0-nan", lambda p, c: _set_state0_part(p, c, 1, _poison(p["state0"][1], np.nan, 2)), "state0", None, WITH_C),
+    ("state0-not-tuple", lambda p, c: p.update(state0=p["state0"][0]), "state0", None, WITH_C),
+    ("state0-triple", lambda p, c: p.update(state0=tuple(p["state0"]) + (p["state0"][0],)), "state0", None, WITH_C),
+    ("state0-tuple", lambda p, c: p.update(state0=(p["state0"], p["state0"])), "state0", None, H_ONLY),
     ("cell", lambda p, c: p.update(cell="lstm2"), "cell", None, CELLS),
     ("cell-capitalised", lambda p, c: p.update(cell=c.upper()), "cell", None, CELLS),
     ("backend", lambda p, c: p.update(backend="cuda"), "backend", None, CELLS),
@@ -485,9 +487,9 @@ BACKWARD_BAD_CASES = [
     ("d_out-H", lambda c, ds: (np.zeros((T0, B0, H0 - 1)), ds), "d_out", (T0, B0, H0), CELLS),
     ("d_out-2d", lambda c, ds: (np.zeros((T0 * B0, H0)), ds), "d_out", (T0, B0, H0), CELLS),
     ("d_state-shape", lambda c, ds: (None, H.make_state(c, [np.zeros((B0, H0 + 1))] * len(H.state_names(c)))), "d_state", (B0, H0), CELLS),
-    ("d_state-c-shape", lambda c, ds: (None, (ds[0], np.zeros((B0 + 1, H0)))), "d_state", (B0, H0), ["lstm"]),
-    ("d_state-not-tuple", lambda c, ds: (None, ds[0]), "d_state", None, ["lstm"]),
-    ("d_state-tuple", lambda c, ds: (None, (ds, ds)), "d_state", None, ["rnn_tanh", "rnn_relu", "gru"]),
+    ("d_state-c-shape", lambda c, ds: (None, (ds[0], np.zeros((B0 + 1, H0)))), "d_state", (B0, H0), WITH_C),
+    ("d_state-not-tuple", lambda c, ds: (None, ds[0]), "d_state", None, WITH_C),
+    ("d_state-tuple", lambda c, ds: (None, (ds, ds)), "d_state", None, H_ONLY),
 ]
 
 
@@ -507,3 +509,55 @@ def test_backward_rejects_bad_gradients(cell, backend, make, name, shape):
     with pytest.raises(ValueError) as excinfo:
         F.backward(cell, cache, d_out, d_state)
     _assert_message(excinfo, name, shape)
+
+
+# --------------------------------------------------------------------------------------------------
+# The cell registry that CELLS, GATES and both backends' dispatch come from
+# --------------------------------------------------------------------------------------------------
+
+
+def test_cell_registry_imports_neither_numpy_nor_numba():
+    """cli_forecast reads the model kinds from fastrnn.cells at import: it must stay cheap."""
+    import subprocess
+    import sys
+
+    code = ("import sys, fastrnn.cells as c\n"
+            "assert c.KINDS and c.CELLS\n"
+            "print(sorted(m for m in ('numpy', 'numba') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_cell_registry_lookups():
+    from fastrnn import cells
+
+    assert F.CELLS == cells.CELLS and F.GATES == cells.GATES
+    assert [cells.get(c).n_gates for c in ("rnn_tanh", "rnn_relu", "lstm", "gru")] == [1, 1, 4, 3]
+    assert cells.get("lstm").gates == ("i", "f", "g", "o") and cells.get("gru").gates == ("r", "z", "n")
+    assert cells.get("lstm").has_c and not any(cells.get(c).has_c for c in H_ONLY)
+    assert cells.cell_for("rnn") == "rnn_tanh" and cells.cell_for("rnn", "relu") == "rnn_relu"
+    assert cells.cell_for("gru", "relu") == "gru"  # one cell per kind: the nonlinearity does not pick
+    for bad, call in (("'lstm2'", lambda: cells.get("lstm2")), ("'LSTM'", lambda: cells.of_kind("LSTM")),
+                      ("'sigmoid'", lambda: cells.cell_for("rnn", "sigmoid"))):
+        with pytest.raises(ValueError, match=f"must be one of .*; got {bad}"):
+            call()
+    for c in CELLS:  # every entry's functions exist and its saved layout starts with the state sequences
+        spec = cells.get(c)
+        for load in (spec.reference_forward, spec.reference_backward, spec.kernel_forward,
+                     spec.kernel_backward, spec.kernel_forward_into, spec.kernel_backward_into):
+            assert callable(load())
+        assert [extra for _, extra, _ in spec.saved[:len(spec.state)]] == [1] * len(spec.state)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("cell", CELLS)
+def test_saved_arrays_have_the_registry_layout(cell, backend):
+    """The pooled Numba path allocates what the registry says a forward saves; the NumPy reference
+    must return exactly those shapes, or the two backends would not be interchangeable."""
+    from fastrnn import cells
+
+    p = _base_problem(cell)
+    _, _, cache = F.forward(cell, p["x"], p["params"], p["state0"], backend=backend)
+    T, B, _ = p["x"].shape
+    Hs = p["params"]["w_hh"].shape[1]
+    assert [a.shape for a in cache.saved] == [(T + extra, B, width * Hs) for _, extra, width in cells.get(cell).saved]

@@ -3,7 +3,8 @@
 * Numba against NumPy with T*B >= 64 rows, where the weight gradients are formed transposed
   (``fastrnn.kernels._gemm``; test_functional.py's shapes have fewer rows).
 * The public kernels (fresh arrays) and the pooled path that fastrnn.functional runs agree exactly.
-* The buffer pool: buffers are reused, but never while an array handed out still uses them.
+* The buffer pool: buffers are reused, but never while an array handed out still uses them; where
+  ``sys.getrefcount`` does not count as the pool expects, it falls back to fresh arrays.
 * The fast finiteness test agrees with ``np.isfinite``.
 * The shortcuts for h_0 = 0 (no recurrent GEMM at t = 0, the rows of t = 0 left out of dW_hh) and
   for a backward without the state gradient (no GEMM for dh_0) give the reference's results.
@@ -66,7 +67,7 @@ def _zero_state(cell, B, Hs, dtype, hot=None):
     h = np.zeros((B, Hs), dtype)
     if hot is not None:
         h[hot[0]] = hot[1]
-    return (h, np.zeros((B, Hs), dtype)) if cell == "lstm" else h
+    return H.make_state(cell, [h] + [np.zeros((B, Hs), dtype) for _ in H.state_names(cell)[1:]])
 
 
 @pytest.mark.parametrize("T,B", [(1, 1), (1, 4), (3, 2), (9, 8)])
@@ -96,9 +97,9 @@ def test_backward_without_state_gradient_matches(cell):
     gradient is the same as with it."""
     x, params, state0, d_out, d_state = _problem(cell, 4, 3, 2, 6, np.float64, seed=5)
     _, _, cache = F.forward(cell, x, params, state0)
-    ds = F._check_state("d_state", d_state, cell, (3, 6), np.float64)
-    full = F._backward(cell, cache, d_out, tuple(a.copy() for a in ds), need_d_state0=True)
-    lean = F._backward(cell, cache, d_out, tuple(a.copy() for a in ds), need_d_state0=False)
+    ds = F.check_state("d_state", d_state, cell, (3, 6), np.float64)
+    full = F.backward_unchecked(cell, cache, d_out, tuple(a.copy() for a in ds), need_d_state0=True)
+    lean = F.backward_unchecked(cell, cache, d_out, tuple(a.copy() for a in ds), need_d_state0=False)
     assert lean["state0"] is None and full["state0"] is not None
     for k in ("w_ih", "w_hh", "b_ih", "b_hh", "x", "h"):
         np.testing.assert_array_equal(lean[k], full[k])
@@ -107,23 +108,20 @@ def test_backward_without_state_gradient_matches(cell):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
 @pytest.mark.parametrize("cell", H.CELLS)
 def test_public_kernels_match_the_pooled_path(cell, dtype):
-    from fastrnn import kernels
+    from fastrnn import cells
 
+    spec = cells.get(cell)
     T, B, I, Hs = 4, 3, 2, 5
     x, p, state0, d_out, d_state = _problem(cell, T, B, I, Hs, dtype, seed=1)
     args = (x, p["w_ih"], p["w_hh"], p["b_ih"], p["b_hh"])
     out, state, cache = F.forward(cell, x, p, state0)
     g = F.backward(cell, cache, d_out, d_state)
-    if cell == "lstm":
-        saved = kernels.lstm_forward(*args, *state0)
-        got = kernels.lstm_backward(x, p["w_ih"], p["w_hh"], *saved, d_out, *d_state)
-        grads = got[:5] + ((got[5], got[6]), got[7])
-    elif cell == "gru":
-        saved = kernels.gru_forward(*args, state0)
-        grads = kernels.gru_backward(x, p["w_ih"], p["w_hh"], *saved, d_out, d_state)
-    else:
-        saved = (kernels.rnn_forward(*args, state0, cell == "rnn_relu"),)
-        grads = kernels.rnn_backward(x, p["w_ih"], p["w_hh"], saved[0], cell == "rnn_relu", d_out, d_state)
+    saved = spec.kernel_forward()(*args, *H.state_arrays(cell, state0), *spec.static)
+    if not isinstance(saved, tuple):
+        saved = (saved,)
+    got = spec.kernel_backward()(x, p["w_ih"], p["w_hh"], *saved, *spec.static, d_out, *H.state_arrays(cell, d_state))
+    grads = got[:5] + (H.make_state(cell, got[5:-1]), got[-1])
+    assert len(saved) == len(cache.saved)
     for a, b in zip(saved, cache.saved):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(out, saved[0][1:])
@@ -191,6 +189,32 @@ def test_buffer_pool_evicts_least_recently_used():
     assert pool.nbytes <= pool.max_bytes and e.base is not None
 
 
+def test_buffer_pool_falls_back_to_fresh_arrays_when_refcounts_differ(monkeypatch):
+    """The pool tells free buffers by sys.getrefcount; where the interpreter counts differently the
+    start-up check fails and the pool hands out fresh arrays, with the same results."""
+    from fastrnn.kernels import _workspace
+
+    assert _workspace.refcounts_tell_free()  # this interpreter: the pool is in use
+    cell, T, B, I, Hs = "lstm", 20, 16, 8, 64  # hs: 21 * 16 * 64 float64 = 172 kB, above min_bytes
+    problem = _problem(cell, T, B, I, Hs, np.float64, seed=6)
+    pooled = {k: v.copy() for k, v in _run(cell, "numba", *problem).items()}
+    assert _run(cell, "numba", *problem)["out"].base is not None  # a view of a pool buffer
+
+    monkeypatch.setattr(_workspace, "_REFS_WHEN_FREE", _workspace._REFS_WHEN_FREE - 1)  # counts one fewer
+    assert not _workspace.refcounts_tell_free()
+    monkeypatch.setattr(_workspace.POOL, "_pooling", None)  # as at start-up: check on first use
+    with pytest.warns(RuntimeWarning, match="getrefcount"):
+        fresh = _run(cell, "numba", *problem)
+    assert _workspace.POOL._pooling is False
+    assert fresh["out"].base is None and fresh["grad.x"].base is None  # plain np.empty arrays
+    for k in pooled:
+        np.testing.assert_array_equal(fresh[k], pooled[k], err_msg=k)
+    pool = BufferPool(max_bytes=1 << 24, min_bytes=1024)
+    with pytest.warns(RuntimeWarning, match="getrefcount"):
+        a = pool.empty((100, 50), np.dtype(np.float64))
+    assert a.base is None and len(pool) == 0
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_all_finite_agrees_with_numpy(dtype):
     rng = np.random.default_rng(0)
@@ -209,3 +233,20 @@ def test_all_finite_agrees_with_numpy(dtype):
     big = np.full(10, np.finfo(dtype).max, dtype)  # huge but finite
     tiny = np.full(10, np.finfo(dtype).smallest_subnormal, dtype)
     assert all_finite(big) and all_finite(tiny) and all_finite(-big)
+
+
+@pytest.mark.parametrize("value, cached", [("1", False), ("0", True), ("", True)])
+def test_no_cache_switch(value, cached):
+    """FASTRNN_NO_CACHE=1 compiles the kernels without Numba's on-disk cache (edits to the
+    activations, which the cache does not notice, are then picked up)."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from fastrnn.kernels import _gemm, _finite, activations, gru, lstm, rnn\n"
+            "fns = [rnn.rnn_forward, lstm.backward_into, gru.forward_into, _gemm.weight_gradients,\n"
+            "       _finite._finite32, activations.tanh_array]\n"
+            "print(sorted({type(f._cache).__name__ for f in fns}))")
+    env = dict(os.environ, FASTRNN_NO_CACHE=value)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == ("['FunctionCache']" if cached else "['NullCache']")

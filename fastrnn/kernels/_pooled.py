@@ -1,65 +1,65 @@
 """The Numba kernels as :mod:`fastrnn.functional` runs them: large arrays from the buffer pool
 (:mod:`._workspace`). Same code and results as the public kernels (``lstm_forward`` etc., which
-allocate fresh arrays).
+allocate fresh arrays). Nothing here knows a particular cell: the shapes of what a cell's forward
+saves and of its backward's scratch come from its :mod:`fastrnn.cells` entry, and the kernels
+follow the calling convention described there.
 
 Threads: only BLAS's, as configured (OPENBLAS_NUM_THREADS, threadpoolctl, ...); OpenBLAS itself runs
 small GEMMs on one thread. Changing its thread count around the small GEMMs of the time loops was
 tried and dropped: OpenBLAS parks its threads when the count goes down, and waking them again made
-training steps 1.5-2x slower (measured, see benchmarks/README.md).
+training steps slower (measured, see benchmarks/README.md).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from fastrnn.kernels import gru, lstm, rnn
 from fastrnn.kernels._finite import all_finite  # noqa: F401  (used by fastrnn.functional)
 from fastrnn.kernels._workspace import POOL
 
+_plans = {}  # cell name -> (forward_into, backward_into, saved layout, scratch widths, static arguments)
+
+
+def _plan(cell):
+    """What the pooled calls of ``cell`` need, looked up once (the kernels imported on first use)."""
+    plan = _plans.get(cell.name)
+    if plan is None:
+        plan = _plans[cell.name] = (cell.kernel_forward_into(), cell.kernel_backward_into(),
+                                    tuple((extra, width) for _, extra, width in cell.saved),
+                                    tuple(width for _, width in cell.scratch), cell.static)
+    return plan
+
 
 def forward(cell, x, w_ih, w_hh, b_ih, b_hh, state0):
-    """Returns the saved tuple of the cell's forward kernel (``hs`` first)."""
+    """Returns the saved tuple of the cell's forward kernel (the state sequences first).
+
+    ``cell`` is a :class:`fastrnn.cells.Cell`; ``state0`` a tuple of the initial state arrays."""
+    forward_into, _, saved_layout, _, static = _plan(cell)
     T, B, _ = x.shape
     H = w_hh.shape[1]
     dt = x.dtype
     empty = POOL.empty
-    hs = empty((T + 1, B, H), dt)
-    if cell == "lstm":
-        cs, tcs, acts = empty((T + 1, B, H), dt), empty((T, B, H), dt), empty((T, B, 4 * H), dt)
-        lstm._forward(x, w_ih, w_hh, b_ih, b_hh, state0[0], state0[1], hs, cs, tcs, acts)
-        return hs, cs, tcs, acts
-    if cell == "gru":
-        acts, hns = empty((T, B, 3 * H), dt), empty((T, B, H), dt)
-        gru._forward(x, w_ih, w_hh, b_ih, b_hh, state0[0], hs, acts, hns)
-        return hs, acts, hns
-    rnn._forward(x, w_ih, w_hh, b_ih, b_hh, state0[0], cell == "rnn_relu", hs)
-    return (hs,)
+    saved = [empty((T + extra, B, width * H), dt) for extra, width in saved_layout]
+    forward_into(x, w_ih, w_hh, b_ih, b_hh, *state0, *static, *saved)
+    return tuple(saved)
 
 
 def backward(cell, x, w_ih, w_hh, saved, d_out, d_state, need_d_state0=True):
     """Returns ``dx, dw_ih, dw_hh, db_ih, db_hh, d_state0, dhs``; ``d_out=None`` means zeros.
-    With ``need_d_state0=False`` the last GEMM (for dh_0) is skipped and ``d_state0`` is None."""
+    ``d_state0`` is a tuple like ``d_state``, or None with ``need_d_state0=False``: the last GEMM
+    (for dh_0) is then skipped."""
+    _, backward_into, _, scratch_widths, static = _plan(cell)
     T, B, I = x.shape
     H = w_hh.shape[1]
     dt = x.dtype
     empty = POOL.empty
     if d_out is None:
         d_out = np.zeros((1, B, H), dt)  # broadcast over the steps by the kernels
-    dh = d_state[0].copy()  # the kernels overwrite it with dh_0
+    ds = [a.copy() for a in d_state]  # the kernels overwrite them with the initial state's
+    scratch = [empty((T, B, width * H), dt) for width in scratch_widths]
     dhs, dx = empty((T, B, H), dt), empty((T, B, I), dt)
     dw_ih, dw_hh = empty(w_ih.shape, dt), empty(w_hh.shape, dt)
-    if cell == "lstm":
-        dc = d_state[1].copy()
-        db, da = np.empty(4 * H, dt), empty((T, B, 4 * H), dt)
-        lstm._backward(x, w_ih, w_hh, *saved, d_out, dh, dc, da, dhs, dx, dw_ih, dw_hh, db, need_d_state0)
-        return dx, dw_ih, dw_hh, db, db.copy(), (dh, dc) if need_d_state0 else None, dhs
-    if cell == "gru":
-        db_ih, db_hh = np.empty(3 * H, dt), np.empty(3 * H, dt)
-        dgi, dgh = empty((T, B, 3 * H), dt), empty((T, B, 3 * H), dt)
-        gru._backward(x, w_ih, w_hh, *saved, d_out, dh, dgi, dgh, dhs, dx, dw_ih, dw_hh, db_ih, db_hh,
-                      need_d_state0)
-        return dx, dw_ih, dw_hh, db_ih, db_hh, dh if need_d_state0 else None, dhs
-    db, da = np.empty(H, dt), empty((T, B, H), dt)
-    rnn._backward(x, w_ih, w_hh, saved[0], cell == "rnn_relu", d_out, dh, da, dhs, dx, dw_ih, dw_hh, db,
+    db_ih, db_hh = np.empty(w_hh.shape[0], dt), np.empty(w_hh.shape[0], dt)
+    backward_into(x, w_ih, w_hh, *saved, *static, d_out, *ds, *scratch, dhs, dx, dw_ih, dw_hh, db_ih, db_hh,
                   need_d_state0)
-    return dx, dw_ih, dw_hh, db, db.copy(), dh if need_d_state0 else None, dhs
+    return dx, dw_ih, dw_hh, db_ih, db_hh, tuple(ds) if need_d_state0 else None, dhs

@@ -2,9 +2,9 @@
 
 ``np.dot(g, g)`` / ``np.vdot`` on the NumPy side goes through NumPy's own OpenBLAS, whose thread
 pool is separate from the one Numba's ``np.dot`` uses; waking it for every gradient of every step made
-whole train steps several times slower with 2 threads (measured on this machine, LSTM/GRU float64 at
-B, T, I, H = 32, 12, 1, 64). This single-threaded loop is BLAS-free and as fast as ``np.dot`` here
-(65,536 elements: 5.1 µs float32, 4.8 µs float64; ``np.dot`` 5.1 / 7.7 µs).
+whole train steps several times slower with 2 threads (measured; benchmarks/README.md, "The
+trainer's gradient norm"). This single-threaded loop is BLAS-free and about as fast as ``np.dot``
+(``python benchmarks/bench_kernels.py --micro``).
 
 Squares are accumulated in float64, also for float32 gradients (more accurate than NumPy's float32
 dot). ``reassoc`` lets LLVM split the sum into SIMD lanes; the split is fixed at compile time, so the
@@ -14,8 +14,11 @@ result is the same on every call, independent of threads.
 import numpy as np
 from numba import njit
 
+from fastrnn.kernels._jit import CACHE
 
-@njit(cache=True, nogil=True, fastmath={"reassoc"})
+
+# Not the kernels' JIT options: no division here, and fastmath's reassociation is the point.
+@njit(cache=CACHE, nogil=True, fastmath={"reassoc"})
 def _sum_squares(flat):
     s = 0.0
     for i in range(flat.shape[0]):

@@ -1,7 +1,7 @@
 """Scalar activations for the Numba kernels: vectorisable, and chosen by dtype at compile time.
 
 pip's llvmlite has no vector math library (SVML), so ``np.tanh`` / ``np.exp`` inside a Numba loop is a
-scalar libm call (~20-35 ns per element), 10-100x slower than the arithmetic around it. The functions
+scalar libm call per element, an order of magnitude or more slower than the arithmetic around it. The functions
 here use only multiplication, addition, division, min/max, ``floor`` and a bit cast, so LLVM
 vectorises any loop that calls them (the loop must be compiled with ``error_model="numpy"``: with
 Numba's default "python" error model every division checks for zero and nothing vectorises).
@@ -21,21 +21,21 @@ Numba does not type ``x.dtype == np.float32`` tests, and ``generated_jit`` is go
 ``sigmoid(v) = (1 + tanh(v/2)) / 2`` in both dtypes, as :func:`fastrnn.reference.sigmoid`.
 
 Array versions (:func:`tanh_array`, :func:`sigmoid_array`) exist for the accuracy tests and for
-timing. Measured (one thread, 2M elements) on the AMD EPYC host of 2026-11-23: float32 tanh
-0.34 ns/element, float64 1.5 ns, against 20-38 ns for ``np.tanh`` in a Numba loop and 0.4 / 1.8 ns
-for NumPy's SIMD ufunc; on the Intel host of 2026-11-30 (1M elements): 0.45 / 2.3 ns against
-1.6 ns for ``np.tanh`` in float64 (LLVM vectorises these loops 4 doubles wide there; see
-benchmarks/README.md).
+timing: in float32 they run about as fast as NumPy's SIMD ufunc, and far faster than ``np.tanh`` in
+a Numba loop (``python benchmarks/bench_kernels.py --micro``; figures in benchmarks/README.md).
 
-Numba's on-disk cache does not notice changes to this module in the kernels that inline it:
-after editing it, delete ``fastrnn/kernels/__pycache__/*.nbi`` and ``*.nbc``. Non-finite inputs: ±inf gives ±1 (tanh) and 1/0 (sigmoid); NaN is not propagated (the
-clamps turn it into a finite value) — :mod:`fastrnn.functional` rejects NaN/inf inputs.
+Numba's on-disk cache does not notice changes to this module in the kernels that inline it: run
+with ``FASTRNN_NO_CACHE=1`` while editing it (:mod:`fastrnn.kernels._jit`). Non-finite inputs: ±inf
+gives ±1 (tanh) and 1/0 (sigmoid); NaN is not propagated (the clamps turn it into a finite value) —
+:mod:`fastrnn.functional` rejects NaN/inf inputs.
 """
 
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic, overload
+
+from fastrnn.kernels._jit import JIT
 
 _f32 = np.float32
 
@@ -59,7 +59,7 @@ _F32_HALF = _f32(0.5)
 _F32_ONE = _f32(1.0)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**JIT)
 def _tanh_f32(x):
     x = min(max(x, -_T32_CLAMP), _T32_CLAMP)
     x2 = x * x
@@ -75,7 +75,7 @@ def _tanh_f32(x):
     return x * p / q
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**JIT)
 def _sigmoid_f32(x):
     return _F32_HALF + _F32_HALF * _tanh_f32(_F32_HALF * x)
 
@@ -109,7 +109,7 @@ def _int64_bits_as_float64(typingctx, bits):
     return types.float64(types.int64), codegen
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**JIT)
 def _exp_f64(v):
     """exp(v) for 0 <= v <= 1000 (finite result needs v < 709.78), ~1 ulp."""
     k = np.floor(v * _LOG2E + 0.5)
@@ -121,7 +121,7 @@ def _exp_f64(v):
     return e * _int64_bits_as_float64((np.int64(k) + 1023) << 52)  # e * 2^k
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**JIT)
 def _tanh_f64(x):
     ax = min(abs(x), _T64_CLAMP)
     # small |x|: x (Q + z P) / Q
@@ -136,7 +136,7 @@ def _tanh_f64(x):
     return (num_small if small else num_large) / (q if small else e + 1.0)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**JIT)
 def _sigmoid_f64(x):
     return 0.5 + 0.5 * _tanh_f64(0.5 * x)
 
@@ -178,7 +178,7 @@ def _ol_sigmoid(v):
     return None
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**JIT)
 def tanh_array(x):
     """Elementwise :func:`tanh` of a 1-D float32/float64 array (new array, same dtype)."""
     out = np.empty_like(x)
@@ -187,7 +187,7 @@ def tanh_array(x):
     return out
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**JIT)
 def sigmoid_array(x):
     """Elementwise :func:`sigmoid` of a 1-D float32/float64 array (new array, same dtype)."""
     out = np.empty_like(x)

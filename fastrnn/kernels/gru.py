@@ -4,17 +4,19 @@
     n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))
     h' = (1 - z) ⊙ n + z ⊙ h
 
-Same signatures and results as :func:`fastrnn.reference.gru_forward` / ``gru_backward``. The
-layout of the work is described in :mod:`fastrnn.kernels.rnn`.
+Same signatures and results as :func:`fastrnn.reference.gru_forward` / ``gru_backward``;
+:func:`forward_into` / :func:`backward_into` write into given arrays. The layout of the work is
+described in :mod:`fastrnn.kernels.rnn`. Names follow the equations: ``b`` is a batch row, ``j`` a
+hidden unit, ``n`` the candidate gate, ``hn`` = W_hn h + b_hn, ``dar``/``daz``/``dan`` the
+gradients of the gates' pre-activations.
 """
 
 import numpy as np
 from numba import njit
 
-from fastrnn.kernels._gemm import hidden_weight_gradient, is_zero, recurrent_product, weight_gradient
+from fastrnn.kernels._gemm import is_zero, recurrent_product, weight_gradients
+from fastrnn.kernels._jit import JIT
 from fastrnn.kernels.activations import sigmoid, tanh
-
-_JIT = dict(cache=True, error_model="numpy", nogil=True)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -22,25 +24,25 @@ _JIT = dict(cache=True, error_model="numpy", nogil=True)
 # --------------------------------------------------------------------------------------------------
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def gru_forward(x, w_ih, w_hh, b_ih, b_hh, h0):
     """Forward pass. Returns ``hs (T+1, B, H)``, the activated gates ``acts (T, B, 3H)`` [r, z, n] and
     ``hns (T, B, H)`` = W_hn h_{t-1} + b_hn."""
     T, B, _ = x.shape
     H = h0.shape[1]
     hs, acts, hns = np.empty((T + 1, B, H), x.dtype), np.empty((T, B, 3 * H), x.dtype), np.empty((T, B, H), x.dtype)
-    _forward(x, w_ih, w_hh, b_ih, b_hh, h0, hs, acts, hns)
+    forward_into(x, w_ih, w_hh, b_ih, b_hh, h0, hs, acts, hns)
     return hs, acts, hns
 
 
-@njit(**_JIT)
-def _forward(x, w_ih, w_hh, b_ih, b_hh, h0, hs, acts, hns):
+@njit(**JIT)
+def forward_into(x, w_ih, w_hh, b_ih, b_hh, h0, hs, acts, hns):
     """:func:`gru_forward` into given arrays, on one thread (BLAS may use several)."""
     _forward_setup(x, w_ih, h0, hs, acts)
     _forward_loop(w_hh, _biases(b_ih, b_hh), hs, acts, hns)
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def _biases(b_ih, b_hh):
     """The biases as the step uses them: [b_ir + b_hr, b_iz + b_hz, b_in, b_hn] (4H)."""
     H = b_ih.shape[0] // 3
@@ -51,7 +53,7 @@ def _biases(b_ih, b_hh):
     return b
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def _forward_setup(x, w_ih, h0, hs, acts):
     """h_0, and W_ih x_t of every step in one GEMM, into ``acts``."""
     T, B, I = x.shape
@@ -59,37 +61,37 @@ def _forward_setup(x, w_ih, h0, hs, acts):
     np.dot(x.reshape(T * B, I), w_ih.T, acts.reshape(T * B, acts.shape[2]))
 
 
-@njit(**_JIT)
-def _forward_loop(w_hh, b, hs, acts, hns):
-    """The time loop: per step one GEMM ``h_{t-1} @ W_hh^T``, then the gates. ``b`` from
+@njit(**JIT)
+def _forward_loop(w_hh, bias, hs, acts, hns):
+    """The time loop: per step one GEMM ``h_{t-1} @ W_hh^T``, then the gates. ``bias`` from
     :func:`_biases`; ``acts`` holds W_ih x_t on entry."""
     rec = np.empty((hs.shape[1], acts.shape[2]), dtype=acts.dtype)  # W_hh h_{t-1}
     h0_is_zero = is_zero(hs[0])
     for t in range(acts.shape[0]):
         recurrent_product(hs[t], w_hh, rec, t == 0 and h0_is_zero)
-        _forward_step(acts[t], rec, b, hs[t], hs[t + 1], hns[t])
+        _forward_step(acts[t], rec, bias, hs[t], hs[t + 1], hns[t])
 
 
-@njit(**_JIT)
-def _forward_step(a, rec, b, h_prev, h_new, hns):
+@njit(**JIT)
+def _forward_step(a, rec, bias, h_prev, h_new, hns):
     """The gate math of one step, (B, ·) arrays: ``a`` holds W_ih x_t on entry and the activated
     gates [r, z, n] on return; ``rec`` = W_hh h_{t-1}; writes h_t and hn = W_hn h_{t-1} + b_hn.
     (A function of its own: written inline in the time loop, LLVM stopped vectorising the loop.)"""
     H = h_new.shape[1]
     one = a.dtype.type(1.0)
-    b_r, b_z, b_in, b_hn = b[:H], b[H:2 * H], b[2 * H:3 * H], b[3 * H:]
-    for n in range(a.shape[0]):
-        ar, az, an = a[n, :H], a[n, H:2 * H], a[n, 2 * H:]
-        rr, rz, rn = rec[n, :H], rec[n, H:2 * H], rec[n, 2 * H:]
-        hp, hnew, hnr = h_prev[n], h_new[n], hns[n]
+    b_r, b_z, b_in, b_hn = bias[:H], bias[H:2 * H], bias[2 * H:3 * H], bias[3 * H:]
+    for b in range(a.shape[0]):
+        ar, az, an = a[b, :H], a[b, H:2 * H], a[b, 2 * H:]  # W_i· x_t in, the gates r, z, n out
+        rec_r, rec_z, rec_n = rec[b, :H], rec[b, H:2 * H], rec[b, 2 * H:]  # W_h· h_{t-1}
+        h_prev_b, h_new_b, hn_b = h_prev[b], h_new[b], hns[b]
         for j in range(H):
-            r = sigmoid(ar[j] + rr[j] + b_r[j])
-            z = sigmoid(az[j] + rz[j] + b_z[j])
-            hn = rn[j] + b_hn[j]
-            c = tanh(an[j] + b_in[j] + r * hn)  # the candidate n
-            ar[j], az[j], an[j] = r, z, c
-            hnr[j] = hn
-            hnew[j] = (one - z) * c + z * hp[j]
+            r = sigmoid(ar[j] + rec_r[j] + b_r[j])
+            z = sigmoid(az[j] + rec_z[j] + b_z[j])
+            hn = rec_n[j] + b_hn[j]
+            n = tanh(an[j] + b_in[j] + r * hn)
+            ar[j], az[j], an[j] = r, z, n
+            hn_b[j] = hn
+            h_new_b[j] = (one - z) * n + z * h_prev_b[j]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -97,7 +99,7 @@ def _forward_step(a, rec, b, h_prev, h_new, hns):
 # --------------------------------------------------------------------------------------------------
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def gru_backward(x, w_ih, w_hh, hs, acts, hns, d_out, d_hT):
     """BPTT. Per step, with ``dh`` the gradient reaching h_t (``d_out[t]`` included)::
 
@@ -118,23 +120,23 @@ def gru_backward(x, w_ih, w_hh, hs, acts, hns, d_out, d_hT):
     dw_ih, dw_hh = np.empty(w_ih.shape, dtype), np.empty(w_hh.shape, dtype)
     db_ih, db_hh = np.empty(3 * H, dtype), np.empty(3 * H, dtype)
     dh = d_hT.copy()
-    _backward(x, w_ih, w_hh, hs, acts, hns, d_out, dh, dgi, dgh, dhs, dx, dw_ih, dw_hh, db_ih, db_hh, True)
+    backward_into(x, w_ih, w_hh, hs, acts, hns, d_out, dh, dgi, dgh, dhs, dx, dw_ih, dw_hh, db_ih, db_hh, True)
     return dx, dw_ih, dw_hh, db_ih, db_hh, dh, dhs
 
 
-@njit(**_JIT)
-def _backward(x, w_ih, w_hh, hs, acts, hns, d_out, dh, dgi, dgh, dhs, dx, dw_ih, dw_hh, db_ih, db_hh,
-              need_dh0):
+@njit(**JIT)
+def backward_into(x, w_ih, w_hh, hs, acts, hns, d_out, dh, dgi, dgh, dhs, dx, dw_ih, dw_hh, db_ih, db_hh,
+                  need_dh0):
     """:func:`gru_backward` into given arrays, on one thread (BLAS may use several). ``dh`` holds the
     gradient at h_T on entry and at h_0 on return (if ``need_dh0``; else it is left undefined);
     ``dgi``, ``dgh`` are scratch."""
     db = np.empty(4 * acts.shape[2] // 3, dtype=x.dtype)
     _backward_loop(w_hh, hs, acts, hns, d_out, dh, dgi, dgh, dhs, db, need_dh0)
     _bias_gradients(db, db_ih, db_hh)
-    _weight_gradients(x, w_ih, hs, dgi, dgh, dx, dw_ih, dw_hh)
+    weight_gradients(x, w_ih, hs, dgi, dgh, dx, dw_ih, dw_hh)
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def _backward_loop(w_hh, hs, acts, hns, d_out, dh, dgi, dgh, dhs, db, need_dh0):
     """The time loop of BPTT; ``db`` (4H) gets the sums over the batch and all steps of
     [dar, daz, dan, dan ⊙ r]. ``d_out`` may have one step only, then used for every step (a zero
@@ -151,7 +153,7 @@ def _backward_loop(w_hh, hs, acts, hns, d_out, dh, dgi, dgh, dhs, db, need_dh0):
             dh += dh_z
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def _bias_gradients(db, db_ih, db_hh):
     """db_ih = [Σ dar, Σ daz, Σ dan], db_hh = [Σ dar, Σ daz, Σ dan ⊙ r] from the 4H sums ``db``."""
     H = db.shape[0] // 4
@@ -160,51 +162,42 @@ def _bias_gradients(db, db_ih, db_hh):
     db_hh[2 * H:] = db[3 * H:]
 
 
-@njit(**_JIT)
-def _weight_gradients(x, w_ih, hs, dgi, dgh, dx, dw_ih, dw_hh):
-    """dx = dgi @ W_ih, dW_ih = Σ_t dgi_tᵀ x_t, dW_hh = Σ_t dgh_tᵀ h_{t-1}: GEMMs over all T*B rows."""
-    T, B, I = x.shape
-    dgi2 = dgi.reshape(T * B, dgi.shape[2])
-    np.dot(dgi2, w_ih, dx.reshape(T * B, I))
-    weight_gradient(dgi2, x.reshape(T * B, I), dw_ih)
-    hidden_weight_gradient(dgh, hs, dw_hh)
-
-
-@njit(**_JIT)
-def _backward_step(a, hn, h_prev, d_out, dh, dgi, dgh, dhs, dh_z, db):
+@njit(**JIT)
+def _backward_step(a, hns, h_prev, d_out, dh, dgi, dgh, dhs, dh_z, db):
     """The elementwise part of one BPTT step, (B, ·) arrays: ``dhs = dh + d_out``, the gate
     gradients ``dgi``, ``dgh``, the direct path ``dh_z = dhs ⊙ z`` and the sums over the batch of
     [dar, daz, dan, dan ⊙ r] into ``db`` (4H).
 
     Two passes over each row: with all the arrays in one loop, LLVM gave up vectorising it (too many
-    possibly-aliasing arrays to check at run time); split, both passes vectorise (4x faster).
+    possibly-aliasing arrays to check at run time); split, both passes vectorise (several times
+    faster; benchmarks/README.md).
     """
-    H = hn.shape[1]
+    H = hns.shape[1]
     one = a.dtype.type(1.0)
     db[:] = 0
-    sn, snr = db[2 * H:3 * H], db[3 * H:]
-    for n in range(a.shape[0]):
-        ar, az, an = a[n, :H], a[n, H:2 * H], a[n, 2 * H:]
-        gir, giz, gin = dgi[n, :H], dgi[n, H:2 * H], dgi[n, 2 * H:]
-        hp, hnr, dout, gr, dhr, dzr = h_prev[n], hn[n], d_out[n], dhs[n], dh[n], dh_z[n]
+    db_in, db_hn = db[2 * H:3 * H], db[3 * H:]
+    for b in range(a.shape[0]):
+        ar, az, an = a[b, :H], a[b, H:2 * H], a[b, 2 * H:]  # the gates r, z, n
+        dar, daz, dan = dgi[b, :H], dgi[b, H:2 * H], dgi[b, 2 * H:]
+        h_prev_b, hn_b, d_out_b, dhs_b, dh_b, dh_z_b = h_prev[b], hns[b], d_out[b], dhs[b], dh[b], dh_z[b]
         for j in range(H):
-            r, z, c = ar[j], az[j], an[j]
-            g = dhr[j] + dout[j]
-            gr[j] = g
-            dan = g * (one - z) * (one - c * c)
-            gir[j] = dan * hnr[j] * r * (one - r)  # dar
-            giz[j] = g * (hp[j] - c) * z * (one - z)  # daz
-            gin[j] = dan
-            dzr[j] = g * z
+            r, z, n = ar[j], az[j], an[j]
+            g = dh_b[j] + d_out_b[j]
+            dhs_b[j] = g
+            dan_j = g * (one - z) * (one - n * n)
+            dar[j] = dan_j * hn_b[j] * r * (one - r)
+            daz[j] = g * (h_prev_b[j] - n) * z * (one - z)
+            dan[j] = dan_j
+            dh_z_b[j] = g * z
         # dgh = [dar, daz, dan ⊙ r], and the sums
-        gi, gh, ghn = dgi[n], dgh[n], dgh[n, 2 * H:]
+        dgi_b, dgh_b, dgh_n = dgi[b], dgh[b], dgh[b, 2 * H:]
         for k in range(2 * H):
-            v = gi[k]
-            gh[k] = v
+            v = dgi_b[k]
+            dgh_b[k] = v
             db[k] += v
         for j in range(H):
-            v = gin[j]
+            v = dan[j]
             w = v * ar[j]
-            ghn[j] = w
-            sn[j] += v
-            snr[j] += w
+            dgh_n[j] = w
+            db_in[j] += v
+            db_hn[j] += w

@@ -4,17 +4,17 @@
     g = tanh(W_ig x + b_ig + W_hg h + b_hg)  o = σ(W_io x + b_io + W_ho h + b_ho)
     c' = f ⊙ c + i ⊙ g                        h' = o ⊙ tanh(c')
 
-Same signatures and results as :func:`fastrnn.reference.lstm_forward` / ``lstm_backward``. The
-layout of the work is described in :mod:`fastrnn.kernels.rnn`.
+Same signatures and results as :func:`fastrnn.reference.lstm_forward` / ``lstm_backward``;
+:func:`forward_into` / :func:`backward_into` write into given arrays. The layout of the work is
+described in :mod:`fastrnn.kernels.rnn`.
 """
 
 import numpy as np
 from numba import njit
 
-from fastrnn.kernels._gemm import hidden_weight_gradient, is_zero, recurrent_product, weight_gradient
+from fastrnn.kernels._gemm import is_zero, recurrent_product, weight_gradients
+from fastrnn.kernels._jit import JIT
 from fastrnn.kernels.activations import sigmoid, tanh
-
-_JIT = dict(cache=True, error_model="numpy", nogil=True)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -22,7 +22,7 @@ _JIT = dict(cache=True, error_model="numpy", nogil=True)
 # --------------------------------------------------------------------------------------------------
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def lstm_forward(x, w_ih, w_hh, b_ih, b_hh, h0, c0):
     """Forward pass. Returns ``hs, cs (T+1, B, H)``, ``tcs = tanh(c_t) (T, B, H)`` and the activated
     gates ``acts (T, B, 4H)``."""
@@ -30,18 +30,18 @@ def lstm_forward(x, w_ih, w_hh, b_ih, b_hh, h0, c0):
     H = h0.shape[1]
     hs, cs = np.empty((T + 1, B, H), dtype=x.dtype), np.empty((T + 1, B, H), dtype=x.dtype)
     tcs, acts = np.empty((T, B, H), dtype=x.dtype), np.empty((T, B, 4 * H), dtype=x.dtype)
-    _forward(x, w_ih, w_hh, b_ih, b_hh, h0, c0, hs, cs, tcs, acts)
+    forward_into(x, w_ih, w_hh, b_ih, b_hh, h0, c0, hs, cs, tcs, acts)
     return hs, cs, tcs, acts
 
 
-@njit(**_JIT)
-def _forward(x, w_ih, w_hh, b_ih, b_hh, h0, c0, hs, cs, tcs, acts):
+@njit(**JIT)
+def forward_into(x, w_ih, w_hh, b_ih, b_hh, h0, c0, hs, cs, tcs, acts):
     """:func:`lstm_forward` into given arrays, on one thread (BLAS may use several)."""
     _forward_setup(x, w_ih, h0, c0, hs, cs, acts)
     _forward_loop(w_hh, b_ih + b_hh, hs, cs, tcs, acts)
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def _forward_setup(x, w_ih, h0, c0, hs, cs, acts):
     """h_0, c_0, and W_ih x_t of every step in one GEMM, into ``acts``."""
     T, B, I = x.shape
@@ -50,30 +50,30 @@ def _forward_setup(x, w_ih, h0, c0, hs, cs, acts):
     np.dot(x.reshape(T * B, I), w_ih.T, acts.reshape(T * B, acts.shape[2]))
 
 
-@njit(**_JIT)
-def _forward_loop(w_hh, b, hs, cs, tcs, acts):
-    """The time loop: per step one GEMM ``h_{t-1} @ W_hh^T``, then the gates. ``b = b_ih + b_hh``;
+@njit(**JIT)
+def _forward_loop(w_hh, bias, hs, cs, tcs, acts):
+    """The time loop: per step one GEMM ``h_{t-1} @ W_hh^T``, then the gates. ``bias = b_ih + b_hh``;
     ``acts`` holds W_ih x_t on entry."""
     rec = np.empty((hs.shape[1], acts.shape[2]), dtype=acts.dtype)  # W_hh h_{t-1}
     h0_is_zero = is_zero(hs[0])
     for t in range(acts.shape[0]):
         recurrent_product(hs[t], w_hh, rec, t == 0 and h0_is_zero)
-        _forward_step(acts[t], rec, b, cs[t], cs[t + 1], tcs[t], hs[t + 1])
+        _forward_step(acts[t], rec, bias, cs[t], cs[t + 1], tcs[t], hs[t + 1])
 
 
-@njit(**_JIT)
-def _forward_step(a, rec, b, c_prev, c_new, tc_new, h_new):
+@njit(**JIT)
+def _forward_step(a, rec, bias, c_prev, c_new, tc_new, h_new):
     """The gate math of one step, all (B, ·) arrays: ``a`` holds W_ih x_t on entry and the
     activated gates [i, f, g, o] on return; ``rec`` = W_hh h_{t-1}; writes c_t, tanh(c_t) and h_t.
 
     A function of its own: written inline in the time loop, LLVM stopped vectorising the loop over j.
     """
     H = h_new.shape[1]
-    bi, bf, bg, bo = b[:H], b[H:2 * H], b[2 * H:3 * H], b[3 * H:]
-    for n in range(a.shape[0]):
-        ai, af, ag, ao = a[n, :H], a[n, H:2 * H], a[n, 2 * H:3 * H], a[n, 3 * H:]
-        ri, rf, rg, ro = rec[n, :H], rec[n, H:2 * H], rec[n, 2 * H:3 * H], rec[n, 3 * H:]
-        cp, cn, tcn, hn = c_prev[n], c_new[n], tc_new[n], h_new[n]
+    bi, bf, bg, bo = bias[:H], bias[H:2 * H], bias[2 * H:3 * H], bias[3 * H:]
+    for b in range(a.shape[0]):
+        ai, af, ag, ao = a[b, :H], a[b, H:2 * H], a[b, 2 * H:3 * H], a[b, 3 * H:]
+        ri, rf, rg, ro = rec[b, :H], rec[b, H:2 * H], rec[b, 2 * H:3 * H], rec[b, 3 * H:]
+        cp, cn, tcn, hn = c_prev[b], c_new[b], tc_new[b], h_new[b]
         for j in range(H):
             i = sigmoid(ai[j] + ri[j] + bi[j])
             f = sigmoid(af[j] + rf[j] + bf[j])
@@ -92,7 +92,7 @@ def _forward_step(a, rec, b, c_prev, c_new, tc_new, h_new):
 # --------------------------------------------------------------------------------------------------
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def lstm_backward(x, w_ih, w_hh, hs, cs, tcs, acts, d_out, d_hT, d_cT):
     """BPTT. Per step, with ``dh``, ``dc`` the gradients reaching h_t and c_t::
 
@@ -107,22 +107,25 @@ def lstm_backward(x, w_ih, w_hh, hs, cs, tcs, acts, d_out, d_hT, d_cT):
     H = hs.shape[2]
     dtype = x.dtype
     da, dhs, dx = np.empty((T, B, 4 * H), dtype), np.empty((T, B, H), dtype), np.empty((T, B, I), dtype)
-    dw_ih, dw_hh, db = np.empty(w_ih.shape, dtype), np.empty(w_hh.shape, dtype), np.empty(4 * H, dtype)
+    dw_ih, dw_hh = np.empty(w_ih.shape, dtype), np.empty(w_hh.shape, dtype)
+    db_ih, db_hh = np.empty(4 * H, dtype), np.empty(4 * H, dtype)
     dh, dc = d_hT.copy(), d_cT.copy()
-    _backward(x, w_ih, w_hh, hs, cs, tcs, acts, d_out, dh, dc, da, dhs, dx, dw_ih, dw_hh, db, True)
-    return dx, dw_ih, dw_hh, db, db.copy(), dh, dc, dhs
+    backward_into(x, w_ih, w_hh, hs, cs, tcs, acts, d_out, dh, dc, da, dhs, dx, dw_ih, dw_hh, db_ih, db_hh, True)
+    return dx, dw_ih, dw_hh, db_ih, db_hh, dh, dc, dhs
 
 
-@njit(**_JIT)
-def _backward(x, w_ih, w_hh, hs, cs, tcs, acts, d_out, dh, dc, da, dhs, dx, dw_ih, dw_hh, db, need_dh0):
+@njit(**JIT)
+def backward_into(x, w_ih, w_hh, hs, cs, tcs, acts, d_out, dh, dc, da, dhs, dx, dw_ih, dw_hh, db_ih, db_hh,
+                  need_dh0):
     """:func:`lstm_backward` into given arrays, on one thread (BLAS may use several). ``dh``, ``dc``
     hold the gradients at h_T, c_T on entry and at h_0, c_0 on return (if ``need_dh0``; else ``dh``
     is left undefined); ``da`` is scratch."""
-    _backward_loop(w_hh, cs, tcs, acts, d_out, dh, dc, da, dhs, db, need_dh0)
-    _weight_gradients(x, w_ih, hs, da, dx, dw_ih, dw_hh)
+    _backward_loop(w_hh, cs, tcs, acts, d_out, dh, dc, da, dhs, db_ih, need_dh0)
+    db_hh[:] = db_ih  # both biases are added to the same pre-activations
+    weight_gradients(x, w_ih, hs, da, da, dx, dw_ih, dw_hh)
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def _backward_loop(w_hh, cs, tcs, acts, d_out, dh, dc, da, dhs, db, need_dh0):
     """The time loop of BPTT; ``db`` gets Σ da over the batch and all steps. ``d_out`` may have one
     step only, then used for every step (a zero ``d_out`` costs no memory). The last GEMM, dh_0,
@@ -137,17 +140,7 @@ def _backward_loop(w_hh, cs, tcs, acts, d_out, dh, dc, da, dhs, db, need_dh0):
             np.dot(da[t], w_hh, dh)
 
 
-@njit(**_JIT)
-def _weight_gradients(x, w_ih, hs, da, dx, dw_ih, dw_hh):
-    """dx = da @ W_ih, dW_ih = Σ_t da_tᵀ x_t, dW_hh = Σ_t da_tᵀ h_{t-1}: GEMMs over all T*B rows."""
-    T, B, I = x.shape
-    da2 = da.reshape(T * B, da.shape[2])
-    np.dot(da2, w_ih, dx.reshape(T * B, I))
-    weight_gradient(da2, x.reshape(T * B, I), dw_ih)
-    hidden_weight_gradient(da, hs, dw_hh)
-
-
-@njit(**_JIT)
+@njit(**JIT)
 def _backward_step(a, tc, c_prev, d_out, dh, dc, da, dhs, db):
     """The elementwise part of one BPTT step, all (B, ·) arrays. On entry ``dh``, ``dc`` are the
     gradients arriving from step t+1; writes the gate gradients ``da``, the total ``dhs = dh + d_out``,
@@ -156,10 +149,10 @@ def _backward_step(a, tc, c_prev, d_out, dh, dc, da, dhs, db):
     one = a.dtype.type(1.0)
     db[:] = 0
     dbi, dbf, dbg, dbo = db[:H], db[H:2 * H], db[2 * H:3 * H], db[3 * H:]
-    for n in range(a.shape[0]):
-        ai, af, ag, ao = a[n, :H], a[n, H:2 * H], a[n, 2 * H:3 * H], a[n, 3 * H:]
-        di, df, dg, do = da[n, :H], da[n, H:2 * H], da[n, 2 * H:3 * H], da[n, 3 * H:]
-        tcr, cp, dout, g_row, dh_row, dc_row = tc[n], c_prev[n], d_out[n], dhs[n], dh[n], dc[n]
+    for b in range(a.shape[0]):
+        ai, af, ag, ao = a[b, :H], a[b, H:2 * H], a[b, 2 * H:3 * H], a[b, 3 * H:]
+        di, df, dg, do = da[b, :H], da[b, H:2 * H], da[b, 2 * H:3 * H], da[b, 3 * H:]
+        tcr, cp, dout, g_row, dh_row, dc_row = tc[b], c_prev[b], d_out[b], dhs[b], dh[b], dc[b]
         for j in range(H):
             i, f, g, o, tcj = ai[j], af[j], ag[j], ao[j], tcr[j]
             gh = dh_row[j] + dout[j]

@@ -1,18 +1,27 @@
 """Numba kernels of the Elman RNN:  h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh).
 
-Same signatures and results as :func:`fastrnn.reference.rnn_forward` / ``rnn_backward``.
+Same signatures and results as :func:`fastrnn.reference.rnn_forward` / ``rnn_backward``;
+:func:`forward_into` / :func:`backward_into` write into given arrays (the calling convention of
+:mod:`fastrnn.cells`).
 
 Layout of the work (shared by the LSTM and GRU kernels):
 
 * forward: one GEMM for the input projection ``W_ih x_t`` of every step (``_forward_setup``); then
   the time loop (``_forward_loop``): per step one GEMM ``h_{t-1} @ W_hh^T`` and an elementwise pass
-  (``_forward_step``) over the batch rows, whose inner loop runs over contiguous hidden units j
+  (``_forward_step``) over the batch rows b, whose inner loop runs over contiguous hidden units j
   without branches so that LLVM vectorises it (``error_model="numpy"``; activations from
   :mod:`fastrnn.kernels.activations`);
 * backward: the time loop (``_backward_loop``) going back in time: the elementwise pass
   (``_backward_step``) forms the pre-activation gradients, kept for every step, and sums the bias
   gradients as they are produced; then one GEMM for dh_{t-1}. After the loop, dx and the weight
-  gradients are GEMMs over all T*B rows at once (``_weight_gradients``);
+  gradients are GEMMs over all T*B rows at once (:func:`fastrnn.kernels._gemm.weight_gradients`);
+* the time loops are one per cell (ten lines each), not one shared loop taking the cell's step as
+  an argument: Numba compiles such a loop, but never serves it from its on-disk cache (the type of
+  a function argument differs in every process: checked with Numba 0.68, each new process missed
+  the cache and wrote one more entry), so every process would compile the loops again. Besides,
+  the steps take different arrays (c for the LSTM, the direct path dh ⊙ z for the GRU), and a
+  loop per cell reads as its equations. What they share is shared: the GEMMs (:mod:`._gemm`), the
+  JIT options (:mod:`._jit`) and the calling convention (:mod:`fastrnn.cells`);
 * threads: only BLAS's, as configured. The elementwise passes stay on one thread: Numba's thread
   pool next to OpenBLAS's on the same cores lost more than it gained (measured; see
   benchmarks/README.md).
@@ -21,18 +30,16 @@ Layout of the work (shared by the LSTM and GRU kernels):
 import numpy as np
 from numba import njit
 
-from fastrnn.kernels._gemm import hidden_weight_gradient, is_zero, recurrent_product, weight_gradient
+from fastrnn.kernels._gemm import is_zero, recurrent_product, weight_gradients
+from fastrnn.kernels._jit import JIT
 from fastrnn.kernels.activations import tanh
-
-_JIT = dict(cache=True, error_model="numpy", nogil=True)
-
 
 # --------------------------------------------------------------------------------------------------
 # forward
 # --------------------------------------------------------------------------------------------------
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def rnn_forward(x, w_ih, w_hh, b_ih, b_hh, h0, relu):
     """Forward pass. ``x (T, B, I)`` C-contiguous; returns ``hs (T+1, B, H)`` with ``hs[0] = h0``.
 
@@ -40,18 +47,18 @@ def rnn_forward(x, w_ih, w_hh, b_ih, b_hh, h0, relu):
     """
     T, B, _ = x.shape
     hs = np.empty((T + 1, B, h0.shape[1]), dtype=x.dtype)
-    _forward(x, w_ih, w_hh, b_ih, b_hh, h0, relu, hs)
+    forward_into(x, w_ih, w_hh, b_ih, b_hh, h0, relu, hs)
     return hs
 
 
-@njit(**_JIT)
-def _forward(x, w_ih, w_hh, b_ih, b_hh, h0, relu, hs):
+@njit(**JIT)
+def forward_into(x, w_ih, w_hh, b_ih, b_hh, h0, relu, hs):
     """:func:`rnn_forward` into a given ``hs``, on one thread (BLAS may use several)."""
     _forward_setup(x, w_ih, h0, hs)
     _forward_loop(w_hh, b_ih + b_hh, relu, hs)
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def _forward_setup(x, w_ih, h0, hs):
     """h_0, and W_ih x_t of every step in one GEMM, into the slots of h_1..h_T (activated in place)."""
     T, B, I = x.shape
@@ -59,31 +66,31 @@ def _forward_setup(x, w_ih, h0, hs):
     np.dot(x.reshape(T * B, I), w_ih.T, hs[1:].reshape(T * B, hs.shape[2]))
 
 
-@njit(**_JIT)
-def _forward_loop(w_hh, b, relu, hs):
+@njit(**JIT)
+def _forward_loop(w_hh, bias, relu, hs):
     """The time loop: per step ``h_{t-1} @ W_hh^T`` and the activation."""
     rec = np.empty((hs.shape[1], hs.shape[2]), dtype=hs.dtype)  # W_hh h_{t-1}
     h0_is_zero = is_zero(hs[0])
     for t in range(hs.shape[0] - 1):
         recurrent_product(hs[t], w_hh, rec, t == 0 and h0_is_zero)
-        _forward_step(hs[t + 1], rec, b, relu)
+        _forward_step(hs[t + 1], rec, bias, relu)
 
 
-@njit(**_JIT)
-def _forward_step(h, rec, b, relu):
+@njit(**JIT)
+def _forward_step(h, rec, bias, relu):
     """One step's activation, (B, H) arrays: ``h`` holds W_ih x_t on entry and h_t on return;
     ``rec`` = W_hh h_{t-1}. (A function of its own: written inline in the time loop, LLVM stopped
     vectorising the loop over j.)"""
     zero = h.dtype.type(0.0)
-    for n in range(h.shape[0]):
-        hn, rn = h[n], rec[n]
+    for b in range(h.shape[0]):
+        h_b, rec_b = h[b], rec[b]
         if relu:
             for j in range(h.shape[1]):
-                v = hn[j] + rn[j] + b[j]
-                hn[j] = v if v > zero else zero
+                a = h_b[j] + rec_b[j] + bias[j]
+                h_b[j] = a if a > zero else zero
         else:
             for j in range(h.shape[1]):
-                hn[j] = tanh(hn[j] + rn[j] + b[j])
+                h_b[j] = tanh(h_b[j] + rec_b[j] + bias[j])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -91,7 +98,7 @@ def _forward_step(h, rec, b, relu):
 # --------------------------------------------------------------------------------------------------
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def rnn_backward(x, w_ih, w_hh, hs, relu, d_out, d_hT):
     """BPTT. With ``dh`` the total gradient reaching h_t (``d_out[t]`` plus the path through h_{t+1})::
 
@@ -102,22 +109,24 @@ def rnn_backward(x, w_ih, w_hh, hs, relu, d_out, d_hT):
     H = hs.shape[2]
     dtype = x.dtype
     da, dhs, dx = np.empty((T, B, H), dtype), np.empty((T, B, H), dtype), np.empty((T, B, I), dtype)
-    dw_ih, dw_hh, db = np.empty(w_ih.shape, dtype), np.empty(w_hh.shape, dtype), np.empty(H, dtype)
+    dw_ih, dw_hh = np.empty(w_ih.shape, dtype), np.empty(w_hh.shape, dtype)
+    db_ih, db_hh = np.empty(H, dtype), np.empty(H, dtype)
     dh = d_hT.copy()
-    _backward(x, w_ih, w_hh, hs, relu, d_out, dh, da, dhs, dx, dw_ih, dw_hh, db, True)
-    return dx, dw_ih, dw_hh, db, db.copy(), dh, dhs
+    backward_into(x, w_ih, w_hh, hs, relu, d_out, dh, da, dhs, dx, dw_ih, dw_hh, db_ih, db_hh, True)
+    return dx, dw_ih, dw_hh, db_ih, db_hh, dh, dhs
 
 
-@njit(**_JIT)
-def _backward(x, w_ih, w_hh, hs, relu, d_out, dh, da, dhs, dx, dw_ih, dw_hh, db, need_dh0):
+@njit(**JIT)
+def backward_into(x, w_ih, w_hh, hs, relu, d_out, dh, da, dhs, dx, dw_ih, dw_hh, db_ih, db_hh, need_dh0):
     """:func:`rnn_backward` into given arrays, on one thread (BLAS may use several). ``dh`` holds the
     gradient at h_T on entry and at h_0 on return (if ``need_dh0``; else it is left undefined);
     ``da`` is scratch."""
-    _backward_loop(w_hh, hs, relu, d_out, dh, da, dhs, db, need_dh0)
-    _weight_gradients(x, w_ih, hs, da, dx, dw_ih, dw_hh)
+    _backward_loop(w_hh, hs, relu, d_out, dh, da, dhs, db_ih, need_dh0)
+    db_hh[:] = db_ih  # both biases are added to the same pre-activation
+    weight_gradients(x, w_ih, hs, da, da, dx, dw_ih, dw_hh)
 
 
-@njit(**_JIT)
+@njit(**JIT)
 def _backward_loop(w_hh, hs, relu, d_out, dh, da, dhs, db, need_dh0):
     """The time loop of BPTT; ``db`` gets Σ da over the batch and all steps. ``d_out`` may have one
     step only, then used for every step (a zero ``d_out`` costs no memory). The last GEMM, dh_0,
@@ -132,35 +141,25 @@ def _backward_loop(w_hh, hs, relu, d_out, dh, da, dhs, db, need_dh0):
             np.dot(da[t], w_hh, dh)
 
 
-@njit(**_JIT)
-def _weight_gradients(x, w_ih, hs, da, dx, dw_ih, dw_hh):
-    """dx = da @ W_ih, dW_ih = Σ_t da_tᵀ x_t, dW_hh = Σ_t da_tᵀ h_{t-1}: GEMMs over all T*B rows."""
-    T, B, I = x.shape
-    da2 = da.reshape(T * B, da.shape[2])
-    np.dot(da2, w_ih, dx.reshape(T * B, I))
-    weight_gradient(da2, x.reshape(T * B, I), dw_ih)
-    hidden_weight_gradient(da, hs, dw_hh)
-
-
-@njit(**_JIT)
+@njit(**JIT)
 def _backward_step(h, d_out, dh, da, dhs, db, relu):
     """The elementwise part of one BPTT step, (B, H) arrays: ``dhs = dh + d_out``,
     ``da = dhs ⊙ act'``, and the sums of ``da`` over the batch into ``db``."""
     one, zero = h.dtype.type(1.0), h.dtype.type(0.0)
     db[:] = zero
-    for n in range(h.shape[0]):
-        hn, don, dhn, dan, gn = h[n], d_out[n], dh[n], da[n], dhs[n]
+    for b in range(h.shape[0]):
+        h_b, d_out_b, dh_b, da_b, dhs_b = h[b], d_out[b], dh[b], da[b], dhs[b]
         if relu:
             for j in range(h.shape[1]):
-                g = dhn[j] + don[j]
-                gn[j] = g
-                v = g if hn[j] > zero else zero
-                dan[j] = v
+                g = dh_b[j] + d_out_b[j]
+                dhs_b[j] = g
+                v = g if h_b[j] > zero else zero
+                da_b[j] = v
                 db[j] += v
         else:
             for j in range(h.shape[1]):
-                g = dhn[j] + don[j]
-                gn[j] = g
-                v = g * (one - hn[j] * hn[j])
-                dan[j] = v
+                g = dh_b[j] + d_out_b[j]
+                dhs_b[j] = g
+                v = g * (one - h_b[j] * h_b[j])
+                da_b[j] = v
                 db[j] += v
