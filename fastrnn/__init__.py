@@ -12,6 +12,7 @@ The names below are imported on first use (PEP 562 ``__getattr__``), so that ``i
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
 from fastrnn._version import __version__
 
@@ -36,11 +37,12 @@ __all__ = ["RNN", "LSTM", "GRU", "Trainer", "EarlyStopping", "History", "load",
 
 
 def __getattr__(name: str):
-    if name not in _LAZY:
+    if name in _LAZY and _LAZY[name] is not None:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    elif not name.startswith("__") and importlib.util.find_spec(f"fastrnn.{name}") is not None:
+        value = importlib.import_module(f"fastrnn.{name}")  # any submodule: fr.models, fr.forecast
+    else:
         raise AttributeError(f"module 'fastrnn' has no attribute {name!r}")
-    module = _LAZY[name]
-    value = (importlib.import_module(f"fastrnn.{name}") if module is None
-             else getattr(importlib.import_module(module), name))
     globals()[name] = value  # later look-ups skip __getattr__
     return value
 

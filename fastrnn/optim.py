@@ -39,9 +39,9 @@ from collections.abc import Mapping
 import numpy as np
 from numba import njit
 
-__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "get"]
+from fastrnn.kernels._jit import JIT as _JIT
 
-_JIT = dict(cache=True, nogil=True, error_model="numpy")
+__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "get"]
 
 
 # ----------------------------------------------------------------------------

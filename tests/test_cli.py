@@ -189,6 +189,8 @@ def test_package_names_resolve_lazily():
     loaded = _loaded_after("import fastrnn\nassert fastrnn.__version__")
     assert loaded == []
     assert fastrnn.LSTM.__module__ == "fastrnn.models"
+    loaded = _loaded_after("import fastrnn\nassert fastrnn.forecast.make_config and fastrnn.models.load")
+    assert "fastrnn.models" in loaded  # submodules resolve as attributes, as before the lazy package
     assert set(fastrnn.__all__) <= set(dir(fastrnn))
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         fastrnn.nope  # noqa: B018
