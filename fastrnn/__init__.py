@@ -24,6 +24,10 @@ _LAZY = {
     "Trainer": "fastrnn.trainer",
     "EarlyStopping": "fastrnn.trainer",
     "History": "fastrnn.trainer",
+    "NonFiniteLossWarning": "fastrnn.trainer",
+    "ModelFileError": "fastrnn.models",
+    "DataError": "fastrnn.datasets",
+    "RunError": "fastrnn.forecast",
     "functional": None,
     "losses": None,
     "optim": None,
@@ -32,6 +36,7 @@ _LAZY = {
 }
 
 __all__ = ["RNN", "LSTM", "GRU", "Trainer", "EarlyStopping", "History", "load",
+           "ModelFileError", "DataError", "RunError", "NonFiniteLossWarning",
            "functional", "losses", "optim", "clip", "diagnostics", "__version__"]
 
 

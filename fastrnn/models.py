@@ -236,12 +236,19 @@ class _Recurrent:
     # forward and backward
 
     def _check_x(self, x):
-        x = np.asarray(x)
+        try:
+            x = np.asarray(x)
+        except ValueError as e:  # ragged nested lists
+            raise ValueError(f"x must be a rectangular array of real numbers; got {type(x).__name__} "
+                             f"that NumPy cannot turn into one ({e})") from None
         if x.ndim == 2 and self.input_size == 1:
             x = x[:, :, None]
         if x.ndim != 3 or x.shape[2] != self.input_size or x.shape[0] == 0 or x.shape[1] == 0:
             want = "(B, T, I) or (B, T)" if self.input_size == 1 else "(B, T, I)"
-            raise ValueError(f"x must have shape {want} with I = {self.input_size}; got {x.shape}")
+            hint = ("; for one sequence of T steps use x.reshape(1, T)" if x.ndim == 1 and
+                    self.input_size == 1 else "")
+            raise ValueError(f"x must have shape {want} with I = {self.input_size} (B samples of T "
+                             f"steps); got {x.shape}{hint}")
         if x.dtype.kind not in "biuf":  # bool, integers, floats: real numbers
             raise ValueError(f"x must hold real numbers; got dtype {x.dtype}")
         x = x.astype(self.dtype, copy=False)
@@ -367,7 +374,12 @@ class _Recurrent:
         return self.predict(x)
 
     def predict(self, x, batch_size=None):
-        """Predictions for ``x`` (B, T, I), in batches of ``batch_size`` rows (all at once if None)."""
+        """Predictions for ``x`` (B, T, I), in batches of ``batch_size`` rows (all at once if None).
+
+        ``x`` may be anything ``np.asarray`` turns into real numbers of that shape ((B, T) when
+        ``input_size`` is 1): nested lists, a pandas DataFrame of B rows and T columns, bool or
+        integer arrays (converted to the model's dtype). ValueError for another shape (a 1-D array
+        included), strings, objects or complex numbers, NaN or infinite values."""
         x = self._check_x(x)
         if batch_size is None:
             return self._forward(x)[0]
