@@ -144,17 +144,14 @@ class Trainer:
         numbers (bool, integer or float; not complex, strings or objects), one target row per
         sample of ``X``, finite, of the model's output shape. ValueError (expected vs got) else."""
         xn, yn = names
-        try:
-            X = self.model._check_x(X)
-        except ValueError as e:
-            raise ValueError(str(e).replace("x must", f"{xn} must", 1).replace("x contains", f"{xn} contains", 1)) from None
+        X = self.model._check_x(X)
         try:
             y = np.asarray(y)
         except ValueError as e:  # ragged nested lists
             raise ValueError(f"{yn} must be a rectangular array of numbers; got {type(y).__name__} "
                              f"that NumPy cannot turn into one ({e})") from None
         if y.dtype.kind not in "biuf":
-            raise ValueError(f"{yn} must hold real numbers (bool, integer or float); got dtype {y.dtype}")
+            raise ValueError(f"{yn} must hold numbers (bool, integer or float; not complex); got dtype {y.dtype}")
         if y.ndim == 0:
             raise ValueError(f"{yn} must have one target per sample of {xn} ({len(X)}); got a scalar")
         if len(y) != len(X):
@@ -167,7 +164,7 @@ class Trainer:
         if y.shape != want:
             alt = f" or {want[:-1]}" if m.output_size == 1 else ""
             raise ValueError(f"{yn} must have shape {want}{alt} for this model (output_size "
-                             f"{m.output_size}{', a target per step' if m.return_sequences else ''}); "
+                             f"{m.output_size}{': a target for every step' if m.return_sequences else ''}); "
                              f"got {y.shape}")
         bad = np.flatnonzero(~np.isfinite(y.reshape(len(y), -1)).all(axis=1))
         if bad.size:
@@ -182,7 +179,10 @@ class Trainer:
             got = (f"a {type(validation_data).__name__} of length {len(validation_data)}"
                    if isinstance(validation_data, (tuple, list)) else type(validation_data).__name__)
             raise ValueError(f"validation_data must be a tuple (X_val, y_val); got {got}")
-        return self._check_xy(*validation_data, names=("X_val", "y_val"))
+        try:
+            return self._check_xy(*validation_data, names=("X_val", "y_val"))
+        except ValueError as e:
+            raise ValueError(f"validation_data: {e}") from None
 
     def _step(self, X, y, state0=None):
         """Forward, loss, BPTT, clip, update. Returns (loss, final states).
