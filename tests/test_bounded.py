@@ -131,8 +131,15 @@ def test_huge_hidden_size_in_config_is_refused_before_allocating(tmp_path):
     ({"init": _DROP}, ["missing keys ['init']"]),
 ], ids=lambda v: "-".join(map(str, v)) if isinstance(v, dict) else None)
 def test_each_kind_of_config_tampering_is_refused(tmp_path, changes, words):
-    with pytest.raises(ModelFileError) as info:
-        fr.load(_with_config(tmp_path, **changes))
+    path = _with_config(tmp_path, **changes)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ModelFileError) as info:
+            fr.load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 100e6, f"peak {peak / 1e6:.0f} MB"
     for w in words:
         assert w in str(info.value), (w, str(info.value))
 
