@@ -330,8 +330,9 @@ def _check_memory(cfg: TrainConfig, n_windows: int | None = None) -> None:
     else:
         fix = "use a smaller model (--hidden, --layers, --ensemble)"
     ens = f", ensemble of {cfg.ensemble}" if cfg.ensemble > 1 else ""
+    article = "a" if cfg.model == "gru" else "an"
     raise ValueError(
-        f"training {'a GRU' if cfg.model == 'gru' else 'an ' + cfg.model.upper()} with hidden={cfg.hidden}, layers={cfg.layers}{ens} "
+        f"training {article} {cfg.model.upper()} with hidden={cfg.hidden}, layers={cfg.layers}{ens} "
         f"({cfg.dtype}) needs about {_memory.format_bytes(need)} of memory, but only "
         f"{_memory.format_bytes(_memory.available_bytes())} are available; {fix}")
 

@@ -417,3 +417,13 @@ def test_a_value_too_large_for_float32_suggests_float64(tmp_path):
     result = invoke("train", *TINY, "--csv", path, "--transform", "none", "--dtype", "float64",
                     "--out", out)
     assert result.exit_code == 0, result.output
+
+
+def test_predict_with_a_tampered_model_is_one_line(copy_run):
+    folder = copy_run()
+    arrays = _arrays(folder / "model.npz")
+    cfg = json.loads(str(arrays["__config__"]))
+    cfg["hidden_size"] = 6000
+    np.savez(folder / "model.npz", **{**arrays, "__config__": np.array(json.dumps(cfg))})
+    one_error_line(invoke("predict", "--model", folder, "--steps", "2"),
+                   "model.npz: array weight_ih_l0 should have shape (24000, 1)", "(16, 1)")

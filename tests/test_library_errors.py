@@ -72,7 +72,8 @@ def test_fit_refuses_bad_targets_saying_what_was_expected(y, pattern):
     (np.zeros((4, 5)), "validation_data must be a tuple .*got ndarray"),
     ((np.zeros((4, 5)),), "got a tuple of length 1"),
     ((np.zeros((4, 5)), np.zeros(4), np.zeros(4)), "got a tuple of length 3"),
-    ((np.zeros((4, 5)), np.zeros(3)), "validation_data: X_val and y_val must have the same number of samples; got 4 and 3"),
+    ((np.zeros((4, 5)), np.zeros(3)),
+     "validation_data: X_val and y_val must have the same number of samples; got 4 and 3"),
     ((np.zeros((4, 5)), np.full(4, np.nan)), "validation_data: y_val must be finite"),
 ])
 def test_fit_checks_validation_data(vd, pattern):
@@ -104,7 +105,8 @@ def test_ints_lists_and_pandas_train_exactly_like_the_float_array():
 
 
 @pytest.mark.parametrize("X, pattern", [
-    (np.zeros(5), r"x must have shape \(B, T, I\) or \(B, T\).*got \(5,\); for one sequence of T steps use x.reshape\(1, T\)"),
+    (np.zeros(5),
+     r"x must have shape \(B, T, I\) or \(B, T\).*got \(5,\); for one sequence of T steps use x.reshape\(1, T\)"),
     (pd.Series(np.zeros(12)), r"x must have shape .*got \(12,\)"),
     (np.array([["a"] * 5] * 12), "x must hold real numbers; got dtype <U1"),
     (np.zeros((12, 5), dtype=object), "x must hold real numbers; got dtype object"),
