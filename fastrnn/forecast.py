@@ -1295,7 +1295,9 @@ def _check_run_info(info, where: str, model=None, metrics=None) -> None:
     from fastrnn.datasets import names
 
     def bad(field, expected, got=None, detail=None):
-        got = f"{got!r} ({_json_type(got)})" if detail is None else detail
+        if detail is None:  # as it is written in the file
+            detail = "null" if got is None else f"{json.dumps(got)} ({_json_type(got)})"
+        got = detail
         return RunError(f"{where}: {field} must be {expected}; got {got}; {_RETRAIN}")
 
     if not isinstance(info, dict):

@@ -214,7 +214,7 @@ def _drop_mean(info):
 
 
 TAMPERINGS = {
-    "scaler null": (lambda i: i.update(scaler=None), ["'scaler'", "null"]),
+    "scaler null": (lambda i: i.update(scaler=None), ["'scaler'", "got null;"]),
     "scaler without mean": (_drop_mean, ["'scaler.mean'", "missing"]),
     "scale 0": (lambda i: i["scaler"].update(scale=0), ["'scaler.scale'", "non-zero", "0"]),
     "scale NaN": (lambda i: i["scaler"].update(scale=float("nan")), ["'scaler.scale'"]),
@@ -223,10 +223,10 @@ TAMPERINGS = {
     "source unknown key": (lambda i: i["source"].update(url="x"), ["'source'", "'url'"]),
     "unknown dataset": (lambda i: i["source"].update(dataset="sunspots"), ["'source.dataset'", "sunspots"]),
     "look_back -5": (lambda i: i.update(look_back=-5), ["'look_back'", "-5"]),
-    "look_back five": (lambda i: i.update(look_back="five"), ["'look_back'", "'five' (a string)"]),
+    "look_back five": (lambda i: i.update(look_back="five"), ["'look_back'", 'got "five" (a string)']),
     "look_back not the model's": (lambda i: i.update(look_back=12), ["'look_back'", "13", "metrics.json", "12"]),
     "look_back beyond n_points": (lambda i: i.update(look_back=500), ["'look_back'", "144 points"]),
-    "calendar string": (lambda i: i.update(calendar="false"), ["'calendar'", "JSON boolean", "'false'"]),
+    "calendar string": (lambda i: i.update(calendar="false"), ["'calendar'", "JSON boolean", 'got "false" (a string)']),
     "calendar not the model's": (lambda i: i.update(calendar=True, format=2), ["'calendar'", "1 input"]),
     "horizon 2": (lambda i: i.update(horizon=2), ["'horizon'"]),
     "transform unknown": (lambda i: i.update(transform="sqrt"), ["'transform'", "sqrt"]),
