@@ -25,6 +25,10 @@ _LAZY = {
     "Trainer": "fastrnn.trainer",
     "EarlyStopping": "fastrnn.trainer",
     "History": "fastrnn.trainer",
+    "NonFiniteLossWarning": "fastrnn.trainer",
+    "ModelFileError": "fastrnn.models",
+    "DataError": "fastrnn.datasets",
+    "RunError": "fastrnn.forecast",
     "functional": None,
     "losses": None,
     "optim": None,
@@ -33,6 +37,7 @@ _LAZY = {
 }
 
 __all__ = ["RNN", "LSTM", "GRU", "Trainer", "EarlyStopping", "History", "load",
+           "ModelFileError", "DataError", "RunError", "NonFiniteLossWarning",
            "functional", "losses", "optim", "clip", "diagnostics", "__version__"]
 
 

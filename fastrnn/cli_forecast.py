@@ -93,6 +93,8 @@ def _data_options(f):
 
 
 def _check_source(dataset, csv, column, date_column):
+    if csv is not None and not csv.strip():
+        raise click.ClickException("--csv is empty; pass the path of a CSV file (or --dataset NAME)")
     if dataset is not None and csv is not None:
         raise click.UsageError("give --dataset or --csv, not both")
     if csv is None and (column is not None or date_column is not None):
@@ -440,6 +442,7 @@ def predict(model_path, dataset, csv, column, date_column, start, end, steps, ou
             src = {"dataset": dataset}
         src.update(start=start, end=end)
         ds = fc.load_series(src)
+        fc.check_steps(steps, ds.dates, option="--steps")  # before forecasting, in the option's name
         values = fc.forecast(run, ds.values, steps, dates=ds.dates)
         dates = fc.future_dates(ds.dates, steps)
         text = _forecast_table(values, dates, ds.column)

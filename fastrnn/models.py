@@ -12,17 +12,83 @@ Parameters carry PyTorch's names (``weight_ih_l0``, ``weight_hh_l0``, ``bias_ih_
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
+import zipfile
 
 import numpy as np
+from numpy.lib import format as npformat
 
-from fastrnn import cells
+from fastrnn import _memory, cells
 from fastrnn import functional as F
 
 FORMAT_VERSION = 1
 INITS = ("random", "xavier", "he", "uniform", "orthogonal")
 _CELL_GATES = cells.KIND_GATES
+_SIZES = ("input_size", "hidden_size", "output_size", "num_layers")
+
+
+def _check_settings(kind, input_size, hidden_size, output_size, num_layers, dropout, nonlinearity,
+                    init, dtype, backend):
+    """The constructor's checks of its arguments (ValueError naming the argument)."""
+    for name, v in zip(_SIZES, (input_size, hidden_size, output_size, num_layers)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"{name} must be a positive integer; got {v!r}")
+    if isinstance(dropout, bool) or not (isinstance(dropout, (int, float)) and 0.0 <= dropout < 1.0):
+        raise ValueError(f"dropout must be a number in [0, 1); got {dropout!r}")
+    if nonlinearity not in ("tanh", "relu"):
+        raise ValueError(f"nonlinearity must be 'tanh' or 'relu'; got {nonlinearity!r}")
+    if nonlinearity != "tanh" and kind != "rnn":
+        raise ValueError(f"nonlinearity applies to RNN only; {kind.upper()} got {nonlinearity!r}")
+    if init not in INITS:
+        raise ValueError(f"init must be one of {', '.join(INITS)}; got {init!r}")
+    try:
+        ok = np.dtype(dtype) in (np.float32, np.float64)
+    except TypeError:
+        ok = False
+    if not ok:
+        raise ValueError(f"dtype must be 'float32' or 'float64'; got {dtype!r}")
+    if backend not in F.BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(F.BACKENDS)}; got {backend!r}")
+
+
+def _layer_names(layer: int, direction: int) -> dict:
+    """{w_ih, w_hh, b_ih, b_hh} -> PyTorch's parameter name for one layer and direction."""
+    sfx = f"_l{layer}" + ("_reverse" if direction else "")
+    return {"w_ih": "weight_ih" + sfx, "w_hh": "weight_hh" + sfx, "b_ih": "bias_ih" + sfx, "b_hh": "bias_hh" + sfx}
+
+
+def parameter_shapes(kind: str, input_size: int, hidden_size: int, output_size: int = 1,
+                     num_layers: int = 1, bidirectional: bool = False) -> dict[str, tuple[int, ...]]:
+    """The shape of every parameter of a model, without building it.
+
+    Parameters
+    ----------
+    kind : ``"rnn"``, ``"lstm"`` or ``"gru"``.
+    input_size, hidden_size, output_size, num_layers, bidirectional : as the model's constructor.
+
+    Returns
+    -------
+    dict
+        Parameter name -> shape, in PyTorch's order (stack first, then the head): ``weight_ih_l{k}``
+        ``(G*H, I)`` for layer 0 and ``(G*H, D*H)`` above, ``weight_hh_l{k}`` ``(G*H, H)``, the two
+        biases ``(G*H,)`` (``_reverse`` for the backward direction), ``head.weight`` ``(O, D*H)``,
+        ``head.bias`` ``(O,)``, with G = 1, 4, 3 gates for RNN, LSTM, GRU and D = 2 if bidirectional.
+    """
+    G, H, D = _CELL_GATES[kind], hidden_size, 2 if bidirectional else 1
+    shapes = {}
+    for layer in range(num_layers):
+        n_in = input_size if layer == 0 else D * H
+        for d in range(D):
+            names = _layer_names(layer, d)
+            shapes[names["w_ih"]] = (G * H, n_in)
+            shapes[names["w_hh"]] = (G * H, H)
+            shapes[names["b_ih"]] = (G * H,)
+            shapes[names["b_hh"]] = (G * H,)
+    shapes["head.weight"] = (output_size, D * H)
+    shapes["head.bias"] = (output_size,)
+    return shapes
 
 
 class _Recurrent:
@@ -33,22 +99,8 @@ class _Recurrent:
     def __init__(self, input_size, hidden_size, output_size=1, num_layers=1, bidirectional=False,
                  dropout=0.0, nonlinearity="tanh", return_sequences=False, init="xavier",
                  forget_bias=1.0, dtype="float32", backend="numba", seed=None):
-        for name, v in (("input_size", input_size), ("hidden_size", hidden_size),
-                        ("output_size", output_size), ("num_layers", num_layers)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{name} must be a positive integer; got {v!r}")
-        if not (isinstance(dropout, (int, float)) and 0.0 <= dropout < 1.0):
-            raise ValueError(f"dropout must be a number in [0, 1); got {dropout!r}")
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"nonlinearity must be 'tanh' or 'relu'; got {nonlinearity!r}")
-        if nonlinearity != "tanh" and self.kind != "rnn":
-            raise ValueError(f"nonlinearity applies to RNN only; {type(self).__name__} got {nonlinearity!r}")
-        if init not in INITS:
-            raise ValueError(f"init must be one of {', '.join(INITS)}; got {init!r}")
-        if np.dtype(dtype) not in (np.float32, np.float64):
-            raise ValueError(f"dtype must be 'float32' or 'float64'; got {dtype!r}")
-        if backend not in F.BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(F.BACKENDS)}; got {backend!r}")
+        _check_settings(self.kind, input_size, hidden_size, output_size, num_layers, dropout,
+                        nonlinearity, init, dtype, backend)
         self.input_size = int(input_size)
         self.hidden_size = int(hidden_size)
         self.output_size = int(output_size)
@@ -92,24 +144,12 @@ class _Recurrent:
         }
 
     def _layer_names(self, layer, direction):
-        sfx = f"_l{layer}" + ("_reverse" if direction else "")
-        return {"w_ih": "weight_ih" + sfx, "w_hh": "weight_hh" + sfx, "b_ih": "bias_ih" + sfx, "b_hh": "bias_hh" + sfx}
+        return _layer_names(layer, direction)
 
     def _shapes(self):
         """Parameter name -> shape, in PyTorch's order (stack first, then the head)."""
-        G, H, D = _CELL_GATES[self.kind], self.hidden_size, self.num_directions
-        shapes = {}
-        for layer in range(self.num_layers):
-            n_in = self.input_size if layer == 0 else D * H
-            for d in range(D):
-                names = self._layer_names(layer, d)
-                shapes[names["w_ih"]] = (G * H, n_in)
-                shapes[names["w_hh"]] = (G * H, H)
-                shapes[names["b_ih"]] = (G * H,)
-                shapes[names["b_hh"]] = (G * H,)
-        shapes["head.weight"] = (self.output_size, D * H)
-        shapes["head.bias"] = (self.output_size,)
-        return shapes
+        return parameter_shapes(self.kind, self.input_size, self.hidden_size, self.output_size,
+                                self.num_layers, self.bidirectional)
 
     def _init_params(self):
         """Initialise the weights.
@@ -196,12 +236,19 @@ class _Recurrent:
     # forward and backward
 
     def _check_x(self, x):
-        x = np.asarray(x)
+        try:
+            x = np.asarray(x)
+        except ValueError as e:  # ragged nested lists
+            raise ValueError(f"x must be a rectangular array of real numbers; got {type(x).__name__} "
+                             f"that NumPy cannot turn into one ({e})") from None
         if x.ndim == 2 and self.input_size == 1:
             x = x[:, :, None]
         if x.ndim != 3 or x.shape[2] != self.input_size or x.shape[0] == 0 or x.shape[1] == 0:
             want = "(B, T, I) or (B, T)" if self.input_size == 1 else "(B, T, I)"
-            raise ValueError(f"x must have shape {want} with I = {self.input_size}; got {x.shape}")
+            hint = ("; for one sequence of T steps use x.reshape(1, T)" if x.ndim == 1 and
+                    self.input_size == 1 else "")
+            raise ValueError(f"x must have shape {want} with I = {self.input_size} (B samples of T "
+                             f"steps); got {x.shape}{hint}")
         if x.dtype.kind not in "biuf":  # bool, integers, floats: real numbers
             raise ValueError(f"x must hold real numbers; got dtype {x.dtype}")
         x = x.astype(self.dtype, copy=False)
@@ -328,7 +375,12 @@ class _Recurrent:
         return self.predict(x)
 
     def predict(self, x, batch_size=None):
-        """Predictions for ``x`` (B, T, I), in batches of ``batch_size`` rows (all at once if None)."""
+        """Predictions for ``x`` (B, T, I), in batches of ``batch_size`` rows (all at once if None).
+
+        ``x`` may be anything ``np.asarray`` turns into real numbers of that shape ((B, T) when
+        ``input_size`` is 1): nested lists, a pandas DataFrame of B rows and T columns, bool or
+        integer arrays (converted to the model's dtype). ValueError for another shape (a 1-D array
+        included), strings, objects or complex numbers, NaN or infinite values."""
         x = self._check_x(x)
         if batch_size is None:
             return self._forward(x)[0]
@@ -492,33 +544,193 @@ _KINDS = {k: model_class(k) for k in cells.KINDS}
 
 
 class ModelFileError(ValueError):
-    """A model file that cannot be read as a fastrnn model."""
+    """A model file that cannot be read as a fastrnn model (damaged, changed by hand, not a model)."""
+
+
+#: The keys of :meth:`_Recurrent.config`, as every model file stores them.
+_CONFIG_KEYS = ("kind", "input_size", "hidden_size", "output_size", "num_layers", "bidirectional",
+                "dropout", "nonlinearity", "return_sequences", "init", "forget_bias", "dtype",
+                "backend", "seed")
+_MAX_SIZE = 2**31 - 1  # no real model comes near; beyond it the arithmetic below would be absurd
+_MAX_CONFIG_CHARS = 1 << 16  # a config is a few hundred characters
+_RESAVE = "the file was changed or damaged; save the model again with model.save(path)"
+
+
+def _type_name(v) -> str:
+    return "null" if v is None else type(v).__name__
+
+
+def _check_file_config(config, path) -> dict:
+    """The constructor arguments stored in a model file, checked as strictly as JSON allows: exactly
+    the keys :meth:`config` writes, each of its type (a JSON bool is not an int, ``"64"`` is not a
+    number), sizes in 1 .. 2**31-1. Raises :class:`ModelFileError` naming the first bad key."""
+    if not isinstance(config, dict) or config.get("kind") not in _KINDS:
+        got = config.get("kind") if isinstance(config, dict) else config
+        raise ModelFileError(f"{path} has no valid model config (kind must be one of "
+                             f"{', '.join(_KINDS)}; got {got!r}); {_RESAVE}")
+    missing = [k for k in _CONFIG_KEYS if k not in config]
+    unknown = sorted(set(config) - set(_CONFIG_KEYS))
+    if missing or unknown:
+        what = "; ".join(p for p in (f"missing keys {missing}" if missing else "",
+                                     f"unknown keys {unknown}" if unknown else "") if p)
+        raise ModelFileError(f"{path}: model config does not match this fastrnn ({what}); {_RESAVE}")
+
+    def bad(key, expected):
+        v = config[key]
+        return ModelFileError(f"{path}: model config {key!r} must be {expected}; got {v!r} "
+                              f"({_type_name(v)}); {_RESAVE}")
+
+    for key in _SIZES:
+        v = config[key]
+        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= _MAX_SIZE:
+            raise bad(key, f"an integer in 1..{_MAX_SIZE}")
+    for key in ("bidirectional", "return_sequences"):
+        if not isinstance(config[key], bool):
+            raise bad(key, "true or false")
+    for key in ("dropout", "forget_bias"):
+        v = config[key]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
+            raise bad(key, "a finite number")
+    if not 0 <= config["dropout"] < 1:
+        raise bad("dropout", "a number in [0, 1)")
+    choices = {"nonlinearity": ("tanh", "relu"), "init": INITS, "dtype": ("float32", "float64"),
+               "backend": F.BACKENDS}
+    for key, allowed in choices.items():
+        if not isinstance(config[key], str) or config[key] not in allowed:
+            raise bad(key, "one of " + ", ".join(repr(a) for a in allowed))
+    seed = config["seed"]
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise bad("seed", "a non-negative integer or null")
+    try:
+        _check_settings(config["kind"], *(config[k] for k in _SIZES), config["dropout"],
+                        config["nonlinearity"], config["init"], config["dtype"], config["backend"])
+    except ValueError as e:  # e.g. relu for an LSTM
+        raise ModelFileError(f"{path}: model config is inconsistent ({e}); {_RESAVE}") from None
+    return dict(config)
+
+
+def _npy_headers(zf: zipfile.ZipFile, path) -> dict:
+    """Name -> (shape, dtype, ZipInfo, bytes before the data) of every array in an ``.npz``, read
+    from the ``.npy`` headers only: no array data is read, nothing of the arrays' size allocated."""
+    headers = {}
+    for info in zf.infolist():
+        if not info.filename.endswith(".npy"):
+            raise ModelFileError(f"{path} holds {info.filename!r}, which is not an array; {_RESAVE}")
+        with zf.open(info) as f:
+            version = npformat.read_magic(f)
+            if version == (1, 0):
+                shape, _fortran, dtype = npformat.read_array_header_1_0(f)
+            elif version == (2, 0):
+                shape, _fortran, dtype = npformat.read_array_header_2_0(f)
+            else:
+                raise ModelFileError(f"{path}: array {info.filename!r} has .npy format version "
+                                     f"{version}, not 1.0 or 2.0; {_RESAVE}")
+            headers[info.filename[:-4]] = (shape, dtype, info, f.tell())
+    return headers
+
+
+def _read_small(zf, headers, key, kinds, path):
+    """The 0-d array ``key`` (dtype kind in ``kinds``, at most ``_MAX_CONFIG_CHARS`` long)."""
+    if key not in headers:
+        raise ModelFileError(f"{path} is not a fastrnn model file (no {key}); write one with "
+                             f"model.save(path)")
+    shape, dtype, info, _ = headers[key]
+    if shape != () or dtype.kind not in kinds or dtype.itemsize > 4 * _MAX_CONFIG_CHARS:
+        raise ModelFileError(f"{path}: {key} must be a single {'string' if 'U' in kinds else 'integer'}"
+                             f"; got shape {shape}, dtype {dtype}; {_RESAVE}")
+    with zf.open(info) as f:
+        return npformat.read_array(f, allow_pickle=False)[()]
+
+
+def _check_stored_arrays(headers, config, path) -> None:
+    """Compare every stored weight array's header with the shape the config implies, before any
+    array is read. Raises :class:`ModelFileError` naming the first mismatch."""
+    stored = {k: h for k, h in headers.items() if not k.startswith("__")}
+    D = 2 if config["bidirectional"] else 1
+    n_expected = 4 * config["num_layers"] * D + 2  # counted before listing: num_layers may be huge
+    if len(stored) != n_expected:
+        raise ModelFileError(
+            f"{path}: the config ({config['num_layers']} layer(s), {D} direction(s)) implies "
+            f"{n_expected} weight arrays; the file stores {len(stored)}; {_RESAVE}")
+    expected = parameter_shapes(config["kind"], *(config[k] for k in _SIZES), config["bidirectional"])
+    missing = [k for k in expected if k not in stored]
+    if missing:
+        unexpected = sorted(set(stored) - set(expected))
+        raise ModelFileError(f"{path}: weight arrays {missing[:3]} are missing (the file stores "
+                             f"{unexpected[:3]} instead); {_RESAVE}")
+    sizes = ", ".join(f"{k} {config[k]}" for k in _SIZES)
+    for name, shape in expected.items():
+        got, dtype, info, offset = stored[name]
+        if got != shape:
+            raise ModelFileError(f"{path}: array {name} should have shape {shape} for the config "
+                                 f"({config['kind']}, {sizes}); the file stores shape {got}; {_RESAVE}")
+        if dtype.hasobject or dtype.kind != "f" or dtype.itemsize not in (4, 8):
+            raise ModelFileError(f"{path}: array {name} must hold float32 or float64 numbers; the "
+                                 f"file stores dtype {dtype}; {_RESAVE}")
+        if info.file_size != offset + math.prod(shape) * dtype.itemsize:
+            raise ModelFileError(f"{path}: array {name} is truncated or damaged ({info.file_size} "
+                                 f"bytes for shape {shape}, {dtype}); {_RESAVE}")
+    n = sum(math.prod(s) for s in expected.values())
+    # reading the file, the float64 arrays of the constructor's initialisation, the model's own
+    need = sum(math.prod(expected[k]) * stored[k][1].itemsize for k in expected) \
+        + n * (8 + np.dtype(config["dtype"]).itemsize)
+    if not _memory.fits(need):
+        raise ModelFileError(f"{path}: loading this model ({n:,} parameters) needs about "
+                             f"{_memory.format_bytes(need)} of memory; only "
+                             f"{_memory.format_bytes(_memory.available_bytes())} are available")
 
 
 def load(path):
-    """Load a model written by :meth:`save`. Raises :class:`ModelFileError` for a file that is not
-    a readable fastrnn model, FileNotFoundError for a missing one."""
+    """Load a model written by :meth:`save`.
+
+    Nothing of the weights' size is allocated before the file is known to be consistent: the
+    config is checked key by key (exactly the keys :meth:`config` writes, each of its JSON type),
+    and every stored array's shape and dtype, read from its ``.npy`` header, is compared with the
+    shape the config implies (:func:`parameter_shapes`), so a config changed to a huge
+    ``hidden_size`` is refused at once.
+
+    Raises
+    ------
+    ModelFileError
+        The file is not a readable fastrnn model (not an ``.npz``, damaged, a newer format, a config
+        or an array that does not match); the message names the path and the first problem.
+    FileNotFoundError
+        There is no such file.
+    """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"model file not found: {path}")
     try:
-        with np.load(path, allow_pickle=False) as z:
-            version = int(z["__format_version__"])
-            config = json.loads(str(z["__config__"]))
-            weights = {k: z[k] for k in z.files if not k.startswith("__")}
-    except Exception as e:  # np.load raises many kinds (BadZipFile, EOFError, TypeError for .npy, ...)
+        with zipfile.ZipFile(path) as zf:
+            headers = _npy_headers(zf, path)
+            version = int(_read_small(zf, headers, "__format_version__", "iu", path))
+            if version > FORMAT_VERSION:
+                raise ModelFileError(f"{path} has format version {version}; this fastrnn reads up "
+                                     f"to {FORMAT_VERSION}: upgrade fastrnn")
+            text = str(_read_small(zf, headers, "__config__", "U", path))
+            try:
+                config = json.loads(text)
+            except ValueError as e:
+                raise ModelFileError(f"{path}: the model config is not valid JSON ({e}); "
+                                     f"{_RESAVE}") from None
+            config = _check_file_config(config, path)
+            _check_stored_arrays(headers, config, path)
+            weights = {}
+            for k, (_shape, _dtype, info, _off) in headers.items():
+                if not k.startswith("__"):
+                    with zf.open(info) as f:
+                        weights[k] = npformat.read_array(f, allow_pickle=False)
+    except ModelFileError:
+        raise
+    except MemoryError:
+        raise
+    except Exception as e:  # zipfile.BadZipFile, EOFError, a malformed .npy header, ...
         raise ModelFileError(f"{path} is not a fastrnn model file ({type(e).__name__}: {e}); "
                              "write one with model.save(path)") from e
-    if version > FORMAT_VERSION:
-        raise ModelFileError(f"{path} has format version {version}; this fastrnn reads up to "
-                             f"{FORMAT_VERSION}: upgrade fastrnn")
-    if not isinstance(config, dict) or config.get("kind") not in _KINDS:
-        raise ModelFileError(f"{path} has no valid model config (kind must be one of {', '.join(_KINDS)})")
-    config = dict(config)
     kind = config.pop("kind")
     try:
         model = _KINDS[kind](**config)
         model.load_state_dict(weights)
-    except (TypeError, ValueError) as e:
-        raise ModelFileError(f"{path} holds an inconsistent model ({e})") from e
+    except (TypeError, ValueError) as e:  # e.g. NaN weights
+        raise ModelFileError(f"{path} holds an inconsistent model ({e}); {_RESAVE}") from e
     return model

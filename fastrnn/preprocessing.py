@@ -150,8 +150,12 @@ def _target_starts(sp: Split, which: str, look_back: int, horizon: int, offset: 
 
 
 def _window_counts(n, look_back, horizon, offset, test_fraction, val_fraction):
+    """Windows of each part ``[train, val, test]``: the lengths of :func:`_target_starts`, by
+    arithmetic (O(1), no index array)."""
     sp = split(n, test_fraction, val_fraction)
-    return [len(_target_starts(sp, w, look_back, horizon, offset)) for w in ("train", "val", "test")]
+    first = look_back + offset
+    return [max(0, hi - horizon + 1 - max(lo, first))
+            for lo, hi in (sp.bounds(w) for w in ("train", "val", "test"))]
 
 
 def _enough(counts, val_fraction) -> bool:
@@ -159,14 +163,46 @@ def _enough(counts, val_fraction) -> bool:
     return train >= 1 and test >= 1 and (val >= 1 or val_fraction == 0)
 
 
+def _bisect(ok, lo: int, hi: int) -> int:
+    """The smallest ``k`` in ``[lo, hi]`` with ``ok(k)``, for ``ok`` false then true (monotone);
+    ``hi + 1`` if there is none."""
+    if not ok(hi):
+        return hi + 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
 def _min_length(look_back, horizon, offset, test_fraction, val_fraction) -> int:
-    n = look_back + horizon + offset
-    while n < 10_000_000:
-        if _enough(_window_counts(n, look_back, horizon, offset, test_fraction, val_fraction),
-                   val_fraction):
-            return n
-        n += 1
-    return n
+    """The shortest series that gives every part at least one window.
+
+    Every part's window count grows with ``n`` (each bound of :func:`split` is a non-decreasing
+    floor of ``n``), so this bisects: O(log n) evaluations of :func:`_window_counts`, at once even
+    for a look-back of millions.
+    """
+    def ok(n):
+        return _enough(_window_counts(n, look_back, horizon, offset, test_fraction, val_fraction),
+                       val_fraction)
+
+    lo = look_back + horizon + offset
+    hi = 2 * lo + 16
+    while not ok(hi):  # the test and validation parts grow linearly with n: a few doublings
+        lo, hi = hi + 1, 2 * hi
+    return _bisect(ok, lo, hi)
+
+
+def _max_look_back(n, horizon, offset, test_fraction, val_fraction) -> int:
+    """The longest look-back for which a series of ``n`` points gives every part a window (0 if
+    none does); the counts shrink as the look-back grows, so this bisects too."""
+    def too_long(look_back):
+        return not _enough(_window_counts(n, look_back, horizon, offset, test_fraction,
+                                          val_fraction), val_fraction)
+
+    return _bisect(too_long, 1, max(n, 1)) - 1
 
 
 # ---------------------------------------------------------------------------
@@ -404,10 +440,69 @@ def _as_series(data) -> tuple[np.ndarray, pd.DatetimeIndex | None, int | None]:
     return v, None, None
 
 
+def _check_windows_fit(counts, look_back, horizon, n_features, n, test_fraction, val_fraction,
+                       offset) -> None:
+    """Refuse windows that cannot fit in memory, before building them (DataError naming the
+    longest look-back that fits)."""
+    from fastrnn import _memory
+
+    def need(lb):
+        # the windows (float64), the index arrays that build them (int64), the model's dtype copy;
+        # with calendar features the feature windows and the concatenated copy as well
+        n_win = sum(_window_counts(n, lb, horizon, offset, test_fraction, val_fraction))
+        return n_win * (lb + horizon) * 8 * (2 + 3 * n_features)
+
+    if _memory.fits(need(look_back)):
+        return
+    longest = _memory.largest_fitting(need, 1, look_back)
+    fix = (f"use a smaller look_back (at most {longest} fits) or a shorter series" if longest
+           else "use a shorter series")
+    raise DataError(
+        f"the {sum(counts)} windows of look_back={look_back} ({n_features} input(s) per step) need "
+        f"about {_memory.format_bytes(need(look_back))} of memory, but only "
+        f"{_memory.format_bytes(_memory.available_bytes())} are available; {fix}")
+
+
+def _where(k: int, dates) -> str:
+    if dates is None:
+        return f"index {k}"
+    d = dates[k]
+    return f"date {d.date() if d == d.normalize() else d.isoformat()}"
+
+
+def _check_magnitudes(values, dates, scaled, offset, scaler_obj, transform, dtype) -> None:
+    """Refuse a series whose numbers overflow before any training: the original values must be
+    small enough for their errors to be squared and averaged in float64 (the test metrics), and
+    the transformed, scaled series small enough to be squared in the run's ``dtype`` (the loss).
+    """
+    big = np.sqrt(np.finfo(np.float64).max / max(len(values), 1)) / 2
+    bad = np.flatnonzero(np.abs(values) > big)
+    if bad.size:
+        k = bad[0]
+        raise DataError(
+            f"value {values[k]:.6g} at {_where(k, dates)} is too large: errors in the series' units "
+            f"would overflow float64 when scored (limit about {big:.2g}); rescale the data (divide "
+            f"it by a power of ten) or remove the bad value")
+    scale = [getattr(scaler_obj, a) for a in ("scale_", "mean_", "min_") if hasattr(scaler_obj, a)]
+    dtype = np.dtype(dtype)
+    limit = np.sqrt(np.finfo(dtype).max)  # the loss squares the scaled errors
+    bad = np.flatnonzero(~(np.abs(scaled) <= limit))  # also NaN
+    if bad.size or not np.isfinite(scale).all():
+        k = int(bad[0]) if bad.size else int(np.argmax(np.abs(values[offset:])))
+        how = ", ".join(p for p in (transform, f"{scaler_obj.name} scaling" if scaler_obj.name else "")
+                        if p) or "no transform"
+        fix = ("use dtype='float64' (--dtype float64) or rescale the data" if dtype == np.float32
+               else "rescale the data (divide it by a power of ten) or remove the outlier")
+        raise DataError(
+            f"value {values[k + offset]:.6g} at {_where(k + offset, dates)} becomes "
+            f"{scaled[k]:.3g} after {how}, too large to train on in {dtype.name} (the loss squares "
+            f"it: limit about {limit:.2g}); {fix}")
+
+
 def prepare(data, look_back: int, horizon: int = 1, scaler: str | None = "minmax",
             transform: str | None = None, test_fraction: float = 0.33,
             val_fraction: float = 0.1, season: int | None = None,
-            calendar: bool = False) -> Prepared:
+            calendar: bool = False, dtype="float64") -> Prepared:
     """Split, transform, scale and window a series (conventions: module docstring).
 
     Args:
@@ -422,17 +517,29 @@ def prepare(data, look_back: int, horizon: int = 1, scaler: str | None = "minmax
         season: stored for the baselines; defaults to the Dataset's.
         calendar: add the sine and cosine of the day of the year (of the
             point after each input step) as two more inputs; needs dates.
+        dtype: the float type the model will train in (``"float32"`` or
+            ``"float64"``); the scaled series must be small enough to be
+            squared in it. The arrays returned are float64 either way.
 
     Raises:
         DataError: non-finite values, non-positive values with ``log``, a
-            series too short to give every part at least one window, or
-            ``calendar`` without dates.
+            series too short to give every part at least one window (checked
+            arithmetically, before anything is built, and naming the longest
+            look-back the series allows), windows that would not fit in
+            memory, values too large to train on in ``dtype`` or to score in
+            float64, or ``calendar`` without dates.
     """
     values, dates, ds_season = _as_series(data)
     look_back = _check_int("look_back", look_back, 1)
     horizon = _check_int("horizon", horizon, 1)
     use_log, use_diff = _parse_transform(transform)
     transform = None if transform == "none" else transform
+    try:
+        ok = np.dtype(dtype) in (np.float32, np.float64)
+    except TypeError:
+        ok = False
+    if not ok:
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
     scaler_obj = make_scaler(scaler)
     sp = split(len(values), test_fraction, val_fraction)
 
@@ -448,18 +555,24 @@ def prepare(data, look_back: int, horizon: int = 1, scaler: str | None = "minmax
     counts = _window_counts(len(values), look_back, horizon, offset, test_fraction, val_fraction)
     if not _enough(counts, val_fraction):
         need = _min_length(look_back, horizon, offset, test_fraction, val_fraction)
+        longest = _max_look_back(len(values), horizon, offset, test_fraction, val_fraction)
         parts = "train, validation and test" if val_fraction > 0 else "train and test"
+        fix = (f"use a smaller look_back (at most {longest} for this series) or a longer series"
+               if longest >= 1 else "use a longer series (no look-back fits this one)")
         raise DataError(
             f"series too short: look_back={look_back}, horizon={horizon}"
             f"{', transform=' + transform if transform else ''} with test_fraction="
             f"{test_fraction:g}, val_fraction={val_fraction:g} needs at least {need} points "
-            f"for one {parts} window each, got {len(values)}; use a smaller look_back "
-            f"or a longer series"
+            f"for one {parts} window each, got {len(values)}; {fix}"
         )
+    _check_windows_fit(counts, look_back, horizon, 3 if calendar else 1, len(values), test_fraction,
+                       val_fraction, offset)
 
-    rep = _forward(values, use_log, use_diff, dates)  # rep[k] is point k + offset
-    scaler_obj.fit(rep[: sp.train_end - offset])
-    scaled = scaler_obj.transform(rep)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported just below
+        rep = _forward(values, use_log, use_diff, dates)  # rep[k] is point k + offset
+        scaler_obj.fit(rep[: sp.train_end - offset])
+        scaled = scaler_obj.transform(rep)
+    _check_magnitudes(values, dates, scaled, offset, scaler_obj, transform, dtype)
     feats = calendar_features(dates) if calendar else None
 
     arrays, starts = {}, {}

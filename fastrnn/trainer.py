@@ -36,7 +36,8 @@ class _NonFinite(Exception):
 def _as_targets(model, y):
     """Targets in the model's dtype, with a missing output axis added when ``output_size`` is 1:
     (B,) for a many-to-one model, (B, T) for a many-to-many one."""
-    y = np.asarray(y).astype(model.dtype, copy=False)
+    with np.errstate(over="ignore", invalid="ignore"):  # values beyond the dtype: refused by the caller
+        y = np.asarray(y).astype(model.dtype, copy=False)
     if model.output_size == 1 and y.ndim == (2 if model.return_sequences else 1):
         y = y[..., None]
     return y
@@ -137,16 +138,51 @@ class Trainer:
         self.last_grad_norm = None
         self.last_layer_grad_norms = None
 
-    def _check_xy(self, X, y):
+    def _check_xy(self, X, y, names=("X", "y")):
+        """``X`` as the model takes it (:meth:`~fastrnn.models.RNN.predict`: array-like, real
+        numbers, converted to the model's dtype) and ``y`` checked and converted the same way:
+        numbers (bool, integer or float; not complex, strings or objects), one target row per
+        sample of ``X``, finite, of the model's output shape. ValueError (expected vs got) else."""
+        xn, yn = names
         X = self.model._check_x(X)
-        y = np.asarray(y)
-        if not np.issubdtype(y.dtype, np.number):
-            raise ValueError(f"y must hold numbers; got dtype {y.dtype}")
+        try:
+            y = np.asarray(y)
+        except ValueError as e:  # ragged nested lists
+            raise ValueError(f"{yn} must be a rectangular array of numbers; got {type(y).__name__} "
+                             f"that NumPy cannot turn into one ({e})") from None
+        if y.dtype.kind not in "biuf":
+            raise ValueError(f"{yn} must hold numbers (bool, integer or float; not complex); got dtype {y.dtype}")
+        if y.ndim == 0:
+            raise ValueError(f"{yn} must have one target per sample of {xn} ({len(X)}); got a scalar")
         if len(y) != len(X):
-            raise ValueError(f"X and y must have the same number of samples; got {len(X)} and {len(y)}")
-        if not isinstance(self.loss, _losses.CrossEntropy):  # class indices stay integers
-            y = _as_targets(self.model, y)
+            raise ValueError(f"{xn} and {yn} must have the same number of samples; got {len(X)} and {len(y)}")
+        if isinstance(self.loss, _losses.CrossEntropy):  # class indices stay integers
+            return X, y
+        y = _as_targets(self.model, y)
+        m = self.model
+        want = (len(X),) + ((X.shape[1],) if m.return_sequences else ()) + (m.output_size,)
+        if y.shape != want:
+            alt = f" or {want[:-1]}" if m.output_size == 1 else ""
+            raise ValueError(f"{yn} must have shape {want}{alt} for this model (output_size "
+                             f"{m.output_size}{': a target for every step' if m.return_sequences else ''}); "
+                             f"got {y.shape}")
+        bad = np.flatnonzero(~np.isfinite(y.reshape(len(y), -1)).all(axis=1))
+        if bad.size:
+            raise ValueError(f"{yn} must be finite, but {bad.size} sample(s) have NaN or infinite "
+                             f"targets (in {m.dtype.name}), the first at index {bad[0]}; drop or fix "
+                             f"them")
         return X, y
+
+    def _check_validation_data(self, validation_data):
+        """``validation_data`` as the 2-tuple ``(X_val, y_val)``, each checked like ``(X, y)``."""
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            got = (f"a {type(validation_data).__name__} of length {len(validation_data)}"
+                   if isinstance(validation_data, (tuple, list)) else type(validation_data).__name__)
+            raise ValueError(f"validation_data must be a tuple (X_val, y_val); got {got}")
+        try:
+            return self._check_xy(*validation_data, names=("X_val", "y_val"))
+        except ValueError as e:
+            raise ValueError(f"validation_data: {e}") from None
 
     def _step(self, X, y, state0=None):
         """Forward, loss, BPTT, clip, update. Returns (loss, final states).
@@ -192,8 +228,11 @@ class Trainer:
             return e.value
 
     def evaluate(self, X, y, batch_size=256):
-        """Mean loss over all of ``(X, y)`` (no dropout, no update)."""
+        """Mean loss over all of ``(X, y)`` (no dropout, no update), in batches of ``batch_size``.
+        ``X`` and ``y`` are taken as by :meth:`fit`."""
         X, y = self._check_xy(X, y)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}")
         total, count = 0.0, 0
         for i in range(0, len(X), batch_size):
             pred = self.model._forward(X[i:i + batch_size])[0]
@@ -209,10 +248,23 @@ class Trainer:
         Returns a :class:`History`. A NaN or infinite loss stops training with a
         :class:`NonFiniteLossWarning`, leaving the weights of the best epoch so far (or the initial
         ones) in the model; ``history.stop_reason`` says what happened.
+
+        Inputs
+        ------
+        ``X`` is (B, T, I), or (B, T) when the model has one input: a NumPy array or anything
+        ``np.asarray`` turns into one of real numbers (nested lists, a pandas DataFrame of B rows
+        and T columns); bool and integer values are converted to the model's dtype. A 1-D ``X`` is
+        refused (one sequence is ``x.reshape(1, -1)``). ``y`` is (B,) or (B, O) for a many-to-one
+        model, (B, T) or (B, T, O) with ``return_sequences`` (class indices for ``cross_entropy``):
+        an array, list or pandas Series/DataFrame of bool, integer or float numbers, converted to the
+        model's dtype, one row per sample of ``X``, all finite. ``validation_data`` is the 2-tuple
+        ``(X_val, y_val)``, checked the same way. Anything else raises ValueError saying what was
+        expected and what was given: strings, objects or complex numbers, NaN or infinite targets,
+        a length or shape that does not match.
         """
         X, y = self._check_xy(X, y)
         if validation_data is not None:
-            Xv, yv = self._check_xy(*validation_data)
+            Xv, yv = self._check_validation_data(validation_data)
         for name, v in (("epochs", epochs), ("batch_size", batch_size)):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"{name} must be a positive integer; got {v!r}")
@@ -301,8 +353,9 @@ class Trainer:
         X, y = self._check_xy(X, y)
         if y.shape[:2] != X.shape[:2]:
             raise ValueError(f"y must have a target for every step: shape {X.shape[:2] + (m.output_size,)}; got {y.shape}")
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ValueError(f"k must be a positive integer; got {k!r}")
+        for name, v in (("k", k), ("epochs", epochs)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{name} must be a positive integer; got {v!r}")
         hist = History()
         T = X.shape[1]
         for epoch in range(1, epochs + 1):
