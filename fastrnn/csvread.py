@@ -449,8 +449,8 @@ def _day_or_month_first(cells, formats, col, path):
         gd = grid(pd.DatetimeIndex(d).sort_values())
         gm = grid(pd.DatetimeIndex(m).sort_values())
         if gd.regular != gm.regular:
-            g, parsed, fmt, name = (gd, d, dfmt, dnames) if gd.regular else (gm, m, mfmt, mnames)
-            return parsed, fmt, f"{name}: the only regular reading ({g.frequency})"
+            parsed, fmt, name = (d, dfmt, dnames) if gd.regular else (m, mfmt, mnames)
+            return parsed, fmt, f"{name}: the only regular reading"
         k = np.flatnonzero((d != m).to_numpy())[0]
         line, cell = cells.index[k], cells.iloc[k].strip()
         both = "regular" if gd.regular else "irregular"

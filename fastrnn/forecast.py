@@ -89,7 +89,7 @@ import numpy as np
 from fastrnn._progress import progress_bar
 
 __all__ = [
-    "DEFAULTS", "GENERIC", "MODELS", "TRANSFORMS", "SCALERS", "OPTIMIZERS", "TrainConfig",
+    "DEFAULTS", "GENERIC", "MODELS", "TRANSFORMS", "SCALERS", "OPTIMIZERS", "READ_SETTINGS", "TrainConfig",
     "TrainResult", "Run", "make_config", "load_series", "prepare_series", "build_model",
     "fit_model", "score", "train", "run", "Staging", "default_out_dir", "write_run", "write_files",
     "load_run", "forecast", "future_dates", "RunError", "merge_ensemble",
@@ -182,6 +182,14 @@ class TrainConfig:
     val_fraction: float = 0.1
     calendar: bool = False
     ensemble: int = 1
+    # How the CSV is read (see fastrnn.datasets.load_csv); the resolved values are kept so that
+    # predict re-reads the file the same way. None: detect.
+    sep: str | None = None
+    decimal: str | None = None
+    encoding: str | None = None
+    date_format: str | None = None
+    header: bool = True
+    missing_dates: str = "error"
 
     @property
     def name(self) -> str:
@@ -189,11 +197,16 @@ class TrainConfig:
         return self.dataset if self.csv is None else Path(self.csv).stem
 
     def source(self) -> dict:
-        """Where the data comes from (what :func:`load_series` needs)."""
-        return {"dataset": self.dataset if self.csv is None else None,
-                "csv": None if self.csv is None else str(Path(self.csv).resolve()),
-                "column": self.column, "date_column": self.date_column,
-                "start": self.start, "end": self.end}
+        """Where the data comes from (what :func:`load_series` needs); for a CSV also how it is
+        read (``sep``, ``decimal``, ``encoding``, ``date_format``, ``header``, ``missing_dates``)."""
+        src = {"dataset": self.dataset if self.csv is None else None,
+               "csv": None if self.csv is None else str(Path(self.csv).resolve()),
+               "column": self.column, "date_column": self.date_column,
+               "start": self.start, "end": self.end}
+        if self.csv is not None:
+            src.update({k: getattr(self, k) for k in READ_SETTINGS})
+            src["header"] = bool(src["header"])
+        return src
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -210,7 +223,8 @@ def make_config(dataset: str | None = None, csv: str | None = None, season: int 
     every override that is not ``None`` applied. With neither, the airline defaults.
 
     ``season`` (of the CSV series) picks the generic look-back (season + 1) when none is given.
-    ``clip_norm=0`` means no clipping.
+    ``clip_norm=0`` means no clipping. For a CSV, pass the settings it was read with
+    (:data:`READ_SETTINGS`, from its ``Dataset.read_info``): they are stored in the run's source.
     """
     from fastrnn.datasets import DataError, names
 
@@ -273,16 +287,27 @@ def _validate(cfg: TrainConfig) -> None:
 # ---------------------------------------------------------------------------------------------------
 
 
-def load_series(source):
-    """Load the series described by a :class:`TrainConfig` or a ``source()`` dict."""
+#: How a CSV is read: the keys that :meth:`TrainConfig.source` adds for a CSV (``None``: detect).
+READ_SETTINGS = ("sep", "decimal", "encoding", "date_format", "header", "missing_dates")
+
+
+def load_series(source, season: int | None | str = "auto"):
+    """Load the series described by a :class:`TrainConfig` or a ``source()`` dict.
+
+    ``season``: ``"auto"`` keeps the data's own (inferred for a CSV, known for a dataset); an
+    integer or ``None`` (no season) overrides it. A source without the CSV reading keys (runs
+    written before they existed) is read with detection and the defaults.
+    """
     from fastrnn import datasets
 
     src = source.source() if isinstance(source, TrainConfig) else dict(source)
     if src.get("csv"):
+        read = {k: src[k] for k in READ_SETTINGS if src.get(k) is not None}
         return datasets.load_csv(src["csv"], column=src.get("column"),
                                  date_column=src.get("date_column"), start=src.get("start"),
-                                 end=src.get("end"))
-    return datasets.load(src["dataset"], start=src.get("start"), end=src.get("end"))
+                                 end=src.get("end"), season=season, **read)
+    return datasets.load(src["dataset"], start=src.get("start"), end=src.get("end"),
+                         season="known" if season == "auto" else season)
 
 
 def prepare_series(data, cfg: TrainConfig):
