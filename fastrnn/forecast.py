@@ -558,6 +558,7 @@ def train(cfg: TrainConfig, progress: bool | None = False, data=None, prep=None,
     metrics = {
         "dataset": cfg.name,
         "source": ds.source,
+        "read": ds.read_info,  # how the data was read (CSV settings, frequency, season source)
         "column": ds.column,
         "model": cfg.model,
         "hidden": cfg.hidden,

@@ -428,6 +428,8 @@ def test_cli_season_option(tmp_path):
     assert r.exit_code == 0, r.output
     assert r.output.splitlines()[0].endswith("144 rows, monthly, no season (given)")
     assert "no seasonal baseline" in r.output and "look-back 12," in r.output
+    read = json.loads((tmp_path / "a" / "metrics.json").read_text())["read"]
+    assert read["season"] is None and read["season_source"] == "given"
     r = invoke("train", "--csv", p, "--season", "6", *FAST, "--out", tmp_path / "b")
     assert "season 6 (given)" in r.output.splitlines()[0] and "seasonal naive (6)" in r.output
     assert "look-back 7," in r.output
