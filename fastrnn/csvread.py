@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -46,12 +46,39 @@ _SEP_NAMES = {",": "','", ";": "';'", "\t": "'\\t'"}
 
 
 def sep_name(sep: str) -> str:
-    """The separator as it is written in messages and options: ``','``, ``';'``, ``'\\t'``."""
+    """The separator as messages and options write it.
+
+    Parameters
+    ----------
+    sep : str
+        One character.
+
+    Returns
+    -------
+    str
+        ``','``, ``';'``, ``'\\t'`` (quotes included), or the ``repr`` of another character.
+    """
     return _SEP_NAMES.get(sep, repr(sep))
 
 
 def normalize_sep(sep: str | None) -> str | None:
-    """``sep`` as one character (``"\\t"``, ``"tab"`` and ``"\\\\t"`` mean tab), or DataError."""
+    """A separator as given by the user, checked.
+
+    Parameters
+    ----------
+    sep : str or None
+        One character; ``"\\t"`` (backslash and t, as typed in a shell) and ``"tab"`` mean tab.
+
+    Returns
+    -------
+    str or None
+        The character (``None`` stays ``None``: detect).
+
+    Raises
+    ------
+    DataError
+        Not one character, or a quote, newline, letter or digit.
+    """
     if sep is None:
         return None
     s = {"\\t": "\t", "tab": "\t", "TAB": "\t"}.get(sep, sep)
@@ -67,9 +94,29 @@ def normalize_sep(sep: str | None) -> str | None:
 
 
 def decode(data: bytes, encoding: str | None, path) -> tuple[str, str]:
-    """The file's text and the encoding that decoded it.
+    """The text of a file.
 
-    Without ``encoding``: UTF-8, or ``utf-8-sig`` when the file starts with a byte-order mark.
+    Parameters
+    ----------
+    data : bytes
+        The file's content.
+    encoding : str or None
+        Its encoding; ``None``: UTF-8, or ``utf-8-sig`` when it starts with a byte-order mark
+        (a BOM is also dropped when UTF-8 is given).
+    path
+        The file, for messages.
+
+    Returns
+    -------
+    text : str
+    encoding : str
+        The encoding that decoded it.
+
+    Raises
+    ------
+    DataError
+        Unknown encoding, bytes that do not decode (with the line and the encoding to pass), a
+        UTF-16 byte-order mark, or NUL characters (a binary file).
     """
     if encoding is None:
         if data.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -125,9 +172,24 @@ def _records(text: str, sep: str, path, limit: int | None = None):
 
 
 def sniff_sep(text: str, path) -> str:
-    """The separator: of ``,`` ``;`` tab, the one that splits the header into the most fields,
-    preferring one that gives every sampled row the header's number of fields; a file whose
-    header splits under none (one column) gets the one that splits its rows, else ``,``."""
+    """The separator of a CSV text: comma, semicolon or tab.
+
+    Of the three, the one under which the header has two or more fields and every sampled row
+    (the first 200) has as many; failing that, the one that splits the header into the most
+    fields (the rows that then disagree are reported by :func:`tokenize`). A header that none
+    splits (one column) gets the one that splits its rows, else the comma.
+
+    Parameters
+    ----------
+    text : str
+        The file's text.
+    path
+        The file, for messages.
+
+    Returns
+    -------
+    str
+    """
     best, best_key = ",", None
     split_rows = {}
     for sep in SEPARATORS:
@@ -153,17 +215,32 @@ def sniff_sep(text: str, path) -> str:
 
 @dataclass
 class Table:
-    """The records of a CSV file as text cells (``None`` where missing or absent)."""
+    """The records of a CSV file as text cells.
+
+    Attributes
+    ----------
+    columns : list of str
+        Unique column names (empty ones ``Unnamed: i``, repeated ones ``x.1``, as pandas names
+        them).
+    cells : list of list
+        One list per data row, padded with ``None`` to ``len(columns)``; missing cells (empty,
+        or one of :data:`NA_STRINGS`) are ``None`` as well.
+    lines : numpy.ndarray
+        The line of the file each row starts on (1-based).
+    nfields : numpy.ndarray
+        The number of fields of each row as written (0 for a blank line).
+    header_line : int or None
+        The header's line, ``None`` without a header.
+    """
 
     columns: list
     cells: list  # rows, each padded with None to len(columns)
     lines: np.ndarray  # first line of each row in the file (1-based)
     nfields: np.ndarray  # fields in each row as written (0 for a blank line)
     header_line: int | None
-    notes: list = field(default_factory=list)
 
     def frame(self) -> pd.DataFrame:
-        """The cells as a DataFrame of ``str`` (NaN where missing) indexed by line number."""
+        """The cells as a DataFrame of ``str`` columns (NaN where missing), indexed by line."""
         index = pd.Index(self.lines, name="line")
         return pd.DataFrame({name: pd.Series([r[i] for r in self.cells], index=index, dtype="str")
                              for i, name in enumerate(self.columns)}, index=index)
@@ -200,7 +277,7 @@ def _looks_like_data(cells) -> bool:
     return bool(cells) and all(c and (_is_number(c) or _is_date(c)) for c in cells)
 
 
-def generated_names(first_column, n: int) -> list[str]:
+def _generated_names(first_column, n: int) -> list[str]:
     """Column names for a file without a header: ``date`` for a first column of dates, then
     ``value`` (one other column) or ``value1``, ``value2``, ... (several)."""
     present = [c.strip() for c in first_column if c is not None and c.strip() not in NA_STRINGS]
@@ -212,11 +289,33 @@ def generated_names(first_column, n: int) -> list[str]:
 
 
 def tokenize(text: str, sep: str, path, header: bool = True) -> Table:
-    """The records of ``text``. Leading blank lines are skipped and trailing ones dropped; inner
-    blank lines stay as rows without fields (so that their values are reported missing).
+    """The records of a CSV text, never shifted.
 
-    Raises DataError for a header that looks like data (with ``header=True``), and for rows with
-    more fields than the header (the first few lines listed, with the fix).
+    Leading blank lines are skipped and trailing ones dropped; inner blank lines stay as rows
+    without fields (so that their values are reported missing, with the line).
+
+    Parameters
+    ----------
+    text : str
+        The file's text.
+    sep : str
+        The separator.
+    path
+        The file, for messages.
+    header : bool
+        Whether the first line holds the column names. Without one, the columns are named
+        ``date`` (if the first column holds dates, not numbers) and ``value`` (one other column)
+        or ``value1``, ``value2``, ...
+
+    Returns
+    -------
+    Table
+
+    Raises
+    ------
+    DataError
+        An empty file; a header that looks like data (a number or a date in every cell); rows
+        with more fields than the header (the lines listed, with the fix).
     """
     recs = _records(text, sep, path)
     while recs and not recs[-1][1]:
@@ -249,7 +348,7 @@ def tokenize(text: str, sep: str, path, header: bool = True) -> Table:
                 f"sep={sep_name(';' if sep != ';' else ',')}")
     cells = [[c if c not in NA_STRINGS else None for c in f] + [None] * (n - len(f)) for _, f in body]
     if names is None:
-        names = generated_names([r[0] for r in cells], n)
+        names = _generated_names([r[0] for r in cells], n)
     return Table(columns=_unique_names(names), cells=cells,
                  lines=np.array([line for line, _ in body], dtype=np.int64),
                  nfields=np.array([len(f) for _, f in body], dtype=np.int64),
@@ -261,15 +360,36 @@ def tokenize(text: str, sep: str, path, header: bool = True) -> Table:
 # ---------------------------------------------------------------------------------------------------
 
 
-def detect_decimal(df: pd.DataFrame, sep: str, path, skip=()) -> tuple[str, str | None]:
-    """The decimal mark of the numbers in ``df`` (columns in ``skip`` ignored) and a note.
+def detect_decimal(df: pd.DataFrame, sep: str, path, skip=()) -> str:
+    """The decimal mark of the numbers in a table.
 
-    ``.`` with a comma separator. Otherwise ``,`` if numbers are written with a decimal comma and
-    none with a point; mixed marks, and values that read as well with a thousands separator
-    (``112,000`` could be 112 or 112000), are errors asking for ``decimal``.
+    A point with a comma separator. Otherwise a comma if some numbers are written with a decimal
+    comma and none with a point, else a point.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Text cells, indexed by line (:meth:`Table.frame`).
+    sep : str
+        The separator.
+    path
+        The file, for messages.
+    skip : collection of str
+        Columns not to look at (date columns: ``1949.01`` is not a number).
+
+    Returns
+    -------
+    str
+        ``"."`` or ``","``.
+
+    Raises
+    ------
+    DataError
+        Both marks occur; or every number with the mark could as well have a thousands
+        separator (``112,000``: 112 or 112000; with a semicolon separator, ``1.500`` as well).
     """
     if sep == ",":
-        return ".", None
+        return "."
     found = {".": [], ",": []}
     for col in df.columns:
         if col in skip:
@@ -294,13 +414,24 @@ def detect_decimal(df: pd.DataFrame, sep: str, path, skip=()) -> tuple[str, str 
                     f"{'comma' if mark == ',' else 'point'} or as {as_k} with a thousands "
                     f"separator; pass decimal={mark!r} if it is the decimal mark (thousands "
                     f"separators are not supported: remove them)")
-    if found[","]:
-        return ",", None
-    return ".", None
+    return "," if found[","] else "."
 
 
 def to_numbers(raw: pd.Series, decimal: str = ".") -> np.ndarray:
-    """Float64 values of text cells, NaN where a cell is not a number written with ``decimal``."""
+    """Numbers of text cells.
+
+    Parameters
+    ----------
+    raw : pandas.Series
+        Text cells (NaN where missing).
+    decimal : str
+        ``"."`` or ``","``; with ``","`` a cell holding a point is not a number.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, NaN where a cell is missing or not a number written with ``decimal``.
+    """
     if decimal == ",":
         s = raw.astype(object)
         text = s.dropna().astype(str)
@@ -319,7 +450,24 @@ def to_numbers(raw: pd.Series, decimal: str = ".") -> np.ndarray:
 
 @dataclass
 class Grid:
-    """How a sorted DatetimeIndex is spaced."""
+    """How a sorted DatetimeIndex is spaced (see :func:`grid`).
+
+    Attributes
+    ----------
+    frequency : str or None
+        ``"monthly"``, ``"quarterly"``, ``"daily"``, ``"business daily"``, ``"every 10min"``,
+        ...; ``"irregular"`` with repeated dates; ``None`` for fewer than two dates.
+    season : int or None
+        12 monthly, 4 quarterly, 24 hourly, else ``None``.
+    points : pandas.DatetimeIndex or None
+        The regular grid from the first to the last date (``None`` if not built).
+    missing : pandas.DatetimeIndex
+        Grid points without a date.
+    off_grid : pandas.DatetimeIndex
+        Dates not on the grid.
+    checked : bool
+        ``False`` where gaps are allowed (business days).
+    """
 
     frequency: str | None  # "monthly", "daily", "every 10min", ...; None for fewer than 2 dates
     season: int | None  # 12 monthly, 4 quarterly, 24 hourly, else None
@@ -330,6 +478,7 @@ class Grid:
 
     @property
     def regular(self) -> bool:
+        """No date missing from the grid and none off it."""
         return not len(self.missing) and not len(self.off_grid)
 
 
@@ -338,12 +487,22 @@ _MAX_GRID_FACTOR = 10
 
 
 def grid(dates: pd.DatetimeIndex) -> Grid:
-    """The spacing of sorted ``dates``: the usual (median) step as a calendar frequency (months,
-    quarters, years by calendar; business days; else a fixed step) and the dates it misses.
+    """The spacing of dates: their usual (median) step as a frequency, and the dates it misses.
 
-    Business-daily series (weekdays only, steps of one weekday) are not checked for gaps: market
-    holidays are normal. A grid more than ten times longer than the series is not built: its
-    dates all count as off the grid.
+    A median step of 28-31 days is monthly, 89-92 quarterly, 181-184 half-yearly, 365-366
+    yearly, by calendar (first of the month, last of the month, or the first date's day);
+    any other step is a fixed one. Business-daily series (weekdays only, steps of one day and
+    of three over weekends) are not checked for gaps: market holidays are normal. A grid more
+    than ten times longer than the series is not built: its dates all count as off the grid.
+
+    Parameters
+    ----------
+    dates : pandas.DatetimeIndex
+        Sorted.
+
+    Returns
+    -------
+    Grid
     """
     empty = pd.DatetimeIndex([], dtype=dates.dtype)
     n = len(dates)
@@ -409,10 +568,42 @@ def _with_format(cells: pd.Series, fmt: str) -> pd.Series:
     return pd.to_datetime(cells.str.strip(), format=fmt, errors="coerce")
 
 
-def parse_dates(raw: pd.Series, col: str, path, date_format: str | None = None):
-    """Dates of the non-missing text cells ``raw`` (indexed by line): ``(datetimes, format,
-    note)``; ``format`` is the resolved ``strptime`` format of day/month-ambiguous dates (else
-    ``date_format`` or ``None``). Unparseable cells are an error listing their lines."""
+def parse_dates(raw: pd.Series, col: str, path,
+                date_format: str | None = None) -> tuple[pd.Series, str | None, str | None]:
+    """Dates of text cells, day-first or month-first only when that is certain.
+
+    With ``date_format``, that format. Otherwise ISO dates (``YYYY-MM-DD``, ``YYYY-MM``, with a
+    time or not) as pandas reads them; dates such as ``01/02/1949``, ``01.02.1949`` or
+    ``01-02-1949`` (two-digit years too, as ``strptime`` reads them) day-first or month-first,
+    whichever alone reads every cell, or else whichever alone gives a regular spacing
+    (:func:`grid`); other forms as pandas infers them from the first cell.
+
+    Parameters
+    ----------
+    raw : pandas.Series
+        Text cells without missing ones, indexed by line.
+    col : str
+        The column's name, for messages.
+    path
+        The file, for messages.
+    date_format : str or None
+        A ``strptime`` format.
+
+    Returns
+    -------
+    dates : pandas.Series
+        datetime64 values, same index.
+    format : str or None
+        The resolved format of day/month dates, else ``date_format`` (``None``: nothing to fix).
+    note : str or None
+        How the day/month order was decided, e.g. ``"day-first: the only regular reading"``.
+
+    Raises
+    ------
+    DataError
+        Cells that do not parse (their lines listed); both orders plausible (with the two
+        ``date_format`` values to choose from); an unusable ``date_format``.
+    """
     cells = raw.astype(str)
     fmt, note = date_format, None
     if date_format is not None:

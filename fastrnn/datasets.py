@@ -490,7 +490,7 @@ def load_csv(path: str | PathLike, column: str | None = None, date_column: str |
         _require_column(df, date_column, "date", path)
     skip = {c for c in df.columns if _is_date_name(c)} | {date_column}
     if decimal is None:
-        decimal, _ = csvread.detect_decimal(df, sep, path, skip=skip)
+        decimal = csvread.detect_decimal(df, sep, path, skip=skip)
     if date_column is None:
         date_column = _detect_date_column(df, decimal)
     if column is not None:
