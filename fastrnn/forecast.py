@@ -1029,6 +1029,9 @@ def _scaler_from_dict(d: dict):
 def preprocessing_info(result: TrainResult) -> dict:
     """What ``predict`` needs besides the weights: look-back, transform, fitted scaler, source."""
     cfg, prep, ds = result.config, result.prep, result.data
+    source = cfg.source()
+    if source.get("csv") and ds.read_info:  # what was detected, so that predict reads it alike
+        source.update({k: ds.read_info[k] for k in READ_SETTINGS})
     return {
         "format": 2 if prep.calendar else 1,  # format 1 readers would ignore the calendar inputs
         "look_back": prep.look_back,
@@ -1037,7 +1040,7 @@ def preprocessing_info(result: TrainResult) -> dict:
         "calendar": bool(prep.calendar),
         "ensemble": cfg.ensemble,
         "scaler": _scaler_to_dict(prep.scaler),
-        "source": cfg.source(),
+        "source": source,
         "name": cfg.name,
         "column": ds.column,
         "season": prep.season,

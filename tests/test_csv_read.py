@@ -410,6 +410,18 @@ def test_cli_train_then_predict_rereads_with_the_run_settings(tmp_path):
     one_error(invoke("predict", "--model", out, "--decimal", "."), "non-numeric values")
 
 
+def test_library_run_stores_the_detected_settings(tmp_path):
+    from fastrnn import forecast as fc
+
+    p = _european(tmp_path)
+    cfg = fc.make_config(csv=str(p), decimal=",", epochs=1, hidden=4)  # the rest detected
+    _, path, _ = fc.run(cfg, out=tmp_path / "run", plot=False, progress=False)
+    src = json.loads((path / "preprocessing.json").read_text())["source"]
+    assert (src["sep"], src["decimal"], src["date_format"]) == (";", ",", "%d.%m.%Y")
+    ds = fc.load_series(src)
+    assert ds.dates.equals(DATES) and np.array_equal(ds.values, VALUES + 0.25)
+
+
 def test_predict_old_run_without_read_settings(tmp_path):
     p = write(tmp_path, table(iso, lambda v: f"{v:g}"), "old.csv")
     out = tmp_path / "run"
