@@ -113,7 +113,8 @@ def _data_options(f):
                      help="strptime format of the CSV's dates, e.g. %d/%m/%Y (default: ISO, or "
                           "day-/month-first, whichever alone reads the dates regularly)."),
         click.option("--no-header", is_flag=True, default=False,
-                     help="The CSV has no header line (columns: date, value or value1, value2...)."),
+                     help="The CSV has no header line (columns named date, for the first one with "
+                          "dates, and value, or value1, value2, ...)."),
         click.option("--missing-dates", type=click.Choice(("error", "fill", "ignore")),
                      help="Dates missing from the CSV's regular spacing: error (default), fill "
                           "(interpolate linearly) or ignore (use the rows as they are, no season)."),

@@ -42,6 +42,11 @@ _THOUSANDS = {".": re.compile(r"^\s*[+-]?[1-9]\d{0,2}\.\d{3}\s*$"),
               ",": re.compile(r"^\s*[+-]?[1-9]\d{0,2},\d{3}\s*$")}
 _ISO = re.compile(r"^\s*\d{4}-\d{1,2}(-\d{1,2})?([T ].*)?$")
 _DMY = re.compile(r"^\s*(\d{1,2})([/.\-])(\d{1,2})\2(\d{4}|\d{2})(?:([ T])(\d{1,2}:\d{2}(:\d{2})?))?\s*$")
+_MONTH_WORD = r"[A-Za-z]{3,9}\.?"
+_DATE_SHAPE = re.compile(
+    rf"^\s*(\d{{4}}[-/.]\d{{1,2}}([-/.]\d{{1,2}})?|\d{{1,2}}[-/.]\d{{1,2}}[-/.]\d{{2,4}}"
+    rf"|\d{{1,2}}[ -]{_MONTH_WORD}[ -]\d{{2,4}}|{_MONTH_WORD} \d{{1,2}},? \d{{4}}|{_MONTH_WORD}[ -]\d{{4}})"
+    rf"([ T]\d{{1,2}}:\d{{2}}\S*)?\s*$")
 _SEP_NAMES = {",": "','", ";": "';'", "\t": "'\\t'"}
 
 
@@ -266,26 +271,34 @@ def _is_number(cell: str) -> bool:
 
 
 def _is_date(cell: str) -> bool:
-    if not re.search(r"\d", cell):
-        return False
-    return bool(_parse_dates(pd.Series([cell], dtype=object)).notna().all())
+    """Shaped like a date (``1949-01-01``, ``01/02/1949``, ``1 Jan 1949``, ``Jan 1949``, ...,
+    with a time or not) and read as one: column names such as ``T1`` or ``3rd`` are not."""
+    return bool(_DATE_SHAPE.match(cell)) and bool(
+        _parse_dates(pd.Series([cell], dtype=object)).notna().all())
 
 
 def _looks_like_data(cells) -> bool:
-    """A date and/or a number in every cell."""
+    """A date in some cell, or a date or a number in every cell."""
     cells = [c.strip() for c in cells]
-    return bool(cells) and all(c and (_is_number(c) or _is_date(c)) for c in cells)
+    dates = [bool(c) and _is_date(c) for c in cells]
+    return any(dates) or (bool(cells) and all(d or (c and _is_number(c))
+                                              for c, d in zip(cells, dates)))
 
 
-def _generated_names(first_column, n: int) -> list[str]:
-    """Column names for a file without a header: ``date`` for a first column of dates, then
-    ``value`` (one other column) or ``value1``, ``value2``, ... (several)."""
-    present = [c.strip() for c in first_column if c is not None and c.strip() not in NA_STRINGS]
-    dates_first = bool(present) and not all(_is_number(c) for c in present) and all(
-        _is_date(c) for c in present[:_SNIFF_ROWS])
-    k = n - 1 if dates_first else n
+def _generated_names(cells, n: int) -> list[str]:
+    """Column names for a file without a header: ``date`` for the first column that holds dates
+    (every present cell, of the first 200 rows, a date), ``value`` for the only other column or
+    ``value1``, ``value2``, ... for the others, in order."""
+    def dates(i):
+        present = [r[i].strip() for r in cells[:_SNIFF_ROWS] if r[i] is not None]
+        return bool(present) and all(_is_date(c) for c in present)
+
+    at = next((i for i in range(n) if dates(i)), None)
+    k = n - 1 if at is not None else n
     values = ["value"] if k == 1 else [f"value{i + 1}" for i in range(k)]
-    return (["date"] if dates_first else []) + values
+    if at is not None:
+        values.insert(at, "date")
+    return values
 
 
 def tokenize(text: str, sep: str, path, header: bool = True) -> Table:
@@ -304,8 +317,8 @@ def tokenize(text: str, sep: str, path, header: bool = True) -> Table:
         The file, for messages.
     header : bool
         Whether the first line holds the column names. Without one, the columns are named
-        ``date`` (if the first column holds dates, not numbers) and ``value`` (one other column)
-        or ``value1``, ``value2``, ...
+        ``date`` (the first column that holds dates) and ``value`` (the only other column) or
+        ``value1``, ``value2``, ... (the others, in order).
 
     Returns
     -------
@@ -314,7 +327,8 @@ def tokenize(text: str, sep: str, path, header: bool = True) -> Table:
     Raises
     ------
     DataError
-        An empty file; a header that looks like data (a number or a date in every cell); rows
+        An empty file; a header that looks like data (a date in some cell, or a number or a
+        date in every cell); rows
         with more fields than the header (the lines listed, with the fix).
     """
     recs = _records(text, sep, path)
@@ -348,7 +362,7 @@ def tokenize(text: str, sep: str, path, header: bool = True) -> Table:
                 f"sep={sep_name(';' if sep != ';' else ',')}")
     cells = [[c if c not in NA_STRINGS else None for c in f] + [None] * (n - len(f)) for _, f in body]
     if names is None:
-        names = _generated_names([r[0] for r in cells], n)
+        names = _generated_names(cells, n)
     return Table(columns=_unique_names(names), cells=cells,
                  lines=np.array([line for line, _ in body], dtype=np.int64),
                  nfields=np.array([len(f) for _, f in body], dtype=np.int64),
@@ -487,10 +501,10 @@ _MAX_GRID_FACTOR = 10
 
 
 def grid(dates: pd.DatetimeIndex) -> Grid:
-    """The spacing of dates: their usual (median) step as a frequency, and the dates it misses.
+    """The spacing of dates: their usual step as a frequency, and the dates it misses.
 
-    A median step of 28-31 days is monthly, 89-92 quarterly, 181-184 half-yearly, 365-366
-    yearly, by calendar (first of the month, last of the month, or the first date's day);
+    The usual step is the lower median of the steps. 28-31 days is monthly, 89-92 quarterly,
+    181-184 half-yearly, 365-366 yearly, by calendar (first of the month, last of the month, or the first date's day);
     any other step is a fixed one. Business-daily series (weekdays only, steps of one day and
     of three over weekends) are not checked for gaps: market holidays are normal. A grid more
     than ten times longer than the series is not built: its dates all count as off the grid.
@@ -511,7 +525,8 @@ def grid(dates: pd.DatetimeIndex) -> Grid:
     if not dates.is_unique:
         return Grid("irregular", None, None, empty, dates[dates.duplicated()])
     start, end = dates[0], dates[-1]
-    step = pd.Series(dates[1:] - dates[:-1]).median()
+    steps = np.sort((dates[1:] - dates[:-1]).to_numpy())
+    step = pd.Timedelta(steps[(len(steps) - 1) // 2])  # the lower median: gaps only lengthen it
     days = step / pd.Timedelta(days=1)
     months = next((m for m, (lo, hi) in {1: (28, 31), 3: (89, 92), 6: (181, 184),
                                            12: (365, 366)}.items() if lo <= days <= hi), None)

@@ -244,7 +244,10 @@ def _parse_dates(s: pd.Series) -> pd.Series:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "could not infer format" chatter
-        return pd.to_datetime(s, errors="coerce")
+        try:
+            return pd.to_datetime(s, errors="coerce")
+        except (ValueError, OverflowError):  # e.g. mixed time zones: not one format
+            return pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
 
 
 def _numeric_share(s: pd.Series, decimal: str = ".") -> float:
@@ -423,8 +426,9 @@ def load_csv(path: str | PathLike, column: str | None = None, date_column: str |
             or month-first: whichever alone parses every date, or else alone
             gives a regular spacing; if both do, it is an error.
         header: ``False`` for a file without a header line. Its columns are
-            then named ``date`` (if the first column holds dates) and
+            then named ``date`` (the first column that holds dates) and
             ``value`` (the only other column) or ``value1``, ``value2``, ...
+            (the others, in order).
             With ``True``, a first line that looks like data (a number or a
             date in every cell) is an error.
         missing_dates: what to do when the dates are not evenly spaced at
