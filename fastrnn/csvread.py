@@ -176,13 +176,15 @@ def _records(text: str, sep: str, path, limit: int | None = None):
     return out
 
 
-def sniff_sep(text: str, path) -> str:
+def sniff_sep(text: str, path, decimal: str | None = None) -> str:
     """The separator of a CSV text: comma, semicolon or tab.
 
     Of the three, the one under which the header has two or more fields and every sampled row
-    (the first 200) has as many; failing that, the one that splits the header into the most
-    fields (the rows that then disagree are reported by :func:`tokenize`). A header that none
-    splits (one column) gets the one that splits its rows, else the comma.
+    (the first 200) has as many, preferring the one that leaves fewest fields holding a
+    semicolon or a tab (a comma inside a field is often a decimal comma; those two are not);
+    failing that, the one that splits the header into the most fields (the rows that then
+    disagree are reported by :func:`tokenize`). A header that none splits (one column) gets
+    the one that splits its rows, else the comma.
 
     Parameters
     ----------
@@ -190,26 +192,30 @@ def sniff_sep(text: str, path) -> str:
         The file's text.
     path
         The file, for messages.
+    decimal : str or None
+        The decimal mark, if known: a comma rules the comma out as separator.
 
     Returns
     -------
     str
     """
-    best, best_key = ",", None
+    candidates = [s for s in SEPARATORS if not (decimal == "," and s == ",")]
+    best, best_key = candidates[0], None
     split_rows = {}
-    for sep in SEPARATORS:
+    for sep in candidates:
         recs = [f for _, f in _records(text, sep, path, _SNIFF_ROWS) if f]
         if not recs:
-            return ","
+            return best
         n = len(recs[0])
         consistent = all(len(f) == n for f in recs[1:])
         split_rows[sep] = max((len(f) for f in recs[1:]), default=1)
-        key = (n >= 2, n >= 2 and consistent, n)
+        holding = sum(any(o in cell for o in ";\t" if o != sep) for f in recs for cell in f)
+        key = (n >= 2, n >= 2 and consistent, -holding, n)
         if best_key is None or key > best_key:
             best, best_key = sep, key
     if not best_key[0]:  # one column under every separator
-        splitting = [s for s in SEPARATORS if split_rows[s] > 1]
-        return max(splitting, key=lambda s: split_rows[s]) if splitting else ","
+        splitting = [s for s in candidates if split_rows[s] > 1]
+        return max(splitting, key=lambda s: split_rows[s]) if splitting else candidates[0]
     return best
 
 

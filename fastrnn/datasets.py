@@ -479,7 +479,7 @@ def load_csv(path: str | PathLike, column: str | None = None, date_column: str |
     if not text.strip():
         raise DataError(f"{path}: file is empty; expected a CSV with a header row")
     if sep is None:
-        sep = csvread.sniff_sep(text, path)
+        sep = csvread.sniff_sep(text, path, decimal)
     table = csvread.tokenize(text, sep, path, header=header)
     df = table.frame()
     # Blank lines are kept as all-empty rows (reported with their line numbers); trailing ones

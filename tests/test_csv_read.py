@@ -200,6 +200,26 @@ def test_headerless_file_is_refused(tmp_path):
     assert ds.column == "value" and ds.season == 12 and ds.read_info["header"] is False
 
 
+def test_headerless_with_a_text_column(tmp_path):
+    """Found by the fuzz test: a first row with a text cell was taken for a header."""
+    p = write(tmp_path, "0,2020-01-01,a\n1,2020-01-02,b\n2,2020-01-03,c\n")
+    with pytest.raises(DataError, match=r"the first line looks like data"):
+        load_csv(p)
+    ds = load_csv(p, header=False, column="value1")
+    assert_series(ds, pd.date_range("2020-01-01", periods=3), [0.0, 1.0, 2.0])
+    assert load_csv(p, header=False).column == "value1"  # the only numeric one
+
+
+def test_tab_file_with_one_decimal_comma_per_row(tmp_path):
+    """Found by the fuzz test: each row splits into two at its comma as well as at its tab."""
+    p = write(tmp_path, "07.01.2024\t-416230767,58\n10.01.2024\t0,25\n01.01.2025\t-0,5\n")
+    with pytest.raises(DataError, match=r"the first line looks like data"):
+        load_csv(p)
+    ds = load_csv(p, header=False)
+    assert ds.read_info["sep"] == "\t" and ds.values.tolist() == [-416230767.58, 0.25, -0.5]
+    assert ds.read_info["date_format"] == "%m.%d.%Y"  # the only regular reading: quarterly
+
+
 def test_headerless_line_numbers_and_names(tmp_path):
     p = write(tmp_path, "2020-01-01,1,5\n2020-01-02,x,6\n")
     with pytest.raises(DataError, match=r"'value1' has non-numeric values at line 2 "):
