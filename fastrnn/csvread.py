@@ -180,8 +180,8 @@ def sniff_sep(text: str, path, decimal: str | None = None) -> str:
     """The separator of a CSV text: comma, semicolon or tab.
 
     Of the three, the one under which the header has two or more fields and every sampled row
-    (the first 200) has as many, preferring the one that leaves fewest fields holding a
-    semicolon or a tab (a comma inside a field is often a decimal comma; those two are not);
+    (the first 200) has as many, preferring one that leaves no field holding a semicolon or a
+    tab (a comma inside a field is often a decimal comma; those two are not), then the fewest;
     failing that, the one that splits the header into the most fields (the rows that then
     disagree are reported by :func:`tokenize`). A header that none splits (one column) gets
     the one that splits its rows, else the comma.
@@ -210,7 +210,7 @@ def sniff_sep(text: str, path, decimal: str | None = None) -> str:
         consistent = all(len(f) == n for f in recs[1:])
         split_rows[sep] = max((len(f) for f in recs[1:]), default=1)
         holding = sum(any(o in cell for o in ";\t" if o != sep) for f in recs for cell in f)
-        key = (n >= 2, n >= 2 and consistent, -holding, n)
+        key = (n >= 2, holding == 0, n >= 2 and consistent, -holding, n)
         if best_key is None or key > best_key:
             best, best_key = sep, key
     if not best_key[0]:  # one column under every separator
@@ -284,11 +284,13 @@ def _is_date(cell: str) -> bool:
 
 
 def _looks_like_data(cells) -> bool:
-    """A date in some cell, or a date or a number in every cell."""
+    """A date in some cell (or in a part of one between commas, semicolons or tabs, in case
+    the separator is wrong), or a date or a number in every cell."""
     cells = [c.strip() for c in cells]
     dates = [bool(c) and _is_date(c) for c in cells]
-    return any(dates) or (bool(cells) and all(d or (c and _is_number(c))
-                                              for c, d in zip(cells, dates)))
+    parts = [p.strip() for c in cells for p in re.split(r"[,;\t]", c)]
+    return any(dates) or any(p and _is_date(p) for p in parts) or (
+        bool(cells) and all(d or (c and _is_number(c)) for c, d in zip(cells, dates)))
 
 
 def _generated_names(cells, n: int) -> list[str]:

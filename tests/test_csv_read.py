@@ -220,6 +220,17 @@ def test_tab_file_with_one_decimal_comma_per_row(tmp_path):
     assert ds.read_info["date_format"] == "%m.%d.%Y"  # the only regular reading: quarterly
 
 
+def test_semicolon_file_with_an_extra_field_is_not_read_as_comma_separated(tmp_path):
+    """Found by the fuzz test: the extra field made ';' inconsistent, and ',' split every row
+    in two (at the decimal comma), so ',' won and the first row became the header."""
+    p = write(tmp_path, "0,00;2004-11-01\n0,69;2004-12-01;7\n1,5;2005-01-01\n")
+    with pytest.raises(DataError, match=r"the first line looks like data \('0,00;2004-11-01'\)"):
+        load_csv(p)
+    q = write(tmp_path, "Date;v\n2004-11-01;0,00\n2004-12-01;0,69;7\n2005-01-01;1,5\n", "q.csv")
+    with pytest.raises(DataError, match=r"line 3 has more fields than the 2 of the header"):
+        load_csv(q)
+
+
 def test_headerless_line_numbers_and_names(tmp_path):
     p = write(tmp_path, "2020-01-01,1,5\n2020-01-02,x,6\n")
     with pytest.raises(DataError, match=r"'value1' has non-numeric values at line 2 "):
