@@ -180,9 +180,9 @@ def sniff_sep(text: str, path, decimal: str | None = None) -> str:
     """The separator of a CSV text: comma, semicolon or tab.
 
     Of the three, the one under which the header has two or more fields and every sampled row
-    (the first 200) has as many, preferring one that leaves no field holding a semicolon or a
-    tab (a comma inside a field is often a decimal comma; those two are not), then the fewest;
-    failing that, the one that splits the header into the most fields (the rows that then
+    (the first 200) has as many, preferring one that leaves no field holding a tab, then none
+    holding a semicolon (a comma inside a field is often a decimal comma; those two are rarely
+    data), then the fewest; failing that, the one that splits the header into the most fields (the rows that then
     disagree are reported by :func:`tokenize`). A header that none splits (one column) gets
     the one that splits its rows, else the comma.
 
@@ -209,8 +209,9 @@ def sniff_sep(text: str, path, decimal: str | None = None) -> str:
         n = len(recs[0])
         consistent = all(len(f) == n for f in recs[1:])
         split_rows[sep] = max((len(f) for f in recs[1:]), default=1)
-        holding = sum(any(o in cell for o in ";\t" if o != sep) for f in recs for cell in f)
-        key = (n >= 2, holding == 0, n >= 2 and consistent, -holding, n)
+        tabs, semis = ((0 if sep == o else sum(o in cell for f in recs for cell in f))
+                       for o in ("\t", ";"))
+        key = (n >= 2, tabs == 0, semis == 0, n >= 2 and consistent, -tabs, -semis, n)
         if best_key is None or key > best_key:
             best, best_key = sep, key
     if not best_key[0]:  # one column under every separator

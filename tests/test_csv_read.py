@@ -231,6 +231,19 @@ def test_semicolon_file_with_an_extra_field_is_not_read_as_comma_separated(tmp_p
         load_csv(q)
 
 
+def test_tab_file_with_semicolons_in_a_text_column(tmp_path):
+    """Found by the fuzz test: every candidate left a ';' or a tab inside some field; a tab
+    inside a field is the surer sign of the wrong separator."""
+    rows = "227988649,32\t2003-03-01\tok\n291943640,38\t2003-02-01\ta\n-935575678,71\t2003-01-01\tx;y\n"
+    ds = load_csv(write(tmp_path, rows), header=False)
+    assert ds.read_info["sep"] == "\t" and ds.column == "value1"
+    assert_series(ds, pd.date_range("2003-01-01", periods=3, freq="MS"),
+                  [-935575678.71, 291943640.38, 227988649.32])
+    extra = rows.replace("\ta\n", "\ta\t7\n")  # now ',' splits every row alike, '\t' not
+    with pytest.raises(DataError, match=r"several numeric columns \(value1, value3\)"):
+        load_csv(write(tmp_path, extra, "extra.csv"), header=False)
+
+
 def test_headerless_line_numbers_and_names(tmp_path):
     p = write(tmp_path, "2020-01-01,1,5\n2020-01-02,x,6\n")
     with pytest.raises(DataError, match=r"'value1' has non-numeric values at line 2 "):
