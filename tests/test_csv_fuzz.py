@@ -9,8 +9,8 @@ sometimes newest first. Written with a comma, semicolon or tab, a decimal point 
 no/minimal/full quoting, UTF-8, UTF-8 with BOM or Latin-1 (then with a non-ASCII column name).
 Defects: a row with an extra field, a row missing its last field, a blank line, no header line.
 The right reading options (``sep``, ``decimal``, ``encoding``, ``date_format``, ``header``) are
-each passed or not at random. The cases are derandomized (the same on every run, no example
-database), so CI is reproducible.
+each passed or not at random. The cases are derandomized (the same on every run of a given
+commit, no example database; see :func:`_import_all_of_fastrnn`), so CI is reproducible.
 """
 
 from __future__ import annotations
@@ -26,8 +26,22 @@ hypothesis = pytest.importorskip("hypothesis")  # in the `test` extra
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
+import fastrnn  # noqa: E402
 from fastrnn.datasets import DataError, load_csv  # noqa: E402
 
+
+def _import_all_of_fastrnn():
+    """Hypothesis mixes the constants of the local modules already imported into what it draws,
+    so the cases would depend on which tests ran before. With all of fastrnn imported, they
+    are the same whether this file runs alone or in the whole suite."""
+    import importlib
+    import pkgutil
+
+    for mod in pkgutil.walk_packages(fastrnn.__path__, "fastrnn."):
+        importlib.import_module(mod.name)
+
+
+_import_all_of_fastrnn()
 N_CASES = 400
 
 FREQS = {"daily": "D", "monthly": "MS", "quarterly": "QS"}
