@@ -374,7 +374,7 @@ def _check_spacing(values, dates, lines, missing_dates: str, path):
                    f"{len(g.off_grid)} of {len(dates)} dates are off that grid (e.g. "
                    f"{_listed_dates(g.off_grid[:1])} at line {lines[k]})")
         if missing_dates == "ignore":
-            return values, dates, None, f"{len(g.off_grid)} dates off the {freq} grid ignored: no season"
+            return values, dates, None, f"{len(g.off_grid)} dates off the {freq} grid ignored"
         raise DataError(f"{problem}; pass missing_dates='ignore' to use the rows as they are, "
                         f"without a season" + (" (they cannot be filled)" if missing_dates == "fill"
                                                else ""))
@@ -386,7 +386,7 @@ def _check_spacing(values, dates, lines, missing_dates: str, path):
             f"missing_dates='fill' to interpolate their values linearly, or missing_dates='ignore' "
             f"to use the rows as they are, without a season")
     if missing_dates == "ignore":
-        return values, dates, None, f"{n_missing} missing {freq} dates ignored: no season"
+        return values, dates, None, f"{n_missing} missing {freq} dates ignored"
     pos = g.points.get_indexer(dates)
     filled = np.interp(np.arange(len(g.points), dtype=np.float64), pos.astype(np.float64), values)
     filled[pos] = values  # exact where known

@@ -293,6 +293,7 @@ def test_missing_dates_ignore(tmp_path):
     assert_series(ds, DATES[keep], VALUES[keep])
     assert ds.season is None and ds.read_info["season_source"] == "none"
     assert ds.read_info["frequency"] == "irregular"
+    assert ds.read_info["notes"] == ["4 missing monthly dates ignored"]
     assert load_csv(p, missing_dates="ignore", season=12).season == 12  # a given season stays
 
 
