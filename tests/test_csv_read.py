@@ -439,8 +439,8 @@ def test_cli_train_then_predict_rereads_with_the_run_settings(tmp_path):
     out = tmp_path / "run"
     r = invoke("train", "--csv", p, "--decimal", ",", *FAST, "--out", out)
     assert r.exit_code == 0, r.output
-    assert (f"read sales.csv: sep ';', decimal ',', dates %d.%m.%Y (day-first: the only regular "
-            f"reading), 144 rows, monthly, season 12 (inferred)") in r.output.splitlines()[0]
+    assert ("read sales.csv: sep ';', decimal ',', dates %d.%m.%Y (day-first: the only regular "
+            "reading), 144 rows, monthly, season 12 (inferred)") in r.output.splitlines()[0]
     assert "seasonal naive (12)" in r.output
     src = json.loads((out / "preprocessing.json").read_text())["source"]
     assert {k: src[k] for k in ("sep", "decimal", "encoding", "date_format", "header",
