@@ -11,6 +11,7 @@ nothing half-written behind.
 
 from __future__ import annotations
 
+import re
 import shlex
 
 import click
@@ -61,7 +62,21 @@ def _input_error(exc: BaseException, csv=None) -> click.ClickException:
         msg += f"; pass one of them with {'--column' if 'no value column' in msg else '--date-column'}"
     if msg.startswith(("start=", "end=")):
         msg = "--" + msg
-    return click.ClickException(msg)
+    return click.ClickException(_read_options(msg))
+
+
+def _read_options(msg: str) -> str:
+    """The CSV reading arguments of a library message as options: sep=';' -> --sep ';'."""
+    msg = msg.replace("header=False", "--no-header")
+
+    def option(m):
+        value = m.group(2)
+        if re.fullmatch(r"'[\w.-]+'", value):
+            value = value[1:-1]
+        return f"--{m.group(1).replace('_', '-')} {value}"
+
+    return re.sub(r"\b(sep|decimal|encoding|date_format|missing_dates|season)=('[^']*'|\S+)",
+                  option, msg)
 
 
 _OPTION_HINTS = (
@@ -86,19 +101,50 @@ def _data_options(f):
                      help="Date column of the CSV (default: detected by name, e.g. Date/Month)."),
         click.option("--start", metavar="DATE", help="First date to use, e.g. 1955 or 2012-06-01."),
         click.option("--end", metavar="DATE", help="Last date to use (inclusive), e.g. 1960-12."),
+        click.option("--sep", metavar="CHAR",
+                     help="Field separator of the CSV, e.g. ';' or '\\t' (default: detected: "
+                          "comma, semicolon or tab)."),
+        click.option("--decimal", type=click.Choice((".", ",")),
+                     help="Decimal mark of the CSV (default: detected; ',' only with a separator "
+                          "other than a comma)."),
+        click.option("--encoding", metavar="NAME",
+                     help="Text encoding of the CSV, e.g. latin-1 or cp1252 (default: UTF-8, "
+                          "with or without BOM)."),
+        click.option("--date-format", metavar="FORMAT",
+                     help="strptime format of the CSV's dates, e.g. %d/%m/%Y (default: ISO, or "
+                          "day-/month-first, whichever alone reads the dates regularly)."),
+        click.option("--no-header", is_flag=True, default=False,
+                     help="The CSV has no header line (columns named date, for the first one with "
+                          "dates, and value, or value1, value2, ...)."),
+        click.option("--missing-dates", type=click.Choice(("error", "fill", "ignore")),
+                     help="Dates missing from the CSV's regular spacing: error (default), fill "
+                          "(interpolate linearly) or ignore (use the rows as they are, no season)."),
     ]
     for opt in reversed(opts):
         f = opt(f)
     return f
 
 
-def _check_source(dataset, csv, column, date_column):
+def _read_settings(sep, decimal, encoding, date_format, no_header, missing_dates) -> dict:
+    """The CSV reading options that were given, as ``load_csv`` arguments."""
+    given = dict(sep=sep, decimal=decimal, encoding=encoding, date_format=date_format,
+                 header=False if no_header else None, missing_dates=missing_dates)
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def _check_source(dataset, csv, column, date_column, read=None, own_csv_ok=False):
+    """Option combinations; ``read`` from :func:`_read_settings`. With ``own_csv_ok`` (predict),
+    the reading options may also apply to the run's own CSV."""
     if csv is not None and not csv.strip():
         raise click.ClickException("--csv is empty; pass the path of a CSV file (or --dataset NAME)")
     if dataset is not None and csv is not None:
         raise click.UsageError("give --dataset or --csv, not both")
     if csv is None and (column is not None or date_column is not None):
         raise click.UsageError("--column and --date-column go with --csv")
+    if read and csv is None and (dataset is not None or not own_csv_ok):
+        names = ", ".join("--no-header" if k == "header" else "--" + k.replace("_", "-")
+                          for k in read)
+        raise click.UsageError(f"{names} go{'es' if len(read) == 1 else ''} with --csv")
 
 
 class _TrainCommand(click.Command):
@@ -166,9 +212,13 @@ class _TrainCommand(click.Command):
               help="Continue an interrupted run (the PATH it printed: its run folder or hidden "
                    ".NAME.tmp-* folder) with the settings it was started with; finished ensemble "
                    "members are reused, the result is the same as without the interruption.")
-def train(dataset, csv, column, date_column, start, end, model_kind, hidden, layers, look_back,
-          epochs, batch_size, lr, optimizer, clip_norm, patience, seed, dtype, backend, transform,
-          scaler, calendar, ensemble, out, plot, resume):
+@click.option("--season", type=click.IntRange(min=0),
+              help="Season length in steps for the seasonal baseline and the CSV look-back "
+                   "(0: none).  [default: the dataset's, or inferred from the CSV's dates]")
+def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding, date_format,
+          no_header, missing_dates, model_kind, hidden, layers, look_back, epochs, batch_size, lr,
+          optimizer, clip_norm, patience, seed, dtype, backend, transform, scaler, calendar,
+          ensemble, out, plot, resume, season):
     """Train a forecaster and compare it with baselines on the test part.
 
     With no options, trains the default model on the airline dataset. The last 33 % of the series
@@ -195,11 +245,13 @@ def train(dataset, csv, column, date_column, start, end, model_kind, hidden, lay
       fastrnn train --dataset temperature --model gru
       fastrnn train --csv sales.csv --column units --look-back 24 --out runs/sales
     """
-    _check_source(dataset, csv, column, date_column)
+    read = _read_settings(sep, decimal, encoding, date_format, no_header, missing_dates)
+    _check_source(dataset, csv, column, date_column, read)
     if resume is not None:
         plot = _check_resume_options()
     from fastrnn import forecast as fc
 
+    season = "auto" if season is None else (season or None)
     overrides = dict(column=column, date_column=date_column, start=start, end=end,
                      model=model_kind, hidden=hidden, layers=layers, look_back=look_back,
                      epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
@@ -217,11 +269,12 @@ def train(dataset, csv, column, date_column, start, end, model_kind, hidden, lay
                 plot = staging.manifest.get("plot", True) if plot is None else plot
             elif csv is not None:
                 ds = fc.load_series({"csv": csv, "column": column, "date_column": date_column,
-                                     "start": start, "end": end})
-                cfg = fc.make_config(csv=csv, season=ds.season, **overrides)
+                                     "start": start, "end": end, **read}, season=season)
+                resolved = {k: ds.read_info[k] for k in fc.READ_SETTINGS}  # predict reads alike
+                cfg = fc.make_config(csv=csv, season=ds.season, **overrides, **resolved)
             else:
                 cfg = fc.make_config(dataset=dataset, **overrides)
-                ds = fc.load_series(cfg)
+                ds = fc.load_series(cfg, season=season)
             prep = fc.prepare_series(ds, cfg)
             if staging is None:
                 # Reserve the run folder before training: an unwritable --out fails now, not in a
@@ -360,9 +413,35 @@ def _header(cfg, ds, prep) -> str:
     extra = ", calendar features" if cfg.calendar else ""
     if cfg.ensemble > 1:
         extra += f", ensemble of {cfg.ensemble} (seeds {cfg.seed}-{cfg.seed + cfg.ensemble - 1})"
+    read = f"; {_read_text(ds.read_info, cfg.csv)}" if ds.read_info else ""
     return (f"{cfg.name} ({ds.column}, {_span(ds)}): {cfg.model.upper()} hidden {cfg.hidden}{layers}, "
             f"look-back {cfg.look_back}, transform {cfg.transform or 'none'}{extra}; "
-            f"{len(prep.y_train)} train / {len(prep.y_val)} validation / {len(prep.y_test)} test windows")
+            f"{len(prep.y_train)} train / {len(prep.y_val)} validation / {len(prep.y_test)} test windows"
+            f"{read}")
+
+
+def _read_text(ri: dict, csv=None) -> str:
+    """How the data was read (``Dataset.read_info``), for the header line; for a shipped dataset
+    (``csv`` None) only its frequency and season."""
+    from pathlib import Path
+
+    from fastrnn.csvread import sep_name
+
+    season = (f"season {ri['season']}" if ri.get("season") else "no season") + (
+        f" ({ri['season_source']})" if ri.get("season_source") in ("given", "inferred") else "")
+    tail = [x for x in (ri.get("frequency"), *ri.get("notes", ()), season) if x]
+    if csv is None:
+        return ", ".join(tail)
+    parts = [f"sep {sep_name(ri['sep'])}", f"decimal {ri['decimal']!r}"]
+    if ri.get("encoding") not in (None, "utf-8"):
+        parts.append(f"encoding {ri['encoding']}")
+    if not ri.get("header", True):
+        parts.append("no header")
+    if ri.get("date_format"):
+        note = f" ({ri['date_note']})" if ri.get("date_note") else ""
+        parts.append(f"dates {ri['date_format']}{note}")
+    parts.append(f"{ri['rows']} rows")
+    return f"read {Path(csv).name}: " + ", ".join(parts + tail)
 
 
 def _fmt(x: float) -> str:
@@ -413,7 +492,8 @@ def format_report(m: dict) -> str:
 @click.option("--output", metavar="FILE",
               help="Also write the forecast to this CSV file (a new one, unless --force).")
 @click.option("--force", is_flag=True, help="Let --output replace an existing file.")
-def predict(model_path, dataset, csv, column, date_column, start, end, steps, output, force):
+def predict(model_path, dataset, csv, column, date_column, start, end, sep, decimal, encoding,
+            date_format, no_header, missing_dates, steps, output, force):
     """Forecast the next steps after the end of a series with a trained run.
 
     Forecasts are recursive: each one-step forecast becomes an input for the next. They use the
@@ -426,7 +506,8 @@ def predict(model_path, dataset, csv, column, date_column, start, end, steps, ou
       fastrnn predict --model runs/airline-gru-20261123-174501 --steps 24
       fastrnn predict --model runs/sales/model.npz --csv sales-latest.csv --output next.csv
     """
-    _check_source(dataset, csv, column, date_column)
+    read = _read_settings(sep, decimal, encoding, date_format, no_header, missing_dates)
+    _check_source(dataset, csv, column, date_column, read, own_csv_ok=True)
     import os
 
     if output is not None and not force and os.path.lexists(output):
@@ -437,9 +518,15 @@ def predict(model_path, dataset, csv, column, date_column, start, end, steps, ou
         run = fc.load_run(model_path)
         src = run.source_config()
         if csv is not None:
-            src = {"csv": csv, "column": column, "date_column": date_column}
+            src = {"csv": csv, "column": column, "date_column": date_column, **read}
         elif dataset is not None:
             src = {"dataset": dataset}
+        elif read:  # the run's own CSV, read with these settings instead of the stored ones
+            if not src.get("csv"):
+                raise click.UsageError(f"this run was trained on the dataset "
+                                       f"{src.get('dataset')!r}, not a CSV: the CSV reading "
+                                       f"options go with --csv")
+            src.update(read)
         src.update(start=start, end=end)
         ds = fc.load_series(src)
         fc.check_steps(steps, ds.dates, option="--steps")  # before forecasting, in the option's name

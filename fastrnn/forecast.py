@@ -90,7 +90,7 @@ from fastrnn import cells as _cells
 from fastrnn._progress import progress_bar
 
 __all__ = [
-    "DEFAULTS", "GENERIC", "MODELS", "TRANSFORMS", "SCALERS", "OPTIMIZERS", "TrainConfig",
+    "DEFAULTS", "GENERIC", "MODELS", "TRANSFORMS", "SCALERS", "OPTIMIZERS", "READ_SETTINGS", "TrainConfig",
     "TrainResult", "Run", "make_config", "load_series", "prepare_series", "build_model",
     "fit_model", "score", "train", "run", "Staging", "default_out_dir", "write_run", "write_files",
     "load_run", "forecast", "future_dates", "max_steps", "check_steps", "training_memory",
@@ -183,6 +183,14 @@ class TrainConfig:
     val_fraction: float = 0.1
     calendar: bool = False
     ensemble: int = 1
+    # How the CSV is read (see fastrnn.datasets.load_csv); the resolved values are kept so that
+    # predict re-reads the file the same way. None: detect.
+    sep: str | None = None
+    decimal: str | None = None
+    encoding: str | None = None
+    date_format: str | None = None
+    header: bool = True
+    missing_dates: str = "error"
 
     @property
     def name(self) -> str:
@@ -190,11 +198,16 @@ class TrainConfig:
         return self.dataset if self.csv is None else Path(self.csv).stem
 
     def source(self) -> dict:
-        """Where the data comes from (what :func:`load_series` needs)."""
-        return {"dataset": self.dataset if self.csv is None else None,
-                "csv": None if self.csv is None else str(Path(self.csv).resolve()),
-                "column": self.column, "date_column": self.date_column,
-                "start": self.start, "end": self.end}
+        """Where the data comes from (what :func:`load_series` needs); for a CSV also how it is
+        read (``sep``, ``decimal``, ``encoding``, ``date_format``, ``header``, ``missing_dates``)."""
+        src = {"dataset": self.dataset if self.csv is None else None,
+               "csv": None if self.csv is None else str(Path(self.csv).resolve()),
+               "column": self.column, "date_column": self.date_column,
+               "start": self.start, "end": self.end}
+        if self.csv is not None:
+            src.update({k: getattr(self, k) for k in READ_SETTINGS})
+            src["header"] = bool(src["header"])
+        return src
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -211,7 +224,8 @@ def make_config(dataset: str | None = None, csv: str | None = None, season: int 
     every override that is not ``None`` applied. With neither, the airline defaults.
 
     ``season`` (of the CSV series) picks the generic look-back (season + 1) when none is given.
-    ``clip_norm=0`` means no clipping.
+    ``clip_norm=0`` means no clipping. For a CSV, pass the settings it was read with
+    (:data:`READ_SETTINGS`, from its ``Dataset.read_info``): they are stored in the run's source.
     """
     from fastrnn.datasets import DataError, names
 
@@ -343,16 +357,27 @@ def _check_memory(cfg: TrainConfig, n_windows: int | None = None) -> None:
 # ---------------------------------------------------------------------------------------------------
 
 
-def load_series(source):
-    """Load the series described by a :class:`TrainConfig` or a ``source()`` dict."""
+#: How a CSV is read: the keys that :meth:`TrainConfig.source` adds for a CSV (``None``: detect).
+READ_SETTINGS = ("sep", "decimal", "encoding", "date_format", "header", "missing_dates")
+
+
+def load_series(source, season: int | None | str = "auto"):
+    """Load the series described by a :class:`TrainConfig` or a ``source()`` dict.
+
+    ``season``: ``"auto"`` keeps the data's own (inferred for a CSV, known for a dataset); an
+    integer or ``None`` (no season) overrides it. A source without the CSV reading keys (runs
+    written before they existed) is read with detection and the defaults.
+    """
     from fastrnn import datasets
 
     src = source.source() if isinstance(source, TrainConfig) else dict(source)
     if src.get("csv"):
+        read = {k: src[k] for k in READ_SETTINGS if src.get(k) is not None}
         return datasets.load_csv(src["csv"], column=src.get("column"),
                                  date_column=src.get("date_column"), start=src.get("start"),
-                                 end=src.get("end"))
-    return datasets.load(src["dataset"], start=src.get("start"), end=src.get("end"))
+                                 end=src.get("end"), season=season, **read)
+    return datasets.load(src["dataset"], start=src.get("start"), end=src.get("end"),
+                         season="known" if season == "auto" else season)
 
 
 def prepare_series(data, cfg: TrainConfig):
@@ -606,6 +631,7 @@ def train(cfg: TrainConfig, progress: bool | None = False, data=None, prep=None,
     metrics = {
         "dataset": cfg.name,
         "source": ds.source,
+        "read": ds.read_info,  # how the data was read (CSV settings, frequency, season source)
         "column": ds.column,
         "model": cfg.model,
         "hidden": cfg.hidden,
@@ -1076,6 +1102,9 @@ def _scaler_from_dict(d: dict):
 def preprocessing_info(result: TrainResult) -> dict:
     """What ``predict`` needs besides the weights: look-back, transform, fitted scaler, source."""
     cfg, prep, ds = result.config, result.prep, result.data
+    source = cfg.source()
+    if source.get("csv") and ds.read_info:  # what was detected, so that predict reads it alike
+        source.update({k: ds.read_info[k] for k in READ_SETTINGS})
     return {
         "format": 2 if prep.calendar else 1,  # format 1 readers would ignore the calendar inputs
         "look_back": prep.look_back,
@@ -1084,7 +1113,7 @@ def preprocessing_info(result: TrainResult) -> dict:
         "calendar": bool(prep.calendar),
         "ensemble": cfg.ensemble,
         "scaler": _scaler_to_dict(prep.scaler),
-        "source": cfg.source(),
+        "source": source,
         "name": cfg.name,
         "column": ds.column,
         "season": prep.season,
