@@ -87,7 +87,6 @@ from pathlib import Path
 import numpy as np
 
 from fastrnn import cells as _cells
-from fastrnn._progress import progress_bar
 
 __all__ = [
     "DEFAULTS", "GENERIC", "MODELS", "TRANSFORMS", "SCALERS", "OPTIMIZERS", "READ_SETTINGS", "TrainConfig",
@@ -458,78 +457,31 @@ def merge_ensemble(models):
     return merged
 
 
-@dataclass
-class FitHistory:
-    """Per-epoch record of :func:`fit_model`."""
-
-    loss: list = field(default_factory=list)
-    val_loss: list = field(default_factory=list)
-    seconds: list = field(default_factory=list)
-    best_epoch: int | None = None
-    stop_reason: str = "completed all epochs"
-
-    @property
-    def epochs_run(self) -> int:
-        return len(self.loss)
-
-
-def fit_model(model, prep, cfg: TrainConfig, progress: bool | None = False, seed=None) -> FitHistory:
+def fit_model(model, prep, cfg: TrainConfig, progress: bool | None = False, seed=None):
     """Train ``model`` on ``prep``'s training windows with early stopping on the validation loss.
 
-    Epochs run one at a time through :meth:`fastrnn.Trainer.fit` (optimizer state and shuffling
-    continue across epochs, so this equals one long ``fit``) to drive a single progress bar over
-    epochs. Early stopping: stop when the validation loss has not improved for ``cfg.patience``
-    epochs (``0``: never stop early). Either way the model ends with the weights of the epoch with the
-    lowest validation loss.
+    One :meth:`fastrnn.Trainer.fit` with an :class:`~fastrnn.trainer.EarlyStopping` callback: stop
+    when the validation loss has not improved for ``cfg.patience`` epochs (``0``: never stop
+    early); either way the model ends with the weights of the epoch with the lowest validation
+    loss. Returns the :class:`~fastrnn.trainer.History`.
 
-    ``progress``: ``True`` shows a bar, ``False`` none, ``None`` only on a terminal (tqdm's rule).
+    ``progress``: ``True`` shows a bar over the epochs, ``False`` none, ``None`` only on a terminal
+    (tqdm's rule). Raises ``ValueError`` when the loss became NaN or infinite in the first epoch.
     """
     from fastrnn import optim
-    from fastrnn.trainer import NonFiniteLossWarning, Trainer
+    from fastrnn.trainer import EarlyStopping, NonFiniteLossWarning, ProgressBar, Trainer
 
     opt = optim.get(cfg.optimizer, model.parameters(), lr=cfg.lr)
     trainer = Trainer(model, loss="mse", optimizer=opt, clip_norm=cfg.clip_norm, seed=seed)
-    hist = FitHistory()
-    best, best_weights, waited = math.inf, model.state_dict(), 0
-    bar = None
-    if progress is not False:
-        bar = progress_bar(total=cfg.epochs, desc="training", unit="epoch", leave=True,
-                           disable=None if progress is None else False)
-    try:
-        for epoch in range(1, cfg.epochs + 1):
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", NonFiniteLossWarning)
-                h = trainer.fit(prep.X_train, prep.y_train, validation_data=(prep.X_val, prep.y_val),
-                                epochs=1, batch_size=cfg.batch_size, shuffle=True, verbose=0)
-            if not h.loss or not math.isfinite(h.val_loss[-1]) or any(
-                    issubclass(w.category, NonFiniteLossWarning) for w in caught):
-                hist.stop_reason = (f"stopped at epoch {epoch}: the loss became NaN or infinite; "
-                                    f"try a lower --lr or a --clip-norm")
-                break
-            hist.loss.append(float(h.loss[-1]))
-            hist.val_loss.append(float(h.val_loss[-1]))
-            hist.seconds.append(float(h.seconds[-1]))
-            if bar is not None:
-                bar.set_postfix(loss=f"{hist.loss[-1]:.4g}", val_loss=f"{hist.val_loss[-1]:.4g}",
-                                refresh=False)
-                bar.update(1)
-            if hist.val_loss[-1] < best:
-                best, hist.best_epoch, waited = hist.val_loss[-1], epoch, 0
-                best_weights = model.state_dict()
-            else:
-                waited += 1
-                if cfg.patience and waited >= cfg.patience:
-                    hist.stop_reason = (f"early stopping at epoch {epoch}: no better validation loss "
-                                        f"for {cfg.patience} epochs")
-                    if bar is not None:  # end the bar full: "70/70", not "70/300"
-                        bar.total = epoch
-                        bar.refresh()
-                    break
-    finally:
-        if bar is not None:
-            bar.close()
-    model.load_state_dict(best_weights)
-    if hist.best_epoch is None and not hist.loss:
+    callbacks = [] if progress is False else [ProgressBar("training", disable=None if progress is None else False)]
+    with warnings.catch_warnings():
+        # a diverged member is reported by the caller (train's divergence warning), not warned twice
+        warnings.simplefilter("ignore", NonFiniteLossWarning)
+        hist = trainer.fit(prep.X_train, prep.y_train, validation_data=(prep.X_val, prep.y_val),
+                           epochs=cfg.epochs, batch_size=cfg.batch_size, shuffle=True, verbose=0,
+                           early_stopping=EarlyStopping(patience=cfg.patience or None),
+                           callbacks=callbacks)
+    if hist.best_epoch is None:
         raise ValueError(f"training failed: {hist.stop_reason}")
     return hist
 
@@ -553,11 +505,11 @@ class TrainResult:
     data: object  # fastrnn.datasets.Dataset
     prep: object  # fastrnn.preprocessing.Prepared
     model: object
-    history: FitHistory
+    history: object  # fastrnn.trainer.History of the first member
     metrics: dict
     test_pred: np.ndarray
     baseline_pred: dict
-    histories: list = field(default_factory=list)  # one FitHistory per ensemble member
+    histories: list = field(default_factory=list)  # one trainer.History per ensemble member
     resumed: int = 0  # members loaded from checkpoints instead of trained (see train)
 
 
@@ -690,7 +642,7 @@ def divergence_warning(metrics: dict, histories, prep) -> str | None:
     Parameters
     ----------
     metrics : the metrics of :func:`train` (``"val"``, ``"test"``, ``"baselines"``).
-    histories : the members' :class:`FitHistory` objects.
+    histories : the members' :class:`~fastrnn.trainer.History` objects.
     prep : the prepared series (for persistence's validation RMSE).
 
     Diverged means: a member's loss became NaN or infinite, or the model's validation or test RMSE
@@ -700,7 +652,7 @@ def divergence_warning(metrics: dict, histories, prep) -> str | None:
     """
     from fastrnn.baselines import forecasts, rmse
 
-    bad = [k for k, h in enumerate(histories) if "NaN or infinite" in h.stop_reason]
+    bad = [k for k, h in enumerate(histories) if h.diverged]
     pers_val = rmse(prep.targets("val"), forecasts(prep, "val")["persistence"])
     pers_test = metrics["baselines"]["persistence"]["rmse"]
     worse = []
@@ -1043,14 +995,11 @@ def _data_digest(data) -> str:
     return h.hexdigest()
 
 
-def _save_member(folder: Path, k: int, model, hist: FitHistory, seconds: float) -> None:
+def _save_member(folder: Path, k: int, model, hist, seconds: float) -> None:
     """Checkpoint finished member ``k`` (weights, history, seconds) atomically."""
     arrays = {f"param.{n}": v for n, v in model.state_dict().items()}
-    arrays.update(seed=np.int64(model.seed), loss=np.asarray(hist.loss, dtype=np.float64),
-                  val_loss=np.asarray(hist.val_loss, dtype=np.float64),
-                  seconds=np.asarray(hist.seconds, dtype=np.float64),
-                  best_epoch=np.int64(-1 if hist.best_epoch is None else hist.best_epoch),
-                  stop_reason=np.array(hist.stop_reason), train_seconds=np.float64(seconds))
+    arrays.update(seed=np.int64(model.seed), history=np.array(json.dumps(hist.to_dict())),
+                  train_seconds=np.float64(seconds))
     tmp = folder / f".{_member_file(k)}.tmp"
     with open(tmp, "wb") as f:
         np.savez(f, **arrays)
@@ -1059,8 +1008,10 @@ def _save_member(folder: Path, k: int, model, hist: FitHistory, seconds: float) 
     os.replace(tmp, folder / _member_file(k))
 
 
-def _load_member(folder: Path, k: int, model) -> tuple[FitHistory, float] | None:
+def _load_member(folder: Path, k: int, model) -> tuple | None:
     """Load member ``k``'s checkpoint into ``model``; ``None`` if there is none."""
+    from fastrnn.trainer import History
+
     path = folder / _member_file(k)
     if not path.is_file():
         return None
@@ -1069,10 +1020,7 @@ def _load_member(folder: Path, k: int, model) -> tuple[FitHistory, float] | None
             if int(z["seed"]) != model.seed:
                 raise ValueError(f"seed {int(z['seed'])}, expected {model.seed}")
             model.load_state_dict({n[len("param."):]: z[n] for n in z.files if n.startswith("param.")})
-            best = int(z["best_epoch"])
-            hist = FitHistory(loss=z["loss"].tolist(), val_loss=z["val_loss"].tolist(),
-                              seconds=z["seconds"].tolist(), best_epoch=None if best < 0 else best,
-                              stop_reason=str(z["stop_reason"]))
+            hist = History.from_dict(json.loads(str(z["history"])))
             return hist, float(z["train_seconds"])
     except (OSError, ValueError, KeyError) as e:
         raise RunError(f"checkpoint {path} is damaged or does not match the run ({e}); train again "

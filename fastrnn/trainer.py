@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 import warnings
@@ -43,21 +44,105 @@ def _as_targets(model, y):
     return y
 
 
+class Callback:
+    """Hooks into the training loop of :meth:`Trainer.fit` and :meth:`Trainer.fit_stateful`.
+
+    Subclass it and override any of the three methods; each receives the running :class:`Loop`,
+    whose ``history`` has just been extended by the epoch that ended. A callback stops training
+    with :meth:`Loop.stop`. The loop calls ``on_train_end`` of every callback also when training
+    ends with an exception (after ``KeyboardInterrupt``, for example), in the order given.
+    """
+
+    def on_train_begin(self, loop: Loop) -> None:
+        """Before the first epoch."""
+
+    def on_epoch_end(self, loop: Loop) -> None:
+        """After each epoch that finished with finite losses (it is in ``loop.history``)."""
+
+    def on_train_end(self, loop: Loop) -> None:
+        """After the last epoch, or when training stopped for any reason."""
+
+
 @dataclass
-class EarlyStopping:
+class EarlyStopping(Callback):
     """Stop when the monitored loss (validation loss if there is validation data, else the training
     loss) has not improved by more than ``min_delta`` for ``patience`` epochs; with ``restore_best``,
-    the model ends with the weights of its best epoch."""
+    the model ends with the weights of its best epoch.
 
-    patience: int = 5
+    Parameters
+    ----------
+    patience : int or None
+        Epochs without improvement before stopping; ``None`` never stops early (with
+        ``restore_best``, the model still ends with its best epoch's weights).
+    min_delta : float
+        How much lower than the best so far a loss must be to count as an improvement.
+    restore_best : bool
+        Load the weights of the best epoch when training ends.
+    """
+
+    patience: int | None = 5
     min_delta: float = 0.0
     restore_best: bool = True
 
     def __post_init__(self):
-        if isinstance(self.patience, bool) or not isinstance(self.patience, (int, np.integer)) or self.patience < 0:
-            raise ValueError(f"patience must be a non-negative integer; got {self.patience!r}")
+        p = self.patience
+        if p is not None and (isinstance(p, bool) or not isinstance(p, (int, np.integer)) or p < 0):
+            raise ValueError(f"patience must be a non-negative integer or None; got {p!r}")
         if not np.isfinite(self.min_delta) or self.min_delta < 0:
             raise ValueError(f"min_delta must be a non-negative number; got {self.min_delta!r}")
+        self._waited = 0
+
+    def on_train_begin(self, loop: Loop) -> None:
+        self._waited = 0
+
+    def on_epoch_end(self, loop: Loop) -> None:
+        if loop.improved:
+            self._waited = 0
+            return
+        self._waited += 1
+        if self.patience is not None and self._waited >= self.patience:
+            loop.stop(f"early stopping at epoch {loop.epoch}: {loop.monitor} has not improved for "
+                      f"{self.patience} epochs (best epoch {loop.history.best_epoch})")
+
+    def on_train_end(self, loop: Loop) -> None:
+        if self.restore_best and loop.history.best_epoch is not None:
+            loop.restore_best()
+
+
+class ProgressBar(Callback):
+    """One progress bar over the epochs, with the last losses beside it (tqdm).
+
+    Parameters
+    ----------
+    desc : str
+        The bar's label.
+    disable : bool or None
+        ``None``: shown only on a terminal (tqdm's rule); ``False``: always; ``True``: never.
+    """
+
+    def __init__(self, desc: str = "training", disable: bool | None = None):
+        self.desc, self.disable, self._bar = desc, disable, None
+
+    def on_train_begin(self, loop: Loop) -> None:
+        self._bar = progress_bar(total=loop.epochs, desc=self.desc, unit="epoch", leave=True,
+                                 disable=self.disable)
+
+    def on_epoch_end(self, loop: Loop) -> None:
+        h = loop.history
+        post = {"loss": f"{h.loss[-1]:.4g}"}
+        if h.val_loss:
+            post["val_loss"] = f"{h.val_loss[-1]:.4g}"
+        self._bar.set_postfix(refresh=False, **post)
+        self._bar.update(1)
+
+    def on_train_end(self, loop: Loop) -> None:
+        if self._bar is None:
+            return
+        if loop.stopped_early:  # end the bar full: "70/70", not "70/300"
+            self._bar.total = loop.epoch
+            self._bar.refresh()
+        self._bar.close()
+        self._bar = None
 
 
 @dataclass
@@ -66,6 +151,8 @@ class History:
 
     ``grad_norm`` is the mean over the epoch's steps of the global gradient L2 norm (before
     clipping); ``layer_grad_norms`` the same per layer (``l0``, ``l1``, …, ``head``).
+    ``diverged`` is true when training stopped because the loss or a gradient became NaN or
+    infinite (``stop_reason`` says where).
     """
 
     epoch: list = field(default_factory=list)
@@ -76,6 +163,7 @@ class History:
     seconds: list = field(default_factory=list)
     best_epoch: int | None = None
     stop_reason: str = "completed all epochs"
+    diverged: bool = False
 
     def _record(self, epoch, loss, val_loss, norms, layer_norms, seconds):
         """Append one epoch: its mean loss, validation loss (or None) and the mean gradient norms
@@ -89,12 +177,117 @@ class History:
         self.seconds.append(seconds)
 
     @property
+    def epochs_run(self) -> int:
+        """Epochs completed (with finite losses)."""
+        return len(self.loss)
+
+    @property
     def history(self):
         """Keras-style dict of lists."""
         d = {"loss": self.loss, "grad_norm": self.grad_norm, "seconds": self.seconds}
         if self.val_loss:
             d["val_loss"] = self.val_loss
         return d
+
+    def to_dict(self) -> dict:
+        """Every field, as JSON-serialisable lists and scalars (:meth:`from_dict` inverts it)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> History:
+        """The :class:`History` that :meth:`to_dict` described."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+class Loop:
+    """The state of one training run, as callbacks see it.
+
+    Attributes
+    ----------
+    trainer : the :class:`Trainer`; ``trainer.model`` is the model being trained.
+    epochs : the most epochs this run may take.
+    epoch : the epoch that just ended (1-based; 0 before the first).
+    history : the :class:`History` so far.
+    monitor : ``"val_loss"`` with validation data, else ``"loss"``.
+    improved : whether the epoch that just ended is the best so far (by more than ``min_delta``).
+    """
+
+    def __init__(self, trainer: Trainer, epochs: int, monitor: str, min_delta: float = 0.0,
+                 track_best: bool = True):
+        self.trainer, self.epochs, self.monitor = trainer, epochs, monitor
+        self.epoch, self.history, self.improved = 0, History(), False
+        self._min_delta, self._track_best = min_delta, track_best
+        self._best = np.inf
+        self._best_weights = trainer.model.state_dict() if track_best else None
+        self._stop = None
+
+    def stop(self, reason: str) -> None:
+        """End training after this epoch; ``reason`` becomes ``history.stop_reason``."""
+        self._stop = reason
+
+    @property
+    def stopped_early(self) -> bool:
+        """Whether a callback stopped training before ``epochs`` (not a non-finite loss)."""
+        return self._stop is not None and not self.history.diverged
+
+    def restore_best(self) -> None:
+        """Load the weights of the best epoch so far (the initial ones before any) into the model."""
+        self.trainer.model.load_state_dict(self._best_weights)
+
+    def _diverge(self, what: str, hint: str = "") -> None:
+        h = self.history
+        if self._track_best:
+            self.restore_best()
+            what += "; kept the weights of " + (f"epoch {h.best_epoch}" if h.best_epoch else "the start")
+        h.stop_reason, h.diverged = f"stopped: {what}{hint}", True
+        self._stop = h.stop_reason
+        warnings.warn(h.stop_reason, NonFiniteLossWarning, stacklevel=4)
+
+    def _end_epoch(self, current: float) -> None:
+        """Track the best epoch after the epoch just recorded, whose monitored loss is ``current``."""
+        self.improved = self._track_best and current < self._best - self._min_delta
+        if self.improved:
+            self._best, self.history.best_epoch = current, self.epoch
+            self._best_weights = self.trainer.model.state_dict()
+
+    def run(self, run_epoch, evaluate, callbacks, verbose: int) -> History:
+        """Run ``run_epoch(epoch) -> (loss, norms, layer_norms)`` for up to ``epochs`` epochs, with
+        ``evaluate()`` (or None) giving the validation loss after each; see :meth:`Trainer.fit`."""
+        h = self.history
+        for cb in callbacks:
+            cb.on_train_begin(self)
+        try:
+            for epoch in range(1, self.epochs + 1):
+                self.epoch = epoch
+                t0 = time.perf_counter()
+                try:
+                    loss, norms, layer_norms = run_epoch(epoch)
+                except _NonFinite as e:
+                    self._diverge(str(e), " (try a lower learning rate or clip_norm)"
+                                  if self._track_best else "")
+                    break
+                val = evaluate() if evaluate is not None else None
+                h._record(epoch, loss, val, norms, layer_norms, time.perf_counter() - t0)
+                current = h.val_loss[-1] if val is not None else h.loss[-1]
+                if verbose:
+                    msg = f"epoch {epoch}/{self.epochs}  loss {h.loss[-1]:.5g}"
+                    if val is not None:
+                        msg += f"  val_loss {h.val_loss[-1]:.5g}"
+                    print(msg + f"  {h.seconds[-1]:.2f}s")
+                if not np.isfinite(current):
+                    self._diverge(f"{self.monitor} became {current} at epoch {epoch}")
+                    break
+                self._end_epoch(current)
+                for cb in callbacks:
+                    cb.on_epoch_end(self)
+                if self._stop is not None:
+                    h.stop_reason = self._stop
+                    break
+        finally:
+            for cb in callbacks:
+                cb.on_train_end(self)
+        return h
 
 
 def _layer_of(name):
@@ -242,12 +435,16 @@ class Trainer:
         return total / count
 
     def fit(self, X, y, validation_data=None, epochs=10, batch_size=32, shuffle=True,
-            early_stopping=None, verbose=1):
+            early_stopping=None, verbose=1, callbacks=None):
         """Train for ``epochs`` passes over ``(X, y)`` in minibatches of ``batch_size``.
 
         Returns a :class:`History`. A NaN or infinite loss stops training with a
         :class:`NonFiniteLossWarning`, leaving the weights of the best epoch so far (or the initial
         ones) in the model; ``history.stop_reason`` says what happened.
+
+        Every epoch runs through one loop (:class:`Loop`): the steps, the validation loss, the
+        best-epoch bookkeeping, then the ``callbacks`` (:class:`Callback`: ``early_stopping``, which
+        is one, runs first, then e.g. :class:`ProgressBar`), which may stop training.
 
         Inputs
         ------
@@ -268,68 +465,40 @@ class Trainer:
         for name, v in (("epochs", epochs), ("batch_size", batch_size)):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"{name} must be a positive integer; got {v!r}")
-        hist = History()
-        best, best_weights, waited = np.inf, self.model.state_dict(), 0
-        monitor = "val_loss" if validation_data is not None else "loss"
+        callbacks = list(callbacks or ())
+        if early_stopping is not None:
+            callbacks.insert(0, early_stopping)
+        stopper = next((cb for cb in callbacks if isinstance(cb, EarlyStopping)), None)
+        loop = Loop(self, epochs, "val_loss" if validation_data is not None else "loss",
+                    min_delta=stopper.min_delta if stopper is not None else 0.0)
         n = len(X)
-        for epoch in range(1, epochs + 1):
-            t0 = time.perf_counter()
-            order = self._rng.permutation(n) if shuffle else np.arange(n)
-            total, norms, layer_norms, bad = 0.0, [], [], None
-            batches = range(0, n, batch_size)
-            bar = None
-            if verbose:
-                bar = progress_bar(batches, desc=f"epoch {epoch}/{epochs}", unit="batch", leave=verbose > 1)
-                batches = bar
-            for i in batches:
-                idx = order[i:i + batch_size]
-                try:
-                    value, _ = self._step(X[idx], y[idx])
-                except _NonFinite as e:
-                    bad = f"{e} at epoch {epoch}, batch {i // batch_size + 1}"
-                    break
-                total += value * len(idx)
-                norms.append(self.last_grad_norm)
-                layer_norms.append(self.last_layer_grad_norms)
-                if bar is not None:
-                    bar.set_postfix(loss=f"{total / min(i + batch_size, n):.4g}", refresh=False)
-            if bar is not None:
-                bar.close()
-            if bad is not None:
-                self.model.load_state_dict(best_weights)
-                hist.stop_reason = (f"stopped: {bad}; kept the weights of "
-                                    + (f"epoch {hist.best_epoch}" if hist.best_epoch else "the start")
-                                    + " (try a lower learning rate or clip_norm)")
-                warnings.warn(hist.stop_reason, NonFiniteLossWarning, stacklevel=2)
-                break
-            val = self.evaluate(Xv, yv) if validation_data is not None else None
-            hist._record(epoch, total / n, val, norms, layer_norms, time.perf_counter() - t0)
-            current = hist.val_loss[-1] if validation_data is not None else hist.loss[-1]
-            if verbose:
-                msg = f"epoch {epoch}/{epochs}  loss {hist.loss[-1]:.5g}"
-                if validation_data is not None:
-                    msg += f"  val_loss {hist.val_loss[-1]:.5g}"
-                print(msg + f"  {hist.seconds[-1]:.2f}s")
-            if not np.isfinite(current):
-                self.model.load_state_dict(best_weights)
-                hist.stop_reason = (f"stopped: {monitor} became {current} at epoch {epoch}; kept the weights of "
-                                    + (f"epoch {hist.best_epoch}" if hist.best_epoch else "the start"))
-                warnings.warn(hist.stop_reason, NonFiniteLossWarning, stacklevel=2)
-                break
-            if current < best - (early_stopping.min_delta if early_stopping else 0.0):
-                best, hist.best_epoch, waited = current, epoch, 0
-                best_weights = self.model.state_dict()
-            elif early_stopping is not None:
-                waited += 1
-                if waited >= early_stopping.patience:
-                    hist.stop_reason = (f"early stopping at epoch {epoch}: {monitor} has not improved for "
-                                        f"{early_stopping.patience} epochs (best epoch {hist.best_epoch})")
-                    break
-        if early_stopping is not None and early_stopping.restore_best and hist.best_epoch is not None:
-            self.model.load_state_dict(best_weights)
-        return hist
 
-    def fit_stateful(self, X, y, k, epochs=10, verbose=1):
+        def run_epoch(epoch):
+            order = self._rng.permutation(n) if shuffle else np.arange(n)
+            total, norms, layer_norms = 0.0, [], []
+            batches = bar = progress_bar(range(0, n, batch_size), desc=f"epoch {epoch}/{epochs}",
+                                         unit="batch", leave=verbose > 1) if verbose else None
+            try:
+                for i in batches if bar is not None else range(0, n, batch_size):
+                    idx = order[i:i + batch_size]
+                    try:
+                        value, _ = self._step(X[idx], y[idx])
+                    except _NonFinite as e:
+                        raise _NonFinite(f"{e} at epoch {epoch}, batch {i // batch_size + 1}") from None
+                    total += value * len(idx)
+                    norms.append(self.last_grad_norm)
+                    layer_norms.append(self.last_layer_grad_norms)
+                    if bar is not None:
+                        bar.set_postfix(loss=f"{total / min(i + batch_size, n):.4g}", refresh=False)
+            finally:
+                if bar is not None:
+                    bar.close()
+            return total / n, norms, layer_norms
+
+        evaluate = (lambda: self.evaluate(Xv, yv)) if validation_data is not None else None
+        return loop.run(run_epoch, evaluate, callbacks, verbose)
+
+    def fit_stateful(self, X, y, k, epochs=10, verbose=1, callbacks=None):
         """Truncated BPTT over long series: consecutive windows of ``k`` steps carry the hidden state
         forward, and gradients stop at each window's start.
 
@@ -346,32 +515,31 @@ class Trainer:
         if not m.return_sequences:
             raise ValueError("fit_stateful needs a model with return_sequences=True (a target per step)")
         X, y = np.asarray(X), np.asarray(y)
-        if X.ndim == 1 or (X.ndim == 2 and m.input_size != 1) or (X.ndim == 2 and X.shape[1] == 1 and m.input_size == 1):
+        if X.ndim == 1 or (X.ndim == 2 and (m.input_size != 1 or X.shape[1] == 1)):
             X = X.reshape(1, len(X), -1)
         if y.ndim <= 2 and y.shape[0] == X.shape[1]:
             y = y.reshape(1, X.shape[1], -1)
         X, y = self._check_xy(X, y)
         if y.shape[:2] != X.shape[:2]:
-            raise ValueError(f"y must have a target for every step: shape {X.shape[:2] + (m.output_size,)}; got {y.shape}")
+            raise ValueError(f"y must have a target for every step: shape "
+                             f"{X.shape[:2] + (m.output_size,)}; got {y.shape}")
         for name, v in (("k", k), ("epochs", epochs)):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"{name} must be a positive integer; got {v!r}")
-        hist = History()
         T = X.shape[1]
-        for epoch in range(1, epochs + 1):
-            t0 = time.perf_counter()
+
+        def run_epoch(epoch):
             state, total, norms, layer_norms = None, 0.0, [], []
             for s in range(0, T, k):
                 try:
                     value, state = self._step(X[:, s:s + k], y[:, s:s + k], state0=state)
                 except _NonFinite as e:
-                    hist.stop_reason = f"stopped: {e} at epoch {epoch}, window starting at step {s}"
-                    warnings.warn(hist.stop_reason, NonFiniteLossWarning, stacklevel=2)
-                    return hist
+                    raise _NonFinite(f"{e} at epoch {epoch}, window starting at step {s}") from None
                 total += value * min(k, T - s)
                 norms.append(self.last_grad_norm)
                 layer_norms.append(self.last_layer_grad_norms)
-            hist._record(epoch, total / T, None, norms, layer_norms, time.perf_counter() - t0)
-            if verbose:
-                print(f"epoch {epoch}/{epochs}  loss {hist.loss[-1]:.5g}  {hist.seconds[-1]:.2f}s")
-        return hist
+            return total / T, norms, layer_norms
+
+        # No best-epoch tracking: the weights after the last finite step are kept, as ever.
+        return Loop(self, epochs, "loss", track_best=False).run(run_epoch, None, callbacks or (),
+                                                                  verbose)

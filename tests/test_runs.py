@@ -22,6 +22,7 @@ from click.testing import CliRunner
 
 from fastrnn import forecast as fc
 from fastrnn.cli import main
+from fastrnn.trainer import History
 
 TINY = ["--hidden", "4", "--no-plot", "--ensemble", "1"]
 TIMINGS = ("train_seconds", "seconds_per_epoch", "created")
@@ -83,6 +84,7 @@ import datetime as _dt, sys, time
 from pathlib import Path
 from fastrnn import forecast as fc
 from fastrnn.cli import main
+from fastrnn.trainer import History
 
 class Frozen(_dt.datetime):  # every process gets the same time stamp
     @classmethod
@@ -298,7 +300,7 @@ def test_resume_refuses_changed_data_and_keeps_the_state(tmp_path):
     stage = fc.Staging(tmp_path / "out")
     stage.begin(cfg, fc.load_series(cfg))
     fc._save_member(stage.path, 0, fc.build_model(cfg, seed=cfg.seed),
-                    fc.FitHistory(loss=[1.0], val_loss=[1.0], seconds=[0.1], best_epoch=1), 0.1)
+                    History(loss=[1.0], val_loss=[1.0], seconds=[0.1], best_epoch=1), 0.1)
     before = sorted(os.listdir(stage.path))
     csv.write_text(csv.read_text().replace("\n22.5\n", "\n23.5\n", 1))  # one value changed
     with pytest.raises(fc.RunError, match="changed since it was interrupted"):
@@ -331,7 +333,7 @@ def test_a_diverged_run_is_saved_with_a_warning(tmp_path):
 def test_a_nan_loss_is_reported_even_when_the_scores_look_fine():
     cfg = fc.make_config(epochs=1, hidden=4, ensemble=1)
     res = fc.train(cfg)
-    bad = fc.FitHistory(loss=[1.0], val_loss=[1.0], best_epoch=1,
+    bad = History(loss=[1.0], val_loss=[1.0], best_epoch=1, diverged=True,
                         stop_reason="stopped at epoch 2: the loss became NaN or infinite; ...")
     w = fc.divergence_warning(res.metrics, [res.history, bad], res.prep)
     assert w.startswith("training diverged (the loss became NaN or infinite in member 2;")

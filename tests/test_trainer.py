@@ -541,3 +541,76 @@ def test_fit_stateful_accepts_one_series_and_checks_its_arguments():
         tr.fit_stateful(series[None, :-1, None], series[None, 1:60, None], k=5, epochs=1, verbose=0)
     with pytest.raises(ValueError, match="return_sequences=True"):
         fr.Trainer(fr.GRU(1, 2, seed=0)).fit_stateful(series[:-1], series[1:], k=5, epochs=1, verbose=0)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The training loop's callbacks (one loop behind fit and fit_stateful)
+
+
+class _Recorder(fr.trainer.Callback):
+    """Records each hook with the epoch it saw, the weights at every epoch end, and stops at
+    ``stop_at``."""
+
+    def __init__(self, stop_at=None):
+        self.calls, self.weights, self.stop_at = [], {}, stop_at
+
+    def on_train_begin(self, loop):
+        self.calls.append(("begin", loop.epoch))
+
+    def on_epoch_end(self, loop):
+        self.calls.append(("epoch", loop.epoch))
+        self.weights[loop.epoch] = loop.trainer.model.state_dict()
+        if loop.epoch == self.stop_at:
+            loop.stop("stopped by the recorder")
+
+    def on_train_end(self, loop):
+        self.calls.append(("end", loop.epoch))
+
+
+def test_callbacks_see_every_epoch_and_can_stop_training():
+    rec = _Recorder(stop_at=3)
+    _, hist = _trained_weights(10, callbacks=[rec])
+    assert rec.calls == [("begin", 0), ("epoch", 1), ("epoch", 2), ("epoch", 3), ("end", 3)]
+    assert hist.epoch == [1, 2, 3] and hist.stop_reason == "stopped by the recorder"
+    # stopping at epoch 3 leaves the model exactly as 3 epochs of training do
+    assert _weights_equal(rec.weights[3], _trained_weights(3)[0])
+
+
+def test_early_stopping_without_patience_runs_every_epoch_and_restores_the_best():
+    rec = _Recorder()
+    X, y = _data()
+    Xv, yv = _data(n=16, seed=1)
+    m = fr.GRU(2, 4, dtype="float64", seed=0)
+    tr = fr.Trainer(m, optimizer=fr.optim.Adam(m.parameters(), lr=0.2))  # noisy: not monotone
+    hist = tr.fit(X, y, validation_data=(Xv, yv), epochs=12, batch_size=8, verbose=0,
+                  early_stopping=fr.EarlyStopping(patience=None), callbacks=[rec])
+    assert hist.epoch == list(range(1, 13)) and hist.stop_reason == "completed all epochs"
+    best = int(np.argmin(hist.val_loss)) + 1
+    assert hist.best_epoch == best < 12  # the test needs a best epoch before the last one
+    assert _weights_equal(m.state_dict(), rec.weights[best])
+
+
+def test_epochs_of_one_fit_equal_fits_of_one_epoch():
+    """The loop keeps no state between fits but the trainer's (optimizer, shuffling RNG)."""
+    once, _ = _trained_weights(4)
+    m = fr.GRU(2, 4, num_layers=2, dropout=0.2, dtype="float64", seed=0)
+    tr = fr.Trainer(m, optimizer=fr.optim.Adam(m.parameters(), lr=0.02))
+    X, y = _data()
+    for _ in range(4):
+        tr.fit(X, y, epochs=1, batch_size=16, verbose=0)
+    assert _weights_equal(once, m.state_dict())
+
+
+def test_history_round_trips_through_a_dict():
+    import json
+
+    _, hist = _trained_weights(2)
+    back = fr.History.from_dict(json.loads(json.dumps(hist.to_dict())))
+    assert back == hist and back.epochs_run == 2 and not back.diverged
+
+
+def test_progress_bar_callback_ends_full_when_stopped_early(capsys):
+    bar = fr.trainer.ProgressBar("training", disable=False)
+    _trained_weights(10, callbacks=[_Recorder(stop_at=4), bar])
+    err = capsys.readouterr().err
+    assert "4/4" in err and "/10" not in err.splitlines()[-1]
