@@ -104,7 +104,8 @@ def measure(sizes, cells, dtypes, backends, repeat, min_sample_s, settle_s=0.15,
                 rows.append(row)
                 parts = [f"{cell:4s} {d:7s} B,T,I,H={','.join(map(str, size))}:"]
                 parts += [f"{b} {fmt_ms(med[b])} ms" for b in backends]
-                parts += [f"{b}/numba {row[f'{b}_over_numba']:.2f}x" for b in backends if b != "numba" and "numba" in med]
+                parts += [f"{b}/numba {row[f'{b}_over_numba']:.2f}x" for b in backends
+                          if b != "numba" and "numba" in med]
                 if "numba" in med:
                     parts.append(f"numba {row['numba_gflops']:.1f} GFLOP/s")
                 echo("  ".join(parts))

@@ -60,9 +60,11 @@ def _pick(name, value, allowed, none_ok=False):
 @click.option("--clock", type=click.Choice(["wall", "cpu"]), default="wall", show_default=True,
               help="cpu: this process's CPU time instead of wall time (needs --threads 1: a busy machine "
                    "then delays but does not inflate the samples).")
-@click.option("--startup", is_flag=True, help="Also time a new process to its first training step (cold and warm cache).")
+@click.option("--startup", is_flag=True,
+              help="Also time a new process to its first training step (cold and warm cache).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, writable=True), help="Write all results as JSON.")
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, writable=True), help="Write a PNG chart (needs matplotlib).")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, writable=True),
+              help="Write a PNG chart (needs matplotlib).")
 def bench(datasets, sizes, cells, dtypes, backends, modes, threads, repeat, min_sample_s, settle_s, numpy_blas_threads,
           clock, startup, json_path, plot_path):
     """Time a many-to-one training step and inference: the shipped datasets' default models, then a

@@ -301,3 +301,19 @@ def test_plot_groups_cases_apart(monkeypatch, tmp_path):
                     settle_s=0.0, echo=None, plot_path=tmp_path / "r.png")
     assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [bench.plot_group(r) for r in out["ratios"]] == [("stock", case["size"]), ("grid", case["size"])]
+
+
+def test_cpu_clock_for_one_run(monkeypatch):
+    """``clock="cpu"`` times that run with the process's CPU time and restores the wall clock after."""
+    import time
+
+    seen = []
+    monkeypatch.setattr(bench, "gemm_peak", lambda dtype: seen.append(bench.timing.CLOCK) or 1.0)
+    out = bench.run(sizes=[SIZE], datasets=(), cells=["rnn"], dtypes=["float64"], threads=1, repeat=1,
+                    backends=["numba"], modes=["train"], min_sample_s=0.0, settle_s=0.0, echo=None, clock="cpu")
+    assert seen == [time.process_time] and out["meta"]["clock"] == "cpu (process time)"
+    assert bench.timing.CLOCK is time.perf_counter
+    with pytest.raises(ValueError, match="clock 'cpu' needs threads=1"):
+        bench.run(sizes=[SIZE], threads=2, clock="cpu", echo=None)
+    with pytest.raises(ValueError, match="clock must be one of wall, cpu; got 'sun'"):
+        bench.run(sizes=[SIZE], clock="sun", echo=None)

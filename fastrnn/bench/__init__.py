@@ -26,6 +26,12 @@ The package, one module per concern (each imports only those above it in this li
 * :mod:`~fastrnn.bench.steps`: the step of a case on each backend (:data:`STEP_FACTORIES`);
 * :mod:`~fastrnn.bench.report`: machine and versions, table, start-up lines, chart;
 * this module: :func:`run`, which puts them together.
+
+Where the next modes go: a new kind of case (e.g. ``--many M``, a stack of models against a loop of
+them and against PyTorch / JAX vmap) is a case builder in ``cases`` and its steps in ``steps``, timed
+by the same :func:`time_case`; a condition of the timing (e.g. ``--contention``, a competing
+CPU-bound process) goes in ``timing``; a thread policy in ``threads``; their lines and columns in
+``report``; their options in :mod:`fastrnn.cli_bench`.
 """
 
 from __future__ import annotations

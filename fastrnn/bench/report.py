@@ -107,7 +107,7 @@ def format_table(out: dict) -> str:
             cells += [fmt_ratio(r.get(f"{b}_over_numba")) for b in backends if b != "numba"]
             peak = out["meta"]["gemm_peak_gflops"][r["dtype"]]
             frac = r.get("numba_peak_fraction")
-            cells += [f"{frac * peak:.1f}" if frac is not None else "-", f"{100 * frac:.0f}%" if frac is not None else "-"]
+            cells += ["-", "-"] if frac is None else [f"{frac * peak:.1f}", f"{100 * frac:.0f}%"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -42,7 +42,8 @@ def get_threads() -> dict:
     from fastrnn.kernels._threads import blas_threads
 
     torch = torch_module() if "torch" in sys.modules else None
-    return {"numba": numba.get_num_threads(), "blas": blas_threads(), "torch": torch.get_num_threads() if torch else None}
+    return {"numba": numba.get_num_threads(), "blas": blas_threads(),
+            "torch": torch.get_num_threads() if torch else None}
 
 
 def set_threads(n: int, torch_too: bool = True, numpy_blas: int | None = None) -> None:
