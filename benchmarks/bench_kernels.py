@@ -17,7 +17,7 @@ previous backend's thread pools are idle); medians over ``--repeat`` samples; ra
 from: the activations per element (against ``np.tanh`` in a Numba loop and NumPy's ufunc), the
 finiteness scan (against ``np.isfinite(a).all()``) and the sum of squares (against ``np.dot``).
 
-The full training step (head, loss, optimizer) is benchmarked by ``fastrnn.bench``.
+The full training step (head, loss, optimizer) is benchmarked by ``fastrnn bench`` (:mod:`fastrnn.bench`).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import numpy as np
 
 from fastrnn import bench, cells
 from fastrnn import functional as F
+from fastrnn.bench.report import fmt_ms
 
 
 class KernelStep:
@@ -41,8 +42,8 @@ class KernelStep:
         B, T, I, H = size
         self.cell = bench.FUNCTIONAL_CELL[cell]
         self.backend = backend
-        self.x, _ = bench._data(size, dtype, seed)
-        self.params, _ = bench._init_params(cell, I, H, dtype, seed)
+        self.x, _ = bench.case_data(size, dtype, seed)
+        self.params, _ = bench.init_params(cell, I, H, dtype, seed)
         dh = np.random.default_rng(seed + 2).standard_normal((B, H)).astype(dtype)
         self.d_state = (dh, None) if cell == "lstm" else dh
 
@@ -59,7 +60,7 @@ class TorchKernelStep:
         tdtype = {np.float32: torch.float32, np.float64: torch.float64}[np.dtype(dtype).type]
         torch.manual_seed(seed)
         self.rnn = getattr(torch.nn, cells.get(cells.cell_for(cell)).torch[0])(I, H, dtype=tdtype)
-        x, _ = bench._data(size, dtype, seed)
+        x, _ = bench.case_data(size, dtype, seed)
         self.x = torch.from_numpy(x).requires_grad_(True)
         self.dh = torch.from_numpy(np.random.default_rng(seed + 2).standard_normal((1, B, H)).astype(dtype))
         self.lstm = cell == "lstm"
@@ -83,13 +84,13 @@ def measure(sizes, cells, dtypes, backends, repeat, min_sample_s, settle_s=0.15,
                     step = TorchKernelStep(cell, size, d) if b == "torch" else KernelStep(b, cell, size, d)
                     step.run()  # compile / warm up
                     step.run()
-                    fns[b] = (step.run, bench._calibrate(step.run, min_sample_s))
+                    fns[b] = (step.run, bench.calibrate(step.run, min_sample_s))
                 times = {b: [] for b in backends}
                 for _ in range(repeat):
                     for b, (fn, n) in fns.items():
                         time.sleep(settle_s)  # let the previous backend's thread pools go idle
                         fn()
-                        times[b].append(bench._sample(fn, n))
+                        times[b].append(bench.sample(fn, n))
                 med = {b: statistics.median(v) for b, v in times.items()}
                 fl = bench.flops(cell, size, "train")  # forward + backward GEMM flops (no head: negligible)
                 row = {"B": size[0], "T": size[1], "I": size[2], "H": size[3], "cell": cell, "dtype": d}
@@ -102,8 +103,9 @@ def measure(sizes, cells, dtypes, backends, repeat, min_sample_s, settle_s=0.15,
                     row["numba_gflops"] = fl / med["numba"] / 1e9
                 rows.append(row)
                 parts = [f"{cell:4s} {d:7s} B,T,I,H={','.join(map(str, size))}:"]
-                parts += [f"{b} {bench._fmt_ms(med[b])} ms" for b in backends]
-                parts += [f"{b}/numba {row[f'{b}_over_numba']:.2f}x" for b in backends if b != "numba" and "numba" in med]
+                parts += [f"{b} {fmt_ms(med[b])} ms" for b in backends]
+                parts += [f"{b}/numba {row[f'{b}_over_numba']:.2f}x" for b in backends
+                          if b != "numba" and "numba" in med]
                 if "numba" in med:
                     parts.append(f"numba {row['numba_gflops']:.1f} GFLOP/s")
                 echo("  ".join(parts))
@@ -130,8 +132,8 @@ def micro(repeat, min_sample_s, echo=print):
 
     def case(name, fn, n_elements):
         fn()  # compile / warm up
-        n = bench._calibrate(fn, min_sample_s)
-        t = statistics.median(bench._sample(fn, n) for _ in range(repeat))
+        n = bench.calibrate(fn, min_sample_s)
+        t = statistics.median(bench.sample(fn, n) for _ in range(repeat))
         rows.append({"case": name, "us": t * 1e6, "ns_per_element": t * 1e9 / n_elements})
         echo(f"{name:44s} {t * 1e6:10.2f} µs  {t * 1e9 / n_elements:7.3f} ns/element")
 
@@ -153,7 +155,7 @@ def micro(repeat, min_sample_s, echo=print):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--size", action="append", type=bench._parse_size)
+    p.add_argument("--size", action="append", type=bench.parse_size)
     p.add_argument("--cell", action="append", choices=bench.CELLS)
     p.add_argument("--dtype", action="append", choices=bench.DTYPES)
     p.add_argument("--backend", action="append", choices=bench.BACKENDS)
@@ -167,7 +169,7 @@ def main(argv=None):
     p.add_argument("--json")
     a = p.parse_args(argv)
     if a.clock == "cpu":
-        bench.CLOCK = time.process_time
+        bench.set_clock("cpu")
     import numba
 
     if a.micro:
@@ -179,7 +181,7 @@ def main(argv=None):
         return
 
     backends = a.backend or list(bench.BACKENDS)
-    if "torch" in backends and bench._torch() is None:
+    if "torch" in backends and bench.torch_module() is None:
         backends.remove("torch")
         print("note: PyTorch not importable; skipped")
     threads = a.threads or numba.get_num_threads()

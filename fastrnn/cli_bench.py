@@ -11,15 +11,14 @@ def _sizes(ctx, param, value):
         return None
     if value.strip().lower() == "none":
         return ()
+    from fastrnn.bench.cases import parse_size
+
     sizes = []
     for part in value.split(";"):
         try:
-            size = tuple(int(v) for v in part.replace("x", ",").split(","))
+            sizes.append(parse_size(part))
         except ValueError:
-            size = ()
-        if len(size) != 4 or min(size) < 1:
-            raise click.BadParameter(f"a size is four positive integers B,T,I,H (or 'none'); got {part!r}")
-        sizes.append(size)
+            raise click.BadParameter(f"a size is four positive integers B,T,I,H (or 'none'); got {part!r}") from None
     return tuple(sizes)
 
 
@@ -52,10 +51,22 @@ def _pick(name, value, allowed, none_ok=False):
               help="Threads for Numba, BLAS and PyTorch alike (default: Numba's thread count).")
 @click.option("--repeat", type=click.IntRange(min=1), default=7, show_default=True,
               help="Samples per measurement; medians are reported.")
-@click.option("--startup", is_flag=True, help="Also time a new process to its first training step (cold and warm cache).")
+@click.option("--min-sample", "min_sample_s", type=click.FloatRange(min=0), default=0.05, show_default=True,
+              help="Seconds per sample: a sample repeats the step this long and gives the time per step.")
+@click.option("--settle", "settle_s", type=click.FloatRange(min=0), default=0.15, show_default=True,
+              help="Pause (s) before each sample, so that the previous backend's thread pools go idle.")
+@click.option("--numpy-blas-threads", type=click.IntRange(min=1), default=None,
+              help="Threads of NumPy's own OpenBLAS (default: --threads); the Numba kernels call SciPy's.")
+@click.option("--clock", type=click.Choice(["wall", "cpu"]), default="wall", show_default=True,
+              help="cpu: this process's CPU time instead of wall time (needs --threads 1: a busy machine "
+                   "then delays but does not inflate the samples).")
+@click.option("--startup", is_flag=True,
+              help="Also time a new process to its first training step (cold and warm cache).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, writable=True), help="Write all results as JSON.")
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, writable=True), help="Write a PNG chart (needs matplotlib).")
-def bench(datasets, sizes, cells, dtypes, backends, modes, threads, repeat, startup, json_path, plot_path):
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, writable=True),
+              help="Write a PNG chart (needs matplotlib).")
+def bench(datasets, sizes, cells, dtypes, backends, modes, threads, repeat, min_sample_s, settle_s, numpy_blas_threads,
+          clock, startup, json_path, plot_path):
     """Time a many-to-one training step and inference: the shipped datasets' default models, then a
     grid of sizes.
 
@@ -73,6 +84,8 @@ def bench(datasets, sizes, cells, dtypes, backends, modes, threads, repeat, star
     datasets = _pick("--datasets", datasets, B.DATASETS, none_ok=True)
     if not datasets and sizes == ():
         raise click.UsageError("nothing to time: --datasets none and --sizes none")
+    if clock == "cpu" and threads != 1:
+        raise click.UsageError("--clock cpu needs --threads 1 (the CPU time of several threads adds up)")
     cells = _pick("--cells", cells, B.CELLS)
     dtypes = _pick("--dtype", dtypes, B.DTYPES)
     backends = _pick("--backends", backends, B.BACKENDS)
@@ -84,4 +97,5 @@ def bench(datasets, sizes, cells, dtypes, backends, modes, threads, repeat, star
             raise click.ClickException("--plot needs matplotlib: pip install 'fastrnn[plot]'") from None
     B.run(sizes=B.SIZES if sizes is None else sizes, datasets=datasets, cells=cells, dtypes=dtypes, threads=threads,
           repeat=repeat, backends=backends, json_path=json_path, plot_path=plot_path, echo=click.echo, modes=modes,
-          startup=startup)
+          min_sample_s=min_sample_s, settle_s=settle_s, startup=startup, numpy_blas_threads=numpy_blas_threads,
+          clock=clock)

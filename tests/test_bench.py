@@ -1,5 +1,8 @@
 """``fastrnn.bench``: a tiny run returns well-formed results; the dataset cases follow the datasets'
-defaults and time the same step on both sides. No assertions on wall-clock times."""
+defaults and time the same step on both sides. No assertions on wall-clock times.
+
+Every test runs with a stub GEMM peak (the real one multiplies 2048² matrices for seconds), except
+:func:`test_gemm_peak_is_measured`, which measures it."""
 
 import importlib.util
 import json
@@ -13,6 +16,24 @@ from fastrnn import bench, forecast, optim
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 HAS_MPL = importlib.util.find_spec("matplotlib") is not None
 SIZE = (2, 3, 2, 4)
+#: The GEMM peak (GFLOP/s) every run of these tests "measures".
+STUB_PEAK = {"float32": 4.0, "float64": 2.0}
+
+
+@pytest.fixture(autouse=True)
+def _stub_gemm_peak(monkeypatch):
+    """Skip the GEMM peak measurement (seconds per dtype) in runs that only check the rows."""
+    monkeypatch.setattr(bench, "gemm_peak", lambda dtype: STUB_PEAK[dtype])
+
+
+def test_gemm_peak_is_measured():
+    """The real measurement (not the stub), at its default matrix sizes: a positive, finite GFLOP/s
+    per dtype."""
+    from fastrnn.bench.threads import gemm_peak
+
+    for dtype in ("float32", "float64"):
+        peak = gemm_peak(dtype, repeat=1)
+        assert math.isfinite(peak) and peak > 0
 
 
 def _tiny_run(tmp_path, backends, **kw):
@@ -24,6 +45,7 @@ def _check_results(out, backends, modes=("train", "infer")):
     meta = out["meta"]
     assert set(meta["gemm_peak_gflops"]) == {"float32", "float64"}
     assert all(v > 0 for v in meta["gemm_peak_gflops"].values())
+    assert meta["gemm_peak_gflops"] == STUB_PEAK
     assert meta["requested_threads"] == 1 and meta["threads"]["numba"] == 1
     rows = out["results"]
     assert len(rows) == 3 * 2 * len(backends) * len(modes)
@@ -35,6 +57,7 @@ def _check_results(out, backends, modes=("train", "infer")):
         assert r["median_ms"] > 0 and len(r["times_ms"]) == 1 and r["first_call_ms"] > 0
         assert math.isclose(r["gflops"], bench.flops(r["cell"], SIZE, r["mode"]) / r["median_ms"] / 1e6)
         assert r["peak_fraction"] > 0
+        assert math.isclose(r["peak_fraction"], r["gflops"] / STUB_PEAK[r["dtype"]])
     assert len(out["ratios"]) == 3 * 2 * len(modes)
     for r in out["ratios"]:
         for b in backends:
@@ -80,8 +103,6 @@ def test_train_step_learns_and_matches_flops():
 def test_functional_and_model_steps_agree():
     """The hand-written step (on fastrnn.functional) and the model API step compute the same thing
     when started from the same weights."""
-    if not bench._model_api_available():
-        pytest.skip("model API not available")
     f = bench.FunctionalStep("numba", "gru", (4, 3, 2, 5), "float64")
     m = bench.ModelStep("numba", "gru", (4, 3, 2, 5), "float64")
     params = m.model.parameters()
@@ -121,11 +142,6 @@ def test_startup_warm(tmp_path):
 # --------------------------------------------------------------------------------------------------
 # Dataset cases
 # --------------------------------------------------------------------------------------------------
-
-
-def _no_gemm_peak(monkeypatch):
-    """Skip the GEMM peak measurement (seconds per dtype) in runs that only check the rows."""
-    monkeypatch.setattr(bench, "gemm_peak", lambda dtype: 1.0)
 
 
 def _patch_stock(monkeypatch):
@@ -177,18 +193,32 @@ def test_dataset_model_step_trains_like_the_config(monkeypatch, patched):
     assert np.isfinite(step.train())
 
 
-def test_functional_fallback_refuses_dataset_training(monkeypatch):
-    """The hand-written step only does the grid's SGD: a dataset case without the model API fails
-    clearly instead of timing a different step."""
+def test_functional_step_refuses_dataset_training(monkeypatch):
+    """The hand-written step only does the grid's SGD: with FASTRNN_BENCH_STEP=functional a dataset
+    case fails clearly instead of timing a different step."""
     monkeypatch.setenv("FASTRNN_BENCH_STEP", "functional")
     case = bench.dataset_case("airline")
     with pytest.raises(RuntimeError, match="model API.*FASTRNN_BENCH_STEP=functional"):
         bench.fastrnn_step("numba", case["cell"], case["size"], "float64", **case["train"])
     assert isinstance(bench.fastrnn_step("numba", "gru", SIZE, "float64"), bench.FunctionalStep)
     monkeypatch.delenv("FASTRNN_BENCH_STEP")
-    monkeypatch.setattr(bench, "_model_api_available", lambda: False)
-    with pytest.raises(RuntimeError, match="model API is not available"):
-        bench.fastrnn_step("numba", case["cell"], case["size"], "float64", **case["train"])
+    assert isinstance(bench.fastrnn_step("numba", "gru", SIZE, "float64"), bench.ModelStep)
+
+
+@pytest.mark.parametrize("error", [TypeError, AttributeError, ImportError])
+def test_model_step_errors_surface(monkeypatch, error):
+    """A real error while building the model step is raised, not replaced by another step to time."""
+    from fastrnn import models
+
+    def broken(kind):
+        raise error("broken model API")
+
+    monkeypatch.setattr(models, "model_class", broken)
+    with pytest.raises(error, match="broken model API"):
+        bench.fastrnn_step("numba", "gru", SIZE, "float64")
+    with pytest.raises(error, match="broken model API"):
+        bench.run(sizes=[SIZE], datasets=(), cells=["gru"], dtypes=["float64"], threads=1, repeat=1,
+                  backends=["numba"], modes=["train"], min_sample_s=0.0, settle_s=0.0, echo=None)
 
 
 def _torch_state(step):
@@ -233,7 +263,6 @@ def test_fastrnn_and_torch_dataset_steps_agree(monkeypatch, name):
 ])
 def test_run_rows_name_their_case(monkeypatch, datasets, sizes, cases):
     """Dataset cases run first, in their own cell and sizes (``cells`` is the grid's), then the grid."""
-    _no_gemm_peak(monkeypatch)
     out = bench.run(sizes=sizes, datasets=datasets, cells=["rnn"], dtypes=["float32"], threads=1, repeat=1,
                     backends=["numba"], modes=["train"], min_sample_s=0.0, settle_s=0.0, echo=None)
     for rows in (out["results"], out["ratios"]):
@@ -254,7 +283,7 @@ def test_run_rows_name_their_case(monkeypatch, datasets, sizes, cases):
 
 def test_case_label():
     case = bench.dataset_case("temperature")
-    row = bench._case_row(case)
+    row = bench.case_row(case)
     label = bench.case_label(row)
     assert label.startswith(f"temperature ({case['train']['optimizer']}")
     assert (f"×{case['ensemble']} members" in label) == (case["ensemble"] > 1)
@@ -266,27 +295,25 @@ def test_case_label():
 @pytest.mark.skipif(not HAS_MPL, reason="matplotlib not installed")
 def test_plot_groups_cases_apart(monkeypatch, tmp_path):
     """A grid size equal to a dataset's size is its own group of bars."""
-    _no_gemm_peak(monkeypatch)
     case = bench.dataset_case("stock")
     out = bench.run(sizes=[case["size"]], datasets=["stock"], cells=[case["cell"]], dtypes=["float32"],
                     threads=1, repeat=1, backends=["numpy", "numba"], modes=["train"], min_sample_s=0.0,
                     settle_s=0.0, echo=None, plot_path=tmp_path / "r.png")
     assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert [bench._plot_group(r) for r in out["ratios"]] == [("stock", case["size"]), ("grid", case["size"])]
+    assert [bench.plot_group(r) for r in out["ratios"]] == [("stock", case["size"]), ("grid", case["size"])]
 
 
-def test_main_datasets_options(monkeypatch, capsys):
-    """``python -m fastrnn.bench``: --dataset picks dataset cases, --no-datasets / --no-grid skip."""
-    calls = []
-    monkeypatch.setattr(bench, "run", lambda **kw: calls.append(kw))
-    bench.main(["--dataset", "stock", "--dataset", "airline", "--no-grid"])
-    bench.main(["--no-datasets", "--size", "2,3,1,4"])
-    bench.main([])
-    assert [(c["datasets"], c["sizes"]) for c in calls] == [
-        (["stock", "airline"], ()), ((), [(2, 3, 1, 4)]), (bench.DATASETS, bench.SIZES)]
-    for argv, needle in ((["--no-datasets", "--no-grid"], "nothing to time"),
-                         (["--dataset", "airline", "--no-datasets"], "exclude"),
-                         (["--dataset", "weather"], "invalid choice")):
-        with pytest.raises(SystemExit) as e:
-            bench.main(argv)
-        assert e.value.code == 2 and needle in capsys.readouterr().err
+def test_cpu_clock_for_one_run(monkeypatch):
+    """``clock="cpu"`` times that run with the process's CPU time and restores the wall clock after."""
+    import time
+
+    seen = []
+    monkeypatch.setattr(bench, "gemm_peak", lambda dtype: seen.append(bench.timing.CLOCK) or 1.0)
+    out = bench.run(sizes=[SIZE], datasets=(), cells=["rnn"], dtypes=["float64"], threads=1, repeat=1,
+                    backends=["numba"], modes=["train"], min_sample_s=0.0, settle_s=0.0, echo=None, clock="cpu")
+    assert seen == [time.process_time] and out["meta"]["clock"] == "cpu (process time)"
+    assert bench.timing.CLOCK is time.perf_counter
+    with pytest.raises(ValueError, match="clock 'cpu' needs threads=1"):
+        bench.run(sizes=[SIZE], threads=2, clock="cpu", echo=None)
+    with pytest.raises(ValueError, match="clock must be one of wall, cpu; got 'sun'"):
+        bench.run(sizes=[SIZE], clock="sun", echo=None)

@@ -10,6 +10,12 @@ from fastrnn import bench
 from fastrnn.cli import main
 
 
+@pytest.fixture(autouse=True)
+def _stub_gemm_peak(monkeypatch):
+    """Skip the GEMM peak measurement (seconds per dtype; tests/test_bench.py measures it once)."""
+    monkeypatch.setattr(bench, "gemm_peak", lambda dtype: 1.0)
+
+
 def test_bench_tiny_run_writes_json(tmp_path):
     out = tmp_path / "bench.json"
     r = CliRunner().invoke(main, ["bench", "--datasets", "none", "--sizes", "2,3,1,4", "--cells", "gru",
@@ -29,7 +35,7 @@ def test_bench_dataset_case_in_table():
                                   "--backends", "numba", "--mode", "train", "--repeat", "1"])
     assert r.exit_code == 0, r.output
     size = ", ".join(map(str, case["size"]))
-    label = bench.case_label(bench._case_row(case))
+    label = bench.case_label(bench.case_row(case))
     assert f"| {label} | train | {size} | {case['cell']} | float64 |" in r.output
     assert "| grid |" not in r.output
 
@@ -55,3 +61,41 @@ def test_bench_rejects_bad_options():
         r = CliRunner().invoke(main, ["bench", *args])
         assert r.exit_code == 2, (args, r.output)
         assert needle in r.output and "Traceback" not in r.output
+
+
+def test_bench_passes_every_option_to_run(monkeypatch):
+    """The options of the former ``python -m fastrnn.bench`` reach :func:`fastrnn.bench.run`."""
+    calls = []
+    monkeypatch.setattr(bench, "run", lambda **kw: calls.append(kw))
+    args = ["--datasets", "airline", "--sizes", "2,3,1,4;4x5x2x8", "--cells", "gru,rnn", "--dtype", "float64",
+            "--backends", "numba", "--mode", "infer", "--threads", "1", "--repeat", "3", "--min-sample", "0.2",
+            "--settle", "0", "--numpy-blas-threads", "1", "--clock", "cpu", "--startup"]
+    r = CliRunner().invoke(main, ["bench", *args])
+    assert r.exit_code == 0, r.output
+    kw = calls[0]
+    assert (tuple(kw["datasets"]), kw["sizes"], tuple(kw["cells"]), tuple(kw["dtypes"])) == (
+        ("airline",), ((2, 3, 1, 4), (4, 5, 2, 8)), ("gru", "rnn"), ("float64",))
+    assert (tuple(kw["backends"]), tuple(kw["modes"]), kw["threads"], kw["repeat"]) == (("numba",), ("infer",), 1, 3)
+    assert (kw["min_sample_s"], kw["settle_s"], kw["numpy_blas_threads"], kw["clock"], kw["startup"]) == (
+        0.2, 0.0, 1, "cpu", True)
+    CliRunner().invoke(main, ["bench"])
+    assert (calls[1]["min_sample_s"], calls[1]["settle_s"], calls[1]["numpy_blas_threads"], calls[1]["clock"],
+            calls[1]["startup"]) == (0.05, 0.15, None, "wall", False)
+
+
+def test_bench_rejects_bad_developer_options():
+    for args, needle in ((["--clock", "cpu"], "--clock cpu needs --threads 1"),
+                         (["--clock", "cpu", "--threads", "2"], "--clock cpu needs --threads 1"),
+                         (["--clock", "sun"], "sun"), (["--min-sample", "-1"], "min-sample"),
+                         (["--settle", "x"], "settle"), (["--numpy-blas-threads", "0"], "numpy-blas-threads")):
+        r = CliRunner().invoke(main, ["bench", *args])
+        assert r.exit_code == 2, (args, r.output)
+        assert needle in r.output and "Traceback" not in r.output
+
+
+def test_one_bench_cli():
+    """``fastrnn bench`` is the only command line: the package has no ``__main__`` nor ``main()``."""
+    import importlib.util
+
+    assert importlib.util.find_spec("fastrnn.bench.__main__") is None
+    assert not hasattr(bench, "main")

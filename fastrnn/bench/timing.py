@@ -1,0 +1,181 @@
+"""How a step is timed: the clock, calls per sample, interleaved samples, and the start-up time of
+a new process.
+
+Every (backend, mode) of a case is sampled in the same process, the samples of the backends
+interleaved so that machine noise hits them alike (:func:`time_case`). A mode that times under
+other conditions (e.g. with a competing process) belongs here too.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+
+#: The clock of the samples: wall time. (``time.process_time``, see :func:`set_clock`, is useful when
+#: developing on a busy machine with one thread: it does not count the time the process waits for a core.)
+CLOCK = time.perf_counter
+#: The names of :func:`set_clock`.
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def set_clock(kind: str) -> str:
+    """Make :data:`CLOCK` the wall clock (``"wall"``) or this process's CPU time (``"cpu"``).
+
+    Parameters
+    ----------
+    kind : "wall" or "cpu".
+
+    Returns
+    -------
+    str
+        The kind in force before, to restore it.
+
+    Raises
+    ------
+    ValueError
+        On another kind.
+    """
+    global CLOCK
+    if kind not in CLOCKS:
+        raise ValueError(f"clock must be one of {', '.join(CLOCKS)}; got {kind!r}")
+    before = clock_kind()
+    CLOCK = CLOCKS[kind]
+    return before
+
+
+def clock_kind() -> str:
+    """The name ("wall" or "cpu") of :data:`CLOCK`."""
+    return "cpu" if CLOCK is time.process_time else "wall"
+
+
+def calibrate(fn: Callable[[], object], min_sample_s: float) -> int:
+    """Calls per sample so that a sample lasts about ``min_sample_s`` (from one timed call), 1 to 1000."""
+    t0 = CLOCK()
+    fn()
+    dt = CLOCK() - t0
+    return max(1, min(1000, int(math.ceil(min_sample_s / max(dt, 1e-7)))))
+
+
+def sample(fn: Callable[[], object], n: int) -> float:
+    """One sample: the time per call of ``n`` calls of ``fn``, in seconds of :data:`CLOCK`."""
+    t0 = CLOCK()
+    for _ in range(n):
+        fn()
+    return (CLOCK() - t0) / n
+
+
+def time_case(steps: dict, modes: Iterable[str], repeat: int, min_sample_s: float, warmup: int,
+              settle_s: float = 0.15) -> dict:
+    """Time every (backend, mode) of one case, samples interleaved across backends.
+
+    Before each sample the process sleeps ``settle_s`` and makes one untimed call: the thread pools
+    of the previous backend (OpenMP, OpenBLAS workers busy-wait ~0.1 s after their last job) must
+    go idle, or they steal the cores of the next one; and the untimed call wakes this backend's.
+
+    Parameters
+    ----------
+    steps : backend -> :class:`fastrnn.bench.steps.Step`.
+    modes : methods of the steps to time ("train", "infer").
+    repeat : samples per (backend, mode).
+    min_sample_s : about how long a sample lasts (see :func:`calibrate`).
+    warmup : untimed calls after the first one.
+    settle_s : pause before each sample.
+
+    Returns
+    -------
+    dict
+        ``{(backend, mode): {"first_call_s", "times_s"}}``.
+    """
+    out = {}
+    fns = {}
+    for backend, step in steps.items():
+        for mode in modes:
+            fn = getattr(step, mode)
+            time.sleep(settle_s)
+            t0 = time.perf_counter()
+            fn()  # first call: JIT compilation or on-disk cache load, first-touch allocations
+            first = time.perf_counter() - t0
+            for _ in range(warmup):
+                fn()
+            fns[backend, mode] = (fn, calibrate(fn, min_sample_s))
+            out[backend, mode] = {"first_call_s": first, "times_s": []}
+    for _ in range(repeat):
+        for key, (fn, n) in fns.items():
+            if settle_s:
+                time.sleep(settle_s)
+                fn()
+            out[key]["times_s"].append(sample(fn, n))
+    return out
+
+
+_STARTUP_SCRIPT = r"""
+import time
+t0 = time.perf_counter()
+import json, sys
+launched = float(sys.argv[2])  # the parent's time.time() just before starting this process
+import numpy as np
+import fastrnn
+from fastrnn import bench
+t_import = time.perf_counter() - t0
+res = []
+for cell, dtype, size in json.loads(sys.argv[1]):
+    t1 = time.perf_counter()
+    step = bench.fastrnn_step("numba", cell, tuple(size), dtype)
+    step.train()
+    res.append({"cell": cell, "dtype": dtype, "first_step_s": time.perf_counter() - t1,
+                "since_launch_s": time.time() - launched})
+print(json.dumps({"import_s": t_import, "steps": res}))
+"""
+
+
+def startup_times(cells: Iterable[str], dtypes: Iterable[str], size: tuple[int, int, int, int] = (32, 12, 1, 64),
+                  cold: bool = True, threads: int | None = None) -> dict:
+    """Time a new Python process from its launch to the end of its first Numba train step.
+
+    Parameters
+    ----------
+    cells, dtypes : every (cell, dtype) gets a first step, in order.
+    size : (B, T, I, H) of the steps.
+    cold : True: Numba's on-disk cache points to an empty temporary directory, so every kernel is
+        compiled (the JIT compile time); False: the normal cache is used (warm after any earlier run).
+    threads : NUMBA_NUM_THREADS (unless set) and OPENBLAS_NUM_THREADS of the new process.
+
+    Returns
+    -------
+    dict
+        ``{"launch_to_first_step_s", "import_s", "cold", "steps": [...]}`` where ``steps`` gives,
+        per (cell, dtype), the time of its first step (compile or cache load + run) and the time
+        since the launch at its end.
+
+    Raises
+    ------
+    RuntimeError
+        If the new process fails (its stderr's end in the message).
+    """
+    import fastrnn
+
+    env = dict(os.environ)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(fastrnn.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in [root, env.get("PYTHONPATH")] if p)
+    if threads:
+        env["NUMBA_NUM_THREADS"] = env.get("NUMBA_NUM_THREADS", str(threads))
+        env["OPENBLAS_NUM_THREADS"] = str(threads)
+    cases = [[c, d, list(size)] for c in cells for d in dtypes]
+    with tempfile.TemporaryDirectory(prefix="fastrnn-bench-cache-") as tmp:
+        if cold:
+            env["NUMBA_CACHE_DIR"] = tmp
+        launched = time.time()
+        proc = subprocess.run([sys.executable, "-c", _STARTUP_SCRIPT, json.dumps(cases), repr(launched)], env=env,
+                              capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"start-up benchmark failed:\n{proc.stderr[-2000:]}")
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    res["launch_to_first_step_s"] = res["steps"][0]["since_launch_s"] if res["steps"] else None
+    res["cold"] = cold
+    return res
