@@ -21,7 +21,7 @@ Internal API of the package (public names, used by the model classes; not checke
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -178,7 +178,7 @@ def _as_state(cell, arrays):
     return arrays[0] if len(cell.state) == 1 else tuple(arrays)
 
 
-def forward(cell: str, x: ArrayLike, params: Mapping[str, ArrayLike],
+def forward(cell: str, x: ArrayLike, params: dict[str, ArrayLike],
             state0: ArrayLike | tuple | None = None, backend: str = "numba",
             check_finite: bool = True) -> tuple[np.ndarray, np.ndarray | tuple[np.ndarray, np.ndarray], Cache]:
     """Run one recurrent layer over a whole sequence.
@@ -189,10 +189,10 @@ def forward(cell: str, x: ArrayLike, params: Mapping[str, ArrayLike],
         One of :data:`CELLS`: "rnn_tanh", "rnn_relu", "lstm", "gru" (see :mod:`fastrnn.cells`).
     x : array_like, shape (T, B, I)
         Time-major input, float32 or float64; any memory layout.
-    params : Mapping[str, array_like]
-        ``w_ih (G*H, I)``, ``w_hh (G*H, H)``, ``b_ih (G*H,)``, ``b_hh (G*H,)`` with
-        G = :data:`GATES` ``[cell]`` (1 for the RNNs, 4 for LSTM, 3 for GRU), all of x's dtype; a
-        ``dict`` (PyTorch's ``weight_ih_l0`` & co. under these four names).
+    params : dict[str, array_like]
+        A ``dict`` with ``w_ih (G*H, I)``, ``w_hh (G*H, H)``, ``b_ih (G*H,)``, ``b_hh (G*H,)``
+        (PyTorch's ``weight_ih_l0`` & co. under these four names) with G = :data:`GATES` ``[cell]``
+        (1 for the RNNs, 4 for LSTM, 3 for GRU), all of x's dtype.
     state0 : array_like, tuple or None, default None
         ``h0 (B, H)``, ``(h0, c0)`` for LSTM, or None for zeros.
     backend : {"numba", "numpy"}, default "numba"

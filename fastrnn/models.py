@@ -575,7 +575,7 @@ _PARAMETERS_DOC = """
         Precision of the weights and of the computation.
     backend : {"numba", "numpy"}, default "numba"
         The kernels: Numba-JIT, or the readable NumPy reference (same results up to rounding).
-    seed : int or None
+    seed : int or None, default None
         Seed of the initialisation and of the dropout masks (and, by default, of the
         :class:`~fastrnn.Trainer`'s shuffling); ``None`` draws fresh entropy.
 

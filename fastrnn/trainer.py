@@ -764,7 +764,9 @@ class Trainer:
         verbose : int, default 1
             Print one line per epoch when non-zero.
         callbacks : sequence of Callback or None, default None
-            Hooks into the loop (see :meth:`fit`).
+            Hooks into the loop (see :meth:`fit`). Without best-epoch tracking ``loop.improved`` is
+            always false, so an :class:`EarlyStopping` here stops after ``patience`` epochs
+            whatever the loss does: do not pass one.
 
         Returns
         -------
