@@ -180,10 +180,10 @@ def huber(pred: ArrayLike, target: ArrayLike, *, delta: float = 1.0,
         Predictions, any shape; float32 or float64 (other dtypes are computed in float64).
     target : array_like
         Targets of the same shape (bool, integer or float; cast to ``pred``'s dtype).
-    reduction : {"mean", "sum"}, default "mean"
-        Mean or sum over all elements.
     delta : float, default 1.0
         Where the loss turns from quadratic to linear; positive and finite.
+    reduction : {"mean", "sum"}, default "mean"
+        Mean or sum over all elements.
 
     Returns
     -------
@@ -195,8 +195,8 @@ def huber(pred: ArrayLike, target: ArrayLike, *, delta: float = 1.0,
     Raises
     ------
     ValueError
-        ``pred`` is empty, ``target`` has another shape or is not numeric, ``reduction`` is unknown. ``delta`` is not a
-        positive finite number.
+        ``pred`` is empty, ``target`` has another shape or is not numeric, ``reduction`` is unknown,
+        or ``delta`` is not a positive finite number.
     """
     _check_reduction(reduction)
     delta = _check_delta(delta)

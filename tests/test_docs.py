@@ -18,8 +18,6 @@ import inspect
 import re
 import textwrap
 
-import pytest
-
 MODULES = ["fastrnn.functional", "fastrnn.reference", "fastrnn.models", "fastrnn.losses", "fastrnn.optim",
            "fastrnn.clip", "fastrnn.trainer", "fastrnn.diagnostics", "fastrnn.cells", "fastrnn.warmup"]
 
@@ -160,14 +158,3 @@ def test_checker_catches_a_missing_docstring(monkeypatch):
     assert "fastrnn.models.ModelFileError: no class docstring" in problems
     assert "fastrnn.trainer.Loop.stop: arguments ['reason'] but no Parameters section" in problems
 
-
-@pytest.mark.parametrize("modname", ["fastrnn.cells"])
-def test_type_hints_do_not_import_numpy(modname):
-    """The registry's hints are strings: importing it loads neither NumPy nor Numba."""
-    import subprocess
-    import sys
-
-    code = (f"import sys, {modname}; bad = [m for m in ('numpy', 'numba') if m in sys.modules]; "
-            f"print(','.join(bad))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ""
