@@ -31,51 +31,65 @@ state on return (if ``need_d_state0``).
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
 class Cell:
-    """One registry entry.
+    """One registry entry. The constructor's arguments are its attributes (frozen).
 
-    Attributes
+    Parameters
     ----------
-    name : the name :mod:`fastrnn.functional` takes (``"rnn_tanh"``, ``"lstm"``, ...).
-    kind : the model kind (``fastrnn.models`` ``kind``, ``fastrnn train --model``); several cells
+    name : str
+        The name :mod:`fastrnn.functional` takes (``"rnn_tanh"``, ``"lstm"``, ...).
+    kind : str
+        The model kind (``fastrnn.models`` ``kind``, ``fastrnn train --model``); several cells
         may share a kind, told apart by :attr:`nonlinearity` (``"rnn"``: tanh or relu).
-    gates : names of the gate blocks stacked in ``w_ih``, ``w_hh``, ``b_ih``, ``b_hh``, in order.
-    kernels : module of the Numba kernels (``forward``, ``backward``, ``forward_into``,
+    gates : tuple of str
+        Names of the gate blocks stacked in ``w_ih``, ``w_hh``, ``b_ih``, ``b_hh``, in order.
+    kernels : str
+        Dotted module path of the Numba kernels (``forward``, ``backward``, ``forward_into``,
         ``backward_into``).
-    forward, backward : names of the allocating forward / backward functions, the same in
-        :attr:`kernels` and in :attr:`reference`.
-    saved : the forward's cache, ``(name, extra_steps, width)`` per array: shape
+    forward, backward : str
+        Names of the allocating forward / backward functions, the same in :attr:`kernels` and in
+        :attr:`reference`.
+    saved : tuple of (str, int, int)
+        The forward's cache, ``(name, extra_steps, width)`` per array: shape
         ``(T + extra_steps, B, width * H)``. The state sequences come first.
-    scratch : the backward's per-step gradient buffers, ``(name, width)``: shape ``(T, B, width * H)``.
-    state : names of the state arrays: ``("h",)``, or ``("h", "c")`` for an LSTM.
-    static : extra positional arguments of every kernel of this cell, after the state (forward) or
+    scratch : tuple of (str, int)
+        The backward's per-step gradient buffers, ``(name, width)``: shape ``(T, B, width * H)``.
+    state : tuple of str, default ("h",)
+        Names of the state arrays: ``("h",)``, or ``("h", "c")`` for an LSTM.
+    static : tuple, default ()
+        Extra positional arguments of every kernel of this cell, after the state (forward) or
         the saved arrays (backward), e.g. the RNN's ``relu`` flag.
-    nonlinearity : for a kind with several cells, the model argument ``nonlinearity`` that selects
-        this one; None if the kind has one cell.
-    model_class : name of the model class in :mod:`fastrnn.models` (made generically if that
-        module does not define it).
-    torch : name of the ``torch.nn`` twin and its keyword arguments (parity tests, benchmarks), or
+    nonlinearity : str or None, default None
+        For a kind with several cells, the model argument ``nonlinearity`` that selects this one;
+        None if the kind has one cell.
+    model_class : str, default ""
+        Name of the model class in :mod:`fastrnn.models` (made generically if that module does not
+        define it).
+    torch : tuple (str, dict) or None, default None
+        Name of the ``torch.nn`` twin and its keyword arguments (parity tests, benchmarks), or
         None if PyTorch has none.
-    reference : module of the NumPy reference functions.
+    reference : str, default "fastrnn.reference"
+        Dotted module path of the NumPy reference functions.
     """
 
     name: str
     kind: str
-    gates: tuple
+    gates: tuple[str, ...]
     kernels: str
     forward: str
     backward: str
-    saved: tuple
-    scratch: tuple
-    state: tuple = ("h",)
+    saved: tuple[tuple[str, int, int], ...]
+    scratch: tuple[tuple[str, int], ...]
+    state: tuple[str, ...] = ("h",)
     static: tuple = ()
     nonlinearity: str | None = None
     model_class: str = ""
-    torch: tuple | None = None
+    torch: tuple[str, dict] | None = None
     reference: str = "fastrnn.reference"
 
     @property
@@ -91,28 +105,67 @@ class Cell:
     def _load(self, module, name):
         return getattr(importlib.import_module(module), name)
 
-    def reference_forward(self):
-        """The NumPy forward function."""
+    def reference_forward(self) -> Callable:
+        """The NumPy forward function (imports :attr:`reference` on first use).
+
+        Returns
+        -------
+        Callable
+            ``f(x, w_ih, w_hh, b_ih, b_hh, *S0, *static) -> saved`` (see the module docstring).
+        """
         return self._load(self.reference, self.forward)
 
-    def reference_backward(self):
-        """The NumPy backward function."""
+    def reference_backward(self) -> Callable:
+        """The NumPy backward function (imports :attr:`reference` on first use).
+
+        Returns
+        -------
+        Callable
+            ``f(x, w_ih, w_hh, *saved, *static, d_out, *dS_T) -> (dx, dw_ih, dw_hh, db_ih, db_hh,
+            *dS_0, dhs)``.
+        """
         return self._load(self.reference, self.backward)
 
-    def kernel_forward(self):
-        """The Numba forward function (fresh arrays)."""
+    def kernel_forward(self) -> Callable:
+        """The Numba forward function, allocating fresh arrays (imports :attr:`kernels`, and so
+        Numba, on first use).
+
+        Returns
+        -------
+        Callable
+            Same signature and results as :meth:`reference_forward`'s function.
+        """
         return self._load(self.kernels, self.forward)
 
-    def kernel_backward(self):
-        """The Numba backward function (fresh arrays)."""
+    def kernel_backward(self) -> Callable:
+        """The Numba backward function, allocating fresh arrays.
+
+        Returns
+        -------
+        Callable
+            Same signature and results as :meth:`reference_backward`'s function.
+        """
         return self._load(self.kernels, self.backward)
 
-    def kernel_forward_into(self):
-        """The Numba forward into given arrays (the pooled path)."""
+    def kernel_forward_into(self) -> Callable:
+        """The Numba forward into given arrays (the pooled path).
+
+        Returns
+        -------
+        Callable
+            ``f(x, w_ih, w_hh, b_ih, b_hh, *S0, *static, *saved)``, writing ``saved``.
+        """
         return self._load(self.kernels, "forward_into")
 
-    def kernel_backward_into(self):
-        """The Numba backward into given arrays (the pooled path)."""
+    def kernel_backward_into(self) -> Callable:
+        """The Numba backward into given arrays (the pooled path).
+
+        Returns
+        -------
+        Callable
+            ``f(x, w_ih, w_hh, *saved, *static, d_out, *dS, *scratch, dhs, dx, dw_ih, dw_hh, db_ih,
+            db_hh, need_d_state0)``, writing the gradients.
+        """
         return self._load(self.kernels, "backward_into")
 
 
@@ -146,15 +199,46 @@ KIND_GATES = {c.kind: c.n_gates for c in REGISTRY}
 
 
 def get(name: str) -> Cell:
-    """The entry of cell ``name``; ValueError naming the known cells if there is none."""
+    """The registry entry of a cell.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`CELLS`.
+
+    Returns
+    -------
+    Cell
+
+    Raises
+    ------
+    ValueError
+        No cell has that name (the message names the known cells).
+    """
     try:
         return _BY_NAME[name]
     except (KeyError, TypeError):
         raise ValueError(f"cell must be one of {', '.join(map(repr, CELLS))}; got {name!r}") from None
 
 
-def of_kind(kind: str) -> tuple:
-    """The entries of model kind ``kind`` (one, or one per nonlinearity); ValueError if none."""
+def of_kind(kind: str) -> tuple[Cell, ...]:
+    """The registry entries of a model kind.
+
+    Parameters
+    ----------
+    kind : str
+        One of :data:`KINDS`.
+
+    Returns
+    -------
+    tuple of Cell
+        One entry, or one per nonlinearity (``"rnn"``), in registry order.
+
+    Raises
+    ------
+    ValueError
+        No cell has that kind (the message names the known kinds).
+    """
     found = tuple(c for c in REGISTRY if c.kind == kind)
     if not found:
         raise ValueError(f"kind must be one of {', '.join(map(repr, KINDS))}; got {kind!r}")
@@ -162,7 +246,26 @@ def of_kind(kind: str) -> tuple:
 
 
 def cell_for(kind: str, nonlinearity: str = "tanh") -> str:
-    """The cell name of a model of ``kind`` (``nonlinearity`` only picks among a kind's cells)."""
+    """The cell name of a model of ``kind``.
+
+    Parameters
+    ----------
+    kind : str
+        One of :data:`KINDS`.
+    nonlinearity : str, default "tanh"
+        Picks among a kind's cells (``"tanh"`` or ``"relu"`` for ``"rnn"``); ignored for a kind
+        with one cell.
+
+    Returns
+    -------
+    str
+        A name of :data:`CELLS`.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``kind``, or a ``nonlinearity`` that none of its cells has.
+    """
     found = of_kind(kind)
     if len(found) == 1:
         return found[0].name

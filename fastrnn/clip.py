@@ -7,7 +7,7 @@ modified in place, so they must be writeable.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
@@ -55,9 +55,28 @@ def _array_norm(g: np.ndarray, p: float) -> float:
     return float(np.sum(np.abs(flat).astype(np.float64) ** p) ** (1.0 / p))
 
 
-def global_norm(grads, norm_type=2.0) -> float:
+def global_norm(grads: Mapping[str, np.ndarray | None] | Iterable[np.ndarray | None] | np.ndarray,
+                norm_type: float = 2.0) -> float:
     """The norm of all gradients together, as if concatenated into one vector
-    (the norm of the per-array norms, as ``torch.nn.utils.get_total_norm``)."""
+    (the norm of the per-array norms, as ``torch.nn.utils.get_total_norm``).
+
+    Parameters
+    ----------
+    grads : Mapping[str, np.ndarray], iterable of np.ndarray, or np.ndarray
+        The gradients (float arrays of any shapes; ``None`` entries are skipped).
+    norm_type : float, default 2.0
+        The order ``p`` of the norm, > 0; ``math.inf`` for the largest absolute value.
+
+    Returns
+    -------
+    float
+        The global norm (0.0 when there are no gradients).
+
+    Raises
+    ------
+    ValueError
+        A gradient is not a float NumPy array, or ``norm_type`` is not a positive number.
+    """
     p = _norm_type(norm_type)
     norms = [_array_norm(g, p) for g in _arrays(grads, "global_norm")]
     if not norms:
@@ -75,7 +94,8 @@ def _l2_total(norms):
     return math.sqrt(math.fsum(n * n for n in norms))
 
 
-def clip_grad_norm(grads, max_norm, norm_type=2.0, error_if_nonfinite=False) -> float:
+def clip_grad_norm(grads: Mapping[str, np.ndarray | None] | Iterable[np.ndarray | None] | np.ndarray,
+                   max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False) -> float:
     """Rescale ``grads`` in place so that their global norm is at most ``max_norm``.
 
     Same formula as ``torch.nn.utils.clip_grad_norm_``: with ``total`` the
@@ -85,6 +105,31 @@ def clip_grad_norm(grads, max_norm, norm_type=2.0, error_if_nonfinite=False) -> 
     raises ``FloatingPointError`` (nothing is modified).  Otherwise an
     infinite total scales everything by 0, and a NaN total leaves the arrays
     untouched (PyTorch would multiply them all by NaN).
+
+    Parameters
+    ----------
+    grads : Mapping[str, np.ndarray], iterable of np.ndarray, or np.ndarray
+        The gradients (float arrays of any shapes; ``None`` entries are skipped).
+        Modified in place, so they must be writeable.
+    max_norm : float
+        The largest global norm allowed, >= 0.
+    norm_type : float, default 2.0
+        The order of the norm, > 0, or ``math.inf``.
+    error_if_nonfinite : bool, default False
+        Raise instead of clipping when the global norm is NaN or infinite.
+
+    Returns
+    -------
+    float
+        The global norm before clipping.
+
+    Raises
+    ------
+    ValueError
+        ``max_norm`` is not a number >= 0, a gradient is not a writeable float array, or
+        ``norm_type`` is invalid.
+    FloatingPointError
+        With ``error_if_nonfinite``, the global norm is NaN or infinite (nothing is modified).
     """
     try:
         max_norm = float(max_norm)
@@ -115,9 +160,24 @@ def _scale_to_norm(arrays, max_norm, total):
                 g *= g.dtype.type(coef)
 
 
-def clip_grad_value(grads, clip_value) -> None:
+def clip_grad_value(grads: Mapping[str, np.ndarray | None] | Iterable[np.ndarray | None] | np.ndarray,
+                    clip_value: float) -> None:
     """Clamp every gradient entry to ``[-clip_value, clip_value]`` in place
-    (``torch.nn.utils.clip_grad_value_``)."""
+    (``torch.nn.utils.clip_grad_value_``).
+
+    Parameters
+    ----------
+    grads : Mapping[str, np.ndarray], iterable of np.ndarray, or np.ndarray
+        The gradients (float arrays of any shapes; ``None`` entries are skipped).
+        Modified in place, so they must be writeable.
+    clip_value : float
+        The largest absolute value allowed, >= 0.
+
+    Raises
+    ------
+    ValueError
+        ``clip_value`` is not a number >= 0, or a gradient is not a writeable float array.
+    """
     try:
         c = float(clip_value)
     except (TypeError, ValueError):

@@ -21,9 +21,11 @@ Internal API of the package (public names, used by the model classes; not checke
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from fastrnn import cells as _cells
 
@@ -42,6 +44,20 @@ class Cache:
 
     It holds references to the weights as they were passed to :func:`forward`: update the weights
     only after :func:`backward` (as an optimizer step does), or the gradients will not match.
+
+    Parameters
+    ----------
+    cell : str
+        The cell of the forward call, one of :data:`CELLS`.
+    backend : str
+        ``"numba"`` or ``"numpy"``.
+    x : np.ndarray, shape (T, B, I)
+        The checked, C-contiguous input.
+    w_ih, w_hh : np.ndarray, shape (G*H, I) and (G*H, H)
+        The weights the forward used.
+    saved : tuple of np.ndarray
+        The forward's activations: the state sequences first (``hs``, then ``cs`` for an LSTM,
+        each ``(T+1, B, H)``), then the cell's others (:attr:`fastrnn.cells.Cell.saved`).
     """
 
     cell: str
@@ -69,10 +85,20 @@ def _np_all_finite(a):
     return np.isfinite(a).all()
 
 
-def finite_check(backend):
-    """The finiteness test of ``backend``, ``f(array) -> bool``: NumPy's, or for backend numba a Numba
-    scan (same answer, faster; :mod:`fastrnn.kernels._finite`). Internal API of the package (the
-    model classes use it)."""
+def finite_check(backend: str) -> Callable[[np.ndarray], bool]:
+    """The finiteness test of a backend. Internal API of the package (the model classes use it).
+
+    Parameters
+    ----------
+    backend : str
+        ``"numba"`` or ``"numpy"``.
+
+    Returns
+    -------
+    Callable[[np.ndarray], bool]
+        ``f(array)``, true if every element is finite: NumPy's test, or for backend numba a Numba
+        scan (same answer, faster; :mod:`fastrnn.kernels._finite`).
+    """
     return _pooled().all_finite if backend == "numba" else _np_all_finite
 
 
@@ -98,10 +124,38 @@ def _check_array(name, a, shape, dtype, all_finite=_np_all_finite):
     return a if a.flags.c_contiguous else np.ascontiguousarray(a)
 
 
-def check_state(name, state, cell, shape, dtype, all_finite=_np_all_finite):
-    """Validate a state of ``cell``: ``h``, or ``(h, c)`` for a cell whose state carries c (LSTM);
-    ``None`` means zeros (also for either part of a tuple). Returns the state as a tuple of
-    C-contiguous arrays, as :func:`forward_unchecked` takes it. Internal API of the package."""
+def check_state(name: str, state: ArrayLike | tuple | None, cell: str, shape: tuple[int, int],
+                dtype: np.dtype | type, all_finite: Callable[[np.ndarray], bool] = _np_all_finite
+                ) -> tuple[np.ndarray, ...]:
+    """Validate a state of ``cell``. Internal API of the package.
+
+    Parameters
+    ----------
+    name : str
+        What to call the state in an error message (``"state0"``, ``"d_state"``).
+    state : array_like, tuple or None
+        ``h`` (B, H), or ``(h, c)`` for a cell whose state carries c (LSTM); None means zeros (also
+        for either part of a tuple).
+    cell : str
+        One of :data:`CELLS`.
+    shape : tuple of int
+        ``(B, H)``, the shape of each part.
+    dtype : np.dtype
+        The dtype each part must have (that of ``x``).
+    all_finite : Callable[[np.ndarray], bool]
+        The finiteness test (:func:`finite_check`).
+
+    Returns
+    -------
+    tuple of np.ndarray
+        ``(h,)`` or ``(h, c)``, C-contiguous, as :func:`forward_unchecked` takes it.
+
+    Raises
+    ------
+    ValueError
+        The state is not one array (or a tuple of as many arrays as the cell's state has parts), or
+        a part has the wrong shape or dtype, or is not finite.
+    """
     names = _cells.get(cell).state
     if len(names) > 1:
         if state is None:
@@ -124,18 +178,27 @@ def _as_state(cell, arrays):
     return arrays[0] if len(cell.state) == 1 else tuple(arrays)
 
 
-def forward(cell, x, params, state0=None, backend="numba", check_finite=True):
+def forward(cell: str, x: ArrayLike, params: dict[str, ArrayLike],
+            state0: ArrayLike | tuple | None = None, backend: str = "numba",
+            check_finite: bool = True) -> tuple[np.ndarray, np.ndarray | tuple[np.ndarray, np.ndarray], Cache]:
     """Run one recurrent layer over a whole sequence.
 
     Parameters
     ----------
-    cell : one of :data:`CELLS`: "rnn_tanh", "rnn_relu", "lstm", "gru" (see :mod:`fastrnn.cells`).
-    x : array (T, B, I), float32 or float64, time-major; any memory layout.
-    params : dict with ``w_ih (G*H, I)``, ``w_hh (G*H, H)``, ``b_ih (G*H,)``, ``b_hh (G*H,)`` with
-        G = :data:`GATES` ``[cell]`` (1 for the RNNs, 4 for LSTM, 3 for GRU), all of x's dtype.
-    state0 : ``h0 (B, H)``, ``(h0, c0)`` for LSTM, or None for zeros.
-    backend : "numba" (default) or "numpy".
-    check_finite : test every input for NaN and infinity (a ValueError names the first bad one).
+    cell : str
+        One of :data:`CELLS`: "rnn_tanh", "rnn_relu", "lstm", "gru" (see :mod:`fastrnn.cells`).
+    x : array_like, shape (T, B, I)
+        Time-major input, float32 or float64; any memory layout.
+    params : dict[str, array_like]
+        A ``dict`` with ``w_ih (G*H, I)``, ``w_hh (G*H, H)``, ``b_ih (G*H,)``, ``b_hh (G*H,)``
+        (PyTorch's ``weight_ih_l0`` & co. under these four names) with G = :data:`GATES` ``[cell]``
+        (1 for the RNNs, 4 for LSTM, 3 for GRU), all of x's dtype.
+    state0 : array_like, tuple or None, default None
+        ``h0 (B, H)``, ``(h0, c0)`` for LSTM, or None for zeros.
+    backend : {"numba", "numpy"}, default "numba"
+        The Numba kernels, or the NumPy reference (:mod:`fastrnn.reference`).
+    check_finite : bool, default True
+        Test every input for NaN and infinity (a ValueError names the first bad one).
         ``False`` skips that scan (shapes and dtypes are still checked), for callers that know their
         inputs are finite: the model classes check ``x`` themselves and keep their weights finite, and
         for small layers the scan of the weights is a large part of a train step.
@@ -143,9 +206,18 @@ def forward(cell, x, params, state0=None, backend="numba", check_finite=True):
 
     Returns
     -------
-    out : (T, B, H), the hidden state of every step.
-    state : the final state, ``h_T`` or ``(h_T, c_T)``.
-    cache : a :class:`Cache` for :func:`backward`.
+    out : np.ndarray, shape (T, B, H)
+        The hidden state of every step.
+    state : np.ndarray or tuple of np.ndarray
+        The final state, ``h_T`` (B, H) or ``(h_T, c_T)``.
+    cache : Cache
+        What :func:`backward` needs.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``cell`` or ``backend``; ``params`` not a dict with the four keys; an array of
+        the wrong shape or dtype, or (with ``check_finite``) not finite. The message names it.
     """
     _check_choice("cell", cell, CELLS)
     _check_choice("backend", backend, BACKENDS)
@@ -178,11 +250,33 @@ def forward(cell, x, params, state0=None, backend="numba", check_finite=True):
     return forward_unchecked(cell, x, w_ih, w_hh, b_ih, b_hh, s0, backend)
 
 
-def forward_unchecked(cell, x, w_ih, w_hh, b_ih, b_hh, s0, backend):
-    """:func:`forward` on checked inputs: all C-contiguous arrays of one dtype and matching shapes,
-    ``s0`` the state as a tuple (``(h0,)`` or ``(h0, c0)``, as :func:`check_state` returns it). For
-    callers that guarantee that (the model classes), skipping the per-call validation. Internal API
-    of the package: nothing is checked, wrong inputs give wrong results or crash."""
+def forward_unchecked(cell: str, x: np.ndarray, w_ih: np.ndarray, w_hh: np.ndarray, b_ih: np.ndarray,
+                      b_hh: np.ndarray, s0: tuple[np.ndarray, ...], backend: str
+                      ) -> tuple[np.ndarray, np.ndarray | tuple[np.ndarray, np.ndarray], Cache]:
+    """:func:`forward` on checked inputs, skipping the per-call validation.
+
+    For callers that guarantee the inputs (the model classes). Internal API of the package: nothing
+    is checked, wrong inputs give wrong results or crash.
+
+    Parameters
+    ----------
+    cell : str
+        One of :data:`CELLS`.
+    x : np.ndarray, shape (T, B, I)
+        C-contiguous, float32 or float64; every other array has its dtype.
+    w_ih, w_hh, b_ih, b_hh : np.ndarray
+        C-contiguous, shapes ``(G*H, I)``, ``(G*H, H)``, ``(G*H,)``, ``(G*H,)``.
+    s0 : tuple of np.ndarray
+        The initial state, ``(h0,)`` or ``(h0, c0)``, each ``(B, H)``, as :func:`check_state`
+        returns it.
+    backend : str
+        ``"numba"`` or ``"numpy"``.
+
+    Returns
+    -------
+    out, state, cache
+        As :func:`forward`.
+    """
     spec = _cells.get(cell)
     T, B, _ = x.shape
     H = w_hh.shape[1]
@@ -204,23 +298,36 @@ def forward_unchecked(cell, x, w_ih, w_hh, b_ih, b_hh, s0, backend):
     return out, state, Cache(cell, backend, x, w_ih, w_hh, saved)
 
 
-def backward(cell, cache, d_out=None, d_state=None):
+def backward(cell: str, cache: Cache, d_out: ArrayLike | None = None,
+             d_state: ArrayLike | tuple | None = None) -> dict[str, np.ndarray | tuple | None]:
     """Backpropagation through time for one :func:`forward` call.
 
     Parameters
     ----------
-    cell : the cell given to :func:`forward`.
-    cache : the :class:`Cache` that :func:`forward` returned.
-    d_out : (T, B, H) gradient of the loss w.r.t. ``out``, or None (zeros: many-to-one).
-    d_state : gradient w.r.t. the final state, shaped like it (``(dh, dc)`` for LSTM; either part may
-        be None), or None (zeros).
+    cell : str
+        The cell given to :func:`forward`.
+    cache : Cache
+        The :class:`Cache` that :func:`forward` returned.
+    d_out : array_like, shape (T, B, H), or None, default None
+        Gradient of the loss w.r.t. ``out``; None: zeros (many-to-one).
+    d_state : array_like, tuple or None, default None
+        Gradient w.r.t. the final state, shaped like it (``(dh, dc)`` for LSTM; either part may be
+        None); None: zeros.
 
     Returns
     -------
-    dict with ``w_ih``, ``w_hh``, ``b_ih``, ``b_hh``, ``x`` (T, B, I) and ``state0`` (shaped like the
-    state: an array, or a tuple ``(dh0, dc0)`` for LSTM), all of x's dtype; and ``h`` (T, B, H), the
-    total gradient ∂L/∂h_t reaching each step's hidden state (through ``d_out`` and through later
-    steps), which shows whether gradients vanish or explode over time.
+    dict
+        ``w_ih`` (G*H, I), ``w_hh`` (G*H, H), ``b_ih`` (G*H,), ``b_hh`` (G*H,), ``x`` (T, B, I) and
+        ``state0`` (shaped like the state: an array (B, H), or a tuple ``(dh0, dc0)`` for LSTM), all
+        of x's dtype; and ``h`` (T, B, H), the total gradient ∂L/∂h_t reaching each step's hidden
+        state (through ``d_out`` and through later steps), which shows whether gradients vanish or
+        explode over time.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``cell`` or one that does not match the cache; ``cache`` not a :class:`Cache`;
+        ``d_out`` or ``d_state`` of the wrong shape or dtype, or not finite.
     """
     _check_choice("cell", cell, CELLS)
     if not isinstance(cache, Cache):
@@ -237,11 +344,30 @@ def backward(cell, cache, d_out=None, d_state=None):
     return backward_unchecked(cell, cache, d_out, ds)
 
 
-def backward_unchecked(cell, cache, d_out, ds, need_d_state0=True):
-    """:func:`backward` on checked inputs: ``d_out`` None or a C-contiguous (T, B, H) array, ``ds``
-    the state gradient as a tuple of arrays like :func:`forward_unchecked`'s ``s0``.
-    ``need_d_state0=False`` lets the Numba backend skip the last GEMM (``state0`` is then None).
-    Internal API of the package, like :func:`forward_unchecked`."""
+def backward_unchecked(cell: str, cache: Cache, d_out: np.ndarray | None, ds: tuple[np.ndarray, ...],
+                       need_d_state0: bool = True) -> dict[str, np.ndarray | tuple | None]:
+    """:func:`backward` on checked inputs. Internal API of the package, like
+    :func:`forward_unchecked`: nothing is checked.
+
+    Parameters
+    ----------
+    cell : str
+        The cell of the cache.
+    cache : Cache
+        What :func:`forward_unchecked` returned.
+    d_out : np.ndarray, shape (T, B, H), or None
+        C-contiguous, of x's dtype; None for zeros.
+    ds : tuple of np.ndarray
+        The gradient w.r.t. the final state, ``(dh,)`` or ``(dh, dc)``, each C-contiguous ``(B, H)``,
+        like :func:`forward_unchecked`'s ``s0``.
+    need_d_state0 : bool, default True
+        ``False`` lets the Numba backend skip the last GEMM (``state0`` is then None).
+
+    Returns
+    -------
+    dict
+        As :func:`backward`.
+    """
     spec = _cells.get(cell)
     x, w_ih, w_hh, saved = cache.x, cache.w_ih, cache.w_hh, cache.saved
     if cache.backend == "numba":

@@ -25,7 +25,14 @@ through unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
+
+#: What every loss is: ``f(pred, target) -> (value, grad)``.
+LossFn = Callable[[ArrayLike, ArrayLike], "tuple[float, np.ndarray]"]
 
 __all__ = [
     "Loss",
@@ -91,8 +98,30 @@ def _scale(n: int, reduction: str, dtype) -> np.generic:
 # ----------------------------------------------------------------------------
 # element-wise losses
 # ----------------------------------------------------------------------------
-def mse(pred, target, *, reduction: str = "mean"):
-    """Mean squared error ``mean((pred - target)**2)`` and its gradient."""
+def mse(pred: ArrayLike, target: ArrayLike, *, reduction: str = "mean") -> tuple[float, np.ndarray]:
+    """Mean squared error ``mean((pred - target)**2)`` and its gradient.
+
+    Parameters
+    ----------
+    pred : array_like
+        Predictions, any shape; float32 or float64 (other dtypes are computed in float64).
+    target : array_like
+        Targets of the same shape (bool, integer or float; cast to ``pred``'s dtype).
+    reduction : {"mean", "sum"}, default "mean"
+        Mean or sum over all elements.
+
+    Returns
+    -------
+    value : float
+        The loss, accumulated in float64.
+    grad : np.ndarray
+        ∂value/∂pred, a fresh C-contiguous array of ``pred``'s shape and dtype.
+
+    Raises
+    ------
+    ValueError
+        ``pred`` is empty, ``target`` has another shape or is not numeric, ``reduction`` is unknown.
+    """
     _check_reduction(reduction)
     pred = _as_pred(pred)
     target = _same_shape_target(pred, target, "mse")
@@ -103,9 +132,31 @@ def mse(pred, target, *, reduction: str = "mean"):
     return value, np.ascontiguousarray(grad)
 
 
-def mae(pred, target, *, reduction: str = "mean"):
+def mae(pred: ArrayLike, target: ArrayLike, *, reduction: str = "mean") -> tuple[float, np.ndarray]:
     """Mean absolute error ``mean(|pred - target|)``; gradient ``sign(diff)/n``
-    (0 where the difference is exactly 0, as in PyTorch)."""
+    (0 where the difference is exactly 0, as in PyTorch).
+
+    Parameters
+    ----------
+    pred : array_like
+        Predictions, any shape; float32 or float64 (other dtypes are computed in float64).
+    target : array_like
+        Targets of the same shape (bool, integer or float; cast to ``pred``'s dtype).
+    reduction : {"mean", "sum"}, default "mean"
+        Mean or sum over all elements.
+
+    Returns
+    -------
+    value : float
+        The loss, accumulated in float64.
+    grad : np.ndarray
+        ∂value/∂pred, a fresh C-contiguous array of ``pred``'s shape and dtype.
+
+    Raises
+    ------
+    ValueError
+        ``pred`` is empty, ``target`` has another shape or is not numeric, ``reduction`` is unknown.
+    """
     _check_reduction(reduction)
     pred = _as_pred(pred)
     target = _same_shape_target(pred, target, "mae")
@@ -116,11 +167,36 @@ def mae(pred, target, *, reduction: str = "mean"):
     return value, np.ascontiguousarray(grad)
 
 
-def huber(pred, target, *, delta: float = 1.0, reduction: str = "mean"):
-    """Huber loss (``torch.nn.functional.huber_loss``)::
+def huber(pred: ArrayLike, target: ArrayLike, *, delta: float = 1.0,
+          reduction: str = "mean") -> tuple[float, np.ndarray]:
+    """Huber loss (``torch.nn.functional.huber_loss``), with ``d = pred - target``::
 
         0.5 * d**2                   if |d| <= delta
         delta * (|d| - 0.5 * delta)  otherwise
+
+    Parameters
+    ----------
+    pred : array_like
+        Predictions, any shape; float32 or float64 (other dtypes are computed in float64).
+    target : array_like
+        Targets of the same shape (bool, integer or float; cast to ``pred``'s dtype).
+    delta : float, default 1.0
+        Where the loss turns from quadratic to linear; positive and finite.
+    reduction : {"mean", "sum"}, default "mean"
+        Mean or sum over all elements.
+
+    Returns
+    -------
+    value : float
+        The loss, accumulated in float64.
+    grad : np.ndarray
+        ∂value/∂pred, a fresh C-contiguous array of ``pred``'s shape and dtype.
+
+    Raises
+    ------
+    ValueError
+        ``pred`` is empty, ``target`` has another shape or is not numeric, ``reduction`` is unknown,
+        or ``delta`` is not a positive finite number.
     """
     _check_reduction(reduction)
     delta = _check_delta(delta)
@@ -149,12 +225,33 @@ def _check_delta(delta) -> float:
     return delta
 
 
-def bce(pred, target, *, reduction: str = "mean"):
+def bce(pred: ArrayLike, target: ArrayLike, *, reduction: str = "mean") -> tuple[float, np.ndarray]:
     """Binary cross-entropy **from logits** (``binary_cross_entropy_with_logits``).
 
     ``loss = max(z, 0) - z*y + log1p(exp(-|z|))``, gradient
     ``(sigmoid(z) - y) / n``; stable for arbitrarily large ``|z|``.
     Targets may be soft labels in [0, 1].
+
+    Parameters
+    ----------
+    pred : array_like
+        Logits ``z``, any shape; float32 or float64 (other dtypes are computed in float64).
+    target : array_like
+        Targets of the same shape (bool, integer or float; cast to ``pred``'s dtype).
+    reduction : {"mean", "sum"}, default "mean"
+        Mean or sum over all elements.
+
+    Returns
+    -------
+    value : float
+        The loss, accumulated in float64.
+    grad : np.ndarray
+        ∂value/∂pred, a fresh C-contiguous array of ``pred``'s shape and dtype.
+
+    Raises
+    ------
+    ValueError
+        ``pred`` is empty, ``target`` has another shape or is not numeric, ``reduction`` is unknown.
     """
     _check_reduction(reduction)
     z = _as_pred(pred)
@@ -174,13 +271,13 @@ def bce(pred, target, *, reduction: str = "mean"):
 # cross-entropy over the last axis
 # ----------------------------------------------------------------------------
 def cross_entropy(
-    pred,
-    target,
+    pred: ArrayLike,
+    target: ArrayLike,
     *,
     ignore_index: int = -100,
     label_smoothing: float = 0.0,
     reduction: str = "mean",
-):
+) -> tuple[float, np.ndarray]:
     """Softmax cross-entropy from logits over the **last** axis.
 
     ``pred`` has shape ``(..., C)``.  ``target`` is either
@@ -194,6 +291,33 @@ def cross_entropy(
     PyTorch.  The value is the mean over samples (all leading axes).  If every
     sample is ignored the value is 0.0 and the gradient is zero (PyTorch
     returns NaN).
+
+    Parameters
+    ----------
+    pred : array_like, shape (..., C)
+        Logits, the classes on the last axis; float32 or float64 (others computed in float64).
+    target : array_like, shape (...) of integers, or (..., C) of floats
+        Class indices in ``[0, C)`` (or ``ignore_index``), or class probabilities per row.
+    ignore_index : int, default -100
+        A class index whose samples are left out (index targets only).
+    label_smoothing : float, default 0.0
+        In [0, 1]: the targets become ``(1 - label_smoothing) * target + label_smoothing / C``.
+    reduction : {"mean", "sum"}, default "mean"
+        Mean over the (not ignored) samples, or their sum.
+
+    Returns
+    -------
+    value : float
+        The loss, accumulated in float64.
+    grad : np.ndarray, shape (..., C)
+        ∂value/∂pred, a fresh C-contiguous array of ``pred``'s dtype.
+
+    Raises
+    ------
+    ValueError
+        ``pred`` is empty or has no class axis; ``target`` has neither shape, or float class
+        indices, or an index out of range, or is not numeric; ``label_smoothing`` or ``reduction``
+        is out of range.
     """
     _check_reduction(reduction)
     eps = _check_smoothing(label_smoothing)
@@ -296,14 +420,48 @@ def _check_smoothing(eps) -> float:
 # object API
 # ----------------------------------------------------------------------------
 class Loss:
-    """Base class: ``loss(pred, target) -> (value: float, grad: ndarray)``."""
+    """Base class: ``loss(pred, target) -> (value: float, grad: ndarray)``.
+
+    Subclasses set :attr:`name` and implement :meth:`__call__` with the options bound.
+
+    Parameters
+    ----------
+    reduction : {"mean", "sum"}, default "mean"
+        Mean or sum over the elements (over the samples for :class:`CrossEntropy`).
+
+    Raises
+    ------
+    ValueError
+        An unknown ``reduction``.
+    """
 
     name = "loss"
 
-    def __init__(self, reduction: str = "mean"):
+    def __init__(self, reduction: str = "mean") -> None:
         self.reduction = _check_reduction(reduction)
 
-    def __call__(self, pred, target):  # pragma: no cover - abstract
+    def __call__(self, pred: ArrayLike, target: ArrayLike) -> tuple[float, np.ndarray]:  # pragma: no cover
+        """The loss and its gradient.
+
+        Parameters
+        ----------
+        pred : array_like
+            Predictions (logits for the classification losses).
+        target : array_like
+            Targets, as the loss function of the same name takes them.
+
+        Returns
+        -------
+        value : float
+            The loss.
+        grad : np.ndarray
+            ∂value/∂pred, of ``pred``'s shape and dtype.
+
+        Raises
+        ------
+        NotImplementedError
+            On the base class.
+        """
         raise NotImplementedError
 
     def _opts(self) -> dict:
@@ -315,33 +473,100 @@ class Loss:
 
 
 class MSE(Loss):
-    """Mean squared error (``torch.nn.MSELoss``)."""
+    """Mean squared error (``torch.nn.MSELoss``); :func:`mse`.
+
+    Parameters
+    ----------
+    reduction : {"mean", "sum"}, default "mean"
+        Mean or sum over all elements.
+    """
 
     name = "mse"
 
-    def __call__(self, pred, target):
+    def __call__(self, pred: ArrayLike, target: ArrayLike) -> tuple[float, np.ndarray]:
+        """``mse(pred, target, ...)`` with this object's options.
+
+        Parameters
+        ----------
+        pred, target : array_like
+            As :func:`mse` takes them.
+
+        Returns
+        -------
+        value : float
+            The loss.
+        grad : np.ndarray
+            ∂value/∂pred, of ``pred``'s shape and dtype.
+        """
         return mse(pred, target, reduction=self.reduction)
 
 
 class MAE(Loss):
-    """Mean absolute error (``torch.nn.L1Loss``)."""
+    """Mean absolute error (``torch.nn.L1Loss``); :func:`mae`.
+
+    Parameters
+    ----------
+    reduction : {"mean", "sum"}, default "mean"
+        Mean or sum over all elements.
+    """
 
     name = "mae"
 
-    def __call__(self, pred, target):
+    def __call__(self, pred: ArrayLike, target: ArrayLike) -> tuple[float, np.ndarray]:
+        """``mae(pred, target, ...)`` with this object's options.
+
+        Parameters
+        ----------
+        pred, target : array_like
+            As :func:`mae` takes them.
+
+        Returns
+        -------
+        value : float
+            The loss.
+        grad : np.ndarray
+            ∂value/∂pred, of ``pred``'s shape and dtype.
+        """
         return mae(pred, target, reduction=self.reduction)
 
 
 class Huber(Loss):
-    """Huber loss (``torch.nn.HuberLoss``)."""
+    """Huber loss (``torch.nn.HuberLoss``); :func:`huber`.
+
+    Parameters
+    ----------
+    delta : float, default 1.0
+        Where the loss turns from quadratic to linear; positive and finite.
+    reduction : {"mean", "sum"}, default "mean"
+        Mean or sum over all elements.
+
+    Raises
+    ------
+    ValueError
+        ``delta`` is not a positive finite number, or ``reduction`` is unknown.
+    """
 
     name = "huber"
 
-    def __init__(self, delta: float = 1.0, reduction: str = "mean"):
+    def __init__(self, delta: float = 1.0, reduction: str = "mean") -> None:
         super().__init__(reduction)
         self.delta = _check_delta(delta)
 
-    def __call__(self, pred, target):
+    def __call__(self, pred: ArrayLike, target: ArrayLike) -> tuple[float, np.ndarray]:
+        """``huber(pred, target, ...)`` with this object's options.
+
+        Parameters
+        ----------
+        pred, target : array_like
+            As :func:`huber` takes them.
+
+        Returns
+        -------
+        value : float
+            The loss.
+        grad : np.ndarray
+            ∂value/∂pred, of ``pred``'s shape and dtype.
+        """
         return huber(pred, target, delta=self.delta, reduction=self.reduction)
 
     def _opts(self):
@@ -349,17 +574,52 @@ class Huber(Loss):
 
 
 class BCEWithLogits(Loss):
-    """Binary cross-entropy from logits (``torch.nn.BCEWithLogitsLoss``)."""
+    """Binary cross-entropy from logits (``torch.nn.BCEWithLogitsLoss``); :func:`bce`.
+
+    Parameters
+    ----------
+    reduction : {"mean", "sum"}, default "mean"
+        Mean or sum over all elements.
+    """
 
     name = "bce"
 
-    def __call__(self, pred, target):
+    def __call__(self, pred: ArrayLike, target: ArrayLike) -> tuple[float, np.ndarray]:
+        """``bce(pred, target, ...)`` with this object's options.
+
+        Parameters
+        ----------
+        pred, target : array_like
+            As :func:`bce` takes them.
+
+        Returns
+        -------
+        value : float
+            The loss.
+        grad : np.ndarray
+            ∂value/∂pred, of ``pred``'s shape and dtype.
+        """
         return bce(pred, target, reduction=self.reduction)
 
 
 class CrossEntropy(Loss):
     """Softmax cross-entropy over the last axis (``torch.nn.CrossEntropyLoss``
-    with the class axis last)."""
+    with the class axis last); :func:`cross_entropy`.
+
+    Parameters
+    ----------
+    ignore_index : int, default -100
+        A class index whose samples are left out.
+    label_smoothing : float, default 0.0
+        In [0, 1], mixes the targets with the uniform distribution.
+    reduction : {"mean", "sum"}, default "mean"
+        Mean or sum over the samples.
+
+    Raises
+    ------
+    ValueError
+        ``label_smoothing`` outside [0, 1], or ``reduction`` unknown.
+    """
 
     name = "cross_entropy"
 
@@ -368,12 +628,26 @@ class CrossEntropy(Loss):
         ignore_index: int = -100,
         label_smoothing: float = 0.0,
         reduction: str = "mean",
-    ):
+    ) -> None:
         super().__init__(reduction)
         self.ignore_index = int(ignore_index)
         self.label_smoothing = _check_smoothing(label_smoothing)
 
-    def __call__(self, pred, target):
+    def __call__(self, pred: ArrayLike, target: ArrayLike) -> tuple[float, np.ndarray]:
+        """``cross_entropy(pred, target, ...)`` with this object's options.
+
+        Parameters
+        ----------
+        pred, target : array_like
+            As :func:`cross_entropy` takes them.
+
+        Returns
+        -------
+        value : float
+            The loss.
+        grad : np.ndarray
+            ∂value/∂pred, of ``pred``'s shape and dtype.
+        """
         return cross_entropy(
             pred,
             target,
@@ -407,7 +681,7 @@ _REGISTRY = {
 }
 
 
-def get(name_or_obj, **kw):
+def get(name_or_obj: str | type[Loss] | LossFn, **kw: Any) -> LossFn:
     """Resolve a loss.
 
     * a string (case-insensitive; "mse", "mae", "huber", "bce",
@@ -417,6 +691,23 @@ def get(name_or_obj, **kw):
     * any other callable (a ``Loss`` instance or a function
       ``f(pred, target) -> (value, grad)``) -> returned unchanged (``kw`` must
       then be empty).
+
+    Parameters
+    ----------
+    name_or_obj : str, Loss subclass or callable
+        What to resolve.
+    **kw
+        The loss's options (``reduction``, ``delta``, ...), for a name or a class.
+
+    Returns
+    -------
+    callable
+        ``f(pred, target) -> (value, grad)``: a :class:`Loss` instance, or ``name_or_obj``.
+
+    Raises
+    ------
+    ValueError
+        An unknown name, options given with a callable, or something that is neither.
     """
     if isinstance(name_or_obj, str):
         key = name_or_obj.strip().lower().replace("-", "_")

@@ -16,9 +16,12 @@ import math
 import os
 import tempfile
 import zipfile
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from numpy.lib import format as npformat
+from numpy.typing import ArrayLike
 
 from fastrnn import _memory, cells
 from fastrnn import functional as F
@@ -65,12 +68,16 @@ def parameter_shapes(kind: str, input_size: int, hidden_size: int, output_size: 
 
     Parameters
     ----------
-    kind : ``"rnn"``, ``"lstm"`` or ``"gru"``.
-    input_size, hidden_size, output_size, num_layers, bidirectional : as the model's constructor.
+    kind : str
+        A model kind, one of :data:`fastrnn.cells.KINDS` (``"rnn"``, ``"lstm"``, ``"gru"``).
+    input_size, hidden_size, output_size, num_layers : int
+        As the model's constructor (``I``, ``H``, ``O``, ``L``).
+    bidirectional : bool
+        As the model's constructor.
 
     Returns
     -------
-    dict
+    dict[str, tuple[int, ...]]
         Parameter name -> shape, in PyTorch's order (stack first, then the head): ``weight_ih_l{k}``
         ``(G*H, I)`` for layer 0 and ``(G*H, D*H)`` above, ``weight_hh_l{k}`` ``(G*H, H)``, the two
         biases ``(G*H,)`` (``_reverse`` for the backward direction), ``head.weight`` ``(O, D*H)``,
@@ -96,9 +103,10 @@ class _Recurrent:
 
     kind = None  # "rnn" | "lstm" | "gru"
 
-    def __init__(self, input_size, hidden_size, output_size=1, num_layers=1, bidirectional=False,
-                 dropout=0.0, nonlinearity="tanh", return_sequences=False, init="xavier",
-                 forget_bias=1.0, dtype="float32", backend="numba", seed=None):
+    def __init__(self, input_size: int, hidden_size: int, output_size: int = 1, num_layers: int = 1,
+                 bidirectional: bool = False, dropout: float = 0.0, nonlinearity: str = "tanh",
+                 return_sequences: bool = False, init: str = "xavier", forget_bias: float = 1.0,
+                 dtype: str | np.dtype = "float32", backend: str = "numba", seed: int | None = None) -> None:
         _check_settings(self.kind, input_size, hidden_size, output_size, num_layers, dropout,
                         nonlinearity, init, dtype, backend)
         self.input_size = int(input_size)
@@ -129,11 +137,20 @@ class _Recurrent:
     # configuration and parameters
 
     @property
-    def num_directions(self):
+    def num_directions(self) -> int:
+        """Directions per layer, ``D``: 2 if ``bidirectional``, else 1."""
         return 2 if self.bidirectional else 1
 
-    def config(self):
-        """The constructor arguments, as saved by :meth:`save`."""
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments, as saved by :meth:`save`.
+
+        Returns
+        -------
+        dict[str, Any]
+            ``kind`` (``"rnn"``, ``"lstm"``, ``"gru"``) and every constructor argument by name, as
+            JSON-serialisable values (``dtype`` as its name): ``type(model)(**config)`` without
+            ``kind`` builds the same architecture.
+        """
         return {
             "kind": self.kind, "input_size": self.input_size, "hidden_size": self.hidden_size,
             "output_size": self.output_size, "num_layers": self.num_layers,
@@ -194,20 +211,56 @@ class _Recurrent:
                     params[name][H:2 * H] = self.forget_bias
         return {k: np.ascontiguousarray(v, dtype=self.dtype) for k, v in params.items()}
 
-    def parameters(self):
-        """Name -> array: the model's own arrays (optimizers update them in place)."""
+    def parameters(self) -> dict[str, np.ndarray]:
+        """The model's own parameter arrays, by name (no copies: optimizers update them in place).
+
+        Returns
+        -------
+        dict[str, np.ndarray]
+            PyTorch's names and shapes (see :func:`parameter_shapes`), stack first, then the head;
+            all C-contiguous, of the model's dtype.
+        """
         return self._params
 
-    def num_parameters(self):
+    def num_parameters(self) -> int:
+        """The number of trainable scalars.
+
+        Returns
+        -------
+        int
+            The total size of all arrays of :meth:`parameters`.
+        """
         return int(sum(p.size for p in self._params.values()))
 
-    def state_dict(self):
-        """Name -> copy of each parameter, with PyTorch's key names."""
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """A copy of every parameter, with PyTorch's key names.
+
+        Returns
+        -------
+        dict[str, np.ndarray]
+            Name -> a copy of the array (later training does not change it), as
+            :meth:`load_state_dict` takes it.
+        """
         return {k: v.copy() for k, v in self._params.items()}
 
-    def load_state_dict(self, state):
-        """Load weights by name (PyTorch key names). Accepts NumPy arrays and, via ``np.asarray``,
-        anything array-like, including torch tensors (torch itself is not needed)."""
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Load weights by name (PyTorch key names), in place.
+
+        The values are copied into the model's own arrays (cast to its dtype), so an optimizer built
+        on :meth:`parameters` keeps updating them. Nothing is changed unless every entry is valid.
+
+        Parameters
+        ----------
+        state : Mapping[str, array_like]
+            Exactly the names of :meth:`parameters`, each with the same shape: NumPy arrays or,
+            through ``np.asarray``, anything array-like, including torch tensors (torch itself is
+            not needed), e.g. an ``nn.LSTM`` + ``nn.Linear`` state dict.
+
+        Raises
+        ------
+        ValueError
+            A key is missing or unexpected, a shape does not match, or a value is NaN or infinite.
+        """
         expected = self._shapes()
         missing = [k for k in expected if k not in state]
         unexpected = [k for k in state if k not in expected]
@@ -256,11 +309,33 @@ class _Recurrent:
             raise ValueError("x contains NaN or infinite values")
         return x
 
-    def forward(self, x, training=False, state0=None):
-        """Run the model on ``x`` (B, T, I). Returns ``(y, cache)``; ``y`` is (B, O), or (B, T, O)
-        with ``return_sequences``. ``state0`` is a list with one initial state per layer and direction
-        (None for zeros); the final states are in ``cache["states"]``. Dropout applies when
-        ``training`` is true."""
+    def forward(self, x: ArrayLike, training: bool = False,
+                state0: list | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+        """Run the model on ``x``, keeping what :meth:`backward` needs.
+
+        Parameters
+        ----------
+        x : array_like, shape (B, T, I), or (B, T) when ``input_size`` is 1
+            Batch-first input of real numbers, taken as by :meth:`predict`.
+        training : bool, default False
+            Apply dropout between the layers (with ``dropout > 0``).
+        state0 : list or None, default None
+            One initial state per layer and direction, in the order ``layer * D + direction``: an
+            array ``(B, H)`` (``(h0, c0)`` for an LSTM), or None for zeros. None: all zeros.
+
+        Returns
+        -------
+        y : np.ndarray
+            ``(B, O)``, or ``(B, T, O)`` with ``return_sequences``.
+        cache : dict
+            For :meth:`backward`; ``cache["states"]`` holds the final state of every layer and
+            direction, in the order of ``state0`` (to carry over to the next window).
+
+        Raises
+        ------
+        ValueError
+            ``x`` or a ``state0`` entry has the wrong shape, is not real numbers, or is not finite.
+        """
         return self._forward(self._check_x(x), training, state0)
 
     def _forward(self, x, training=False, state0=None):
@@ -314,12 +389,31 @@ class _Recurrent:
             dh = np.zeros((B, self.hidden_size), self.dtype)
         return (dh, np.zeros_like(dh)) if self.kind == "lstm" else (dh,)
 
-    def backward(self, cache, d_y):
-        """Gradients of the loss w.r.t. every parameter, given ``d_y`` = ∂L/∂y.
+    def backward(self, cache: dict[str, Any],
+                 d_y: ArrayLike) -> tuple[dict[str, np.ndarray], list[list[np.ndarray]]]:
+        """Gradients of the loss w.r.t. every parameter, by backpropagation through time.
 
-        Returns ``(grads, dhs)``: grads is name -> array like :meth:`parameters`; ``dhs[layer][d]`` is
-        ∂L/∂h_t (T, B, H) for that layer and direction, in the input's time order. Raises
-        FloatingPointError if the gradient overflows on its way down the stack.
+        Parameters
+        ----------
+        cache : dict
+            The cache of the :meth:`forward` call that produced ``y``.
+        d_y : array_like, shape of ``y``: (B, O), or (B, T, O) with ``return_sequences``
+            ∂L/∂y, the gradient of the loss w.r.t. the forward's output.
+
+        Returns
+        -------
+        grads : dict[str, np.ndarray]
+            Name -> gradient, with the names and shapes of :meth:`parameters`.
+        dhs : list[list[np.ndarray]]
+            ``dhs[layer][direction]`` is ∂L/∂h_t, ``(T, B, H)``, the total gradient reaching that
+            layer's hidden state at each step, in the input's time order.
+
+        Raises
+        ------
+        ValueError
+            ``d_y`` does not have the shape of the forward's output.
+        FloatingPointError
+            The gradient overflows (NaN or infinite) on its way down the stack.
         """
         L, D, H = self.num_layers, self.num_directions, self.hidden_size
         d_y = np.asarray(d_y, dtype=self.dtype)
@@ -371,16 +465,44 @@ class _Recurrent:
             d_seq, d_final = d_in, [None] * D  # lower layers feed the next one only through outputs
         return {k: grads[k] for k in self._params}, dhs
 
-    def __call__(self, x):
+    def __call__(self, x: ArrayLike) -> np.ndarray:
+        """``model(x)`` is ``model.predict(x)``.
+
+        Parameters
+        ----------
+        x : array_like, shape (B, T, I), or (B, T) when ``input_size`` is 1
+            As :meth:`predict` takes it.
+
+        Returns
+        -------
+        np.ndarray
+            ``(B, O)``, or ``(B, T, O)`` with ``return_sequences``.
+        """
         return self.predict(x)
 
-    def predict(self, x, batch_size=None):
-        """Predictions for ``x`` (B, T, I), in batches of ``batch_size`` rows (all at once if None).
+    def predict(self, x: ArrayLike, batch_size: int | None = None) -> np.ndarray:
+        """Predictions for ``x`` (no dropout), in batches of ``batch_size`` rows.
 
-        ``x`` may be anything ``np.asarray`` turns into real numbers of that shape ((B, T) when
-        ``input_size`` is 1): nested lists, a pandas DataFrame of B rows and T columns, bool or
-        integer arrays (converted to the model's dtype). ValueError for another shape (a 1-D array
-        included), strings, objects or complex numbers, NaN or infinite values."""
+        Parameters
+        ----------
+        x : array_like, shape (B, T, I), or (B, T) when ``input_size`` is 1
+            Anything ``np.asarray`` turns into real numbers of that shape: nested lists, a pandas
+            DataFrame of B rows and T columns, bool or integer arrays (converted to the model's
+            dtype).
+        batch_size : int or None, default None
+            Rows per forward pass (bounds the memory of long inputs); None: all at once.
+
+        Returns
+        -------
+        np.ndarray
+            ``(B, O)``, or ``(B, T, O)`` with ``return_sequences``, of the model's dtype.
+
+        Raises
+        ------
+        ValueError
+            ``x`` has another shape (a 1-D array included), holds strings, objects or complex
+            numbers, NaN or infinite values; ``batch_size`` is not a positive integer or None.
+        """
         x = self._check_x(x)
         if batch_size is None:
             return self._forward(x)[0]
@@ -391,9 +513,15 @@ class _Recurrent:
     # ---------------------------------------------------------------------------------------------
     # persistence
 
-    def save(self, path):
+    def save(self, path: str | os.PathLike) -> None:
         """Write config, weights and format version to one ``.npz`` file, atomically (a temporary
-        file in the same folder, then renamed), so a failure never leaves a half-written model."""
+        file in the same folder, then renamed), so a failure never leaves a half-written model.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write (replaced if it exists); :func:`load` reads it back.
+        """
         path = os.fspath(path)
         folder = os.path.dirname(os.path.abspath(path))
         fd, tmp = tempfile.mkstemp(suffix=".npz.tmp", dir=folder)
@@ -441,12 +569,13 @@ _PARAMETERS_DOC = """
         ``orthogonal`` the same for inputs and orthogonal recurrent blocks, ``he`` N(0, 2/fan_in),
         ``random`` N(0, 0.01²), ``uniform`` U(±1/√H) for every weight and bias (PyTorch's default).
     forget_bias : float, default 1.0
-        Initial forget-gate bias of the LSTM (added to ``bias_ih``'s f block).
+        Initial forget-gate bias of the LSTM: ``bias_ih``'s f block is set to it (``bias_hh``'s
+        stays as ``init`` made it).
     dtype : {"float32", "float64"}, default "float32"
         Precision of the weights and of the computation.
     backend : {"numba", "numpy"}, default "numba"
         The kernels: Numba-JIT, or the readable NumPy reference (same results up to rounding).
-    seed : int or None
+    seed : int or None, default None
         Seed of the initialisation and of the dropout masks (and, by default, of the
         :class:`~fastrnn.Trainer`'s shuffling); ``None`` draws fresh entropy.
 
@@ -457,6 +586,12 @@ _PARAMETERS_DOC = """
     or ``(G H, D H)``, ``weight_hh_l{k}`` ``(G H, H)``, ``bias_ih_l{k}``, ``bias_hh_l{k}``
     ``(G H,)``, ``…_reverse`` for the backward direction, ``head.weight`` ``(O, D H)``,
     ``head.bias`` ``(O,)``; ``G`` gates, ``D`` directions. These are PyTorch's names and shapes.
+
+    Raises
+    ------
+    ValueError
+        An argument is out of its range or of the wrong type (the message names it), e.g.
+        ``nonlinearity="relu"`` for an LSTM or GRU.
 """
 
 
@@ -527,10 +662,26 @@ class GRU(_Recurrent):
 """ + _PARAMETERS_DOC
 
 
-def model_class(kind):
-    """The model class of ``kind`` (one of :data:`fastrnn.cells.KINDS`): :class:`RNN`, :class:`LSTM`,
-    :class:`GRU`, or, for a cell of the registry without a class written here, a subclass of the
-    common base named after its entry (made once, at import, and kept in this module)."""
+def model_class(kind: str) -> type[_Recurrent]:
+    """The model class of a kind.
+
+    Parameters
+    ----------
+    kind : str
+        One of :data:`fastrnn.cells.KINDS` (``"rnn"``, ``"lstm"``, ``"gru"``).
+
+    Returns
+    -------
+    type
+        :class:`RNN`, :class:`LSTM`, :class:`GRU`, or, for a cell of the registry without a class
+        written here, a subclass of the common base named after its entry (made once, at import,
+        and kept in this module).
+
+    Raises
+    ------
+    ValueError
+        ``kind`` is not a kind of the registry.
+    """
     spec = cells.of_kind(kind)[0]  # ValueError for an unknown kind
     cls = globals().get(spec.model_class)
     if not (isinstance(cls, type) and issubclass(cls, _Recurrent) and cls.kind == kind):
@@ -680,14 +831,24 @@ def _check_stored_arrays(headers, config, path) -> None:
                              f"{_memory.format_bytes(_memory.available_bytes())} are available")
 
 
-def load(path):
-    """Load a model written by :meth:`save`.
+def load(path: str | os.PathLike) -> _Recurrent:
+    """Load a model written by :meth:`~RNN.save`.
 
     Nothing of the weights' size is allocated before the file is known to be consistent: the
     config is checked key by key (exactly the keys :meth:`config` writes, each of its JSON type),
     and every stored array's shape and dtype, read from its ``.npy`` header, is compared with the
     shape the config implies (:func:`parameter_shapes`), so a config changed to a huge
     ``hidden_size`` is refused at once.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``.npz`` model file.
+
+    Returns
+    -------
+    RNN, LSTM or GRU
+        The model, of the class, configuration, dtype and weights it was saved with.
 
     Raises
     ------

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from numba import njit
@@ -201,6 +202,19 @@ class Optimizer:
     are updated in place (the optimizer keeps references to the very same
     arrays).  Hyper-parameters are plain attributes (``opt.lr = 1e-4`` takes
     effect on the next step; assignments are validated).
+
+    Parameters
+    ----------
+    params : Mapping[str, np.ndarray]
+        Name -> writeable float32 or float64 array, e.g. ``model.parameters()``.
+    **hyper
+        The subclass's hyper-parameters.
+
+    Raises
+    ------
+    ValueError
+        ``params`` is not a non-empty mapping of writeable float arrays, or a hyper-parameter is out
+        of range (the message names it).
     """
 
     #: names of the hyper-parameters (saved in ``state_dict``)
@@ -208,7 +222,7 @@ class Optimizer:
     #: names of the per-parameter state arrays
     _buffers: tuple = ()
 
-    def __init__(self, params, **hyper):
+    def __init__(self, params: Mapping[str, np.ndarray], **hyper: Any) -> None:
         if not isinstance(params, Mapping):
             raise ValueError(
                 f"{type(self).__name__}: params must be a dict name -> ndarray, "
@@ -263,7 +277,8 @@ class Optimizer:
         raise NotImplementedError
 
     @property
-    def hyperparams(self) -> dict:
+    def hyperparams(self) -> dict[str, Any]:
+        """The hyper-parameters by name (``lr``, ...), as :meth:`state_dict` saves them."""
         return {k: getattr(self, k) for k in self._hyper}
 
     def __repr__(self):
@@ -271,8 +286,24 @@ class Optimizer:
         return f"{type(self).__name__}({len(self.params)} params, {hp})"
 
     # -- stepping ----------------------------------------------------------------
-    def step(self, grads):
-        """Apply one update with ``grads`` (dict with keys among the params')."""
+    def step(self, grads: Mapping[str, np.ndarray | None]) -> None:
+        """Apply one update to the parameters, in place.
+
+        Everything is checked before the first parameter changes.
+
+        Parameters
+        ----------
+        grads : Mapping[str, array_like or None]
+            Name -> gradient of that parameter's shape (cast to its dtype; not modified), for a
+            subset of the parameters' names; a missing or None gradient skips that parameter (its
+            step count does not advance).
+
+        Raises
+        ------
+        ValueError
+            ``grads`` is not a mapping, has a name that is not a parameter, or a gradient of the
+            wrong shape.
+        """
         if not isinstance(grads, Mapping):
             raise ValueError(
                 f"grads must be a dict name -> ndarray, got {type(grads).__name__}"
@@ -320,9 +351,16 @@ class Optimizer:
         raise NotImplementedError
 
     # -- checkpointing -------------------------------------------------------------
-    def state_dict(self) -> dict:
-        """A deep copy of the hyper-parameters and per-parameter state
-        (buffers reshaped to their parameter's shape)."""
+    def state_dict(self) -> dict[str, Any]:
+        """A deep copy of the hyper-parameters and per-parameter state, for checkpoints.
+
+        Returns
+        -------
+        dict
+            ``optimizer`` (the class name), ``hyperparams`` (:attr:`hyperparams`) and ``state``:
+            parameter name -> ``{"step": int, buffer name -> np.ndarray}``, the buffers reshaped to
+            their parameter's shape.
+        """
         state = {}
         for name, st in self.state.items():
             shape = self.params[name].shape
@@ -336,8 +374,21 @@ class Optimizer:
             "state": state,
         }
 
-    def load_state_dict(self, state_dict: dict) -> None:
-        """Restore hyper-parameters and state saved by :meth:`state_dict`."""
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Restore hyper-parameters and state saved by :meth:`state_dict`.
+
+        Parameters
+        ----------
+        state_dict : Mapping[str, Any]
+            What :meth:`state_dict` returned, from an optimizer of the same class over parameters of
+            the same names and shapes.
+
+        Raises
+        ------
+        ValueError
+            The entries are missing, it is for another optimizer class, or it has state for unknown
+            parameters, of the wrong shape, or unknown buffers; or a hyper-parameter is invalid.
+        """
         try:
             kind = state_dict["optimizer"]
             hyper = state_dict["hyperparams"]
@@ -378,13 +429,34 @@ class Optimizer:
 # ----------------------------------------------------------------------------
 class SGD(Optimizer):
     """Stochastic gradient descent with optional (Nesterov) momentum and L2
-    weight decay -- ``torch.optim.SGD``."""
+    weight decay -- ``torch.optim.SGD``.
+
+    Parameters
+    ----------
+    params : Mapping[str, np.ndarray]
+        The arrays to update in place (``model.parameters()``).
+    lr : float, default 1e-3
+        Learning rate, >= 0.
+    momentum : float, default 0.0
+        Momentum factor ``mu``, >= 0 (0: plain SGD).
+    dampening : float, default 0.0
+        Dampening of the momentum's gradient term.
+    weight_decay : float, default 0.0
+        L2 penalty, >= 0 (added to the gradient).
+    nesterov : bool, default False
+        Nesterov momentum (needs ``momentum > 0`` and ``dampening == 0``).
+
+    Raises
+    ------
+    ValueError
+        A hyper-parameter out of range, or ``params`` as :class:`Optimizer` refuses it.
+    """
 
     _hyper = ("lr", "momentum", "dampening", "weight_decay", "nesterov")
     _buffers = ("momentum_buffer",)
 
-    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0,
-                 weight_decay=0.0, nesterov=False):
+    def __init__(self, params: Mapping[str, np.ndarray], lr: float = 1e-3, momentum: float = 0.0,
+                 dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False) -> None:
         super().__init__(params, lr=lr, momentum=momentum, dampening=dampening,
                          weight_decay=weight_decay, nesterov=nesterov)
 
@@ -421,13 +493,34 @@ class SGD(Optimizer):
 
 
 class Adagrad(Optimizer):
-    """Adagrad -- ``torch.optim.Adagrad``."""
+    """Adagrad -- ``torch.optim.Adagrad``.
+
+    Parameters
+    ----------
+    params : Mapping[str, np.ndarray]
+        The arrays to update in place (``model.parameters()``).
+    lr : float, default 1e-2
+        Learning rate, >= 0.
+    lr_decay : float, default 0.0
+        The step size is ``lr / (1 + (t-1) * lr_decay)``.
+    weight_decay : float, default 0.0
+        L2 penalty, >= 0.
+    initial_accumulator_value : float, default 0.0
+        Initial value of the sum of squared gradients.
+    eps : float, default 1e-10
+        Added to the denominator.
+
+    Raises
+    ------
+    ValueError
+        A hyper-parameter negative or not finite, or ``params`` as :class:`Optimizer` refuses it.
+    """
 
     _hyper = ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps")
     _buffers = ("sum",)
 
-    def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
-                 initial_accumulator_value=0.0, eps=1e-10):
+    def __init__(self, params: Mapping[str, np.ndarray], lr: float = 1e-2, lr_decay: float = 0.0,
+                 weight_decay: float = 0.0, initial_accumulator_value: float = 0.0, eps: float = 1e-10) -> None:
         super().__init__(params, lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                          initial_accumulator_value=initial_accumulator_value, eps=eps)
 
@@ -454,13 +547,37 @@ class Adagrad(Optimizer):
 
 
 class RMSprop(Optimizer):
-    """RMSprop (optionally centered, with momentum) -- ``torch.optim.RMSprop``."""
+    """RMSprop (optionally centered, with momentum) -- ``torch.optim.RMSprop``.
+
+    Parameters
+    ----------
+    params : Mapping[str, np.ndarray]
+        The arrays to update in place (``model.parameters()``).
+    lr : float, default 1e-2
+        Learning rate, >= 0.
+    alpha : float, default 0.99
+        Smoothing constant of the mean of squared gradients.
+    eps : float, default 1e-8
+        Added to the denominator.
+    weight_decay : float, default 0.0
+        L2 penalty, >= 0.
+    momentum : float, default 0.0
+        Momentum factor, >= 0.
+    centered : bool, default False
+        Normalise by the variance estimate (the mean of squares minus the squared mean gradient).
+
+    Raises
+    ------
+    ValueError
+        A hyper-parameter negative or not finite, or ``params`` as :class:`Optimizer` refuses it.
+    """
 
     _hyper = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered")
     _buffers = ("square_avg", "grad_avg", "momentum_buffer")
 
-    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0,
-                 momentum=0.0, centered=False):
+    def __init__(self, params: Mapping[str, np.ndarray], lr: float = 1e-2, alpha: float = 0.99,
+                 eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0,
+                 centered: bool = False) -> None:
         super().__init__(params, lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
                          momentum=momentum, centered=centered)
 
@@ -494,13 +611,37 @@ class RMSprop(Optimizer):
 
 class Adam(Optimizer):
     """Adam / AMSGrad, with L2 or decoupled (AdamW) weight decay --
-    ``torch.optim.Adam`` (``decoupled_weight_decay=True`` is ``torch.optim.AdamW``)."""
+    ``torch.optim.Adam`` (``decoupled_weight_decay=True`` is ``torch.optim.AdamW``).
+
+    Parameters
+    ----------
+    params : Mapping[str, np.ndarray]
+        The arrays to update in place (``model.parameters()``).
+    lr : float, default 1e-3
+        Learning rate, >= 0.
+    betas : tuple of float, default (0.9, 0.999)
+        ``(beta1, beta2)``, each in [0, 1): decay rates of the first and second moment estimates.
+    eps : float, default 1e-8
+        Added to the denominator.
+    weight_decay : float, default 0.0
+        Weight decay, >= 0: L2 (added to the gradient), or decoupled.
+    amsgrad : bool, default False
+        Use the maximum of the second moment estimates so far (AMSGrad).
+    decoupled_weight_decay : bool, default False
+        ``p *= 1 - lr * weight_decay`` before the update instead of the L2 term (AdamW).
+
+    Raises
+    ------
+    ValueError
+        A hyper-parameter out of range, or ``params`` as :class:`Optimizer` refuses it.
+    """
 
     _hyper = ("lr", "betas", "eps", "weight_decay", "amsgrad", "decoupled_weight_decay")
     _buffers = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
-                 weight_decay=0.0, amsgrad=False, decoupled_weight_decay=False):
+    def __init__(self, params: Mapping[str, np.ndarray], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,
+                 amsgrad: bool = False, decoupled_weight_decay: bool = False) -> None:
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                          amsgrad=amsgrad, decoupled_weight_decay=decoupled_weight_decay)
 
@@ -553,10 +694,33 @@ class Adam(Optimizer):
 
 class AdamW(Adam):
     """Adam with decoupled weight decay (default ``weight_decay=1e-2``) --
-    ``torch.optim.AdamW``."""
+    ``torch.optim.AdamW``.
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
-                 weight_decay=1e-2, amsgrad=False):
+    Parameters
+    ----------
+    params : Mapping[str, np.ndarray]
+        The arrays to update in place (``model.parameters()``).
+    lr : float, default 1e-3
+        Learning rate, >= 0.
+    betas : tuple of float, default (0.9, 0.999)
+        ``(beta1, beta2)``, each in [0, 1): decay rates of the first and second moment estimates.
+    eps : float, default 1e-8
+        Added to the denominator.
+    weight_decay : float, default 1e-2
+        Decoupled weight decay, >= 0: ``p *= 1 - lr * weight_decay`` every step.
+    amsgrad : bool, default False
+        Use the maximum of the second moment estimates so far (AMSGrad).
+
+    Raises
+    ------
+    ValueError
+        A hyper-parameter out of range (``decoupled_weight_decay`` cannot be set to False), or
+        ``params`` as :class:`Optimizer` refuses it.
+    """
+
+    def __init__(self, params: Mapping[str, np.ndarray], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 1e-2,
+                 amsgrad: bool = False) -> None:
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                          amsgrad=amsgrad, decoupled_weight_decay=True)
 
@@ -575,12 +739,33 @@ _REGISTRY = {
 }
 
 
-def get(name_or_obj, params=None, **kw):
+def get(name_or_obj: str | type[Optimizer] | Optimizer, params: Mapping[str, np.ndarray] | None = None,
+        **kw: Any) -> Optimizer:
     """Resolve an optimizer.
 
     * a name ("sgd", "adam", "adamw", "rmsprop", "adagrad"; case-insensitive)
       or an ``Optimizer`` subclass -> ``cls(params, **kw)``;
     * an ``Optimizer`` instance -> returned unchanged (no ``kw`` allowed).
+
+    Parameters
+    ----------
+    name_or_obj : str, Optimizer subclass or Optimizer
+        What to resolve.
+    params : Mapping[str, np.ndarray] or None
+        The parameters to optimize (required with a name or a class).
+    **kw
+        Hyper-parameters (``lr``, ...), with a name or a class.
+
+    Returns
+    -------
+    Optimizer
+        A new optimizer, or ``name_or_obj`` itself.
+
+    Raises
+    ------
+    ValueError
+        An unknown name, options with an instance, no ``params`` for a new optimizer, or an
+        argument of another type.
     """
     if isinstance(name_or_obj, Optimizer):
         if kw:

@@ -17,11 +17,24 @@ functions are registered, is in :mod:`fastrnn.cells`):
   reaching each h_t (from the output and from later steps), which gradient-flow diagnostics report.
 """
 
+from __future__ import annotations
+
 import numpy as np
 
 
-def sigmoid(v):
-    """Logistic function, written through tanh so that it never overflows."""
+def sigmoid(v: np.ndarray) -> np.ndarray:
+    """Logistic function ``1 / (1 + exp(-v))``, written through tanh so that it never overflows.
+
+    Parameters
+    ----------
+    v : np.ndarray
+        Any shape.
+
+    Returns
+    -------
+    np.ndarray
+        The same shape and dtype.
+    """
     return 0.5 * (1.0 + np.tanh(0.5 * v))
 
 
@@ -30,8 +43,30 @@ def sigmoid(v):
 # --------------------------------------------------------------------------------------------------
 
 
-def rnn_forward(x, w_ih, w_hh, b_ih, b_hh, h0, relu):
-    """Forward pass of an Elman RNN. Returns ``hs``, ``(T+1, B, H)``."""
+def rnn_forward(x: np.ndarray, w_ih: np.ndarray, w_hh: np.ndarray, b_ih: np.ndarray, b_hh: np.ndarray,
+                h0: np.ndarray, relu: bool) -> np.ndarray:
+    """Forward pass of an Elman RNN (G = 1).
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (T, B, I)
+        The input sequence, time-major, C-contiguous.
+    w_ih : np.ndarray, shape (G*H, I)
+        Input-to-hidden weights, the gate blocks stacked in the cell's order.
+    w_hh : np.ndarray, shape (G*H, H)
+        Hidden-to-hidden weights.
+    b_ih, b_hh : np.ndarray, shape (H,)
+        The two biases.
+    h0 : np.ndarray, shape (B, H)
+        The initial state.
+    relu : bool
+        ReLU instead of tanh.
+
+    Returns
+    -------
+    np.ndarray, shape (T+1, B, H)
+        ``hs``: ``hs[0] = h0``, ``hs[t+1] = h_t``.
+    """
     T, B, _ = x.shape
     hs = np.empty((T + 1,) + h0.shape, dtype=x.dtype)
     hs[0] = h0
@@ -41,12 +76,36 @@ def rnn_forward(x, w_ih, w_hh, b_ih, b_hh, h0, relu):
     return hs
 
 
-def rnn_backward(x, w_ih, w_hh, hs, relu, d_out, d_hT):
+def rnn_backward(x: np.ndarray, w_ih: np.ndarray, w_hh: np.ndarray, hs: np.ndarray, relu: bool,
+                 d_out: np.ndarray, d_hT: np.ndarray) -> tuple[np.ndarray, ...]:
     """BPTT of an Elman RNN.
 
     With ``a_t`` the pre-activation, ``dL/da_t = dL/dh_t * act'(a_t)`` where
     ``tanh'(a_t) = 1 - h_t**2`` and ``relu'(a_t) = [h_t > 0]``; then
     ``dL/dh_{t-1} = dL/da_t @ W_hh``, ``dW_ih += dL/da_t^T x_t``, ``dW_hh += dL/da_t^T h_{t-1}``.
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (T, B, I)
+        The input sequence, time-major, C-contiguous.
+    w_ih : np.ndarray, shape (G*H, I)
+        Input-to-hidden weights, the gate blocks stacked in the cell's order.
+    w_hh : np.ndarray, shape (G*H, H)
+        Hidden-to-hidden weights.
+    hs : np.ndarray, shape (T+1, B, H)
+        What :func:`rnn_forward` returned.
+    relu : bool
+        As given to the forward.
+    d_out : np.ndarray, shape (T, B, H)
+        Gradient of the loss w.r.t. the outputs ``hs[1:]``.
+    d_hT : np.ndarray, shape (B, H)
+        Gradient w.r.t. the final state.
+
+    Returns
+    -------
+    dx, dw_ih, dw_hh, db_ih, db_hh, dh0, dhs : np.ndarray
+        Shapes ``(T, B, I)``, ``(H, I)``, ``(H, H)``, ``(H,)``, ``(H,)``, ``(B, H)``, ``(T, B, H)``;
+        ``dhs[t]`` is the total gradient reaching ``h_t``.
     """
     T = x.shape[0]
     dw_ih, dw_hh = np.zeros_like(w_ih), np.zeros_like(w_hh)
@@ -75,11 +134,33 @@ def rnn_backward(x, w_ih, w_hh, hs, relu, d_out, d_hT):
 # --------------------------------------------------------------------------------------------------
 
 
-def lstm_forward(x, w_ih, w_hh, b_ih, b_hh, h0, c0):
-    """Forward pass of an LSTM.
+def lstm_forward(x: np.ndarray, w_ih: np.ndarray, w_hh: np.ndarray, b_ih: np.ndarray, b_hh: np.ndarray,
+                 h0: np.ndarray, c0: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Forward pass of an LSTM (G = 4, gates i, f, g, o).
 
-    Returns ``hs (T+1, B, H)``, ``cs (T+1, B, H)`` (``cs[0] = c0``), ``tcs (T, B, H)`` = tanh(c_t) and
-    ``acts (T, B, 4H)``, the activated gates [i, f, g, o] of every step.
+    Parameters
+    ----------
+    x : np.ndarray, shape (T, B, I)
+        The input sequence, time-major, C-contiguous.
+    w_ih : np.ndarray, shape (G*H, I)
+        Input-to-hidden weights, the gate blocks stacked in the cell's order.
+    w_hh : np.ndarray, shape (G*H, H)
+        Hidden-to-hidden weights.
+    b_ih, b_hh : np.ndarray, shape (4H,)
+        The two biases.
+    h0, c0 : np.ndarray, shape (B, H)
+        The initial hidden and cell states.
+
+    Returns
+    -------
+    hs : np.ndarray, shape (T+1, B, H)
+        ``hs[0] = h0``, ``hs[t+1] = h_t``.
+    cs : np.ndarray, shape (T+1, B, H)
+        The cell states, ``cs[0] = c0``.
+    tcs : np.ndarray, shape (T, B, H)
+        tanh(c_t).
+    acts : np.ndarray, shape (T, B, 4H)
+        The activated gates [i, f, g, o] of every step.
     """
     T, B, _ = x.shape
     H = h0.shape[1]
@@ -98,7 +179,9 @@ def lstm_forward(x, w_ih, w_hh, b_ih, b_hh, h0, c0):
     return hs, cs, tcs, acts
 
 
-def lstm_backward(x, w_ih, w_hh, hs, cs, tcs, acts, d_out, d_hT, d_cT):
+def lstm_backward(x: np.ndarray, w_ih: np.ndarray, w_hh: np.ndarray, hs: np.ndarray, cs: np.ndarray,
+                  tcs: np.ndarray, acts: np.ndarray, d_out: np.ndarray, d_hT: np.ndarray,
+                  d_cT: np.ndarray) -> tuple[np.ndarray, ...]:
     """BPTT of an LSTM.
 
     Per step, going back in time with ``dh`` and ``dc`` the gradients reaching h_t and c_t::
@@ -107,6 +190,27 @@ def lstm_backward(x, w_ih, w_hh, hs, cs, tcs, acts, d_out, d_hT, d_cT):
         di = dc ⊙ g    df = dc ⊙ c_{t-1}    dg = dc ⊙ i
         da = [di ⊙ i(1-i), df ⊙ f(1-f), dg ⊙ (1-g^2), do ⊙ o(1-o)]   (pre-activation gradients)
         dc_{t-1} = dc ⊙ f                dh_{t-1} = da @ W_hh
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (T, B, I)
+        The input sequence, time-major, C-contiguous.
+    w_ih : np.ndarray, shape (G*H, I)
+        Input-to-hidden weights, the gate blocks stacked in the cell's order.
+    w_hh : np.ndarray, shape (G*H, H)
+        Hidden-to-hidden weights.
+    hs, cs, tcs, acts : np.ndarray
+        What :func:`lstm_forward` returned.
+    d_out : np.ndarray, shape (T, B, H)
+        Gradient of the loss w.r.t. the outputs ``hs[1:]``.
+    d_hT, d_cT : np.ndarray, shape (B, H)
+        Gradients w.r.t. the final hidden and cell states.
+
+    Returns
+    -------
+    dx, dw_ih, dw_hh, db_ih, db_hh, dh0, dc0, dhs : np.ndarray
+        Shapes ``(T, B, I)``, ``(4H, I)``, ``(4H, H)``, ``(4H,)``, ``(4H,)``, ``(B, H)``, ``(B, H)``,
+        ``(T, B, H)``; ``dhs[t]`` is the total gradient reaching ``h_t``.
     """
     T = x.shape[0]
     H = hs.shape[2]
@@ -141,11 +245,31 @@ def lstm_backward(x, w_ih, w_hh, hs, cs, tcs, acts, d_out, d_hT, d_cT):
 # --------------------------------------------------------------------------------------------------
 
 
-def gru_forward(x, w_ih, w_hh, b_ih, b_hh, h0):
-    """Forward pass of a GRU.
+def gru_forward(x: np.ndarray, w_ih: np.ndarray, w_hh: np.ndarray, b_ih: np.ndarray, b_hh: np.ndarray,
+                h0: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Forward pass of a GRU (G = 3, gates r, z, n).
 
-    Returns ``hs (T+1, B, H)``, ``acts (T, B, 3H)``, the activated gates [r, z, n] of every step, and
-    ``hns (T, B, H)`` = W_hn h_{t-1} + b_hn, which the gradient of r needs.
+    Parameters
+    ----------
+    x : np.ndarray, shape (T, B, I)
+        The input sequence, time-major, C-contiguous.
+    w_ih : np.ndarray, shape (G*H, I)
+        Input-to-hidden weights, the gate blocks stacked in the cell's order.
+    w_hh : np.ndarray, shape (G*H, H)
+        Hidden-to-hidden weights.
+    b_ih, b_hh : np.ndarray, shape (3H,)
+        The two biases (kept apart: ``b_hn`` is inside ``r ⊙ (...)``).
+    h0 : np.ndarray, shape (B, H)
+        The initial state.
+
+    Returns
+    -------
+    hs : np.ndarray, shape (T+1, B, H)
+        ``hs[0] = h0``, ``hs[t+1] = h_t``.
+    acts : np.ndarray, shape (T, B, 3H)
+        The activated gates [r, z, n] of every step.
+    hns : np.ndarray, shape (T, B, H)
+        W_hn h_{t-1} + b_hn, which the gradient of r needs.
     """
     T, B, _ = x.shape
     H = h0.shape[1]
@@ -166,7 +290,8 @@ def gru_forward(x, w_ih, w_hh, b_ih, b_hh, h0):
     return hs, acts, hns
 
 
-def gru_backward(x, w_ih, w_hh, hs, acts, hns, d_out, d_hT):
+def gru_backward(x: np.ndarray, w_ih: np.ndarray, w_hh: np.ndarray, hs: np.ndarray, acts: np.ndarray,
+                 hns: np.ndarray, d_out: np.ndarray, d_hT: np.ndarray) -> tuple[np.ndarray, ...]:
     """BPTT of a GRU.
 
     Per step, with ``dh`` the gradient reaching h_t::
@@ -176,6 +301,27 @@ def gru_backward(x, w_ih, w_hh, hs, acts, hns, d_out, d_hT):
         input side:  dgi = [dar, daz, dan]          (gradient of W_ih x + b_ih)
         hidden side: dgh = [dar, daz, dan ⊙ r]      (gradient of W_hh h + b_hh)
         dh_{t-1} = dh ⊙ z + dgh @ W_hh
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (T, B, I)
+        The input sequence, time-major, C-contiguous.
+    w_ih : np.ndarray, shape (G*H, I)
+        Input-to-hidden weights, the gate blocks stacked in the cell's order.
+    w_hh : np.ndarray, shape (G*H, H)
+        Hidden-to-hidden weights.
+    hs, acts, hns : np.ndarray
+        What :func:`gru_forward` returned.
+    d_out : np.ndarray, shape (T, B, H)
+        Gradient of the loss w.r.t. the outputs ``hs[1:]``.
+    d_hT : np.ndarray, shape (B, H)
+        Gradient w.r.t. the final state.
+
+    Returns
+    -------
+    dx, dw_ih, dw_hh, db_ih, db_hh, dh0, dhs : np.ndarray
+        Shapes ``(T, B, I)``, ``(3H, I)``, ``(3H, H)``, ``(3H,)``, ``(3H,)``, ``(B, H)``, ``(T, B, H)``;
+        ``dhs[t]`` is the total gradient reaching ``h_t``.
     """
     T = x.shape[0]
     H = hs.shape[2]

@@ -11,15 +11,21 @@ import dataclasses
 import math
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from fastrnn import clip as _clip
 from fastrnn import losses as _losses
 from fastrnn import optim as _optim
 from fastrnn._progress import progress_bar
 from fastrnn.kernels._reduce import sum_squares
+
+if TYPE_CHECKING:
+    from fastrnn.models import GRU, LSTM, RNN
 
 
 class NonFiniteLossWarning(RuntimeWarning):
@@ -54,13 +60,32 @@ class Callback:
     """
 
     def on_train_begin(self, loop: Loop) -> None:
-        """Before the first epoch."""
+        """Before the first epoch (``loop.epoch`` is 0).
+
+        Parameters
+        ----------
+        loop : Loop
+            The running loop (``loop.trainer``, ``loop.epoch``, ``loop.history``, ...).
+        """
 
     def on_epoch_end(self, loop: Loop) -> None:
-        """After each epoch that finished with finite losses (it is in ``loop.history``)."""
+        """After each epoch that finished with finite losses (it is in ``loop.history``; ``loop.improved``
+        says whether it is the best so far).
+
+        Parameters
+        ----------
+        loop : Loop
+            The running loop (``loop.trainer``, ``loop.epoch``, ``loop.history``, ...).
+        """
 
     def on_train_end(self, loop: Loop) -> None:
-        """After the last epoch, or when training stopped for any reason."""
+        """After the last epoch, or when training stopped for any reason (also an exception).
+
+        Parameters
+        ----------
+        loop : Loop
+            The running loop (``loop.trainer``, ``loop.epoch``, ``loop.history``, ...).
+        """
 
 
 @dataclass
@@ -71,20 +96,25 @@ class EarlyStopping(Callback):
 
     Parameters
     ----------
-    patience : int or None
+    patience : int or None, default 5
         Epochs without improvement before stopping; ``None`` never stops early (with
         ``restore_best``, the model still ends with its best epoch's weights).
-    min_delta : float
-        How much lower than the best so far a loss must be to count as an improvement.
-    restore_best : bool
+    min_delta : float, default 0.0
+        How much lower than the best so far a loss must be to count as an improvement, >= 0.
+    restore_best : bool, default True
         Load the weights of the best epoch when training ends.
+
+    Raises
+    ------
+    ValueError
+        ``patience`` is not a non-negative integer or None, or ``min_delta`` is negative or not finite.
     """
 
     patience: int | None = 5
     min_delta: float = 0.0
     restore_best: bool = True
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         p = self.patience
         if p is not None and (isinstance(p, bool) or not isinstance(p, (int, np.integer)) or p < 0):
             raise ValueError(f"patience must be a non-negative integer or None; got {p!r}")
@@ -93,9 +123,23 @@ class EarlyStopping(Callback):
         self._waited = 0
 
     def on_train_begin(self, loop: Loop) -> None:
+        """Reset the count of epochs without improvement.
+
+        Parameters
+        ----------
+        loop : Loop
+            The running loop (``loop.trainer``, ``loop.epoch``, ``loop.history``, ...).
+        """
         self._waited = 0
 
     def on_epoch_end(self, loop: Loop) -> None:
+        """Count an epoch without improvement; after ``patience`` of them, :meth:`Loop.stop`.
+
+        Parameters
+        ----------
+        loop : Loop
+            The running loop (``loop.trainer``, ``loop.epoch``, ``loop.history``, ...).
+        """
         if loop.improved:
             self._waited = 0
             return
@@ -105,6 +149,13 @@ class EarlyStopping(Callback):
                       f"{self.patience} epochs (best epoch {loop.history.best_epoch})")
 
     def on_train_end(self, loop: Loop) -> None:
+        """With ``restore_best``, load the best epoch's weights (:meth:`Loop.restore_best`).
+
+        Parameters
+        ----------
+        loop : Loop
+            The running loop (``loop.trainer``, ``loop.epoch``, ``loop.history``, ...).
+        """
         if self.restore_best and loop.history.best_epoch is not None:
             loop.restore_best()
 
@@ -114,20 +165,34 @@ class ProgressBar(Callback):
 
     Parameters
     ----------
-    desc : str
+    desc : str, default "training"
         The bar's label.
-    disable : bool or None
+    disable : bool or None, default None
         ``None``: shown only on a terminal (tqdm's rule); ``False``: always; ``True``: never.
     """
 
-    def __init__(self, desc: str = "training", disable: bool | None = None):
+    def __init__(self, desc: str = "training", disable: bool | None = None) -> None:
         self.desc, self.disable, self._bar = desc, disable, None
 
     def on_train_begin(self, loop: Loop) -> None:
+        """Open the bar, of ``loop.epochs`` epochs.
+
+        Parameters
+        ----------
+        loop : Loop
+            The running loop (``loop.trainer``, ``loop.epoch``, ``loop.history``, ...).
+        """
         self._bar = progress_bar(total=loop.epochs, desc=self.desc, unit="epoch", leave=True,
                                  disable=self.disable)
 
     def on_epoch_end(self, loop: Loop) -> None:
+        """Advance the bar by one epoch and show its loss (and validation loss).
+
+        Parameters
+        ----------
+        loop : Loop
+            The running loop (``loop.trainer``, ``loop.epoch``, ``loop.history``, ...).
+        """
         h = loop.history
         post = {"loss": f"{h.loss[-1]:.4g}"}
         if h.val_loss:
@@ -136,6 +201,13 @@ class ProgressBar(Callback):
         self._bar.update(1)
 
     def on_train_end(self, loop: Loop) -> None:
+        """Close the bar (full, when training stopped early).
+
+        Parameters
+        ----------
+        loop : Loop
+            The running loop (``loop.trainer``, ``loop.epoch``, ``loop.history``, ...).
+        """
         if self._bar is None:
             return
         if loop.stopped_early:  # end the bar full: "70/70", not "70/300"
@@ -153,14 +225,37 @@ class History:
     clipping); ``layer_grad_norms`` the same per layer (``l0``, ``l1``, …, ``head``).
     ``diverged`` is true when training stopped because the loss or a gradient became NaN or
     infinite (``stop_reason`` says where).
+
+    The trainer builds it; the constructor's arguments are its fields (:meth:`from_dict`).
+
+    Parameters
+    ----------
+    epoch : list of int
+        The epochs completed, 1-based.
+    loss : list of float
+        Mean training loss of each epoch.
+    val_loss : list of float
+        Validation loss after each epoch (empty without validation data).
+    grad_norm : list of float
+        Mean global gradient L2 norm of each epoch's steps, before clipping.
+    layer_grad_norms : list of dict[str, float]
+        The same per layer (``l0``, ``l1``, …, ``head``).
+    seconds : list of float
+        Wall time of each epoch.
+    best_epoch : int or None
+        The epoch with the lowest monitored loss (None if none was tracked).
+    stop_reason : str
+        Why training ended ("completed all epochs", early stopping, divergence).
+    diverged : bool
+        Whether it stopped on a NaN or infinite loss or gradient.
     """
 
-    epoch: list = field(default_factory=list)
-    loss: list = field(default_factory=list)
-    val_loss: list = field(default_factory=list)
-    grad_norm: list = field(default_factory=list)
-    layer_grad_norms: list = field(default_factory=list)
-    seconds: list = field(default_factory=list)
+    epoch: list[int] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    grad_norm: list[float] = field(default_factory=list)
+    layer_grad_norms: list[dict[str, float]] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
     best_epoch: int | None = None
     stop_reason: str = "completed all epochs"
     diverged: bool = False
@@ -182,26 +277,61 @@ class History:
         return len(self.loss)
 
     @property
-    def history(self):
-        """Keras-style dict of lists."""
+    def history(self) -> dict[str, list[float]]:
+        """Keras-style dict of lists: ``loss``, ``grad_norm``, ``seconds`` and, with validation data,
+        ``val_loss``."""
         d = {"loss": self.loss, "grad_norm": self.grad_norm, "seconds": self.seconds}
         if self.val_loss:
             d["val_loss"] = self.val_loss
         return d
 
-    def to_dict(self) -> dict:
-        """Every field, as JSON-serialisable lists and scalars (:meth:`from_dict` inverts it)."""
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, for a checkpoint or a JSON file.
+
+        Returns
+        -------
+        dict[str, Any]
+            Field name -> value, as JSON-serialisable lists and scalars (:meth:`from_dict` inverts
+            it).
+        """
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> History:
-        """The :class:`History` that :meth:`to_dict` described."""
+    def from_dict(cls, d: dict[str, Any]) -> History:
+        """The :class:`History` that :meth:`to_dict` described.
+
+        Parameters
+        ----------
+        d : dict[str, Any]
+            What :meth:`to_dict` returned; keys that are not fields are ignored, missing fields take
+            their defaults.
+
+        Returns
+        -------
+        History
+        """
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 
 
 class Loop:
     """The state of one training run, as callbacks see it.
+
+    :meth:`Trainer.fit` and :meth:`Trainer.fit_stateful` build it and call :meth:`run`.
+
+    Parameters
+    ----------
+    trainer : Trainer
+        The trainer whose model is trained.
+    epochs : int
+        The most epochs this run may take.
+    monitor : str
+        The loss that decides the best epoch: ``"val_loss"`` or ``"loss"``.
+    min_delta : float, default 0.0
+        How much lower than the best so far the monitored loss must be to count as an improvement.
+    track_best : bool, default True
+        Keep a copy of the best epoch's weights (for :meth:`restore_best`, and restored when
+        training diverges); ``False``: no best epoch, ``improved`` is always false.
 
     Attributes
     ----------
@@ -214,7 +344,7 @@ class Loop:
     """
 
     def __init__(self, trainer: Trainer, epochs: int, monitor: str, min_delta: float = 0.0,
-                 track_best: bool = True):
+                 track_best: bool = True) -> None:
         self.trainer, self.epochs, self.monitor = trainer, epochs, monitor
         self.epoch, self.history, self.improved = 0, History(), False
         self._min_delta, self._track_best = min_delta, track_best
@@ -223,7 +353,13 @@ class Loop:
         self._stop = None
 
     def stop(self, reason: str) -> None:
-        """End training after this epoch; ``reason`` becomes ``history.stop_reason``."""
+        """End training after this epoch (the callbacks of this epoch still run).
+
+        Parameters
+        ----------
+        reason : str
+            Becomes ``history.stop_reason``.
+        """
         self._stop = reason
 
     @property
@@ -251,9 +387,29 @@ class Loop:
             self._best, self.history.best_epoch = current, self.epoch
             self._best_weights = self.trainer.model.state_dict()
 
-    def run(self, run_epoch, evaluate, callbacks, verbose: int) -> History:
-        """Run ``run_epoch(epoch) -> (loss, norms, layer_norms)`` for up to ``epochs`` epochs, with
-        ``evaluate()`` (or None) giving the validation loss after each; see :meth:`Trainer.fit`."""
+    def run(self, run_epoch: Callable[[int], tuple[float, list[float], list[dict[str, float]]]],
+            evaluate: Callable[[], float] | None, callbacks: Sequence[Callback], verbose: int) -> History:
+        """Run up to ``epochs`` epochs; see :meth:`Trainer.fit`.
+
+        Parameters
+        ----------
+        run_epoch : Callable[[int], tuple]
+            ``run_epoch(epoch) -> (loss, norms, layer_norms)``: trains one epoch and returns its
+            mean loss and every step's global and per-layer gradient norms; raises the trainer's
+            internal non-finite error (caught here: training stops, diverged) when a step's loss
+            or gradient is not finite.
+        evaluate : Callable[[], float] or None
+            The validation loss after each epoch; None without validation data.
+        callbacks : sequence of Callback
+            Called in this order after each epoch (and at the start and the end).
+        verbose : int
+            Print one line per epoch when non-zero.
+
+        Returns
+        -------
+        History
+            :attr:`history`, complete.
+        """
         h = self.history
         for cb in callbacks:
             cb.on_train_begin(self)
@@ -300,18 +456,35 @@ def _layer_of(name):
 class Trainer:
     """Trains a model from :mod:`fastrnn.models`.
 
+    One step (:meth:`train_step`) is forward, loss, BPTT, clipping and an optimizer update.
+
     Parameters
     ----------
-    model : an :class:`~fastrnn.models.RNN`, ``LSTM`` or ``GRU``.
-    loss : a name ("mse", "mae", "huber", "bce", "cross_entropy") or a loss from :mod:`fastrnn.losses`.
-    optimizer : an optimizer from :mod:`fastrnn.optim` built on ``model.parameters()``, or a name
-        (then with its default settings); default Adam(lr=1e-3).
-    clip_norm : rescale the gradients so that their global L2 norm is at most this.
-    clip_value : clip every gradient element into [-clip_value, clip_value] (applied first).
-    seed : seed of the shuffling; default the model's seed, so one seed fixes the whole run.
+    model : RNN, LSTM or GRU
+        The model; its parameters are updated in place.
+    loss : str or callable, default "mse"
+        A name ("mse", "mae", "huber", "bce", "cross_entropy") or a loss from :mod:`fastrnn.losses`
+        (any ``f(pred, target) -> (value, grad)``).
+    optimizer : Optimizer, str or None, default None
+        An optimizer from :mod:`fastrnn.optim` built on ``model.parameters()``, or a name (then with
+        its default settings); None: ``Adam(lr=1e-3)``.
+    clip_norm : float or None, default None
+        Rescale the gradients so that their global L2 norm is at most this (positive).
+    clip_value : float or None, default None
+        Clip every gradient element into [-clip_value, clip_value] (applied first; positive).
+    seed : int or None, default None
+        Seed of the shuffling; None: the model's seed, so one seed fixes the whole run.
+
+    Raises
+    ------
+    ValueError
+        ``clip_norm`` or ``clip_value`` is not a positive finite number or None; an unknown loss or
+        optimizer name.
     """
 
-    def __init__(self, model, loss="mse", optimizer=None, clip_norm=None, clip_value=None, seed=None):
+    def __init__(self, model: RNN | LSTM | GRU, loss: str | _losses.Loss | Callable = "mse",
+                 optimizer: _optim.Optimizer | str | None = None, clip_norm: float | None = None,
+                 clip_value: float | None = None, seed: int | None = None) -> None:
         self.model = model
         self.loss = _losses.get(loss)
         if optimizer is None:
@@ -411,18 +584,57 @@ class Trainer:
         self.optimizer.step(grads)
         return float(value), cache["states"]
 
-    def train_step(self, x, y):
-        """One update on the batch ``(x, y)``; returns the loss before the update (NaN or inf, with
-        no update, when the loss or a gradient is not finite)."""
+    def train_step(self, x: ArrayLike, y: ArrayLike) -> float:
+        """One update on the batch ``(x, y)``.
+
+        Parameters
+        ----------
+    x : array_like, shape (B, T, I), or (B, T) when the model has one input
+        The inputs, as :meth:`fit` takes them.
+    y : array_like
+        The targets, as :meth:`fit` takes them: (B,) or (B, O); (B, T) or (B, T, O) with
+        ``return_sequences``.
+
+        Returns
+        -------
+        float
+            The loss before the update; NaN or inf, with no update, when the loss or a gradient is
+            not finite.
+
+        Raises
+        ------
+        ValueError
+            ``x`` or ``y`` is not as :meth:`fit` takes them.
+        """
         x, y = self._check_xy(x, y)
         try:
             return self._step(x, y)[0]
         except _NonFinite as e:
             return e.value
 
-    def evaluate(self, X, y, batch_size=256):
+    def evaluate(self, X: ArrayLike, y: ArrayLike, batch_size: int = 256) -> float:
         """Mean loss over all of ``(X, y)`` (no dropout, no update), in batches of ``batch_size``.
-        ``X`` and ``y`` are taken as by :meth:`fit`."""
+
+        Parameters
+        ----------
+    X : array_like, shape (B, T, I), or (B, T) when the model has one input
+        The inputs, as :meth:`fit` takes them.
+    y : array_like
+        The targets, as :meth:`fit` takes them: (B,) or (B, O); (B, T) or (B, T, O) with
+        ``return_sequences``.
+        batch_size : int, default 256
+            Samples per forward pass (the result does not depend on it beyond rounding).
+
+        Returns
+        -------
+        float
+            The loss averaged over the samples.
+
+        Raises
+        ------
+        ValueError
+            ``X`` or ``y`` is not as :meth:`fit` takes them, or ``batch_size`` is not a positive integer.
+        """
         X, y = self._check_xy(X, y)
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}")
@@ -434,30 +646,57 @@ class Trainer:
             count += n
         return total / count
 
-    def fit(self, X, y, validation_data=None, epochs=10, batch_size=32, shuffle=True,
-            early_stopping=None, verbose=1, callbacks=None):
+    def fit(self, X: ArrayLike, y: ArrayLike, validation_data: tuple[ArrayLike, ArrayLike] | None = None,
+            epochs: int = 10, batch_size: int = 32, shuffle: bool = True,
+            early_stopping: EarlyStopping | None = None, verbose: int = 1,
+            callbacks: Sequence[Callback] | None = None) -> History:
         """Train for ``epochs`` passes over ``(X, y)`` in minibatches of ``batch_size``.
 
-        Returns a :class:`History`. A NaN or infinite loss stops training with a
-        :class:`NonFiniteLossWarning`, leaving the weights of the best epoch so far (or the initial
-        ones) in the model; ``history.stop_reason`` says what happened.
+        A NaN or infinite loss stops training with a :class:`NonFiniteLossWarning`, leaving the
+        weights of the best epoch so far (or the initial ones) in the model;
+        ``history.stop_reason`` says what happened.
 
         Every epoch runs through one loop (:class:`Loop`): the steps, the validation loss, the
         best-epoch bookkeeping, then the ``callbacks`` (:class:`Callback`: ``early_stopping``, which
         is one, runs first, then e.g. :class:`ProgressBar`), which may stop training.
 
-        Inputs
+        Parameters
+        ----------
+        X : array_like, shape (B, T, I), or (B, T) when the model has one input
+            A NumPy array or anything ``np.asarray`` turns into one of real numbers (nested lists, a
+            pandas DataFrame of B rows and T columns); bool and integer values are converted to the
+            model's dtype. A 1-D ``X`` is refused (one sequence is ``x.reshape(1, -1)``).
+        y : array_like, shape (B,) or (B, O); (B, T) or (B, T, O) with ``return_sequences``
+            The targets (class indices for ``cross_entropy``): an array, list or pandas
+            Series/DataFrame of bool, integer or float numbers, converted to the model's dtype, one
+            row per sample of ``X``, all finite.
+        validation_data : tuple (X_val, y_val) or None, default None
+            Checked like ``X`` and ``y``; its loss after each epoch is the monitored one.
+        epochs : int, default 10
+            The most passes over the data.
+        batch_size : int, default 32
+            Samples per update (the last batch of an epoch may be smaller).
+        shuffle : bool, default True
+            Draw a new order of the samples every epoch (seeded by ``seed``).
+        early_stopping : EarlyStopping or None, default None
+            Stop when the monitored loss stops improving (and restore the best weights).
+        verbose : int, default 1
+            0: silent; 1: one line per epoch and a transient progress bar over its batches; 2: the
+            batch bars stay.
+        callbacks : sequence of Callback or None, default None
+            More hooks, called after ``early_stopping`` in this order.
+
+        Returns
+        -------
+        History
+            One entry per epoch completed; ``best_epoch``, ``stop_reason``, ``diverged``.
+
+        Raises
         ------
-        ``X`` is (B, T, I), or (B, T) when the model has one input: a NumPy array or anything
-        ``np.asarray`` turns into one of real numbers (nested lists, a pandas DataFrame of B rows
-        and T columns); bool and integer values are converted to the model's dtype. A 1-D ``X`` is
-        refused (one sequence is ``x.reshape(1, -1)``). ``y`` is (B,) or (B, O) for a many-to-one
-        model, (B, T) or (B, T, O) with ``return_sequences`` (class indices for ``cross_entropy``):
-        an array, list or pandas Series/DataFrame of bool, integer or float numbers, converted to the
-        model's dtype, one row per sample of ``X``, all finite. ``validation_data`` is the 2-tuple
-        ``(X_val, y_val)``, checked the same way. Anything else raises ValueError saying what was
-        expected and what was given: strings, objects or complex numbers, NaN or infinite targets,
-        a length or shape that does not match.
+        ValueError
+            Anything else as ``X``, ``y`` or ``validation_data``, saying what was expected and what was
+            given: strings, objects or complex numbers, NaN or infinite targets, a length or shape
+            that does not match; ``epochs`` or ``batch_size`` not a positive integer.
         """
         X, y = self._check_xy(X, y)
         if validation_data is not None:
@@ -498,7 +737,8 @@ class Trainer:
         evaluate = (lambda: self.evaluate(Xv, yv)) if validation_data is not None else None
         return loop.run(run_epoch, evaluate, callbacks, verbose)
 
-    def fit_stateful(self, X, y, k, epochs=10, verbose=1, callbacks=None):
+    def fit_stateful(self, X: ArrayLike, y: ArrayLike, k: int, epochs: int = 10, verbose: int = 1,
+                     callbacks: Sequence[Callback] | None = None) -> History:
         """Truncated BPTT over long series: consecutive windows of ``k`` steps carry the hidden state
         forward, and gradients stop at each window's start.
 
@@ -507,9 +747,37 @@ class Trainer:
         from all earlier steps, while each update costs only ``k`` steps of BPTT. For many short,
         independent windows (the usual forecasting set-up), use :meth:`fit`.
 
-        ``X`` is (B, T, I) — B parallel streams, each read in order — or (T, I) / (T,) for one series;
-        ``y`` the per-step targets (B, T, O) or (T, O) / (T,). The model needs
-        ``return_sequences=True``. The state is reset to zeros at the start of each epoch.
+        The model needs ``return_sequences=True``. The state is reset to zeros at the start of each
+        epoch. There is no best-epoch tracking: the model ends with the weights of the last step
+        (the last finite one, if training diverged).
+
+        Parameters
+        ----------
+        X : array_like, shape (B, T, I), or (T, I) / (T,) for one series
+            B parallel streams, each read in order.
+        y : array_like, shape (B, T, O), or (T, O) / (T,) for one series
+            The per-step targets.
+        k : int
+            Steps per window (the truncation length of BPTT).
+        epochs : int, default 10
+            Passes over the whole series.
+        verbose : int, default 1
+            Print one line per epoch when non-zero.
+        callbacks : sequence of Callback or None, default None
+            Hooks into the loop (see :meth:`fit`). Without best-epoch tracking ``loop.improved`` is
+            always false, so an :class:`EarlyStopping` here stops after ``patience`` epochs
+            whatever the loss does: do not pass one.
+
+        Returns
+        -------
+        History
+            One entry per epoch: the mean loss over the steps and the gradient norms.
+
+        Raises
+        ------
+        ValueError
+            The model does not return sequences; ``X`` or ``y`` is not as described (or not a target
+            for every step); ``k`` or ``epochs`` is not a positive integer.
         """
         m = self.model
         if not m.return_sequences:

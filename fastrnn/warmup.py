@@ -24,8 +24,10 @@ def warm_up(kinds: Iterable[str] = KINDS,
 
     Parameters
     ----------
-    kinds : model kinds, any of :data:`fastrnn.cells.KINDS` (default: all of them).
-    dtypes : ``"float32"`` and/or ``"float64"``.
+    kinds : iterable of str, default :data:`fastrnn.cells.KINDS`
+        Model kinds, any of :data:`fastrnn.cells.KINDS` (default: all of them).
+    dtypes : iterable of str, default ("float32", "float64")
+        ``"float32"`` and/or ``"float64"``.
 
     Returns
     -------
