@@ -82,7 +82,14 @@ def parameter_shapes(kind: str, input_size: int, hidden_size: int, output_size: 
         ``(G*H, I)`` for layer 0 and ``(G*H, D*H)`` above, ``weight_hh_l{k}`` ``(G*H, H)``, the two
         biases ``(G*H,)`` (``_reverse`` for the backward direction), ``head.weight`` ``(O, D*H)``,
         ``head.bias`` ``(O,)``, with G = 1, 4, 3 gates for RNN, LSTM, GRU and D = 2 if bidirectional.
+
+    Raises
+    ------
+    ValueError
+        ``kind`` is not a model kind of the cell registry.
     """
+    if kind not in _CELL_GATES:
+        raise ValueError(f"kind must be one of {', '.join(map(repr, _CELL_GATES))}; got {kind!r}")
     G, H, D = _CELL_GATES[kind], hidden_size, 2 if bidirectional else 1
     shapes = {}
     for layer in range(num_layers):

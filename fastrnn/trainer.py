@@ -28,6 +28,11 @@ if TYPE_CHECKING:
     from fastrnn.models import GRU, LSTM, RNN
 
 
+def _is_real(v) -> bool:
+    """Whether ``v`` is a real number (int or float, NumPy's too; not bool, not a string)."""
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+
 class NonFiniteLossWarning(RuntimeWarning):
     """Training stopped because the loss or a gradient became NaN or infinite."""
 
@@ -118,7 +123,7 @@ class EarlyStopping(Callback):
         p = self.patience
         if p is not None and (isinstance(p, bool) or not isinstance(p, (int, np.integer)) or p < 0):
             raise ValueError(f"patience must be a non-negative integer or None; got {p!r}")
-        if not np.isfinite(self.min_delta) or self.min_delta < 0:
+        if not (_is_real(self.min_delta) and np.isfinite(self.min_delta)) or self.min_delta < 0:
             raise ValueError(f"min_delta must be a non-negative number; got {self.min_delta!r}")
         self._waited = 0
 
@@ -493,7 +498,7 @@ class Trainer:
             optimizer = _optim.get(optimizer, model.parameters())
         self.optimizer = optimizer
         for name, v in (("clip_norm", clip_norm), ("clip_value", clip_value)):
-            if v is not None and not (np.isfinite(v) and v > 0):
+            if v is not None and not (_is_real(v) and np.isfinite(v) and v > 0):
                 raise ValueError(f"{name} must be a positive number or None; got {v!r}")
         self.clip_norm = clip_norm
         self.clip_value = clip_value
@@ -764,9 +769,8 @@ class Trainer:
         verbose : int, default 1
             Print one line per epoch when non-zero.
         callbacks : sequence of Callback or None, default None
-            Hooks into the loop (see :meth:`fit`). Without best-epoch tracking ``loop.improved`` is
-            always false, so an :class:`EarlyStopping` here stops after ``patience`` epochs
-            whatever the loss does: do not pass one.
+            Hooks into the loop (see :meth:`fit`). Not :class:`EarlyStopping`: this loop keeps no
+            best epoch (there is no validation data), so it is refused.
 
         Returns
         -------
@@ -777,9 +781,13 @@ class Trainer:
         ------
         ValueError
             The model does not return sequences; ``X`` or ``y`` is not as described (or not a target
-            for every step); ``k`` or ``epochs`` is not a positive integer.
+            for every step); ``k`` or ``epochs`` is not a positive integer; ``callbacks`` holds an
+            :class:`EarlyStopping`.
         """
         m = self.model
+        if any(isinstance(cb, EarlyStopping) for cb in callbacks or ()):
+            raise ValueError("fit_stateful keeps no best epoch (it has no validation data), so "
+                             "EarlyStopping cannot work there; use fit with validation_data")
         if not m.return_sequences:
             raise ValueError("fit_stateful needs a model with return_sequences=True (a target per step)")
         X, y = np.asarray(X), np.asarray(y)

@@ -136,3 +136,25 @@ def test_evaluate_and_fit_stateful_check_their_arguments():
     bad[7] = np.nan
     with pytest.raises(ValueError, match="y must be finite"):
         seq.fit_stateful(series[:-1], bad, k=5, epochs=1, verbose=0)
+
+
+def test_settings_of_the_wrong_type_are_value_errors():
+    from fastrnn.models import parameter_shapes
+
+    m = fr.GRU(1, 2)
+    with pytest.raises(ValueError, match="kind must be one of"):
+        parameter_shapes("foo", 1, 2)
+    with pytest.raises(ValueError, match="clip_norm must be a positive number"):
+        fr.Trainer(m, clip_norm="a")
+    with pytest.raises(ValueError, match="clip_value must be a positive number"):
+        fr.Trainer(m, clip_value=True)
+    with pytest.raises(ValueError, match="min_delta must be a non-negative number"):
+        fr.EarlyStopping(min_delta="a")
+
+
+def test_fit_stateful_refuses_early_stopping():
+    m = fr.GRU(1, 2, return_sequences=True)
+    series = np.sin(np.arange(30.0))
+    with pytest.raises(ValueError, match="EarlyStopping cannot work there"):
+        fr.Trainer(m).fit_stateful(series[:-1], series[1:], k=5, epochs=3, verbose=0,
+                                   callbacks=[fr.EarlyStopping(patience=1)])
