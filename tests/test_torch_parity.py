@@ -12,14 +12,14 @@ gradients of all four parameters, ``x`` and the initial state must agree to 1e-9
 import numpy as np
 import pytest
 
+from fastrnn import functional as F
+
 torch = pytest.importorskip("torch")
 
 try:
     import _helpers as H
 except ImportError:  # tests/ imported as a package
     from tests import _helpers as H
-
-from fastrnn import functional as F
 
 TOL = {np.float64: 1e-9, np.float32: 1e-4}
 WORST = H.WorstErrors("fastrnn vs PyTorch: worst relative errors (test_torch_parity.py)")
