@@ -216,7 +216,7 @@ def info() -> list[dict]:
 
 
 # ---------------------------------------------------------------------------
-# CSV loading (the text-level reading is in fastrnn.csvread)
+# CSV loading (the text-level reading is in fastrnn.forecast.csvread)
 # ---------------------------------------------------------------------------
 
 _DATE_WORDS = {"date", "time", "datetime", "timestamp", "month", "day", "week", "period", "ds"}
@@ -225,7 +225,7 @@ _MAX_LISTED = 5
 _MISSING_DATES = ("error", "fill", "ignore")
 
 
-def _lines(lines) -> str:
+def format_lines(lines) -> str:
     """'line 5' / 'lines 3, 7, 9 and 12 more' for 1-based line numbers of the file."""
     lines = [int(r) for r in lines]
     head = ", ".join(str(r) for r in lines[:_MAX_LISTED])
@@ -238,7 +238,7 @@ def _is_date_name(col: str) -> bool:
     return any(p in _DATE_WORDS for p in parts)
 
 
-def _parse_dates(s: pd.Series) -> pd.Series:
+def coerce_dates(s: pd.Series) -> pd.Series:
     """Parse text to datetimes (NaT where impossible); one format for the column."""
     import warnings
 
@@ -252,7 +252,7 @@ def _parse_dates(s: pd.Series) -> pd.Series:
 
 def _numeric_share(s: pd.Series, decimal: str = ".") -> float:
     """Share of non-empty cells that parse as numbers (0 for an empty column)."""
-    from fastrnn.csvread import to_numbers
+    from fastrnn.forecast.csvread import to_numbers
 
     present = s.dropna()
     if present.empty:
@@ -264,12 +264,12 @@ def _detect_date_column(df: pd.DataFrame, decimal: str = ".") -> str | None:
     for col in df.columns:
         if _is_date_name(col) and _numeric_share(df[col], decimal) < 0.5:
             present = df[col].dropna()
-            if not present.empty and _parse_dates(present).notna().any():
+            if not present.empty and coerce_dates(present).notna().any():
                 return col
     first = df.columns[0]
     if _UNNAMED.match(str(first)) and _numeric_share(df[first], decimal) < 0.5:
         present = df[first].dropna()
-        if not present.empty and _parse_dates(present).notna().all():
+        if not present.empty and coerce_dates(present).notna().all():
             return first
     return None
 
@@ -302,12 +302,12 @@ def _require_column(df: pd.DataFrame, col: str, what: str, path) -> None:
 
 def _to_values(raw: pd.Series, col: str, path, decimal: str = ".") -> np.ndarray:
     """Finite float64 values of ``raw`` (text cells indexed by line number)."""
-    from fastrnn.csvread import to_numbers
+    from fastrnn.forecast.csvread import to_numbers
 
     missing = raw.isna().to_numpy()
     if missing.any():
         raise DataError(
-            f"{path}: column {col!r} has missing values at {_lines(raw.index[missing])}; "
+            f"{path}: column {col!r} has missing values at {format_lines(raw.index[missing])}; "
             f"fill or remove those rows"
         )
     num = to_numbers(raw, decimal)
@@ -316,7 +316,7 @@ def _to_values(raw: pd.Series, col: str, path, decimal: str = ".") -> np.ndarray
         lines = raw.index[bad]
         mark = f" with decimal mark {decimal!r}" if decimal != "." else ""
         raise DataError(
-            f"{path}: column {col!r} has non-numeric values{mark} at {_lines(lines)} "
+            f"{path}: column {col!r} has non-numeric values{mark} at {format_lines(lines)} "
             f"(e.g. {raw[lines[0]]!r}); fix or remove those rows"
         )
     return num
@@ -324,12 +324,12 @@ def _to_values(raw: pd.Series, col: str, path, decimal: str = ".") -> np.ndarray
 
 def _to_dates(raw: pd.Series, col: str, path, date_format: str | None = None):
     """``(dates, resolved format, note)`` of ``raw`` (text cells indexed by line number)."""
-    from fastrnn.csvread import parse_dates
+    from fastrnn.forecast.csvread import parse_dates
 
     missing = raw.isna().to_numpy()
     if missing.any():
         raise DataError(
-            f"{path}: date column {col!r} is empty at {_lines(raw.index[missing])}; "
+            f"{path}: date column {col!r} is empty at {format_lines(raw.index[missing])}; "
             f"fill or remove those rows"
         )
     parsed, fmt, note = parse_dates(raw, col, path, date_format)
@@ -338,7 +338,7 @@ def _to_dates(raw: pd.Series, col: str, path, date_format: str | None = None):
     if dup.any():
         rows = np.flatnonzero(dup)
         raise DataError(
-            f"{path}: duplicate dates at {_lines(raw.index[rows])} (e.g. {dates[rows[0]]}); "
+            f"{path}: duplicate dates at {format_lines(raw.index[rows])} (e.g. {dates[rows[0]]}); "
             f"keep one row per date"
         )
     return dates, fmt, note
@@ -362,7 +362,7 @@ def _listed_dates(dates) -> str:
 
 def _check_spacing(values, dates, lines, missing_dates: str, path):
     """Apply ``missing_dates`` to sorted ``dates``: ``(values, dates, grid or None, note)``."""
-    from fastrnn.csvread import grid
+    from fastrnn.forecast.csvread import grid
 
     g = grid(dates)
     if g.regular:
@@ -455,7 +455,7 @@ def load_csv(path: str | PathLike, column: str | None = None, date_column: str |
             values, bad or duplicate dates, empty date range, ambiguous
             separator, decimal mark or dates, missing dates.
     """
-    from fastrnn import csvread
+    from fastrnn.forecast import csvread
 
     path = Path(path)
     if not path.is_file():
@@ -511,7 +511,7 @@ def load_csv(path: str | PathLike, column: str | None = None, date_column: str |
         rows = np.flatnonzero(short)
         k = rows[0]
         raise DataError(
-            f"{path}: not a readable CSV: {_lines(df.index[rows])} "
+            f"{path}: not a readable CSV: {format_lines(df.index[rows])} "
             f"{'has' if len(rows) == 1 else 'have'} fewer fields than the {n_cols} of the header "
             f"(line {df.index[k]}: {nfields[k]} field{'s' if nfields[k] != 1 else ''}); add the "
             f"missing fields (an empty field between two separators is a missing value)")
