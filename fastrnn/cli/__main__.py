@@ -2,4 +2,5 @@
 
 from fastrnn.cli import main
 
-main()
+if __name__ == "__main__":  # importing this module (e.g. pkgutil.walk_packages) runs nothing
+    main()
