@@ -1,7 +1,7 @@
 """How much memory this process may still use, to refuse work that cannot fit before starting it.
 
 The checks that use it (model files in :func:`fastrnn.models.load`, training settings in
-:func:`fastrnn.forecast.make_config`, windows in :func:`fastrnn.preprocessing.prepare`) compare an
+:func:`fastrnn.forecast.make_config`, windows in :func:`fastrnn.forecast.preprocessing.prepare`) compare an
 estimate of what they would allocate with :func:`available_bytes`, and raise a ValueError naming a
 size that fits instead of letting the allocation die with a MemoryError halfway.
 """

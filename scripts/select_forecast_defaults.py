@@ -61,7 +61,7 @@ import time
 import numpy as np
 
 from fastrnn import forecast as fc
-from fastrnn.baselines import linear_ar, persistence, rmse
+from fastrnn.forecast.baselines import linear_ar, persistence, rmse
 
 
 def grid(**axes):

@@ -5,10 +5,10 @@ import math
 import numpy as np
 import pytest
 
-from fastrnn import baselines
-from fastrnn.baselines import evaluate, linear_ar, mae, persistence, rmse, seasonal_naive
-from fastrnn.datasets import load
-from fastrnn.preprocessing import prepare
+from fastrnn.forecast import baselines
+from fastrnn.forecast.baselines import evaluate, linear_ar, mae, persistence, rmse, seasonal_naive
+from fastrnn.forecast.datasets import load
+from fastrnn.forecast.preprocessing import prepare
 
 # Differences 1, 2, ..., 9. split(10) puts the test part at points 6..9 = 22, 29, 37, 46.
 TOY = np.array([1, 2, 4, 7, 11, 16, 22, 29, 37, 46], dtype=float)

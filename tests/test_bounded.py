@@ -16,11 +16,13 @@ import pytest
 from click.testing import CliRunner
 
 import fastrnn as fr
-from fastrnn import _memory, datasets
+from fastrnn import _memory
 from fastrnn import forecast as fc
-from fastrnn import preprocessing as pp
 from fastrnn.cli import main
-from fastrnn.datasets import DataError
+from fastrnn.forecast import datasets
+from fastrnn.forecast import preprocessing as pp
+from fastrnn.forecast.datasets import DataError
+from fastrnn.forecast.predict import RUN_FORMAT
 from fastrnn.models import ModelFileError, parameter_shapes
 
 TINY = ["--epochs", "1", "--hidden", "4", "--ensemble", "1", "--no-plot"]
@@ -270,7 +272,7 @@ def test_unknown_top_level_keys_are_ignored(copy_run):
 
 def test_a_future_format_asks_for_an_upgrade(copy_run):
     folder = copy_run()
-    _tamper(folder, lambda i: i.update(format=fc.RUN_FORMAT + 1))
+    _tamper(folder, lambda i: i.update(format=RUN_FORMAT + 1))
     with pytest.raises(fc.RunError, match="upgrade fastrnn"):
         fc.load_run(folder)
 

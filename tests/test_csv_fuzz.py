@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import fastrnn  # noqa: E402
-from fastrnn.datasets import DataError, load_csv  # noqa: E402
+from fastrnn.forecast.datasets import DataError, load_csv  # noqa: E402
 
 
 def _import_all_of_fastrnn():

@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from fastrnn import datasets
 from fastrnn.cli import main
-from fastrnn.datasets import DataError, load_csv
+from fastrnn.forecast import datasets
+from fastrnn.forecast.datasets import DataError, load_csv
 
 FAST = ["--epochs", "1", "--hidden", "4", "--no-plot"]
 

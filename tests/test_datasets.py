@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fastrnn import datasets
-from fastrnn.datasets import DataError, Dataset, load, load_csv
+from fastrnn.forecast import datasets
+from fastrnn.forecast.datasets import DataError, Dataset, load, load_csv
 
 
 def write(tmp_path, text, name="data.csv"):

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 import fastrnn as fr
-from fastrnn import baselines, datasets
 from fastrnn import forecast as fc
-from fastrnn.datasets import DataError
+from fastrnn.forecast import baselines, datasets, runs
+from fastrnn.forecast.datasets import DataError
 
 METRIC_KEYS = {"dataset", "model", "look_back", "n_test", "test_start", "test", "baselines",
                "train_seconds", "epochs_run"}
@@ -84,6 +84,15 @@ def test_bad_settings_raise_value_error(kw, word):
 def test_unknown_dataset_is_a_data_error():
     with pytest.raises(DataError, match="unknown dataset 'nope'.*airline"):
         fc.make_config(dataset="nope")
+
+
+@pytest.mark.parametrize("source", [{"csv": ""}, {"csv": "  ", "dataset": None}])
+def test_an_empty_csv_path_is_a_data_error(source):
+    """As ``fastrnn train --csv ''``: not the current folder, not a KeyError for the dataset."""
+    with pytest.raises(DataError, match=r"^csv is empty; pass the path of a CSV file"):
+        fc.load_series(source)
+    with pytest.raises(DataError, match=r"^csv is empty; pass the path of a CSV file"):
+        fc.make_config(csv=source["csv"])
 
 
 def test_dataset_and_csv_are_exclusive():
@@ -229,7 +238,7 @@ def test_run_cleans_up_when_training_fails(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise DataError("boom")
 
-    monkeypatch.setattr(fc, "train", boom)
+    monkeypatch.setattr(runs, "train", boom)  # the train that fc.run calls
     with pytest.raises(DataError):
         fc.run(small(), out=tmp_path / "runs" / "x")
     assert os.listdir(tmp_path) == []

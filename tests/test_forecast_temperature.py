@@ -17,13 +17,12 @@ import pytest
 from click.testing import CliRunner
 
 import fastrnn as fr
-from fastrnn import baselines, datasets
-from fastrnn import cli_forecast
 from fastrnn import forecast as fc
 from fastrnn.cli import main
-from fastrnn.datasets import DataError
+from fastrnn.forecast import baselines, datasets
+from fastrnn.forecast.datasets import DataError
+from fastrnn.forecast.preprocessing import calendar_features, calendar_windows, prepare
 from fastrnn.models import GRU, LSTM, RNN
-from fastrnn.preprocessing import calendar_features, calendar_windows, prepare
 
 
 def tiny(**kw):
@@ -179,17 +178,6 @@ def test_runs_without_calendar_keep_format_1(tmp_path):
 
 
 # --- command line -------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _commands():
-    added = [c.name for c in cli_forecast.COMMANDS if c.name not in main.commands]
-    for c in cli_forecast.COMMANDS:
-        if c.name in added:
-            main.add_command(c)
-    yield
-    for name in added:
-        main.commands.pop(name, None)
 
 
 def test_cli_train_and_predict_with_calendar_and_ensemble(tmp_path):

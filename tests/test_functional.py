@@ -517,7 +517,7 @@ def test_backward_rejects_bad_gradients(cell, backend, make, name, shape):
 
 
 def test_cell_registry_imports_neither_numpy_nor_numba():
-    """cli_forecast reads the model kinds from fastrnn.cells at import: it must stay cheap."""
+    """fastrnn.cli.forecast reads the model kinds from fastrnn.cells at import: it must stay cheap."""
     import subprocess
     import sys
 

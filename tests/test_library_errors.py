@@ -28,7 +28,7 @@ def _fit(X, y, **kw):
 
 
 def test_exceptions_are_exported_from_the_package():
-    from fastrnn.datasets import DataError
+    from fastrnn.datasets import DataError  # the documented path (an alias of fastrnn.forecast.datasets)
     from fastrnn.forecast import RunError
     from fastrnn.models import ModelFileError
     from fastrnn.trainer import NonFiniteLossWarning

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fastrnn.datasets import DataError, load
-from fastrnn.preprocessing import (
+from fastrnn.forecast.datasets import DataError, load
+from fastrnn.forecast.preprocessing import (
     MinMaxScaler, StandardScaler, make_windows, prepare, split,
 )
 

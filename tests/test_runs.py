@@ -22,6 +22,8 @@ from click.testing import CliRunner
 
 from fastrnn import forecast as fc
 from fastrnn.cli import main
+from fastrnn.forecast import job
+from fastrnn.forecast.checkpoints import save_member
 from fastrnn.trainer import History
 
 TINY = ["--hidden", "4", "--no-plot", "--ensemble", "1"]
@@ -82,8 +84,8 @@ def assert_same_run(a: Path, b: Path):
 _DRIVER = """
 import datetime as _dt, sys, time
 from pathlib import Path
-from fastrnn import forecast as fc
 from fastrnn.cli import main
+from fastrnn.forecast import runs
 from fastrnn.trainer import History
 
 class Frozen(_dt.datetime):  # every process gets the same time stamp
@@ -91,7 +93,7 @@ class Frozen(_dt.datetime):  # every process gets the same time stamp
     def now(cls, tz=None):
         return cls(2026, 11, 23, 17, 45, 1)
 
-fc.datetime = Frozen
+runs.datetime = Frozen  # the run folder names are stamped in fastrnn.forecast.runs
 Path(sys.argv[1]).write_text("ready")
 while not Path("go").exists():
     time.sleep(0.005)
@@ -168,7 +170,7 @@ def test_predict_output_refuses_an_existing_file_unless_forced(tiny_run, tmp_pat
 def test_write_csv_does_not_clobber_a_file_that_appears_meanwhile(tmp_path):
     import click
 
-    from fastrnn.cli_forecast import _write_csv
+    from fastrnn.cli.forecast import _write_csv
 
     target = tmp_path / "next.csv"
     target.write_text("mine\n")  # as if it appeared after predict's first check
@@ -260,10 +262,10 @@ def test_resume_in_the_library_equals_an_uninterrupted_run(tmp_path, monkeypatch
             raise KeyboardInterrupt
         return real_fit(model, *a, **k)
 
-    monkeypatch.setattr(fc, "fit_model", interrupt_second)
+    monkeypatch.setattr(job, "fit_model", interrupt_second)  # the one train calls
     with pytest.raises(KeyboardInterrupt):
         fc.run(cfg, plot=False, progress=False, root=tmp_path / "runs")
-    monkeypatch.setattr(fc, "fit_model", real_fit)
+    monkeypatch.setattr(job, "fit_model", real_fit)
     (reserved,) = [p for p in (tmp_path / "runs").iterdir() if not p.name.startswith(".")]
     res, path, _ = fc.run(None, plot=False, progress=False, resume=reserved)
     assert path == reserved and res.resumed == 1
@@ -299,7 +301,7 @@ def test_resume_refuses_changed_data_and_keeps_the_state(tmp_path):
     cfg = fc.make_config(csv=str(csv), epochs=2, hidden=4, ensemble=2)
     stage = fc.Staging(tmp_path / "out")
     stage.begin(cfg, fc.load_series(cfg))
-    fc._save_member(stage.path, 0, fc.build_model(cfg, seed=cfg.seed),
+    save_member(stage.path, 0, fc.build_model(cfg, seed=cfg.seed),
                     History(loss=[1.0], val_loss=[1.0], seconds=[0.1], best_epoch=1), 0.1)
     before = sorted(os.listdir(stage.path))
     csv.write_text(csv.read_text().replace("\n22.5\n", "\n23.5\n", 1))  # one value changed

@@ -1,6 +1,6 @@
 """Turn a series into scaled, windowed train/validation/test arrays.
 
-Conventions (shared with :mod:`fastrnn.baselines`):
+Conventions (shared with :mod:`fastrnn.forecast.baselines`):
 
 * **Split.** Chronological, on the points of the series (:func:`split`).
   The test part is the last ``test_fraction`` of the points: the first test
@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from fastrnn.datasets import DataError, Dataset
+from fastrnn.forecast.datasets import DataError, Dataset
 
 __all__ = [
     "make_windows", "Split", "split", "MinMaxScaler", "StandardScaler", "make_scaler",
@@ -163,7 +163,7 @@ def _enough(counts, val_fraction) -> bool:
     return train >= 1 and test >= 1 and (val >= 1 or val_fraction == 0)
 
 
-def _bisect(ok, lo: int, hi: int) -> int:
+def bisect_first(ok, lo: int, hi: int) -> int:
     """The smallest ``k`` in ``[lo, hi]`` with ``ok(k)``, for ``ok`` false then true (monotone);
     ``hi + 1`` if there is none."""
     if not ok(hi):
@@ -192,7 +192,7 @@ def _min_length(look_back, horizon, offset, test_fraction, val_fraction) -> int:
     hi = 2 * lo + 16
     while not ok(hi):  # the test and validation parts grow linearly with n: a few doublings
         lo, hi = hi + 1, 2 * hi
-    return _bisect(ok, lo, hi)
+    return bisect_first(ok, lo, hi)
 
 
 def _max_look_back(n, horizon, offset, test_fraction, val_fraction) -> int:
@@ -202,7 +202,7 @@ def _max_look_back(n, horizon, offset, test_fraction, val_fraction) -> int:
         return not _enough(_window_counts(n, look_back, horizon, offset, test_fraction,
                                           val_fraction), val_fraction)
 
-    return _bisect(too_long, 1, max(n, 1)) - 1
+    return bisect_first(too_long, 1, max(n, 1)) - 1
 
 
 # ---------------------------------------------------------------------------
@@ -276,7 +276,7 @@ def make_scaler(scaler: str | None):
 # ---------------------------------------------------------------------------
 
 
-def _parse_transform(transform: str | None) -> tuple[bool, bool]:
+def parse_transform(transform: str | None) -> tuple[bool, bool]:
     """``(use_log, use_diff)`` for a transform name."""
     if transform is None or transform == "none":
         return False, False
@@ -285,7 +285,7 @@ def _parse_transform(transform: str | None) -> tuple[bool, bool]:
     raise ValueError(f"unknown transform {transform!r}; choose none, log, diff or log+diff")
 
 
-def _forward(values: np.ndarray, use_log: bool, use_diff: bool, dates=None) -> np.ndarray:
+def apply_transform(values: np.ndarray, use_log: bool, use_diff: bool, dates=None) -> np.ndarray:
     """Apply log/diff. The result has ``len(values) - use_diff`` points;
     result[k] belongs to point ``k + use_diff``."""
     z = values
@@ -312,7 +312,7 @@ def undo_transform(rep: np.ndarray, starts: np.ndarray, values: np.ndarray,
         values: the original series (for the previous actual value under diff).
         transform: as in :func:`prepare`.
     """
-    use_log, use_diff = _parse_transform(transform)
+    use_log, use_diff = parse_transform(transform)
     z = np.asarray(rep, dtype=np.float64)
     if use_diff:
         prev = values[starts - 1]
@@ -506,7 +506,7 @@ def prepare(data, look_back: int, horizon: int = 1, scaler: str | None = "minmax
     """Split, transform, scale and window a series (conventions: module docstring).
 
     Args:
-        data: a :class:`~fastrnn.datasets.Dataset`, a ``pandas.Series``
+        data: a :class:`~fastrnn.forecast.datasets.Dataset`, a ``pandas.Series``
             (dates taken from a DatetimeIndex) or a 1-D array.
         look_back: inputs per window.
         horizon: targets per window (steps ahead).
@@ -532,7 +532,7 @@ def prepare(data, look_back: int, horizon: int = 1, scaler: str | None = "minmax
     values, dates, ds_season = _as_series(data)
     look_back = _check_int("look_back", look_back, 1)
     horizon = _check_int("horizon", horizon, 1)
-    use_log, use_diff = _parse_transform(transform)
+    use_log, use_diff = parse_transform(transform)
     transform = None if transform == "none" else transform
     try:
         ok = np.dtype(dtype) in (np.float32, np.float64)
@@ -569,7 +569,7 @@ def prepare(data, look_back: int, horizon: int = 1, scaler: str | None = "minmax
                        val_fraction, offset)
 
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported just below
-        rep = _forward(values, use_log, use_diff, dates)  # rep[k] is point k + offset
+        rep = apply_transform(values, use_log, use_diff, dates)  # rep[k] is point k + offset
         scaler_obj.fit(rep[: sp.train_end - offset])
         scaled = scaler_obj.transform(rep)
     _check_magnitudes(values, dates, scaled, offset, scaler_obj, transform, dtype)

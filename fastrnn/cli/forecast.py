@@ -425,7 +425,7 @@ def _read_text(ri: dict, csv=None) -> str:
     (``csv`` None) only its frequency and season."""
     from pathlib import Path
 
-    from fastrnn.csvread import sep_name
+    from fastrnn.forecast.csvread import sep_name
 
     season = (f"season {ri['season']}" if ri.get("season") else "no season") + (
         f" ({ri['season_source']})" if ri.get("season_source") in ("given", "inferred") else "")
@@ -613,7 +613,7 @@ def _write_csv(path, values, dates, force: bool = False) -> None:
 @click.command()
 def datasets():
     """List the shipped datasets: name, rows, date range, source."""
-    from fastrnn.datasets import info
+    from fastrnn.forecast.datasets import info
 
     rows = [("name", "rows", "from", "to", "frequency", "season", "source")]
     for d in info():
@@ -624,6 +624,3 @@ def datasets():
         cells = [c.rjust(w) if i == 1 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))]
         click.echo("  ".join(cells) + "  " + r[-1])
     click.echo("Use one with `fastrnn train --dataset NAME`; details in fastrnn/data/PROVENANCE.md.")
-
-
-COMMANDS = (train, predict, datasets)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fastrnn.preprocessing import Prepared, _forward, _parse_transform, undo_transform
+from fastrnn.forecast.preprocessing import Prepared, apply_transform, parse_transform, undo_transform
 
 __all__ = ["rmse", "mae", "persistence", "seasonal_naive", "linear_ar", "forecasts", "evaluate",
            "NAMES"]
@@ -85,12 +85,12 @@ def linear_ar(values, starts, look_back: int, horizon: int = 1, transform: str |
     Returns ``None`` if there are fewer training windows than coefficients.
     """
     v, s = _starts(values, starts)
-    use_log, use_diff = _parse_transform(transform)
+    use_log, use_diff = parse_transform(transform)
     off = int(use_diff)
     if s.size and s.min() < look_back + off:
         raise ValueError(f"window starts must be >= {look_back + off} (look_back + diff offset)")
     fit_end = int(s.min()) if fit_end is None else int(fit_end)
-    rep = _forward(v, use_log, use_diff)  # rep[k] is point k + off
+    rep = apply_transform(v, use_log, use_diff)  # rep[k] is point k + off
 
     # Training windows: target point t in [look_back + off, fit_end).
     k = np.arange(look_back, fit_end - off)

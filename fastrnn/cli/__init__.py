@@ -1,4 +1,9 @@
-"""The ``fastrnn`` command line interface.
+"""The ``fastrnn`` command line interface: the click group :data:`main` and ``fastrnn info``.
+
+The commands live beside it: :mod:`fastrnn.cli.forecast` (``train``, ``predict``, ``datasets``) and
+``fastrnn.cli_bench`` (``bench``). ``python -m fastrnn.cli`` runs :data:`main` (``__main__.py``).
+The CLI is the top layer: it may import the forecasting application and the library, and nothing
+imports it (``tests/test_architecture.py``).
 
 Conventions for commands added to the :data:`main` group:
 
@@ -71,8 +76,9 @@ def info() -> None:
     click.echo(format_info(collect_info()))
 
 
-# Forecasting: train, predict, datasets (cli_forecast imports only click at module level).
-from fastrnn.cli_forecast import datasets, predict, train  # noqa: E402
+# Forecasting: train, predict, datasets (fastrnn.cli.forecast imports only click and the cell
+# registry at module level).
+from fastrnn.cli.forecast import datasets, predict, train  # noqa: E402
 
 main.add_command(train)
 main.add_command(predict)
@@ -81,7 +87,3 @@ main.add_command(datasets)
 from fastrnn.cli_bench import bench  # noqa: E402
 
 main.add_command(bench)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

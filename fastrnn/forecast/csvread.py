@@ -1,6 +1,6 @@
-"""Reading a CSV file's text without misreading it; the low-level half of :func:`fastrnn.datasets.load_csv`.
+"""Reading a CSV file's text without misreading it; the low-level half of :func:`fastrnn.forecast.datasets.load_csv`.
 
-Each step either decides unambiguously or raises :class:`fastrnn.datasets.DataError` with a message
+Each step either decides unambiguously or raises :class:`fastrnn.forecast.datasets.DataError` with a message
 that names the line and the keyword argument that settles the question:
 
 * :func:`decode`: UTF-8 (a byte-order mark is dropped), or the given encoding.
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from fastrnn.datasets import DataError, _lines, _parse_dates
+from fastrnn.forecast.datasets import DataError, format_lines, coerce_dates
 
 SEPARATORS = (",", ";", "\t")
 #: Cells read as missing: pandas' default NA strings (what ``pandas.read_csv`` used to give us).
@@ -281,7 +281,7 @@ def _is_date(cell: str) -> bool:
     """Shaped like a date (``1949-01-01``, ``01/02/1949``, ``1 Jan 1949``, ``Jan 1949``, ...,
     with a time or not) and read as one: column names such as ``T1`` or ``3rd`` are not."""
     return bool(_DATE_SHAPE.match(cell)) and bool(
-        _parse_dates(pd.Series([cell], dtype=object)).notna().all())
+        coerce_dates(pd.Series([cell], dtype=object)).notna().all())
 
 
 def _looks_like_data(cells) -> bool:
@@ -362,7 +362,7 @@ def tokenize(text: str, sep: str, path, header: bool = True) -> Table:
         extra = [(line, f) for line, f in body if len(f) > n]
         if extra:
             line, f = extra[0]
-            where = _lines([x[0] for x in extra])
+            where = format_lines([x[0] for x in extra])
             raise DataError(
                 f"{path}: not a readable CSV: {where} {'has' if len(extra) == 1 else 'have'} more "
                 f"fields than the {n} of the header (line {line}: {sep.join(f)!r}, {len(f)} fields "
@@ -642,14 +642,14 @@ def parse_dates(raw: pd.Series, col: str, path,
         formats = None if cells.str.match(_ISO).any() else _dmy_formats(cells)
         hint = "use one date format throughout"
         if formats is None:
-            parsed = _parse_dates(cells)
+            parsed = coerce_dates(cells)
         else:
             parsed, fmt, note = _day_or_month_first(cells, formats, col, path)
     bad = parsed.isna().to_numpy()
     if bad.any():
         lines = raw.index[bad]
         raise DataError(
-            f"{path}: date column {col!r} has unparseable dates at {_lines(lines)} "
+            f"{path}: date column {col!r} has unparseable dates at {format_lines(lines)} "
             f"(e.g. {raw[lines[0]]!r}); {hint}")
     return parsed, fmt, note
 

@@ -1,0 +1,562 @@
+"""Bundled example series and a CSV loader.
+
+Three real series ship with the package (see ``fastrnn/data/PROVENANCE.md``
+for sources and licences):
+
+=========== ========================================== ====== ======
+name        series                                      rows   season
+=========== ========================================== ====== ======
+airline     monthly airline passengers (thousands)      144    12
+temperature daily minimum temperature, Melbourne (°C)   3650   365
+stock       MSFT daily ``Close`` from 2010-01-01        1980   None
+=========== ========================================== ====== ======
+
+:func:`load` returns a :class:`Dataset`; :func:`load_csv` reads any CSV into
+the same structure. Problems with the input raise :class:`DataError` (a
+``ValueError``) with a one-line message that names the problem and the fix.
+Line numbers in messages are 1-based lines of the file, the header being
+line 1 (this assumes one line per record, which holds for ordinary CSVs).
+
+CSV conventions
+---------------
+* **Date column.** Given by ``date_column``, or detected: the first column
+  whose name is a date-like word (``date``, ``time``, ``datetime``,
+  ``timestamp``, ``month``, ``day``, ``week``, ``period``, ``ds``, also as a
+  ``_``/space separated part such as ``trade_date``) and whose values are
+  text that parses as dates; failing that, an unnamed first column
+  (``Unnamed: 0``, as written by ``DataFrame.to_csv``) whose values all parse
+  as dates. A file without a date column is allowed (``dates`` is ``None``).
+* **Value column.** Given by ``column``; or else, ignoring the date column,
+  unnamed index columns and columns with a date-like name (such as a numeric
+  ``day`` counter), the only column left, or the only mostly-numeric one. Values must be finite
+  numbers; empty cells and non-numeric cells are errors that list the lines.
+* **Order.** Dates must be unique (duplicates are an error listing the
+  lines). Rows are sorted by date if they are not in increasing order (e.g.
+  stock downloads that list the newest day first).
+* **Range.** ``start``/``end`` are inclusive and accept anything
+  ``pandas.Timestamp`` parses, including partial dates (``"2010"``,
+  ``"2015-06"`` — ``end="2015"`` keeps all of 2015).
+"""
+
+from __future__ import annotations
+
+import errno
+import re
+from dataclasses import dataclass
+from importlib import resources
+from os import PathLike
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["DataError", "Dataset", "names", "load", "info", "load_csv"]
+
+
+class DataError(ValueError):
+    """Invalid or unusable input data (bad CSV, unknown dataset, series too short, ...)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A univariate time series.
+
+    Attributes:
+        name: dataset name (bundled name, or the CSV file's stem).
+        values: the observations, 1-D float64, in time order.
+        dates: timestamps of ``values`` (same length), or ``None`` if the
+            source had no date column.
+        column: name of the value column in the source.
+        season: season length in steps (12 monthly, 365 daily-yearly, ...)
+            or ``None`` if there is no (known) seasonality.
+        source: where the data came from (path or attribution).
+        read_info: how the data was read (see :func:`load_csv`), or ``None``.
+    """
+
+    name: str
+    values: np.ndarray
+    dates: pd.DatetimeIndex | None
+    column: str
+    season: int | None
+    source: str
+    read_info: dict | None = None
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    @property
+    def start(self) -> pd.Timestamp | None:
+        """First date, or ``None`` without dates."""
+        return self.dates[0] if self.dates is not None and len(self.dates) else None
+
+    @property
+    def end(self) -> pd.Timestamp | None:
+        """Last date, or ``None`` without dates."""
+        return self.dates[-1] if self.dates is not None and len(self.dates) else None
+
+    def to_series(self) -> pd.Series:
+        """The data as a ``pandas.Series`` (DatetimeIndex if dates are known)."""
+        return pd.Series(self.values, index=self.dates, name=self.column)
+
+
+# ---------------------------------------------------------------------------
+# Bundled datasets
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Bundled:
+    file: str
+    column: str
+    season: int | None
+    frequency: str
+    description: str
+    source: str
+    default_start: str | None = None
+
+
+_BUNDLED: dict[str, _Bundled] = {
+    "airline": _Bundled(
+        file="airline-passengers.csv",
+        column="Passengers",
+        season=12,
+        frequency="monthly",
+        description="International airline passengers (thousands), 1949-1960",
+        source="Box, Jenkins & Reinsel, series G (public domain); via sktime 1.2.0 (BSD-3-Clause)",
+    ),
+    "temperature": _Bundled(
+        file="daily-min-temperatures.csv",
+        column="Temp",
+        season=365,
+        frequency="daily",
+        description="Daily minimum temperature in Melbourne (°C), 1981-1990",
+        source="Australian Bureau of Meteorology; via evalml 0.84.0 (BSD-3-Clause)",
+    ),
+    "stock": _Bundled(
+        file="msft-daily.csv",
+        column="Close",
+        season=None,
+        frequency="business daily",
+        description="Microsoft (MSFT) daily close, split-adjusted (USD)",
+        source="Kaggle 'Price Volume Data for All US Stocks & ETFs' (CC0); via pmdarima 2.1.1 (MIT)",
+        default_start="2010-01-01",
+    ),
+}
+
+
+def names() -> list[str]:
+    """Names of the bundled datasets: ``["airline", "temperature", "stock"]``."""
+    return list(_BUNDLED)
+
+
+def _bundled_spec(name: str) -> _Bundled:
+    try:
+        return _BUNDLED[name]
+    except (KeyError, TypeError):
+        raise DataError(
+            f"unknown dataset {name!r}; choose one of: {', '.join(_BUNDLED)} (or pass a CSV file)"
+        ) from None
+
+
+def load(name: str, start=None, end=None, season: int | None | str = "known") -> Dataset:
+    """Load a bundled dataset.
+
+    Args:
+        name: one of :func:`names`.
+        start, end: inclusive date range. ``None`` means the dataset's
+            default: everything, except ``stock`` which starts at 2010-01-01
+            (its earlier split-adjusted prices are fractions of a dollar);
+            pass e.g. ``start="1986"`` for the full stock history.
+        season: ``"known"``: the dataset's season (table above); or a season
+            length, or ``None`` for none.
+
+    Returns:
+        a :class:`Dataset` with ``source`` set to the attribution and
+        ``read_info`` giving its frequency and season (``season_source``
+        ``"given"``).
+    """
+    spec = _bundled_spec(name)
+    if start is None:
+        start = spec.default_start
+    if season == "known":
+        season = spec.season
+    ref = resources.files("fastrnn").joinpath("data", spec.file)
+    with resources.as_file(ref) as path:
+        # The files are known; temperature lacks the two 29 Februaries (as published).
+        ds = load_csv(path, column=spec.column, date_column="Date", start=start, end=end,
+                      season=season, missing_dates="ignore")
+    read_info = {**ds.read_info, "frequency": spec.frequency, "notes": []}
+    return Dataset(name=name, values=ds.values, dates=ds.dates, column=spec.column,
+                   season=season, source=spec.source, read_info=read_info)
+
+
+def info() -> list[dict]:
+    """One dict per bundled dataset, as :func:`load` returns it by default.
+
+    Keys: ``name``, ``description``, ``rows``, ``start``, ``end`` (ISO date
+    strings), ``column``, ``frequency``, ``season``, ``default_start``
+    (``None`` or the default ``start``), ``source``.
+    """
+    out = []
+    for name, spec in _BUNDLED.items():
+        ds = load(name)
+        out.append({
+            "name": name,
+            "description": spec.description,
+            "rows": len(ds),
+            "start": ds.start.date().isoformat(),
+            "end": ds.end.date().isoformat(),
+            "column": spec.column,
+            "frequency": spec.frequency,
+            "season": spec.season,
+            "default_start": spec.default_start,
+            "source": spec.source,
+        })
+    return out
+
+
+# ---------------------------------------------------------------------------
+# CSV loading (the text-level reading is in fastrnn.forecast.csvread)
+# ---------------------------------------------------------------------------
+
+_DATE_WORDS = {"date", "time", "datetime", "timestamp", "month", "day", "week", "period", "ds"}
+_UNNAMED = re.compile(r"^Unnamed: \d+$")
+_MAX_LISTED = 5
+_MISSING_DATES = ("error", "fill", "ignore")
+
+
+def format_lines(lines) -> str:
+    """'line 5' / 'lines 3, 7, 9 and 12 more' for 1-based line numbers of the file."""
+    lines = [int(r) for r in lines]
+    head = ", ".join(str(r) for r in lines[:_MAX_LISTED])
+    more = f" and {len(lines) - _MAX_LISTED} more" if len(lines) > _MAX_LISTED else ""
+    return f"line{'s' if len(lines) > 1 else ''} {head}{more}"
+
+
+def _is_date_name(col: str) -> bool:
+    parts = re.split(r"[\s_\-./]+", str(col).strip().lower())
+    return any(p in _DATE_WORDS for p in parts)
+
+
+def coerce_dates(s: pd.Series) -> pd.Series:
+    """Parse text to datetimes (NaT where impossible); one format for the column."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "could not infer format" chatter
+        try:
+            return pd.to_datetime(s, errors="coerce")
+        except (ValueError, OverflowError):  # e.g. mixed time zones: not one format
+            return pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
+
+
+def _numeric_share(s: pd.Series, decimal: str = ".") -> float:
+    """Share of non-empty cells that parse as numbers (0 for an empty column)."""
+    from fastrnn.forecast.csvread import to_numbers
+
+    present = s.dropna()
+    if present.empty:
+        return 0.0
+    return float(np.isfinite(to_numbers(present, decimal)).mean()) if len(present) else 0.0
+
+
+def _detect_date_column(df: pd.DataFrame, decimal: str = ".") -> str | None:
+    for col in df.columns:
+        if _is_date_name(col) and _numeric_share(df[col], decimal) < 0.5:
+            present = df[col].dropna()
+            if not present.empty and coerce_dates(present).notna().any():
+                return col
+    first = df.columns[0]
+    if _UNNAMED.match(str(first)) and _numeric_share(df[first], decimal) < 0.5:
+        present = df[first].dropna()
+        if not present.empty and coerce_dates(present).notna().all():
+            return first
+    return None
+
+
+def _pick_value_column(df: pd.DataFrame, date_column: str | None, path, decimal: str = ".") -> str:
+    others = [
+        c for c in df.columns
+        if c != date_column and not _UNNAMED.match(str(c)) and not _is_date_name(c)
+    ]
+    if len(others) == 1:  # the only data column; bad cells are reported by line later
+        return others[0]
+    candidates = [c for c in others if _numeric_share(df[c], decimal) >= 0.5]
+    if len(candidates) == 1:
+        return candidates[0]
+    cols = ", ".join(map(str, df.columns))
+    if not candidates:
+        raise DataError(f"{path}: no numeric column found (columns: {cols}); pass the value column")
+    raise DataError(
+        f"{path}: several numeric columns ({', '.join(map(str, candidates))}); "
+        f"pass the one to use as the value column"
+    )
+
+
+def _require_column(df: pd.DataFrame, col: str, what: str, path) -> None:
+    if col not in df.columns:
+        raise DataError(
+            f"{path}: no {what} column {col!r}; columns are: {', '.join(map(str, df.columns))}"
+        )
+
+
+def _to_values(raw: pd.Series, col: str, path, decimal: str = ".") -> np.ndarray:
+    """Finite float64 values of ``raw`` (text cells indexed by line number)."""
+    from fastrnn.forecast.csvread import to_numbers
+
+    missing = raw.isna().to_numpy()
+    if missing.any():
+        raise DataError(
+            f"{path}: column {col!r} has missing values at {format_lines(raw.index[missing])}; "
+            f"fill or remove those rows"
+        )
+    num = to_numbers(raw, decimal)
+    bad = ~np.isfinite(num)
+    if bad.any():
+        lines = raw.index[bad]
+        mark = f" with decimal mark {decimal!r}" if decimal != "." else ""
+        raise DataError(
+            f"{path}: column {col!r} has non-numeric values{mark} at {format_lines(lines)} "
+            f"(e.g. {raw[lines[0]]!r}); fix or remove those rows"
+        )
+    return num
+
+
+def _to_dates(raw: pd.Series, col: str, path, date_format: str | None = None):
+    """``(dates, resolved format, note)`` of ``raw`` (text cells indexed by line number)."""
+    from fastrnn.forecast.csvread import parse_dates
+
+    missing = raw.isna().to_numpy()
+    if missing.any():
+        raise DataError(
+            f"{path}: date column {col!r} is empty at {format_lines(raw.index[missing])}; "
+            f"fill or remove those rows"
+        )
+    parsed, fmt, note = parse_dates(raw, col, path, date_format)
+    dates = pd.DatetimeIndex(parsed)
+    dup = dates.duplicated(keep=False)
+    if dup.any():
+        rows = np.flatnonzero(dup)
+        raise DataError(
+            f"{path}: duplicate dates at {format_lines(raw.index[rows])} (e.g. {dates[rows[0]]}); "
+            f"keep one row per date"
+        )
+    return dates, fmt, note
+
+
+def _bound(value, what: str):
+    if value is None:
+        return None
+    try:
+        pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise DataError(f"{what}={value!r} is not a date; use e.g. 2010-01-01") from None
+    return value
+
+
+def _listed_dates(dates) -> str:
+    head = ", ".join(str(d.date()) if d == d.normalize() else d.isoformat()
+                     for d in dates[:_MAX_LISTED])
+    return head + (f" and {len(dates) - _MAX_LISTED} more" if len(dates) > _MAX_LISTED else "")
+
+
+def _check_spacing(values, dates, lines, missing_dates: str, path):
+    """Apply ``missing_dates`` to sorted ``dates``: ``(values, dates, grid or None, note)``."""
+    from fastrnn.forecast.csvread import grid
+
+    g = grid(dates)
+    if g.regular:
+        return values, dates, g, None
+    freq = g.frequency
+    if len(g.off_grid):
+        k = dates.get_indexer(g.off_grid[:1])[0]
+        problem = (f"{path}: dates are not evenly spaced: the usual step is {freq}, but "
+                   f"{len(g.off_grid)} of {len(dates)} dates are off that grid (e.g. "
+                   f"{_listed_dates(g.off_grid[:1])} at line {lines[k]})")
+        if missing_dates == "ignore":
+            return values, dates, None, f"{len(g.off_grid)} dates off the {freq} grid ignored"
+        raise DataError(f"{problem}; pass missing_dates='ignore' to use the rows as they are, "
+                        f"without a season" + (" (they cannot be filled)" if missing_dates == "fill"
+                                               else ""))
+    n_missing = len(g.missing)
+    if missing_dates == "error":
+        raise DataError(
+            f"{path}: {n_missing} of {len(g.points)} {freq} dates between {_listed_dates(dates[:1])} "
+            f"and {_listed_dates(dates[-1:])} are missing ({_listed_dates(g.missing)}); pass "
+            f"missing_dates='fill' to interpolate their values linearly, or missing_dates='ignore' "
+            f"to use the rows as they are, without a season")
+    if missing_dates == "ignore":
+        return values, dates, None, f"{n_missing} missing {freq} dates ignored"
+    pos = g.points.get_indexer(dates)
+    filled = np.interp(np.arange(len(g.points), dtype=np.float64), pos.astype(np.float64), values)
+    filled[pos] = values  # exact where known
+    return filled, g.points, g, f"{n_missing} missing {freq} dates filled by linear interpolation"
+
+
+def load_csv(path: str | PathLike, column: str | None = None, date_column: str | None = None,
+             start=None, end=None, season: int | None | str = "auto", *, sep: str | None = None,
+             decimal: str | None = None, encoding: str | None = None,
+             date_format: str | None = None, header: bool = True,
+             missing_dates: str = "error") -> Dataset:
+    """Read a univariate series from a CSV file (conventions: module docstring).
+
+    Each reading choice is detected unless given, and recorded in ``read_info``; what cannot be
+    decided safely is a :class:`DataError` naming the argument that decides it.
+
+    Args:
+        path: CSV file with a header row.
+        column: value column; ``None`` picks the only numeric column.
+        date_column: date column; ``None`` detects one (or none).
+        start, end: inclusive date range; needs a date column.
+        season: season length for seasonal baselines; ``"auto"`` infers 12
+            (monthly), 4 (quarterly) or 24 (hourly) from the date spacing and
+            ``None`` otherwise (daily data is ambiguous: 7 or 365).
+        sep: field separator; ``None`` detects comma, semicolon or tab (the one
+            that splits the header into the most fields, every row alike).
+            ``"\\t"`` and ``"tab"`` mean tab.
+        decimal: ``"."`` or ``","``; ``None`` detects: ``","`` only with a
+            separator other than a comma and when no number has a point.
+            Numbers that read as well with a thousands separator (``112,000``)
+            must be decided with ``decimal``.
+        encoding: text encoding; ``None`` reads UTF-8, with or without a
+            byte-order mark, and names the fix if the file is not UTF-8.
+        date_format: ``strptime`` format of the dates (``"%d/%m/%Y"``);
+            ``None`` reads ISO dates (``YYYY-MM-DD``, never ambiguous) as
+            pandas does, and ``dd/mm/yyyy``-like dates (``/ . -``) day-first
+            or month-first: whichever alone parses every date, or else alone
+            gives a regular spacing; if both do, it is an error.
+        header: ``False`` for a file without a header line. Its columns are
+            then named ``date`` (the first column that holds dates) and
+            ``value`` (the only other column) or ``value1``, ``value2``, ...
+            (the others, in order).
+            With ``True``, a first line that looks like data (a number or a
+            date in every cell) is an error.
+        missing_dates: what to do when the dates are not evenly spaced at
+            their usual step (monthly, daily, ...): ``"error"``; ``"fill"``:
+            insert the missing dates, their values interpolated linearly
+            between the neighbouring rows (by position on the grid);
+            ``"ignore"``: use the rows as they are, with no inferred season.
+            Business-daily series (weekdays only) are not checked: market
+            holidays are normal.
+
+    Returns:
+        a :class:`Dataset` named after the file's stem, whose ``read_info``
+        says how the file was read: ``sep``, ``decimal``, ``encoding``,
+        ``date_format`` (the resolved format of day/month dates, else the
+        given one or ``None``), ``header``, ``missing_dates``, ``rows`` (data
+        rows in the file), ``frequency`` (``"monthly"``, ..., or ``None``),
+        ``season``, ``season_source`` (``"given"``, ``"inferred"`` or
+        ``"none"``), ``date_note`` (how day/month order was decided, or
+        ``None``) and ``notes`` (missing dates filled or ignored).
+
+    Raises:
+        FileNotFoundError: the file does not exist (message names the path).
+        DataError: unreadable CSV, missing column, missing/non-numeric
+            values, bad or duplicate dates, empty date range, ambiguous
+            separator, decimal mark or dates, missing dates.
+    """
+    from fastrnn.forecast import csvread
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(errno.ENOENT, "CSV file not found", str(path))
+    if missing_dates not in _MISSING_DATES:
+        raise DataError(f"missing_dates={missing_dates!r} is not a choice; pass "
+                        f"missing_dates='error', 'fill' or 'ignore'")
+    if decimal not in (None, ".", ","):
+        raise DataError(f"decimal={decimal!r} is not a decimal mark; pass decimal='.' or ','")
+    if not isinstance(header, (bool, np.bool_)):
+        raise DataError(f"header={header!r} must be True or False")
+    header = bool(header)
+    sep = csvread.normalize_sep(sep)
+    if decimal is not None and sep == decimal:
+        raise DataError(f"decimal={decimal!r} is also the separator; pass sep=';' with decimal=','")
+    try:
+        data = path.read_bytes()
+    except IsADirectoryError:
+        raise DataError(f"{path} is a folder; pass a CSV file") from None
+    text, encoding = csvread.decode(data, encoding, path)
+    if not text.strip():
+        raise DataError(f"{path}: file is empty; expected a CSV with a header row")
+    if sep is None:
+        sep = csvread.sniff_sep(text, path, decimal)
+    table = csvread.tokenize(text, sep, path, header=header)
+    df = table.frame()
+    # Blank lines are kept as all-empty rows (reported with their line numbers); trailing ones
+    # are just file padding.
+    filled = np.flatnonzero(df.notna().any(axis=1).to_numpy())
+    keep = filled[-1] + 1 if len(filled) else 0
+    df, nfields = df.iloc[:keep], table.nfields[:keep]
+    if df.empty:
+        raise DataError(f"{path}: no data rows below the header")
+
+    if date_column is not None:
+        _require_column(df, date_column, "date", path)
+    skip = {c for c in df.columns if _is_date_name(c)} | {date_column}
+    if decimal is None:
+        decimal = csvread.detect_decimal(df, sep, path, skip=skip)
+    if date_column is None:
+        date_column = _detect_date_column(df, decimal)
+    if column is not None:
+        _require_column(df, column, "value", path)
+        if column == date_column:
+            raise DataError(f"{path}: {column!r} is the date column; pass a value column")
+    else:
+        column = _pick_value_column(df, date_column, path, decimal)
+
+    # A short row is only a missing value if the value is what it lacks; else fields are shifted.
+    n_cols = len(df.columns)
+    short = (nfields > 0) & (nfields < n_cols) & (nfields > list(df.columns).index(column))
+    if short.any():
+        rows = np.flatnonzero(short)
+        k = rows[0]
+        raise DataError(
+            f"{path}: not a readable CSV: {format_lines(df.index[rows])} "
+            f"{'has' if len(rows) == 1 else 'have'} fewer fields than the {n_cols} of the header "
+            f"(line {df.index[k]}: {nfields[k]} field{'s' if nfields[k] != 1 else ''}); add the "
+            f"missing fields (an empty field between two separators is a missing value)")
+
+    values = _to_values(df[column], column, path, decimal)
+    fmt, date_note = date_format, None
+    if date_column is not None:
+        dates, fmt, date_note = _to_dates(df[date_column], date_column, path, date_format)
+    else:
+        dates = None
+    lines = df.index.to_numpy()
+
+    if dates is not None and not dates.is_monotonic_increasing:
+        order = np.argsort(dates.to_numpy(), kind="stable")
+        values, dates, lines = values[order], dates[order], lines[order]
+
+    start, end = _bound(start, "start"), _bound(end, "end")
+    if start is not None or end is not None:
+        if dates is None:
+            raise DataError(
+                f"{path}: start/end need a date column, and none was found "
+                f"(columns: {', '.join(map(str, df.columns))}); pass the date column"
+            )
+        sl = dates.slice_indexer(start, end)
+        if len(values[sl]) == 0:
+            raise DataError(
+                f"{path}: no rows between start={start} and end={end}; "
+                f"the data covers {dates[0].date()} to {dates[-1].date()}"
+            )
+        values, dates, lines = values[sl], dates[sl], lines[sl]
+
+    notes, frequency, regular_grid = [], None, None
+    if dates is not None:
+        values, dates, regular_grid, note = _check_spacing(values, dates, lines, missing_dates, path)
+        notes += [note] if note else []
+        frequency = regular_grid.frequency if regular_grid is not None else "irregular"
+    if season == "auto":
+        season = (regular_grid.season if regular_grid is not None and len(dates) >= 3 else None)
+        season_source = "inferred" if season else "none"
+    else:
+        season_source = "given"
+    read_info = {"sep": sep, "decimal": decimal, "encoding": encoding, "date_format": fmt,
+                 "header": header, "missing_dates": missing_dates, "rows": int(len(df)),
+                 "frequency": frequency, "season": season, "season_source": season_source,
+                 "date_note": date_note, "notes": notes}
+    return Dataset(name=path.stem, values=np.ascontiguousarray(values, dtype=np.float64),
+                   dates=dates, column=str(column), season=season, source=str(path),
+                   read_info=read_info)

@@ -1,0 +1,361 @@
+"""The train job: load and prepare a series, build and fit the model (or ensemble), score it.
+
+:func:`train` runs it in memory (it writes nothing but checkpoints); :func:`fastrnn.forecast.run`
+wraps it with a run folder.
+
+Evaluation protocol (the same for the model and the baselines): a chronological split, the last
+``test_fraction`` (0.33) of the points for testing and the last ``val_fraction`` of the points
+before them for validation (early stopping); one-step-ahead forecasts of every test point, mapped
+back to original units, scored by RMSE and MAE. See :mod:`fastrnn.forecast.preprocessing` and
+:mod:`fastrnn.forecast.baselines`.
+
+Calendar inputs and ensembles
+-----------------------------
+``calendar=True`` adds the sine and cosine of the day of the year as two more inputs per step (the
+date of the point each step leads to; see :func:`fastrnn.forecast.preprocessing.calendar_features`),
+so the model knows the target's date; it needs a dated series, in training and in
+:func:`fastrnn.forecast.forecast`. ``ensemble=N`` trains N members with seeds
+``seed .. seed+N-1``, each with its own early stopping, and averages their outputs;
+:func:`merge_ensemble` turns them into one ordinary model (the members side by side, block-diagonal
+weights, an averaging head), which is what ``model.npz`` holds. ``metrics.json`` lists each
+member's seed, epochs and validation RMSE under ``"members"``.
+
+Divergence
+----------
+When a member's loss became NaN or infinite, or the model's validation or test RMSE is more than
+:data:`DIVERGENCE_FACTOR` (10) times persistence's, ``metrics["warning"]`` says so with the fix
+(``fastrnn train`` prints it under the table). The run is still saved: see
+:func:`divergence_warning`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from fastrnn.forecast.checkpoints import load_member, save_member
+from fastrnn.forecast.config import READ_SETTINGS, TrainConfig, check_memory
+
+
+def load_series(source, season: int | None | str = "auto"):
+    """Load the series described by a :class:`TrainConfig` or a ``source()`` dict.
+
+    ``season``: ``"auto"`` keeps the data's own (inferred for a CSV, known for a dataset); an
+    integer or ``None`` (no season) overrides it. A source without the CSV reading keys (runs
+    written before they existed) is read with detection and the defaults. An empty ``csv`` path
+    raises :class:`~fastrnn.forecast.datasets.DataError`.
+    """
+    from fastrnn.forecast import datasets
+
+    src = source.source() if isinstance(source, TrainConfig) else dict(source)
+    if isinstance(src.get("csv"), str) and not src["csv"].strip():
+        raise datasets.DataError("csv is empty; pass the path of a CSV file (or a dataset name)")
+    if src.get("csv"):
+        read = {k: src[k] for k in READ_SETTINGS if src.get(k) is not None}
+        return datasets.load_csv(src["csv"], column=src.get("column"),
+                                 date_column=src.get("date_column"), start=src.get("start"),
+                                 end=src.get("end"), season=season, **read)
+    return datasets.load(src["dataset"], start=src.get("start"), end=src.get("end"),
+                         season="known" if season == "auto" else season)
+
+
+def prepare_series(data, cfg: TrainConfig):
+    """Windows of ``data`` for ``cfg`` (see :func:`fastrnn.forecast.preprocessing.prepare`). Raises
+    ValueError if training on them would not fit in memory (:func:`training_memory`)."""
+    from fastrnn.forecast.preprocessing import prepare
+
+    prep = prepare(data, cfg.look_back, horizon=1, scaler=cfg.scaler, transform=cfg.transform,
+                   test_fraction=cfg.test_fraction, val_fraction=cfg.val_fraction,
+                   calendar=cfg.calendar, dtype=cfg.dtype)
+    check_memory(cfg, max(len(prep.y_train), len(prep.y_val), len(prep.y_test)))
+    return prep
+
+
+def build_model(cfg: TrainConfig, seed: int | None = None):
+    """An untrained model for ``cfg`` (one input, or three with calendar features; one output)."""
+    from fastrnn.models import model_class
+
+    cls = model_class(cfg.model)
+    return cls(input_size=3 if cfg.calendar else 1, hidden_size=cfg.hidden, output_size=1,
+               num_layers=cfg.layers, dtype=cfg.dtype, backend=cfg.backend,
+               seed=cfg.seed if seed is None else seed)
+
+
+def merge_ensemble(models):
+    """One model whose output is exactly the mean of the outputs of ``models``.
+
+    The members (same kind, sizes and dtype; one direction, no dropout) run side by side in one wider
+    model: hidden size ``N * H``, every gate's weights block-diagonal (member ``k`` owns hidden units
+    ``k*H .. (k+1)*H - 1`` of each gate and of each layer, and sees only its own units), and the head
+    averages the members' heads. So an ensemble is saved, loaded (:func:`fastrnn.load`) and used like
+    any model; its predictions equal the members' mean up to float rounding.
+    """
+    from fastrnn import models as _models
+
+    models = list(models)
+    if not models:
+        raise ValueError("merge_ensemble needs at least one model")
+    if len(models) == 1:
+        return models[0]
+    c0 = models[0].config()
+    for m in models[1:]:
+        c = m.config()
+        if {k: v for k, v in c.items() if k != "seed"} != {k: v for k, v in c0.items() if k != "seed"}:
+            raise ValueError("ensemble members must have the same kind, sizes and settings")
+    if c0["bidirectional"] or c0["return_sequences"] or c0["dropout"]:
+        raise ValueError("merge_ensemble supports one-direction, last-step models without dropout")
+    N, H = len(models), c0["hidden_size"]
+    kw = {k: v for k, v in c0.items() if k != "kind"}
+    kw["hidden_size"] = N * H
+    merged = _models.model_class(c0["kind"])(**kw)
+    shapes = merged._shapes()
+    states = [m.state_dict() for m in models]
+    new = {}
+    for name, shape in shapes.items():
+        if name == "head.weight":
+            new[name] = np.concatenate([st[name] for st in states], axis=1) / N
+            continue
+        if name == "head.bias":
+            new[name] = np.mean([st[name] for st in states], axis=0)
+            continue
+        G = shape[0] // (N * H)
+        out = np.zeros(shape, dtype=np.float64)
+        square = len(shape) == 2 and (name.startswith("weight_hh") or not name.endswith("_l0"))
+        for k, st in enumerate(states):
+            src = st[name]
+            for g in range(G):
+                rows = slice(g * N * H + k * H, g * N * H + (k + 1) * H)
+                blk = src[g * H:(g + 1) * H]
+                if len(shape) == 1:
+                    out[rows] = blk
+                elif square:  # input is the (merged) hidden state: member k's own columns
+                    out[rows, k * H:(k + 1) * H] = blk
+                else:  # first layer's input: shared by every member
+                    out[rows] = blk
+        new[name] = out
+    merged.load_state_dict(new)
+    return merged
+
+
+def fit_model(model, prep, cfg: TrainConfig, progress: bool | None = False, seed=None):
+    """Train ``model`` on ``prep``'s training windows with early stopping on the validation loss.
+
+    One :meth:`fastrnn.Trainer.fit` with an :class:`~fastrnn.trainer.EarlyStopping` callback: stop
+    when the validation loss has not improved for ``cfg.patience`` epochs (``0``: never stop
+    early); either way the model ends with the weights of the epoch with the lowest validation
+    loss. Returns the :class:`~fastrnn.trainer.History`.
+
+    ``progress``: ``True`` shows a bar over the epochs, ``False`` none, ``None`` only on a terminal
+    (tqdm's rule). Raises ``ValueError`` when the loss became NaN or infinite in the first epoch.
+    """
+    from fastrnn import optim
+    from fastrnn.trainer import EarlyStopping, NonFiniteLossWarning, ProgressBar, Trainer
+
+    opt = optim.get(cfg.optimizer, model.parameters(), lr=cfg.lr)
+    trainer = Trainer(model, loss="mse", optimizer=opt, clip_norm=cfg.clip_norm, seed=seed)
+    callbacks = [] if progress is False else [ProgressBar("training", disable=None if progress is None else False)]
+    with warnings.catch_warnings():
+        # a diverged member is reported by the caller (train's divergence warning), not warned twice
+        warnings.simplefilter("ignore", NonFiniteLossWarning)
+        hist = trainer.fit(prep.X_train, prep.y_train, validation_data=(prep.X_val, prep.y_val),
+                           epochs=cfg.epochs, batch_size=cfg.batch_size, shuffle=True, verbose=0,
+                           early_stopping=EarlyStopping(patience=cfg.patience or None),
+                           callbacks=callbacks)
+    if hist.best_epoch is None:
+        raise ValueError(f"training failed: {hist.stop_reason}")
+    return hist
+
+
+def score(model, prep, which: str) -> dict:
+    """RMSE and MAE of the model's one-step forecasts of a part, in original units, plus the
+    forecasts themselves (``"pred"``, shape (N,))."""
+    from fastrnn.forecast.baselines import mae, rmse
+
+    X = getattr(prep, f"X_{which}")
+    pred = prep.inverse(model.predict(X, batch_size=1024), which)
+    y = prep.targets(which)
+    return {"rmse": rmse(y, pred), "mae": mae(y, pred), "pred": pred[:, 0]}
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` produces."""
+
+    config: TrainConfig
+    data: object  # fastrnn.forecast.datasets.Dataset
+    prep: object  # fastrnn.forecast.preprocessing.Prepared
+    model: object
+    history: object  # fastrnn.trainer.History of the first member
+    metrics: dict
+    test_pred: np.ndarray
+    baseline_pred: dict
+    histories: list = field(default_factory=list)  # one trainer.History per ensemble member
+    resumed: int = 0  # members loaded from checkpoints instead of trained (see train)
+
+
+def iso_date(ts) -> str | None:
+    """A timestamp as ``YYYY-MM-DD`` (midnight) or full ISO format; ``None`` stays ``None``."""
+    if ts is None:
+        return None
+    return ts.date().isoformat() if ts == ts.normalize() else ts.isoformat()
+
+
+def train(cfg: TrainConfig, progress: bool | None = False, data=None, prep=None,
+          checkpoint=None) -> TrainResult:
+    """Run the train job: load, prepare, fit, score against the baselines. Writes nothing, except
+    checkpoints into ``checkpoint``.
+
+    ``data`` (a Dataset) and ``prep`` (its :func:`prepare_series` for ``cfg``) skip those steps.
+
+    ``checkpoint``: a folder (a :class:`Staging` folder) for resumable state, at the granularity of
+    ensemble members: each member's weights and history are saved atomically (``member-K.npz``,
+    written under a temporary name, then ``os.replace``) as soon as it has finished, and a member
+    whose checkpoint is already there is loaded instead of trained. An interrupted member is
+    trained again from its start; a member is deterministic given its seed, so a resumed run gives
+    bitwise the same weights and metrics (but the timings) as an uninterrupted one.
+    ``result.resumed`` counts the members loaded.
+
+    Divergence: ``metrics["warning"]`` (one sentence with the fix) is set when the training loss
+    became NaN or infinite, or when the model's validation or test RMSE is more than
+    :data:`DIVERGENCE_FACTOR` times that of persistence (see :func:`divergence_warning`). Forecasts
+    that are not finite at all raise a ``ValueError`` saying so, with the same fix.
+    """
+    from fastrnn import __version__
+    from fastrnn.forecast import baselines
+
+    ds = load_series(cfg) if data is None else data
+    prep = prepare_series(ds, cfg) if prep is None else prep
+    members, histories, seconds, resumed = [], [], [], 0
+    folder = None if checkpoint is None else Path(checkpoint)
+    for k in range(cfg.ensemble):
+        # Member k: seed cfg.seed + k (weights and shuffling), trained on its own with early stopping.
+        t0 = time.perf_counter()
+        member = build_model(cfg, seed=cfg.seed + k)
+        saved = None if folder is None else load_member(folder, k, member)
+        if saved is None:
+            h = fit_model(member, prep, cfg, progress=progress)
+            seconds.append(time.perf_counter() - t0)
+            if folder is not None:
+                save_member(folder, k, member, h, seconds[-1])
+        else:
+            h, secs = saved
+            seconds.append(secs)
+            resumed += 1
+        histories.append(h)
+        members.append(member)
+    train_seconds = sum(seconds)
+    model = merge_ensemble(members)
+    hist = histories[0]
+    epochs_total = sum(h.epochs_run for h in histories)
+
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverged model: reported just below
+        test = score(model, prep, "test")
+        val = score(model, prep, "val")
+        member_val = [score(m, prep, "val")["rmse"] for m in members]
+    for part, sc in (("test", test), ("validation", val)):
+        if not math.isfinite(sc["rmse"]):
+            raise ValueError(f"training diverged: the model's {part} forecasts are not finite "
+                             f"(RMSE {sc['rmse']}), so there is no run to save; {_DIVERGENCE_FIX}")
+    base_scores = baselines.evaluate(prep)
+    base_pred = baselines.forecasts(prep, "test")
+    dates = prep.target_dates("test")
+    sp = prep.split
+    metrics = {
+        "dataset": cfg.name,
+        "source": ds.source,
+        "read": ds.read_info,  # how the data was read (CSV settings, frequency, season source)
+        "column": ds.column,
+        "model": cfg.model,
+        "hidden": cfg.hidden,
+        "layers": cfg.layers,
+        "look_back": cfg.look_back,
+        "transform": cfg.transform,
+        "scaler": cfg.scaler,
+        "calendar": cfg.calendar,
+        "ensemble": cfg.ensemble,
+        "season": prep.season,
+        "n_points": int(sp.n),
+        "n_train": int(len(prep.y_train)),
+        "n_val": int(len(prep.y_val)),
+        "n_test": int(len(prep.y_test)),
+        "data_start": iso_date(ds.start),
+        "data_end": iso_date(ds.end),
+        "val_start": iso_date(prep.target_dates("val")[0]) if dates is not None else None,
+        "test_start": iso_date(dates[0]) if dates is not None else None,
+        "test_start_index": int(prep.starts["test"][0]),
+        "test": {"rmse": test["rmse"], "mae": test["mae"]},
+        "val": {"rmse": val["rmse"], "mae": val["mae"]},
+        "baselines": base_scores,
+        "train_seconds": train_seconds,
+        "seconds_per_epoch": train_seconds / max(epochs_total, 1),
+        # with an ensemble: of the first member (each member's are in "members")
+        "epochs_run": hist.epochs_run,
+        "best_epoch": hist.best_epoch,
+        "stop_reason": hist.stop_reason,
+        "members": [{"seed": cfg.seed + k, "epochs_run": h.epochs_run, "best_epoch": h.best_epoch,
+                     "stop_reason": h.stop_reason, "val_rmse": member_val[k]}
+                    for k, h in enumerate(histories)],
+        "epochs_total": epochs_total,
+        "num_parameters": sum(m.num_parameters() for m in members),
+        "config": cfg.to_dict(),
+        "fastrnn_version": __version__,
+        "created": datetime.now().isoformat(timespec="seconds"),
+    }
+    warning = divergence_warning(metrics, histories, prep)
+    if warning is not None:
+        metrics["warning"] = warning
+    return TrainResult(config=cfg, data=ds, prep=prep, model=model, history=hist, metrics=metrics,
+                       test_pred=test["pred"],
+                       baseline_pred={k: None if v is None else v[:, 0] for k, v in base_pred.items()},
+                       histories=histories, resumed=resumed)
+
+
+#: A model whose validation or test RMSE exceeds this many times persistence's has diverged: a
+#: working forecaster is rarely worse than repeating the last value at all, and ten times worse
+#: means the fit failed (a learning rate far too high, exploding gradients), not a hard series.
+DIVERGENCE_FACTOR = 10.0
+
+#: The fix that divergence messages name.
+_DIVERGENCE_FIX = "train again with a lower --lr (e.g. 10 times lower) or a --clip-norm such as 1"
+
+
+def divergence_warning(metrics: dict, histories, prep) -> str | None:
+    """One sentence saying that training diverged and how to fix it, or ``None``.
+
+    Parameters
+    ----------
+    metrics : the metrics of :func:`train` (``"val"``, ``"test"``, ``"baselines"``).
+    histories : the members' :class:`~fastrnn.trainer.History` objects.
+    prep : the prepared series (for persistence's validation RMSE).
+
+    Diverged means: a member's loss became NaN or infinite, or the model's validation or test RMSE
+    is more than :data:`DIVERGENCE_FACTOR` times that of persistence on the same windows. (Non-finite
+    forecasts never get here: :func:`train` raises a ``ValueError`` for them, as such a model cannot
+    be saved or used.)
+    """
+    from fastrnn.forecast.baselines import forecasts, rmse
+
+    bad = [k for k, h in enumerate(histories) if h.diverged]
+    pers_val = rmse(prep.targets("val"), forecasts(prep, "val")["persistence"])
+    pers_test = metrics["baselines"]["persistence"]["rmse"]
+    worse = []
+    for part, model_rmse, base in (("validation", metrics["val"]["rmse"], pers_val),
+                                   ("test", metrics["test"]["rmse"], pers_test)):
+        if base > 0 and model_rmse > DIVERGENCE_FACTOR * base:
+            worse.append(f"{part} RMSE {model_rmse:.4g} against persistence's {base:.4g}")
+    if not bad and not worse:
+        return None
+    if worse:
+        what = f"training diverged ({'; '.join(worse)})"
+    else:
+        what = (f"training diverged (the loss became NaN or infinite in member"
+                f"{'s' if len(bad) > 1 else ''} {', '.join(str(k + 1) for k in bad)}; the weights "
+                f"of its best epoch were kept)")
+    return f"{what}: {_DIVERGENCE_FIX}"
+

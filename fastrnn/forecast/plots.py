@@ -1,0 +1,82 @@
+"""The plots of a run folder: ``loss.png`` and ``forecast.png`` (needs matplotlib, optional)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from fastrnn.forecast.job import TrainResult
+
+
+def write_plots(result: TrainResult, folder: Path) -> str | None:
+    """Write ``loss.png`` and ``forecast.png`` of ``result`` into ``folder``.
+
+    Returns ``None``, or a note saying why they were skipped (matplotlib is not installed).
+    """
+    try:
+        import matplotlib
+    except ImportError:
+        return ("matplotlib is not installed, so loss.png and forecast.png were skipped "
+                "(pip install 'fastrnn[plot]' to get them)")
+    matplotlib.use("Agg", force=True)
+    plot_loss(result, folder / "loss.png")
+    plot_forecast(result, folder / "forecast.png")
+    return None
+
+
+def plot_loss(result: TrainResult, path: Path) -> None:
+    """Draw the training and validation loss per epoch of every member into ``path`` (PNG)."""
+    import matplotlib.pyplot as plt
+
+    h = result.history
+    epochs = np.arange(1, h.epochs_run + 1)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    many = len(result.histories) > 1
+    ax.plot(epochs, h.loss, color="C0", label="training loss" + (" (member 1)" if many else ""))
+    ax.plot(epochs, h.val_loss, color="C1", label="validation loss" + (" (member 1)" if many else ""))
+    for k, other in enumerate(result.histories[1:], start=2):
+        e = np.arange(1, other.epochs_run + 1)
+        ax.plot(e, other.loss, color="C0", lw=0.6, alpha=0.4,
+                label="other members" if k == 2 else None)
+        ax.plot(e, other.val_loss, color="C1", lw=0.6, alpha=0.4)
+    if h.best_epoch:
+        ax.axvline(h.best_epoch, color="grey", ls=":",
+                   label=f"best epoch ({h.best_epoch}{' of member 1' if many else ''})")
+    ax.set_yscale("log")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("MSE (scaled)")
+    ax.set_title(f"{result.config.name}: {result.config.model.upper()} training"
+                 + (f" (ensemble of {len(result.histories)})" if many else ""))
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_forecast(result: TrainResult, path: Path) -> None:
+    """Draw the series, the model's one-step test forecasts and linear AR's into ``path`` (PNG)."""
+    import matplotlib.pyplot as plt
+
+    prep, m = result.prep, result.metrics
+    x_all = prep.dates if prep.dates is not None else np.arange(len(prep.values))
+    s = prep.starts["test"]
+    x_test = x_all[s]
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    ax.plot(x_all, prep.values, color="black", lw=1, label="actual")
+    ax.plot(x_test, result.test_pred, color="C1", lw=1.2,
+            label=f"{result.config.model.upper()} one step ahead (RMSE {m['test']['rmse']:.4g})")
+    ar = result.baseline_pred.get("linear_ar")
+    if ar is not None:
+        ax.plot(x_test, ar, color="C2", lw=0.8, ls="--",
+                label=f"linear AR({prep.look_back}) (RMSE {m['baselines']['linear_ar']['rmse']:.4g})")
+    ax.axvline(x_all[prep.split.train_end], color="grey", ls=":", lw=0.8)
+    ax.axvline(x_all[prep.split.test_start], color="grey", ls="--", lw=0.8)
+    ax.set_title(f"{result.config.name}: test forecasts (validation from the dotted line, test from the "
+                 f"dashed line)", fontsize=10)
+    ax.set_ylabel(result.data.column)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,426 @@
+"""Loading a trained run and forecasting with it (``fastrnn predict``).
+
+A run folder's ``preprocessing.json`` holds what forecasting needs besides the weights (look-back,
+transform, fitted scaler, data source): :func:`preprocessing_info` writes it, :func:`load_run`
+checks it against its schema and the model before :func:`load_run` returns a :class:`Run`.
+:func:`forecast` extends a series recursively with the run's model; :func:`future_dates` continues
+its dates, within the limits :func:`max_steps` and :func:`check_steps` enforce.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fastrnn.forecast.config import READ_SETTINGS, RunError, check_positive_int
+from fastrnn.forecast.job import TrainResult, iso_date
+
+#: Newest format of ``preprocessing.json`` (2: calendar features; runs without them are still
+#: written as format 1, which older readers understand).
+RUN_FORMAT = 2
+
+
+def scaler_to_dict(scaler) -> dict:
+    """A fitted scaler as the ``"scaler"`` object of ``preprocessing.json``."""
+    name = getattr(scaler, "name", None)
+    if name == "minmax":
+        return {"name": "minmax", "min": scaler.min_, "scale": scaler.scale_}
+    if name == "standard":
+        return {"name": "standard", "mean": scaler.mean_, "scale": scaler.scale_}
+    return {"name": None}
+
+
+def scaler_from_dict(d: dict):
+    """The fitted scaler that :func:`scaler_to_dict` wrote (``d`` checked by :func:`load_run`)."""
+    from fastrnn.forecast.preprocessing import make_scaler
+
+    s = make_scaler(d.get("name"))
+    if d.get("name") == "minmax":
+        s.min_, s.scale_ = float(d["min"]), float(d["scale"])
+    elif d.get("name") == "standard":
+        s.mean_, s.scale_ = float(d["mean"]), float(d["scale"])
+    return s
+
+
+def preprocessing_info(result: TrainResult) -> dict:
+    """What ``predict`` needs besides the weights: look-back, transform, fitted scaler, source."""
+    cfg, prep, ds = result.config, result.prep, result.data
+    source = cfg.source()
+    if source.get("csv") and ds.read_info:  # what was detected, so that predict reads it alike
+        source.update({k: ds.read_info[k] for k in READ_SETTINGS})
+    return {
+        "format": 2 if prep.calendar else 1,  # format 1 readers would ignore the calendar inputs
+        "look_back": prep.look_back,
+        "horizon": prep.horizon,
+        "transform": prep.transform,
+        "calendar": bool(prep.calendar),
+        "ensemble": cfg.ensemble,
+        "scaler": scaler_to_dict(prep.scaler),
+        "source": source,
+        "name": cfg.name,
+        "column": ds.column,
+        "season": prep.season,
+        "data_end": iso_date(ds.end),
+        "n_points": len(ds),
+    }
+
+
+
+@dataclass
+class Run:
+    """A trained run loaded from disk."""
+
+    path: Path
+    model: object
+    info: dict  # preprocessing.json
+
+    @property
+    def look_back(self) -> int:
+        return int(self.info["look_back"])
+
+    @property
+    def transform(self) -> str | None:
+        return self.info.get("transform")
+
+    @property
+    def calendar(self) -> bool:
+        return bool(self.info.get("calendar", False))
+
+    def source_config(self) -> dict:
+        return dict(self.info["source"])
+
+
+_RETRAIN = "retrain with `fastrnn train` (the file was changed or damaged)"
+_SOURCE_STR_KEYS = ("column", "date_column", "start", "end", "sep", "decimal", "encoding",
+                    "date_format")
+_MISSING_DATES = ("error", "fill", "ignore")
+
+
+def _json_type(v) -> str:
+    return {type(None): "null", bool: "a boolean", int: "an integer", float: "a number",
+            str: "a string", list: "a list", dict: "an object"}.get(type(v), type(v).__name__)
+
+
+def _is_int(v, minimum=None) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and (minimum is None or v >= minimum)
+
+
+def _is_finite_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _check_run_info(info, where: str, model=None, metrics=None) -> None:
+    """Check a ``preprocessing.json`` against its schema (see :func:`preprocessing_info`) and
+    against the run's model (input size, ensemble width) and ``metrics.json`` (look-back), so that a
+    changed file is refused instead of giving silently wrong forecasts. Unknown top-level keys are
+    ignored (a newer fastrnn may add some); unknown keys in ``scaler`` and ``source`` are refused.
+    Raises :class:`RunError` naming the first bad field, what it should be and what it is."""
+    from fastrnn.forecast.datasets import names
+
+    def bad(field, expected, got=None, detail=None):
+        if detail is None:  # as it is written in the file
+            detail = "null" if got is None else f"{json.dumps(got)} ({_json_type(got)})"
+        got = detail
+        return RunError(f"{where}: {field} must be {expected}; got {got}; {_RETRAIN}")
+
+    if not isinstance(info, dict):
+        raise bad("the file", "a JSON object", info)
+    for key in ("format", "look_back", "horizon", "transform", "calendar", "ensemble", "scaler",
+                "source", "name", "column", "season", "data_end", "n_points"):
+        if key not in info and key not in ("format", "calendar", "ensemble"):  # absent in old runs
+            raise bad(f"'{key}'", "present", detail="nothing (the key is missing)")
+    fmt = info.get("format", 1)
+    if not _is_int(fmt, 1):
+        raise bad("'format'", f"an integer from 1 to {RUN_FORMAT}", fmt)
+    if fmt > RUN_FORMAT:
+        raise RunError(f"{where} has format {fmt}; this fastrnn reads up to {RUN_FORMAT}: "
+                       f"upgrade fastrnn")
+    if not _is_int(info["n_points"], 1):
+        raise bad("'n_points'", "an integer >= 1", info["n_points"])
+    if info["transform"] not in (None, "log", "diff", "log+diff"):
+        raise bad("'transform'", 'null, "log", "diff" or "log+diff"', info["transform"])
+    offset = int("diff" in (info["transform"] or ""))
+    lb = info["look_back"]
+    # training needed one train, one validation and one test target after the first look-back
+    longest = info["n_points"] - offset - 3
+    if not _is_int(lb, 1) or lb > max(longest, 1):
+        raise bad("'look_back'", f"an integer from 1 to {max(longest, 1)} (the series had "
+                  f"{info['n_points']} points)", lb)
+    cfg = metrics.get("config") if isinstance(metrics, dict) else None
+    if isinstance(cfg, dict) and _is_int(cfg.get("look_back")) and cfg["look_back"] != lb:
+        raise bad("'look_back'", f"{cfg['look_back']}, the look-back the model was trained with "
+                  f"(metrics.json)", lb)
+    if info["horizon"] != 1 or isinstance(info["horizon"], bool):
+        raise bad("'horizon'", "1 (one step ahead)", info["horizon"])
+    calendar = info.get("calendar", False)
+    if not isinstance(calendar, bool):
+        raise bad("'calendar'", "true or false (a JSON boolean)", calendar)
+    if calendar and fmt < 2:
+        raise bad("'format'", "2 or more for a run with calendar features", fmt)
+    ensemble = info.get("ensemble", 1)
+    if not _is_int(ensemble, 1):
+        raise bad("'ensemble'", "an integer >= 1", ensemble)
+    if model is not None:
+        n_in = 3 if calendar else 1
+        if model.input_size != n_in:
+            raise bad("'calendar'", f"{str(model.input_size == 3).lower()} for this model.npz "
+                      f"({model.input_size} input(s) per step; 3 with calendar features, 1 "
+                      f"without)", calendar)
+        if model.hidden_size % ensemble:
+            raise bad("'ensemble'", f"a divisor of the model's hidden size {model.hidden_size} "
+                      f"(the members side by side)", ensemble)
+        if model.output_size != 1 or model.return_sequences:
+            raise RunError(f"{where}: the run's model.npz is not a one-step forecaster (it has "
+                           f"{model.output_size} outputs, return_sequences "
+                           f"{model.return_sequences}); {_RETRAIN}")
+    sc = info["scaler"]
+    fields = {"minmax": ("min", "scale"), "standard": ("mean", "scale"), None: ()}
+    if not isinstance(sc, dict):
+        raise bad("'scaler'", 'an object {"name": "minmax" | "standard" | null, ...}', sc)
+    if "name" not in sc or sc["name"] not in fields or isinstance(sc["name"], bool):
+        raise bad("'scaler.name'", '"minmax", "standard" or null', sc.get("name"),
+                  None if "name" in sc else "nothing (the key is missing)")
+    wanted = fields[sc["name"]]
+    extra = sorted(set(sc) - {"name", *wanted})
+    if extra:
+        raise bad("'scaler'", f"an object with the keys name{''.join(', ' + w for w in wanted)}",
+                  detail=f"also {', '.join(map(repr, extra))}")
+    for key in wanted:
+        if key not in sc:
+            raise bad(f"'scaler.{key}'", "a finite number", detail="nothing (the key is missing)")
+        v = sc[key]
+        if not _is_finite_number(v) or (key == "scale" and v == 0):
+            raise bad(f"'scaler.{key}'", "a finite non-zero number" if key == "scale"
+                      else "a finite number", v)
+    src = info["source"]
+    if not isinstance(src, dict):
+        raise bad("'source'", 'an object with "dataset" or "csv"', src)
+    allowed = {"dataset", "csv", *_SOURCE_STR_KEYS, "header", "missing_dates"}
+    extra = sorted(set(src) - allowed)
+    if extra:
+        raise bad("'source'", f"an object with the keys {', '.join(sorted(allowed))}",
+                  detail=f"also {', '.join(map(repr, extra))}")
+    dataset, csv = src.get("dataset"), src.get("csv")
+    if (dataset is None) == (csv is None):
+        raise bad("'source'", 'an object with exactly one of "dataset" and "csv"',
+                  detail="both" if dataset is not None else "neither")
+    if dataset is not None and dataset not in names():
+        raise bad("'source.dataset'", f"one of {', '.join(names())}", dataset)
+    if csv is not None and not (isinstance(csv, str) and csv):
+        raise bad("'source.csv'", "the path of the CSV file (a non-empty string)", csv)
+    for key in _SOURCE_STR_KEYS:
+        if not isinstance(src.get(key), (str, type(None))):
+            raise bad(f"'source.{key}'", "a string or null", src[key])
+    if "header" in src and not isinstance(src["header"], bool):
+        raise bad("'source.header'", "true or false (a JSON boolean)", src["header"])
+    if src.get("missing_dates", "error") not in _MISSING_DATES:
+        raise bad("'source.missing_dates'", ", ".join(f'"{m}"' for m in _MISSING_DATES),
+                  src["missing_dates"])
+    for key in ("name", "column"):
+        if not isinstance(info[key], str):
+            raise bad(f"'{key}'", "a string", info[key])
+    if info["season"] is not None and not _is_int(info["season"], 1):
+        raise bad("'season'", "an integer >= 1 or null", info["season"])
+    if not isinstance(info["data_end"], (str, type(None))):
+        raise bad("'data_end'", "a date (a string) or null", info["data_end"])
+
+
+def load_run(path) -> Run:
+    """Load a run folder (or the ``model.npz`` inside one): the model and its preprocessing.
+
+    ``preprocessing.json`` is checked against its schema and against the model (and
+    ``metrics.json``, when it is there and readable) before anything is forecast.
+
+    Raises
+    ------
+    RunError
+        ``path`` is not a run folder or its ``model.npz``, or ``preprocessing.json`` is missing,
+        not JSON, or has a field of the wrong type or value (the message names the field).
+    fastrnn.models.ModelFileError
+        ``model.npz`` is damaged or does not match its config.
+    """
+    from fastrnn.models import load
+
+    p = Path(path)
+    if not p.exists():
+        raise RunError(f"--model {p} does not exist; pass a run folder written by `fastrnn train` "
+                       f"(or its model.npz)")
+    if not p.is_dir() and p.name != "model.npz":
+        raise RunError(f"--model {p} is not a run folder or its model.npz; pass the folder "
+                       f"written by `fastrnn train` (it holds model.npz and preprocessing.json)")
+    folder, model_file = (p, p / "model.npz") if p.is_dir() else (p.parent, p)
+    info_file = folder / "preprocessing.json"
+    if not model_file.is_file():
+        raise RunError(f"{folder} has no model.npz; pass a run folder written by `fastrnn train`")
+    if not info_file.is_file():
+        raise RunError(f"{folder} has no preprocessing.json next to {model_file.name}; pass a run "
+                       f"folder written by `fastrnn train`")
+    try:
+        info = json.loads(info_file.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise RunError(f"{info_file} is not a valid preprocessing file ({e}); {_RETRAIN}") from None
+    _check_run_info(info, str(info_file))  # before loading the model: e.g. a newer format
+    model = load(model_file)
+    metrics = None
+    try:
+        metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        pass  # predict does not need metrics.json; it only serves as a cross-check
+    _check_run_info(info, str(info_file), model, metrics)
+    return Run(path=folder, model=model, info=info)
+
+
+def forecast(run: Run, values, steps: int, dates=None) -> np.ndarray:
+    """Forecast the ``steps`` points after the end of ``values`` recursively (each forecast becomes
+    an input of the next), in original units.
+
+    The run's own transform and fitted scaler are used (not refitted on ``values``). The first
+    forecast equals the model's one-step-ahead forecast of that point in ``train``'s evaluation.
+    A run with calendar features needs ``dates`` (of ``values``); the forecast dates continue them
+    as :func:`future_dates` does.
+    """
+    from fastrnn.forecast.datasets import DataError
+    from fastrnn.forecast.preprocessing import apply_transform, calendar_features, parse_transform
+
+    check_steps(steps, dates)
+    values = np.asarray(values, dtype=np.float64)
+    use_log, use_diff = parse_transform(run.transform)
+    L = run.look_back
+    need = L + int(use_diff)
+    if len(values) < need:
+        raise DataError(f"the series has {len(values)} points, but this model needs the last {need} "
+                        f"(look_back {L}{' plus one for diff' if use_diff else ''}); use a longer series")
+    if not np.isfinite(values[-need:]).all():
+        raise DataError("the last values of the series are missing or infinite; clean the data first")
+    feats = None
+    if run.calendar:
+        if dates is None:
+            raise DataError("this run uses calendar features, which need the dates of the series, "
+                            "but it has none; pass a series with a date column")
+        if len(dates) != len(values):
+            raise ValueError(f"dates ({len(dates)}) and values ({len(values)}) differ in length")
+        # Step j of the window for point t carries the date of point t - L + 1 + j.
+        ahead = future_dates(dates, steps)
+        if ahead is None:
+            raise DataError("cannot continue the dates of the series (fewer than two); pass a "
+                            "longer series")
+        feats = calendar_features(dates[len(dates) - L + 1:].append(ahead) if L > 1 else ahead)
+    tail = values[-need:]
+    rep = apply_transform(tail, use_log, use_diff)  # exactly L points
+    scaler = scaler_from_dict(run.info["scaler"])
+    window = list(scaler.transform(rep))
+    out_scaled = np.empty(steps)
+    for k in range(steps):
+        x = np.asarray(window[-L:], dtype=np.float64).reshape(1, L, 1)
+        if feats is not None:
+            x = np.concatenate([x, feats[None, k:k + L]], axis=2)
+        out_scaled[k] = float(run.model.predict(x)[0, 0])
+        window.append(out_scaled[k])
+    z = scaler.inverse_transform(out_scaled)
+    if use_diff:
+        last = np.log(values[-1]) if use_log else values[-1]
+        z = last + np.cumsum(z)
+    return np.exp(z) if use_log else z
+
+
+def _continuation(dates):
+    """How :func:`future_dates` continues ``dates`` (two or more): a function ``k -> the k-th date
+    after the last`` (O(1) for any ``k``), and ``build(steps)`` giving all of them at once."""
+    import pandas as pd
+
+    last = dates[-1]
+    tail = dates[-min(len(dates), 60):]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas 3: "infer_freq will return an offset" chatter
+        freq = pd.infer_freq(tail) if len(tail) >= 3 else None
+    if freq is not None:
+        offset = pd.tseries.frequencies.to_offset(freq)
+        return (lambda k: last + k * offset,
+                lambda steps: pd.date_range(last, periods=steps + 1, freq=freq)[1:])
+    step = pd.Series(tail).diff().dropna().median()
+    if step == pd.Timedelta(days=1) and (tail.day_of_week < 5).all():
+        return (lambda k: last + pd.offsets.BDay(k),
+                lambda steps: pd.bdate_range(last, periods=steps + 1)[1:])
+    if step >= pd.Timedelta(days=28) and step <= pd.Timedelta(days=31):
+        return (lambda k: last + pd.DateOffset(months=k),
+                lambda steps: pd.DatetimeIndex([last + pd.DateOffset(months=k)
+                                                for k in range(1, steps + 1)]))
+    return (lambda k: last + step * k,
+            lambda steps: pd.DatetimeIndex([last + step * k for k in range(1, steps + 1)]))
+
+
+def _last_date(dates):
+    """The last date a forecast may reach: pandas' limit for the index's resolution, and at most
+    9999-12-31 (Python's datetime, which prints the dates)."""
+    import pandas as pd
+
+    limit = pd.Timestamp("9999-12-31 23:59:59")
+    return pd.Timestamp.max if getattr(dates, "unit", "ns") == "ns" else limit
+
+
+def max_steps(dates) -> int | None:
+    """The largest number of steps :func:`future_dates` can continue ``dates`` by: the dates must
+    stay representable (:func:`_last_date`). ``None`` when there is no limit (no dates).
+
+    Found by bisection on the k-th future date, computed directly (never by building the dates).
+    """
+    from fastrnn.forecast.preprocessing import bisect_first
+
+    if dates is None or len(dates) < 2:
+        return None
+    nth, _ = _continuation(dates)
+    limit = _last_date(dates)
+
+    def past(k):
+        try:
+            return nth(k) > limit
+        except (OverflowError, ValueError, ArithmeticError):  # OutOfBoundsDatetime is a ValueError
+            return True
+
+    hi = 1
+    while not past(hi):
+        hi *= 2
+    return bisect_first(past, 1, hi) - 1
+
+
+def check_steps(steps: int, dates=None, option: str = "steps") -> None:
+    """Refuse a number of forecast steps that cannot be done: not a positive integer, past the last
+    date that can be represented after ``dates`` (:func:`max_steps`), or more than memory holds.
+
+    Raises ValueError (:class:`fastrnn.forecast.datasets.DataError` for the dates) naming ``option`` (the
+    CLI passes ``"--steps"``) and the largest number of steps possible.
+    """
+    from fastrnn import _memory
+    from fastrnn.forecast.datasets import DataError
+
+    check_positive_int(option, steps)
+    most = max_steps(dates)
+    if most is not None and steps > most:
+        end = dates[-1]
+        end = end.date() if end == end.normalize() else end.isoformat()
+        raise DataError(f"{option} {steps} would forecast past {_last_date(dates).date()}, the last "
+                        f"date that can be represented; the largest {option} possible after {end} "
+                        f"is {most}")
+    need = 64 * steps  # the forecasts, their window and the scaled copies
+    if not _memory.fits(need):
+        raise ValueError(f"{option} {steps} needs about {_memory.format_bytes(need)} of memory, "
+                         f"but only {_memory.format_bytes(_memory.available_bytes())} are "
+                         f"available; forecast fewer steps")
+
+
+def future_dates(dates, steps: int):
+    """The ``steps`` dates after ``dates`` (a DatetimeIndex), continuing its frequency; ``None``
+    without dates. Business-daily series continue on weekdays; otherwise the median spacing.
+
+    Raises :class:`fastrnn.forecast.datasets.DataError` if they would pass the last representable date
+    (:func:`check_steps`, :func:`max_steps`).
+    """
+    if dates is None or len(dates) < 2:
+        return None
+    check_steps(steps, dates)
+    return _continuation(dates)[1](steps)
