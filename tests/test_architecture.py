@@ -1,6 +1,6 @@
 """The layers of the package, as the folders show them, and the direction of their imports.
 
-    fastrnn.cli (and fastrnn.cli_bench)         the command line: may import everything below
+    fastrnn.cli (and fastrnn.cli.bench)         the command line: may import everything below
     fastrnn.bench                               the benchmark harness: the application and the library
     fastrnn.forecast                            the forecasting application: the library only
     the library (every other fastrnn module)    never the application, the harness or the CLI
@@ -68,7 +68,7 @@ def layer(module: str) -> str:
     """``cli``, ``bench``, ``forecast`` or ``library`` (``door`` for the facade and the alias)."""
     if module in DOORS:
         return "door"
-    for name, prefixes in (("cli", ("fastrnn.cli", "fastrnn.cli_bench")),
+    for name, prefixes in (("cli", ("fastrnn.cli",)),
                            ("bench", ("fastrnn.bench",)),
                            ("forecast", ("fastrnn.forecast",))):
         if any(module == p or module.startswith(p + ".") for p in prefixes):
@@ -112,8 +112,8 @@ def test_the_layers_are_the_folders():
             "fastrnn.cli", "fastrnn.cli.forecast", "fastrnn.cli.__main__"} <= modules
     assert layer("fastrnn.trainer") == "library" and layer("fastrnn.kernels.lstm") == "library"
     assert layer("fastrnn.forecast.preprocessing") == "forecast"
-    assert layer("fastrnn.cli_bench") == "cli" and layer("fastrnn.bench") == "bench"
-    for old in ("preprocessing", "baselines", "csvread", "cli_forecast"):  # moved, no alias
+    assert layer("fastrnn.cli.bench") == "cli" and layer("fastrnn.bench") == "bench"
+    for old in ("preprocessing", "baselines", "csvread", "cli_forecast", "cli_bench"):  # moved, no alias
         assert f"fastrnn.{old}" not in modules
 
 

@@ -1,6 +1,6 @@
 """Benchmark of a full training step and of inference: NumPy path, Numba path and PyTorch.
 
-The logic behind ``fastrnn bench`` (the command line is :mod:`fastrnn.cli_bench`); use it from
+The logic behind ``fastrnn bench`` (the command line is :mod:`fastrnn.cli.bench`); use it from
 Python as :func:`run`. One *train step* is the many-to-one regression step
 
     forward over the sequence -> linear head on h_T -> MSE loss -> BPTT -> update
@@ -31,7 +31,7 @@ Where the next modes go: a new kind of case (e.g. ``--many M``, a stack of model
 them and against PyTorch / JAX vmap) is a case builder in ``cases`` and its steps in ``steps``, timed
 by the same :func:`time_case`; a condition of the timing (e.g. ``--contention``, a competing
 CPU-bound process) goes in ``timing``; a thread policy in ``threads``; their lines and columns in
-``report``; their options in :mod:`fastrnn.cli_bench`.
+``report``; their options in :mod:`fastrnn.cli.bench`.
 """
 
 from __future__ import annotations
