@@ -33,9 +33,10 @@ NA_STRINGS = frozenset({
     "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
 })
 _SNIFF_ROWS = 200
+# ASCII only: in Python \d also matches other scripts' digits, which no CSV reader takes.
 _NUMBER = {
-    ".": re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$"),
-    ",": re.compile(r"^\s*[+-]?(\d+,?\d*|,\d+)([eE][+-]?\d+)?\s*$"),
+    ".": re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$", re.ASCII),
+    ",": re.compile(r"^\s*[+-]?(\d+,?\d*|,\d+)([eE][+-]?\d+)?\s*$", re.ASCII),
 }
 # Values that are a decimal number or a number with one thousands separator: '112,000', '1.500'.
 _THOUSANDS = {".": re.compile(r"^\s*[+-]?[1-9]\d{0,2}\.\d{3}\s*$"),
@@ -463,7 +464,14 @@ def to_numbers(raw: pd.Series, decimal: str = ".") -> np.ndarray:
         s[text.index[~ok.to_numpy()]] = None
         s[text.index[ok.to_numpy()]] = text[ok].str.replace(",", ".", regex=False)
         raw = s
-    return pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    # Python's float() rounds correctly; pd.to_numeric's parser does not in pandas 2 (it is off by
+    # one unit in the last place for some inputs), and a CSV must read back exactly what it holds.
+    cells = raw.to_numpy(dtype=object)
+    text = [isinstance(v, str) and _NUMBER["."].match(v) is not None for v in cells]
+    out = np.full(len(cells), np.nan)
+    ok = np.flatnonzero(text)
+    out[ok] = np.fromiter((float(cells[i]) for i in ok), dtype=np.float64, count=len(ok))
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------
