@@ -130,6 +130,7 @@ class _Recurrent:
         self.backend = backend
         self.seed = seed
         self.cell = cells.cell_for(self.kind, nonlinearity)
+        self._spec = cells.get(self.cell)  # the registry entry: gates, state (h) or (h, c)
         self._rng = np.random.default_rng(seed)  # initialisation, then dropout masks
         self._params = self._init_params()
         # Built once, not every step: (layer, direction) -> {w_ih, w_hh, b_ih, b_hh} -> the parameter's
@@ -212,10 +213,11 @@ class _Recurrent:
                 G = shape[0] // H
                 recurrent = "_hh_" in name
                 params[name] = np.concatenate([block(shape[1], H, recurrent) for _ in range(G)], axis=0)
-        if self.kind == "lstm":
+        if "f" in self._spec.gates:  # a forget gate (LSTM): its bias_ih block starts at forget_bias
+            f = self._spec.gates.index("f")
             for name in params:
                 if name.startswith("bias_ih"):
-                    params[name][H:2 * H] = self.forget_bias
+                    params[name][f * H:(f + 1) * H] = self.forget_bias
         return {k: np.ascontiguousarray(v, dtype=self.dtype) for k, v in params.items()}
 
     def parameters(self) -> dict[str, np.ndarray]:
@@ -383,7 +385,7 @@ class _Recurrent:
             feat = seq  # (T, B, D*H)
         else:  # final state of each direction of the last layer: forward h_T, backward h_0 (torch's h_n)
             last = states[-D:]
-            feat = np.concatenate([s[0] if self.kind == "lstm" else s for s in last], axis=1)
+            feat = np.concatenate([s[0] if self._spec.has_c else s for s in last], axis=1)
         y = feat @ self._params["head.weight"].T + self._params["head.bias"]
         if self.return_sequences:
             y = y.transpose(1, 0, 2)  # back to batch-first (B, T, O)
@@ -394,7 +396,7 @@ class _Recurrent:
         ``(dh, dc = 0)``; None means zeros."""
         if dh is None:
             dh = np.zeros((B, self.hidden_size), self.dtype)
-        return (dh, np.zeros_like(dh)) if self.kind == "lstm" else (dh,)
+        return (dh, np.zeros_like(dh)) if self._spec.has_c else (dh,)
 
     def backward(self, cache: dict[str, Any],
                  d_y: ArrayLike) -> tuple[dict[str, np.ndarray], list[list[np.ndarray]]]:

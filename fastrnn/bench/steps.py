@@ -94,7 +94,7 @@ class FunctionalStep(Step):
         self.name = backend
         self.backend = backend
         self.cell = FUNCTIONAL_CELL[cell]
-        self.lstm = cell == "lstm"
+        self.lstm = _cells.get(self.cell).has_c
         B, T, I, H = size
         self.x, self.y = case_data(size, dtype, seed)
         self.params, self.head = init_params(cell, I, H, dtype, seed)
@@ -200,7 +200,7 @@ class TorchStep(Step):
         rnn_cls = getattr(torch.nn, _cells.get(_cells.cell_for(cell)).torch[0])
         self.rnn = rnn_cls(I, H, num_layers=num_layers, dtype=tdtype)
         self.head = torch.nn.Linear(H, OUTPUT_SIZE, dtype=tdtype)
-        self.lstm = cell == "lstm"
+        self.lstm = _cells.get(_cells.cell_for(cell)).has_c
         x, y = case_data(size, dtype, seed)
         self.x, self.y = torch.from_numpy(x), torch.from_numpy(y)
         self.loss = torch.nn.MSELoss()

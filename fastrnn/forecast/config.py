@@ -243,7 +243,7 @@ def training_memory(cfg: TrainConfig, n_windows: int | None = None) -> int:
     """
     b = np.dtype(cfg.dtype).itemsize
     n_in = 3 if cfg.calendar else 1
-    G = {"lstm": 4, "gru": 3, "rnn": 1}[cfg.model]
+    G = _cells.KIND_GATES[cfg.model]
     P = _n_parameters(cfg.model, n_in, cfg.hidden, cfg.layers)
     N = cfg.ensemble
     need = N * P * b + 6 * P * b + 8 * P
