@@ -84,13 +84,26 @@ def global_norm(grads: Mapping[str, np.ndarray | None] | Iterable[np.ndarray | N
     if math.isinf(p):
         return max(norms)
     if p == 2.0:
-        return _l2_total(norms)
+        return l2_total(norms)
     return float(np.sum(np.asarray(norms) ** p) ** (1.0 / p))
 
 
-def _l2_total(norms):
-    """The global L2 norm from the per-array L2 norms (also the trainer's, which has the sums of
-    squares already: one formula, so clipping there gives the same result as here)."""
+def l2_total(norms: Iterable[float]) -> float:
+    """The global L2 norm from the per-array L2 norms.
+
+    The trainer, which has the sums of squares already, calls it too: one formula, so clipping
+    there gives the same result as :func:`clip_grad_norm`.
+
+    Parameters
+    ----------
+    norms : iterable of float
+        The L2 norm of each array.
+
+    Returns
+    -------
+    float
+        ``sqrt(sum(n ** 2))``, summed exactly (``math.fsum``).
+    """
     return math.sqrt(math.fsum(n * n for n in norms))
 
 
@@ -146,13 +159,23 @@ def clip_grad_norm(grads: Mapping[str, np.ndarray | None] | Iterable[np.ndarray 
         raise FloatingPointError(
             f"the total norm of order {norm_type} of the gradients is non-finite ({total})"
         )
-    _scale_to_norm(arrays, max_norm, total)
+    scale_to_norm(arrays, max_norm, total)
     return total
 
 
-def _scale_to_norm(arrays, max_norm, total):
+def scale_to_norm(arrays: Iterable[np.ndarray], max_norm: float, total: float) -> None:
     """The rescaling step of :func:`clip_grad_norm`, given the global norm ``total`` (for the
-    trainer, which has the sums of squares already)."""
+    trainer, which has the sums of squares already).
+
+    Parameters
+    ----------
+    arrays : iterable of numpy.ndarray
+        The gradients, scaled in place by ``max_norm / (total + 1e-6)`` when that is below 1.
+    max_norm : float
+        The largest global norm allowed.
+    total : float
+        The global norm of ``arrays``.
+    """
     coef = max_norm / (total + 1e-6)
     if coef < 1.0:
         with np.errstate(invalid="ignore"):  # inf * 0 -> nan, as in torch

@@ -9,7 +9,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from fastrnn import losses as _losses
-from fastrnn.trainer import _as_targets
+from fastrnn.trainer import as_targets
 
 if TYPE_CHECKING:
     from fastrnn.models import GRU, LSTM, RNN
@@ -47,9 +47,9 @@ def gradient_flow(model: RNN | LSTM | GRU, X: ArrayLike, y: ArrayLike,
         ``X`` is not as the model takes it, or an unknown loss name.
     """
     loss = _losses.get(loss)
-    X = model._check_x(X)
-    y = _as_targets(model, y)
-    pred, cache = model._forward(X)  # X checked above
+    X = model.check_x(X)
+    y = as_targets(model, y)
+    pred, cache = model.forward_unchecked(X)  # X checked above
     _, d_pred = loss(pred, y)
     _, dhs = model.backward(cache, d_pred)
     return np.array([[np.sqrt(np.einsum("tbh,tbh->t", dh, dh)) for dh in layer] for layer in dhs])

@@ -297,7 +297,24 @@ class _Recurrent:
     # ---------------------------------------------------------------------------------------------
     # forward and backward
 
-    def _check_x(self, x):
+    def check_x(self, x: ArrayLike) -> np.ndarray:
+        """``x`` as the model takes it: ``(B, T, I)`` in the model's dtype, real and finite.
+
+        Parameters
+        ----------
+        x : array_like
+            ``(B, T, I)``, or ``(B, T)`` when ``I = 1``; bool, integer or float numbers.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(B, T, I)``, C-contiguous, ``self.dtype``.
+
+        Raises
+        ------
+        ValueError
+            A ragged or wrongly shaped ``x``, values that are not real numbers, NaN or infinity.
+        """
         try:
             x = np.asarray(x)
         except ValueError as e:  # ragged nested lists
@@ -345,10 +362,27 @@ class _Recurrent:
         ValueError
             ``x`` or a ``state0`` entry has the wrong shape, is not real numbers, or is not finite.
         """
-        return self._forward(self._check_x(x), training, state0)
+        return self.forward_unchecked(self.check_x(x), training, state0)
 
-    def _forward(self, x, training=False, state0=None):
-        """:meth:`forward` of an ``x`` that :meth:`_check_x` returned."""
+    def forward_unchecked(self, x: np.ndarray, training: bool = False,
+                          state0: list | None = None) -> tuple[np.ndarray, dict]:
+        """:meth:`forward` of an ``x`` that :meth:`check_x` returned (the trainer checks its
+        inputs once per fit, not once per step).
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            ``(B, T, I)`` in the model's dtype, as :meth:`check_x` returns it.
+        training : bool, default False
+            Apply dropout.
+        state0 : list or None
+            As in :meth:`forward`.
+
+        Returns
+        -------
+        tuple
+            ``(y, cache)`` as :meth:`forward`.
+        """
         L, D = self.num_layers, self.num_directions
         if state0 is None:
             state0 = [None] * (L * D)
@@ -365,7 +399,7 @@ class _Recurrent:
             for d in range(D):
                 p = self._layer_params[layer, d]
                 inp = seq if d == 0 else seq[::-1]  # the reverse direction reads time backwards
-                # x was checked by _check_x, the weights have the right shapes and dtype and are kept
+                # x was checked by check_x, the weights have the right shapes and dtype and are kept
                 # finite (load_state_dict checks them, the trainer stops on a non-finite loss or
                 # gradient): skip F.forward's validation, except for a state0 the caller gave.
                 s0 = state0[layer * D + d]
@@ -512,12 +546,12 @@ class _Recurrent:
             ``x`` has another shape (a 1-D array included), holds strings, objects or complex
             numbers, NaN or infinite values; ``batch_size`` is not a positive integer or None.
         """
-        x = self._check_x(x)
+        x = self.check_x(x)
         if batch_size is None:
-            return self._forward(x)[0]
+            return self.forward_unchecked(x)[0]
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer or None; got {batch_size!r}")
-        return np.concatenate([self._forward(x[i:i + batch_size])[0] for i in range(0, len(x), batch_size)])
+        return np.concatenate([self.forward_unchecked(x[i:i + batch_size])[0] for i in range(0, len(x), batch_size)])
 
     # ---------------------------------------------------------------------------------------------
     # persistence

@@ -45,9 +45,22 @@ class _NonFinite(Exception):
         self.value = value  # what train_step returns
 
 
-def _as_targets(model, y):
-    """Targets in the model's dtype, with a missing output axis added when ``output_size`` is 1:
-    (B,) for a many-to-one model, (B, T) for a many-to-many one."""
+def as_targets(model: RNN | LSTM | GRU, y: np.ndarray) -> np.ndarray:
+    """Targets in the model's dtype, with a missing output axis added when ``output_size`` is 1.
+
+    Parameters
+    ----------
+    model : RNN, LSTM or GRU
+        The model the targets are for.
+    y : array_like
+        ``(B,)`` for a many-to-one model, ``(B, T)`` for a many-to-many one, or already with the
+        output axis.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``y`` in ``model.dtype``, ``(B, O)`` or ``(B, T, O)``.
+    """
     with np.errstate(over="ignore", invalid="ignore"):  # values beyond the dtype: refused by the caller
         y = np.asarray(y).astype(model.dtype, copy=False)
     if model.output_size == 1 and y.ndim == (2 if model.return_sequences else 1):
@@ -515,7 +528,7 @@ class Trainer:
         numbers (bool, integer or float; not complex, strings or objects), one target row per
         sample of ``X``, finite, of the model's output shape. ValueError (expected vs got) else."""
         xn, yn = names
-        X = self.model._check_x(X)
+        X = self.model.check_x(X)
         try:
             y = np.asarray(y)
         except ValueError as e:  # ragged nested lists
@@ -529,7 +542,7 @@ class Trainer:
             raise ValueError(f"{xn} and {yn} must have the same number of samples; got {len(X)} and {len(y)}")
         if isinstance(self.loss, _losses.CrossEntropy):  # class indices stay integers
             return X, y
-        y = _as_targets(self.model, y)
+        y = as_targets(self.model, y)
         m = self.model
         want = (len(X),) + ((X.shape[1],) if m.return_sequences else ()) + (m.output_size,)
         if y.shape != want:
@@ -561,7 +574,7 @@ class Trainer:
         Raises :class:`_NonFinite` (and makes no update) when the loss or a gradient is not finite.
         """
         m = self.model
-        pred, cache = m._forward(X, training=True, state0=state0)  # X comes from _check_xy
+        pred, cache = m.forward_unchecked(X, training=True, state0=state0)  # X comes from _check_xy
         value, d_pred = self.loss(pred, y)
         if not np.isfinite(value):
             raise _NonFinite(f"loss became {value}", float(value))
@@ -584,8 +597,8 @@ class Trainer:
         elif self.clip_norm is not None:
             # clip_grad_norm's global norm by its own formula, from the sums of squares above
             # instead of a second pass over the gradients
-            clip_total = _clip._l2_total(map(math.sqrt, squares.values()))
-            _clip._scale_to_norm(grads.values(), self.clip_norm, clip_total)
+            clip_total = _clip.l2_total(map(math.sqrt, squares.values()))
+            _clip.scale_to_norm(grads.values(), self.clip_norm, clip_total)
         self.optimizer.step(grads)
         return float(value), cache["states"]
 
@@ -645,7 +658,7 @@ class Trainer:
             raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}")
         total, count = 0.0, 0
         for i in range(0, len(X), batch_size):
-            pred = self.model._forward(X[i:i + batch_size])[0]
+            pred = self.model.forward_unchecked(X[i:i + batch_size])[0]
             n = len(pred)
             total += self.loss(pred, y[i:i + batch_size])[0] * n
             count += n

@@ -467,14 +467,14 @@ def test_fit_stateful_carries_the_state_and_resets_it_each_epoch(kind, monkeypat
     m = {"lstm": fr.LSTM, "gru": fr.GRU}[kind](2, 4, num_layers=2, return_sequences=True, dtype="float64", seed=0)
     X, y = _stream()
     calls = []
-    forward = m._forward  # what the trainer calls (on inputs it has checked)
+    forward = m.forward_unchecked  # what the trainer calls (on inputs it has checked)
 
     def spy(x, training=False, state0=None):
         out, cache = forward(x, training=training, state0=state0)
         calls.append((np.array(x), state0, cache["states"]))
         return out, cache
 
-    monkeypatch.setattr(m, "_forward", spy)
+    monkeypatch.setattr(m, "forward_unchecked", spy)
     hist = fr.Trainer(m, optimizer=fr.optim.SGD(m.parameters(), lr=0.05)).fit_stateful(X, y, k=5, epochs=2, verbose=0)
     assert len(hist.loss) == 2 and len(calls) == 10  # windows at 0, 5, 10, 15, 20 (the last one 3 steps)
     for i, (x, state0, _) in enumerate(calls):

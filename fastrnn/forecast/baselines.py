@@ -114,7 +114,7 @@ def forecasts(prep: Prepared, which: str = "test", season: int | None = None) ->
     ``season`` defaults to ``prep.season``. The AR model uses ``prep``'s
     look_back and transform and is fitted on all points before the test part.
     """
-    s = prep._check_which(which)
+    s = prep.check_which(which)
     season = prep.season if season is None else season
     return {
         "persistence": persistence(prep.values, s, prep.horizon),

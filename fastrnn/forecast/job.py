@@ -114,7 +114,7 @@ def merge_ensemble(models):
     kw = {k: v for k, v in c0.items() if k != "kind"}
     kw["hidden_size"] = N * H
     merged = _models.model_class(c0["kind"])(**kw)
-    shapes = merged._shapes()
+    shapes = {name: a.shape for name, a in merged.parameters().items()}
     states = [m.state_dict() for m in models]
     new = {}
     for name, shape in shapes.items():

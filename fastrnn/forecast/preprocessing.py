@@ -386,19 +386,21 @@ class Prepared:
         """Inputs per time step: 1, or 3 with calendar features."""
         return 3 if self.calendar else 1
 
-    def _check_which(self, which: str) -> np.ndarray:
+    def check_which(self, which: str) -> np.ndarray:
+        """The target indices of part ``which`` (``"train"``, ``"val"`` or ``"test"``); ValueError
+        for another name."""
         if which not in self.starts:
             raise ValueError(f"which must be 'train', 'val' or 'test', got {which!r}")
         return self.starts[which]
 
     def targets(self, which: str = "test") -> np.ndarray:
         """Targets of a part in original units, shape ``(N, horizon)``."""
-        s = self._check_which(which)
+        s = self.check_which(which)
         return self.values[s[:, None] + np.arange(self.horizon)]
 
     def target_dates(self, which: str = "test") -> pd.DatetimeIndex | None:
         """Dates of each window's first target, or ``None`` without dates."""
-        s = self._check_which(which)
+        s = self.check_which(which)
         return None if self.dates is None else self.dates[s]
 
     @property
@@ -416,7 +418,7 @@ class Prepared:
         Returns:
             predictions in original units, shape ``(N, horizon)``.
         """
-        s = self._check_which(which)
+        s = self.check_which(which)
         p = np.asarray(pred_scaled, dtype=np.float64)
         if p.ndim == 1 and self.horizon == 1:
             p = p[:, None]
