@@ -35,8 +35,18 @@ def cli(*args):
     return [sys.executable, "-m", "fastrnn.cli", *map(str, args)]
 
 
+def _default_signals():
+    """In the child, before it runs: the signal dispositions of a command typed at a terminal.
+    A test runner started in the background (CI, ``nohup``) passes SIGINT or SIGHUP on as ignored,
+    and fastrnn rightly leaves ignored signals ignored, so the signal tests would test nothing."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def start(tmp_path, *args, **kw):
     env = dict(os.environ, PYTHONUNBUFFERED="1")
+    if os.name == "posix":
+        kw.setdefault("preexec_fn", _default_signals)
     return subprocess.Popen(cli(*args), cwd=tmp_path, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env, **kw)
 
