@@ -21,6 +21,7 @@ import numpy as np
 from numpy.lib import format as npformat
 
 from fastrnn import _memory, cells
+from fastrnn import threads as _threads
 from fastrnn import functional as F
 
 FORMAT_VERSION = 1
@@ -383,10 +384,12 @@ class _Recurrent:
         included), strings, objects or complex numbers, NaN or infinite values."""
         x = self._check_x(x)
         if batch_size is None:
-            return self._forward(x)[0]
+            with _threads.run_threads(self, x, training=False):
+                return self._forward(x)[0]
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer or None; got {batch_size!r}")
-        return np.concatenate([self._forward(x[i:i + batch_size])[0] for i in range(0, len(x), batch_size)])
+        with _threads.run_threads(self, x, batch_size, training=False):
+            return np.concatenate([self._forward(x[i:i + batch_size])[0] for i in range(0, len(x), batch_size)])
 
     # ---------------------------------------------------------------------------------------------
     # persistence

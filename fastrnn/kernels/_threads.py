@@ -89,3 +89,12 @@ def set_blas_threads(n):
         set_fn(n)
     return blas_threads()
 
+
+
+def restore_blas_threads(saved):
+    """Give every OpenBLAS the count it had in ``saved``, a :func:`blas_threads` result (libraries
+    not in it are left alone)."""
+    for path, set_fn, _, _ in _openblas_libs():
+        n = saved.get(os.path.basename(path))
+        if n:
+            set_fn(int(n))
