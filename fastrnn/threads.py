@@ -35,11 +35,13 @@ from collections.abc import Iterator
 
 from fastrnn.kernels import _threads
 
-#: Work (floating-point operations, 2·M·N·K) of a run's largest matrix product from which BLAS
-#: gets more than one thread, per dtype. Measured by ``python benchmarks/threads.py`` (the
-#: crossover of 1 and 2 OpenBLAS threads for the products the kernels make, idle; see
-#: benchmarks/README.md, "Thread policy").
-THRESHOLD_FLOPS: dict[str, float] = {"float32": 2.0e8, "float64": 1.0e8}
+#: Work (floating-point operations, 2·M·N·K, see :func:`largest_gemm_flops`) of a run's largest
+#: matrix product from which BLAS gets more than one thread, per dtype: below it, whole training
+#: steps measured no faster with 2 OpenBLAS threads than with 1 (or slower). Measured with
+#: ``python benchmarks/threads.py --repeat 5`` (GEMMs and training steps at the bench grid sizes,
+#: 1 vs 2 threads, with and without a competing process); figures and host in
+#: benchmarks/README.md, "Thread policy".
+THRESHOLD_FLOPS: dict[str, float] = {"float32": 4.0e9, "float64": 2.0e8}
 
 #: Environment variables through which a user sets BLAS's threads; any of them set: hands off.
 #: (MKL_NUM_THREADS is not among them: only OpenBLAS builds are handled; NUMBA_NUM_THREADS sizes
