@@ -24,6 +24,9 @@ import time
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CASES = {"airline": [], "temperature": ["--dataset", "temperature"]}
+HOGS = {"contended": "while True: pass",
+        "contended-blas": "import numpy as np\na = np.ones((32, 64), np.float32)\nb = np.ones((64, 256), np.float32)\n"
+                          "while True:\n    a @ b"}
 
 
 def _run(src, args):
@@ -47,14 +50,22 @@ def main(argv=None):
     ap.add_argument("--old", required=True, help="source tree of the code before (holds fastrnn/)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--conditions", default="idle,contended",
+                    help="comma-separated: idle, contended (a `while True: pass` process), contended-blas "
+                         "(a process multiplying (32 x 64) @ (64 x 256) float32 matrices with NumPy in a loop, "
+                         "default threads)")
     a = ap.parse_args(argv)
     versions = {"before": os.path.abspath(a.old), "after": HERE}
+    if a.json and os.path.exists(a.json):  # add to an earlier run's rows
+        with open(a.json) as f:
+            rows = json.load(f)["rows"]
+    else:
+        rows = []
     for src in versions.values():  # warm the Numba caches; untimed
         for args in CASES.values():
             _run(src, args)
-    rows = []
-    for cond in ("idle", "contended"):
-        hog = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if cond == "contended" else None
+    for cond in a.conditions.split(","):
+        hog = (subprocess.Popen([sys.executable, "-c", HOGS[cond]]) if cond != "idle" else None)
         try:
             load = os.getloadavg()[0]
             for case, args in CASES.items():
