@@ -11,11 +11,17 @@ from fastrnn.kernels import _threads
 ENV = threads.BLAS_ENV_VARS + (threads.ENV_VAR, "NUMBA_NUM_THREADS")
 
 
+_real_others_running = threads._others_running
+
+
 @pytest.fixture(autouse=True)
 def clean_policy(monkeypatch):
-    """No user setting in the environment; BLAS threads and the explicit setting restored after."""
+    """No user setting in the environment, no other process running (so that the counts do not
+    depend on what else runs on the test machine); BLAS threads and the explicit setting restored
+    after."""
     for name in ENV:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(threads, "_others_running", lambda: 0)
     saved = _threads.blas_threads()
     explicit = threads._explicit
     yield
@@ -57,7 +63,6 @@ def _large_for_policy(monkeypatch):
     X, y = _data(16, 6, 2)
     flops = threads.largest_gemm_flops(m, 16, 6)
     monkeypatch.setitem(threads.THRESHOLD_FLOPS, "float32", flops)  # at the threshold: above
-    monkeypatch.setattr(threads, "_others_running", lambda: 0)  # an idle machine
     return m, (X, y)
 
 
@@ -104,7 +109,8 @@ def test_a_large_fit_stays_on_one_thread_where_other_processes_fill_the_other_cp
 
 
 def test_others_running_reads_a_count():
-    assert isinstance(threads._others_running(), int) and threads._others_running() >= 0
+    n = _real_others_running()
+    assert isinstance(n, int) and n >= 0
 
 
 def test_numba_num_threads_caps_the_count_above_the_threshold(monkeypatch):
@@ -186,12 +192,15 @@ def test_restored_after_predict_evaluate_fit_stateful_and_an_error(monkeypatch):
 
 def test_validation_inside_fit_does_not_switch_again(monkeypatch):
     _two_threads()
-    m, (X, y) = _small()
+    _threads.set_blas_threads(1)
+    m, (X, y) = _large_for_policy(monkeypatch)  # training above the threshold, inference below
+    assert threads.largest_gemm_flops(m, 16, 6, training=False) < threads.THRESHOLD_FLOPS["float32"]
     seen = []
     real_set = _threads.set_blas_threads
     monkeypatch.setattr(_threads, "set_blas_threads", lambda n: (seen.append(n), real_set(n))[1])
-    fr.Trainer(m).fit(X, y, validation_data=(X, y), epochs=3, batch_size=4, verbose=0)
-    assert seen == [1]  # once for the run; the three evaluations inside it set nothing
+    fr.Trainer(m).fit(X, y, validation_data=(X, y), epochs=3, batch_size=16, verbose=0)
+    assert seen == [2]  # set once for the run; the three evaluations inside it set nothing
+    assert _threads.numba_blas_threads() == 1  # restored
 
 
 @pytest.mark.parametrize("large", [False, True])
