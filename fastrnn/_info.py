@@ -16,7 +16,9 @@ _THREAD_ENV_VARS = (
     "NUMBA_THREADING_LAYER",
     "OMP_NUM_THREADS",
     "OPENBLAS_NUM_THREADS",
+    "GOTO_NUM_THREADS",
     "MKL_NUM_THREADS",
+    "FASTRNN_THREADS",
 )
 
 
@@ -104,6 +106,18 @@ def numba_threading_info() -> list[tuple[str, str]]:
     return rows
 
 
+def thread_policy_info() -> str:
+    """The thread policy in force (:func:`fastrnn.threads.describe`), or why it is unknown."""
+    try:
+        from fastrnn import threads
+    except Exception as exc:
+        return f"unknown ({_describe_error(exc)})"
+    try:
+        return threads.describe()
+    except Exception as exc:  # e.g. FASTRNN_THREADS=abc
+        return f"unknown ({_describe_error(exc)})"
+
+
 def cpu_info() -> str:
     total = os.cpu_count()
     try:
@@ -142,6 +156,7 @@ def collect_info() -> list[tuple[str, str]]:
     rows.append(("CPUs", cpu_info()))
     env = [f"{k}={os.environ[k]}" for k in _THREAD_ENV_VARS if k in os.environ]
     rows.append(("thread env vars", " ".join(env) if env else "none set"))
+    rows.append(("thread policy", thread_policy_info()))
     # torch last: importing it can change OpenMP state, so probe Numba first.
     rows.append(("torch", torch_info()))
     return rows

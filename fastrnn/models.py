@@ -24,6 +24,7 @@ from numpy.lib import format as npformat
 from numpy.typing import ArrayLike
 
 from fastrnn import _memory, cells
+from fastrnn import threads as _threads
 from fastrnn import functional as F
 
 FORMAT_VERSION = 1
@@ -548,10 +549,13 @@ class _Recurrent:
         """
         x = self.check_x(x)
         if batch_size is None:
-            return self.forward_unchecked(x)[0]
+            with _threads.run_threads(self, x, training=False):
+                return self.forward_unchecked(x)[0]
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer or None; got {batch_size!r}")
-        return np.concatenate([self.forward_unchecked(x[i:i + batch_size])[0] for i in range(0, len(x), batch_size)])
+        with _threads.run_threads(self, x, batch_size, training=False):
+            return np.concatenate([self.forward_unchecked(x[i:i + batch_size])[0]
+                                   for i in range(0, len(x), batch_size)])
 
     # ---------------------------------------------------------------------------------------------
     # persistence

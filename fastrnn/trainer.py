@@ -21,6 +21,7 @@ from numpy.typing import ArrayLike
 from fastrnn import clip as _clip
 from fastrnn import losses as _losses
 from fastrnn import optim as _optim
+from fastrnn import threads as _threads
 from fastrnn._progress import progress_bar
 from fastrnn.kernels._reduce import sum_squares
 
@@ -657,11 +658,12 @@ class Trainer:
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}")
         total, count = 0.0, 0
-        for i in range(0, len(X), batch_size):
-            pred = self.model.forward_unchecked(X[i:i + batch_size])[0]
-            n = len(pred)
-            total += self.loss(pred, y[i:i + batch_size])[0] * n
-            count += n
+        with _threads.run_threads(self.model, X, batch_size, training=False):
+            for i in range(0, len(X), batch_size):
+                pred = self.model.forward_unchecked(X[i:i + batch_size])[0]
+                n = len(pred)
+                total += self.loss(pred, y[i:i + batch_size])[0] * n
+                count += n
         return total / count
 
     def fit(self, X: ArrayLike, y: ArrayLike, validation_data: tuple[ArrayLike, ArrayLike] | None = None,
@@ -753,7 +755,8 @@ class Trainer:
             return total / n, norms, layer_norms
 
         evaluate = (lambda: self.evaluate(Xv, yv)) if validation_data is not None else None
-        return loop.run(run_epoch, evaluate, callbacks, verbose)
+        with _threads.run_threads(self.model, X, batch_size):
+            return loop.run(run_epoch, evaluate, callbacks, verbose)
 
     def fit_stateful(self, X: ArrayLike, y: ArrayLike, k: int, epochs: int = 10, verbose: int = 1,
                      callbacks: Sequence[Callback] | None = None) -> History:
@@ -830,5 +833,6 @@ class Trainer:
             return total / T, norms, layer_norms
 
         # No best-epoch tracking: the weights after the last finite step are kept, as ever.
-        return Loop(self, epochs, "loss", track_best=False).run(run_epoch, None, callbacks or (),
-                                                                  verbose)
+        with _threads.run_threads(m, X, steps=k):
+            return Loop(self, epochs, "loss", track_best=False).run(run_epoch, None, callbacks or (),
+                                                                      verbose)

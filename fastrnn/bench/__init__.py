@@ -179,11 +179,16 @@ def run(sizes: Iterable[tuple[int, int, int, int]] = SIZES, datasets: Iterable[s
         notes.append("PyTorch is not importable: torch skipped")
         echo("note: PyTorch is not importable; skipping it")
 
+    from fastrnn.threads import describe
+
+    policy = describe()  # before set_threads below, which holds the policy off while timing
     saved = get_threads()
     threads = int(threads or numba.get_num_threads())
     set_threads(threads, torch_too="torch" in backends, numpy_blas=numpy_blas_threads)
     saved_clock = set_clock(clock)
     try:
+        echo(f"thread policy of training runs: {policy}; while timing, every side runs on "
+             f"{threads} thread(s)")
         peak = {}
         for d in dtypes:
             peak[d] = gemm_peak(d)
@@ -195,6 +200,7 @@ def run(sizes: Iterable[tuple[int, int, int, int]] = SIZES, datasets: Iterable[s
             "versions": versions(),
             "machine": machine(),
             "threads": get_threads(),
+            "thread_policy": policy,
             "requested_threads": threads,
             "numpy_blas_threads": threads if numpy_blas_threads is None else int(numpy_blas_threads),
             "gemm_peak_gflops": peak,

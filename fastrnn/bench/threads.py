@@ -64,7 +64,7 @@ def set_threads(n: int, torch_too: bool = True, numpy_blas: int | None = None) -
     """
     import numba
 
-    from fastrnn.kernels._threads import set_blas_threads
+    from fastrnn.threads import set_blas_threads  # also holds the thread policy off while timing
 
     n = int(n)
     if n < 1:
@@ -77,9 +77,9 @@ def set_threads(n: int, torch_too: bool = True, numpy_blas: int | None = None) -
     numba.set_num_threads(n)
     set_blas_threads(n)
     if numpy_blas is not None:
-        from fastrnn.kernels._threads import _openblas_libs
+        from fastrnn.kernels._threads import openblas_libs
 
-        for _, set_fn, _, ilp64 in _openblas_libs():
+        for _, set_fn, _, ilp64 in openblas_libs():
             if ilp64:
                 set_fn(int(numpy_blas))
     torch = torch_module() if torch_too or "torch" in sys.modules else None
@@ -91,13 +91,16 @@ def restore_threads(saved: dict) -> None:
     """Set the thread counts back to ``saved``, a :func:`get_threads` result."""
     import numba
 
-    from fastrnn.kernels._threads import _openblas_libs
+    from fastrnn.kernels._threads import openblas_libs
+
+    from fastrnn.threads import set_blas_threads
 
     numba.set_num_threads(saved["numba"])
-    for path, set_fn, _, _ in _openblas_libs():
+    for path, set_fn, _, _ in openblas_libs():
         n = saved["blas"].get(os.path.basename(path))
         if n:
             set_fn(n)
+    set_blas_threads(None)  # the thread policy decides again
     torch = torch_module() if "torch" in sys.modules else None
     if torch is not None and saved["torch"]:
         torch.set_num_threads(saved["torch"])

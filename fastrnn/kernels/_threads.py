@@ -38,7 +38,7 @@ def _loaded_openblas_paths():
     return paths
 
 
-def _openblas_libs():
+def openblas_libs():
     """``[(path, set_fn, get_fn, ilp64)]`` for NumPy's and SciPy's OpenBLAS, loading SciPy's if needed."""
     global _libs
     if _libs is None:
@@ -69,12 +69,12 @@ def _openblas_libs():
 
 def blas_threads():
     """``{library basename: thread count}`` of every OpenBLAS in the process (empty if none found)."""
-    return {os.path.basename(p): int(get()) for p, _, get, _ in _openblas_libs()}
+    return {os.path.basename(p): int(get()) for p, _, get, _ in openblas_libs()}
 
 
 def numba_blas_threads():
     """Thread count of the BLAS that Numba's ``np.dot`` calls (SciPy's OpenBLAS), or None if unknown."""
-    for _, _, get, ilp64 in _openblas_libs():
+    for _, _, get, ilp64 in openblas_libs():
         if not ilp64:
             return int(get())
     return None
@@ -85,7 +85,16 @@ def set_blas_threads(n):
     n = int(n)
     if n < 1:
         raise ValueError(f"the number of BLAS threads must be >= 1; got {n}")
-    for _, set_fn, _, _ in _openblas_libs():
+    for _, set_fn, _, _ in openblas_libs():
         set_fn(n)
     return blas_threads()
 
+
+
+def restore_blas_threads(saved):
+    """Give every OpenBLAS the count it had in ``saved``, a :func:`blas_threads` result (libraries
+    not in it are left alone)."""
+    for path, set_fn, _, _ in openblas_libs():
+        n = saved.get(os.path.basename(path))
+        if n:
+            set_fn(int(n))
