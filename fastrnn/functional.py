@@ -38,6 +38,33 @@ GATES = _cells.GATES
 _DTYPES = (np.float32, np.float64)
 
 
+def float_dtype(dtype: object) -> np.dtype:
+    """``dtype`` as a NumPy dtype, if it is one the kernels run in.
+
+    Parameters
+    ----------
+    dtype : object
+        ``"float32"``, ``"float64"``, ``np.float32``, ``np.dtype("float64")``, ...
+
+    Returns
+    -------
+    np.dtype
+        float32 or float64.
+
+    Raises
+    ------
+    ValueError
+        For anything else (another dtype, or something that is no dtype at all).
+    """
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt not in _DTYPES:
+        raise ValueError(f"dtype must be 'float32' or 'float64'; got {dtype!r}")
+    return dt
+
+
 @dataclass
 class Cache:
     """What :func:`backward` needs from a :func:`forward` call. Treat it as opaque.

@@ -47,12 +47,7 @@ def _check_settings(kind, input_size, hidden_size, output_size, num_layers, drop
         raise ValueError(f"nonlinearity applies to RNN only; {kind.upper()} got {nonlinearity!r}")
     if init not in INITS:
         raise ValueError(f"init must be one of {', '.join(INITS)}; got {init!r}")
-    try:
-        ok = np.dtype(dtype) in (np.float32, np.float64)
-    except TypeError:
-        ok = False
-    if not ok:
-        raise ValueError(f"dtype must be 'float32' or 'float64'; got {dtype!r}")
+    F.float_dtype(dtype)  # ValueError for anything but float32/float64
     if backend not in F.BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(F.BACKENDS)}; got {backend!r}")
 

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from fastrnn.forecast.datasets import DataError, Dataset
+from fastrnn.functional import float_dtype
 
 __all__ = [
     "make_windows", "Split", "split", "MinMaxScaler", "StandardScaler", "make_scaler",
@@ -536,12 +537,7 @@ def prepare(data, look_back: int, horizon: int = 1, scaler: str | None = "minmax
     horizon = _check_int("horizon", horizon, 1)
     use_log, use_diff = parse_transform(transform)
     transform = None if transform == "none" else transform
-    try:
-        ok = np.dtype(dtype) in (np.float32, np.float64)
-    except TypeError:
-        ok = False
-    if not ok:
-        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    float_dtype(dtype)  # ValueError for anything but float32/float64
     scaler_obj = make_scaler(scaler)
     sp = split(len(values), test_fraction, val_fraction)
 
