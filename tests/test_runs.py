@@ -375,3 +375,31 @@ def test_resume_from_another_folder_reads_the_same_csv(tmp_path, monkeypatch):
     again = fc.Staging.resume(stage.path)
     assert Path(again.config.csv) == tmp_path / "a" / "s.csv"
     again.check_data(fc.load_series(again.config))  # the same series: accepted
+
+
+@POSIX
+def test_an_interruption_lost_in_a_c_callback_is_raised_again(monkeypatch):
+    """An exception raised inside a ctypes callback (llvmlite's, while Numba compiles) is printed
+    and dropped; the interruption must still arrive, a moment later."""
+    import ctypes
+
+    from fastrnn.cli.forecast import _Interrupted, _interrupt_signals
+
+    compare_t = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_int))
+
+    def compare(a, b):  # the signal's handler runs in here, inside the callback
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(1000):  # give the handler bytecodes to run at
+            pass
+        return a[0] - b[0]
+
+    lost = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: lost.append(u.exc_type))
+    values = (ctypes.c_int * 2)(2, 1)
+    with pytest.raises(_Interrupted):
+        with _interrupt_signals():
+            ctypes.CDLL(None).qsort(values, 2, ctypes.sizeof(ctypes.c_int), compare_t(compare))
+            t_end = time.monotonic() + 10  # a guard against a hang, no timing assertion
+            while time.monotonic() < t_end:
+                time.sleep(0.01)
+    assert lost == [_Interrupted]  # it was lost once inside the callback, as in the real case

@@ -259,7 +259,7 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
                      transform=transform, scaler=scaler, calendar=calendar, ensemble=ensemble)
     staging = None
     # SIGTERM and SIGHUP become an interruption like Ctrl-C, so they clean up the same way.
-    with _interrupt_signals():
+    with _interrupt_signals() as signals:
         try:
             if resume is not None:
                 staging = fc.Staging.resume(resume)
@@ -290,6 +290,8 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
             note = fc.write_files(result, staging.path, plot)
             path = staging.commit()
         except BaseException as exc:  # incl. KeyboardInterrupt: never leave a half-written run
+            if isinstance(exc, KeyboardInterrupt):
+                signals.caught()
             kept = staging.keep_or_discard(exc) if staging is not None else 0
             if isinstance(exc, KeyboardInterrupt) and not _debug():
                 _exit_interrupted(exc, kept, staging)
@@ -333,27 +335,52 @@ class _Interrupted(KeyboardInterrupt):
 
 
 class _interrupt_signals:
-    """Context manager: while it is active, SIGTERM and SIGHUP raise :class:`_Interrupted` (once; a
-    second signal during the clean-up is ignored), and a second Ctrl-C during the clean-up too.
+    """Context manager: while it is active, SIGTERM and SIGHUP raise :class:`_Interrupted` (and
+    Ctrl-C its KeyboardInterrupt) once; further signals are ignored until the clean-up is done.
     Signals the process ignores (``nohup``, background jobs) stay ignored; the previous handlers
-    are restored on exit. Outside the main thread it does nothing."""
+    are restored on exit. Outside the main thread it does nothing.
+
+    An exception raised while Python runs a callback from C (llvmlite calls back into Python
+    through ctypes while Numba compiles a kernel) is printed with a traceback and dropped. So a
+    signal that arrives in llvmlite's code is not raised there but a moment later (SIGALRM), and an
+    interruption is raised again every :data:`_RETRY_S` seconds until the command's clean-up
+    reports, with :meth:`caught`, that it has arrived.
+    """
 
     def __enter__(self):
         import signal
         import threading
 
         self._previous = {}
+        self._pending = None  # the signal whose interruption is on its way to the clean-up
+        self._caught = False
         if threading.current_thread() is not threading.main_thread():
             return self
-        fired = []
+
+        def interruption(signum):
+            return KeyboardInterrupt() if signum == signal.SIGINT else _Interrupted(signum)
+
+        def in_callback(frame):
+            return frame is not None and str(frame.f_globals.get("__name__", "")).startswith("llvmlite")
 
         def handler(signum, frame):
-            if fired:
+            if self._pending is not None or self._caught:
                 return
-            fired.append(signum)
-            if signum == signal.SIGINT:
-                raise KeyboardInterrupt
-            raise _Interrupted(signum)
+            self._pending = signum
+            if in_callback(frame):
+                signal.setitimer(signal.ITIMER_REAL, _SOON_S)
+                return
+            signal.setitimer(signal.ITIMER_REAL, _RETRY_S)
+            raise interruption(signum)
+
+        def retry(signum, frame):
+            if self._pending is None or self._caught:
+                return
+            if in_callback(frame):
+                signal.setitimer(signal.ITIMER_REAL, _SOON_S)
+                return
+            signal.setitimer(signal.ITIMER_REAL, _RETRY_S)
+            raise interruption(self._pending)
 
         for name in ("SIGINT", "SIGTERM", "SIGHUP"):
             sig = getattr(signal, name, None)
@@ -363,14 +390,31 @@ class _interrupt_signals:
             if current is signal.SIG_IGN or (name == "SIGINT" and current is not signal.default_int_handler):
                 continue
             self._previous[sig] = signal.signal(sig, handler)
+        if self._previous and hasattr(signal, "SIGALRM"):
+            self._previous[signal.SIGALRM] = signal.signal(signal.SIGALRM, retry)
         return self
+
+    def caught(self) -> None:
+        """The interruption reached the clean-up: stop raising it again."""
+        import signal
+
+        self._caught = True
+        if signal.SIGALRM in self._previous:
+            signal.setitimer(signal.ITIMER_REAL, 0)
 
     def __exit__(self, *exc):
         import signal
 
+        if signal.SIGALRM in self._previous:
+            signal.setitimer(signal.ITIMER_REAL, 0)
         for sig, h in self._previous.items():
             signal.signal(sig, h)
         return False
+
+
+#: Seconds between raising an interruption again while it has not reached the clean-up, and
+#: before raising one that arrived in a callback from C.
+_RETRY_S, _SOON_S = 0.5, 0.01
 
 
 def _shown(path) -> str:
