@@ -8,7 +8,6 @@ force. A thread policy (which products get more than one BLAS thread) belongs he
 
 from __future__ import annotations
 
-import os
 import sys
 from types import ModuleType
 
@@ -91,15 +90,11 @@ def restore_threads(saved: dict) -> None:
     """Set the thread counts back to ``saved``, a :func:`get_threads` result."""
     import numba
 
-    from fastrnn.kernels._threads import openblas_libs
-
+    from fastrnn.kernels._threads import restore_blas_threads
     from fastrnn.threads import set_blas_threads
 
     numba.set_num_threads(saved["numba"])
-    for path, set_fn, _, _ in openblas_libs():
-        n = saved["blas"].get(os.path.basename(path))
-        if n:
-            set_fn(n)
+    restore_blas_threads(saved["blas"])
     set_blas_threads(None)  # the thread policy decides again
     torch = torch_module() if "torch" in sys.modules else None
     if torch is not None and saved["torch"]:

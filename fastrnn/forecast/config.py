@@ -140,11 +140,12 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-def check_positive_int(name: str, v, minimum: int = 1) -> None:
-    """Raise ``ValueError`` unless ``v`` is an integer (not a bool) ``>= minimum``; the message
-    names ``name`` (an argument, or the CLI option such as ``"--steps"``)."""
+def check_positive_int(name: str, v, minimum: int = 1) -> int:
+    """``v`` as an int; ``ValueError`` unless it is an integer (not a bool) ``>= minimum``. The
+    message names ``name`` (an argument, or the CLI option such as ``"--steps"``)."""
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}; got {v!r}")
+    return int(v)
 
 
 def make_config(dataset: str | None = None, csv: str | None = None, season: int | None = None,

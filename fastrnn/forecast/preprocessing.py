@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from fastrnn.forecast.config import check_positive_int
 from fastrnn.forecast.datasets import DataError, Dataset
 from fastrnn.functional import float_dtype
 
@@ -52,12 +53,6 @@ _EPS = 1e-9  # absorbs float error in n * fraction before flooring
 # ---------------------------------------------------------------------------
 # Windows and split
 # ---------------------------------------------------------------------------
-
-
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def make_windows(values, look_back: int, horizon: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -77,8 +72,8 @@ def make_windows(values, look_back: int, horizon: int = 1) -> tuple[np.ndarray, 
     v = np.asarray(values, dtype=np.float64)
     if v.ndim != 1:
         raise ValueError(f"values must be 1-D, got shape {v.shape}")
-    look_back = _check_int("look_back", look_back, 1)
-    horizon = _check_int("horizon", horizon, 1)
+    look_back = check_positive_int("look_back", look_back, 1)
+    horizon = check_positive_int("horizon", horizon, 1)
     n_win = len(v) - look_back - horizon + 1
     if n_win < 1:
         raise DataError(
@@ -129,7 +124,7 @@ def split(n: int, test_fraction: float = 0.33, val_fraction: float = 0.0) -> Spl
     ``test_start = int(n * (1 - test_fraction))`` and validation is the last
     ``int(test_start * val_fraction)`` points before it.
     """
-    n = _check_int("n", n, 0)
+    n = check_positive_int("n", n, 0)
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
     if not 0 <= val_fraction < 1:
@@ -533,8 +528,8 @@ def prepare(data, look_back: int, horizon: int = 1, scaler: str | None = "minmax
             float64, or ``calendar`` without dates.
     """
     values, dates, ds_season = _as_series(data)
-    look_back = _check_int("look_back", look_back, 1)
-    horizon = _check_int("horizon", horizon, 1)
+    look_back = check_positive_int("look_back", look_back, 1)
+    horizon = check_positive_int("horizon", horizon, 1)
     use_log, use_diff = parse_transform(transform)
     transform = None if transform == "none" else transform
     float_dtype(dtype)  # ValueError for anything but float32/float64
