@@ -35,7 +35,6 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from fastrnn import cells
-from fastrnn import functional as F
 from fastrnn import threads as _threads
 from fastrnn.models import _Recurrent, check_positive_int
 
@@ -209,8 +208,9 @@ class Stack:
         Parameters
         ----------
         x : array_like
-            One input for every model, ``(M, B, T, I)`` (``(M, B, T)`` when ``input_size`` is 1), or
-            one input shared by all, as a single model takes it (``(B, T, I)`` or ``(B, T)``).
+            One input per model, ``(M, B, T, I)`` (always 4-D, also when ``input_size`` is 1), or
+            one input shared by all, as a single model takes it (``(B, T, I)``, or ``(B, T)`` when
+            ``input_size`` is 1).
 
         Returns
         -------
@@ -220,27 +220,17 @@ class Stack:
         Raises
         ------
         ValueError
-            As :meth:`fastrnn.RNN.check_x`, or a leading axis that is not M.
+            As :meth:`fastrnn.RNN.check_x`, or a 4-D input whose leading axis is not M.
         """
-        shared = self._shared(x)
-        if shared is not None:
-            x = shared
-            return np.ascontiguousarray(np.broadcast_to(x, (self.num_models, *x.shape)))
-        x = np.asarray(x)
-        if x.shape[0] != self.num_models:
-            raise ValueError(f"x must have one input per model, shape ({self.num_models}, B, T, I), or one shared "
-                             f"input (B, T, I); got shape {x.shape}")
-        return np.stack([self.members[0].check_x(x[m]) for m in range(self.num_models)])
-
-    def _shared(self, x):
-        """``x`` checked as one model's input, if it has a single model's number of axes; else None."""
         a = np.asarray(x)
-        ndim = a.ndim
-        if ndim == 3 and self.input_size == 1 and a.shape[-1] != 1:
-            pass  # (M, B, T) per model, or (B, T, 1)? a single model's (B, T, 1) ends in 1
-        elif ndim == 3 or (ndim == 2 and self.input_size == 1):
-            return self.members[0].check_x(a)
-        return None
+        first = self.members[0]
+        if a.ndim != 4:
+            a = first.check_x(a)
+            return np.ascontiguousarray(np.broadcast_to(a, (self.num_models, *a.shape)))
+        if a.shape[0] != self.num_models:
+            raise ValueError(f"x must have one input per model, shape ({self.num_models}, B, T, I), or one shared "
+                             f"input (B, T, I); got shape {a.shape}")
+        return np.stack([first.check_x(a[m]) for m in range(self.num_models)])
 
     def forward_unchecked(self, x: np.ndarray, active: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
         """The models' outputs for ``x`` as :meth:`check_x` returns it, keeping what
