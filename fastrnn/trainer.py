@@ -362,6 +362,8 @@ class Loop:
     track_best : bool, default True
         Keep a copy of the best epoch's weights (for :meth:`restore_best`, and restored when
         training diverges); ``False``: no best epoch, ``improved`` is always false.
+    index : int, default 0
+        The model's index in its stack (:class:`StackLoop`).
 
     Attributes
     ----------
@@ -371,12 +373,15 @@ class Loop:
     history : the :class:`History` so far.
     monitor : ``"val_loss"`` with validation data, else ``"loss"``.
     improved : whether the epoch that just ended is the best so far (by more than ``min_delta``).
+    index : the model's index in its stack (0 for a model trained alone).
+    finished : true in ``on_train_end`` when training ended by itself (all epochs, early stopping,
+        divergence), false when an exception (an interrupt) ended it.
     """
 
     def __init__(self, trainer: Trainer, epochs: int, monitor: str, min_delta: float = 0.0,
-                 track_best: bool = True) -> None:
-        self.trainer, self.epochs, self.monitor = trainer, epochs, monitor
-        self.epoch, self.history, self.improved = 0, History(), False
+                 track_best: bool = True, index: int = 0) -> None:
+        self.trainer, self.epochs, self.monitor, self.index = trainer, epochs, monitor, index
+        self.epoch, self.history, self.improved, self.finished = 0, History(), False, False
         self._min_delta, self._track_best = min_delta, track_best
         self._best = np.inf
         self._best_weights = trainer.model.state_dict() if track_best else None
@@ -487,6 +492,7 @@ class Loop:
                 val = evaluate() if evaluate is not None else None
                 if self._after_epoch(loss, norms, layer_norms, val, time.perf_counter() - t0, callbacks, verbose):
                     break
+            self.finished = True
         finally:
             self._end(callbacks)
         return self.history
@@ -1050,8 +1056,8 @@ class Trainer:
         stopper = next((cb for cb in callbacks if isinstance(cb, EarlyStopping)), None)
         monitor = "val_loss" if val is not None else "loss"
         members, M, n = self._members, data.M, data.n
-        loops = [Loop(mt, epochs, monitor, min_delta=stopper.min_delta if stopper is not None else 0.0)
-                 for mt in members]
+        loops = [Loop(mt, epochs, monitor, min_delta=stopper.min_delta if stopper is not None else 0.0, index=m)
+                 for m, mt in enumerate(members)]
         mine = [[copy.deepcopy(cb) for cb in callbacks if cb.per_model] for _ in range(M)]
         whole = [cb for cb in callbacks if not cb.per_model]
         sloop = StackLoop(self, epochs, loops)
@@ -1088,17 +1094,25 @@ class Trainer:
                         loops[m].epoch = epoch
                     t0 = time.perf_counter()
                     losses, norms, layer_norms, failed = run_epoch(epoch, training)
+                    ended = []
                     for m, e in failed.items():
                         loops[m]._failed(e)
+                        ended.append(m)
                     done = [m for m in training if m not in failed]
                     vals = self._stack_evaluate(val, done) if val is not None and done else None
                     seconds = time.perf_counter() - t0
                     still = []
                     for m in done:
                         v = None if vals is None else float(vals[m])
-                        if not loops[m]._after_epoch(losses[m], norms[m], layer_norms[m], v, seconds, mine[m], 0):
+                        if loops[m]._after_epoch(losses[m], norms[m], layer_norms[m], v, seconds, mine[m], 0) \
+                                or epoch == epochs:
+                            ended.append(m)
+                        else:
                             still.append(m)
                     sloop.training = still
+                    for m in sorted(ended):  # a model's training ends when it stops: its callbacks' on_train_end
+                        loops[m].finished = True
+                        loops[m]._end(mine[m])
                     if done:
                         mean_val = None if vals is None else float(np.mean(vals[done]))
                         sloop.history._record(epoch, float(np.mean([losses[m] for m in done])), mean_val, [0.0],
@@ -1115,7 +1129,7 @@ class Trainer:
                     if not still:
                         break
             finally:
-                for m in range(M):
+                for m in sloop.training:  # still training: ended by an exception
                     loops[m]._end(mine[m])
                 for cb in whole:
                     cb.on_train_end(sloop)

@@ -285,3 +285,24 @@ def test_bad_trainer_arguments_and_data():
         tr.fit(X, y, epochs=0)
     with pytest.raises(ValueError, match="fit_stateful trains one model"):
         tr.fit_stateful(X, y, k=2)
+
+
+def test_each_models_training_ends_when_it_stops():
+    """on_train_end of a model's callbacks runs at the epoch it stopped (a checkpoint can be
+    written then), with loop.index and loop.finished; the others train on."""
+    ends = []
+
+    class End(Callback):
+        def on_train_end(self, loop):
+            ends.append((loop.index, loop.epoch, loop.finished, len(ends)))
+
+    X, y = _data()
+    st = fr.stack(_models("gru", {}, "float64", 1, M=3))
+    opts = [fr.optim.Adam(st.members[m].parameters(), lr=lr) for m, lr in enumerate([0.2, 0.001, 0.05])]
+    hist = fr.Trainer(st, optimizer=opts).fit(X, y, validation_data=_data(20, seed=1), epochs=12, verbose=0,
+                                              early_stopping=EarlyStopping(patience=2), callbacks=[End()])
+    by_model = {m: (epoch, finished) for m, epoch, finished, _ in ends}
+    assert by_model == {m: (h.epochs_run, True) for m, h in enumerate(hist)}
+    order = [m for m, *_ in ends]
+    assert order == sorted(range(3), key=lambda m: (hist[m].epochs_run, m))  # in the order they stopped
+    assert len({h.epochs_run for h in hist}) > 1

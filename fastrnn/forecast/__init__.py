@@ -30,7 +30,8 @@ library layer: ``fastrnn.models``, ``fastrnn.trainer``, ``fastrnn.optim``, ...; 
                     and the memory estimate; :class:`RunError`
 ``checkpoints``     one checkpoint per finished ensemble member (the resumable state)
 ``job``             :func:`load_series`, :func:`prepare_series`, :func:`build_model`,
-                    :func:`fit_model`, :func:`merge_ensemble`, :func:`score`, :func:`train`,
+                    :func:`fit_model`, :func:`predict_mean`, :func:`merge_ensemble` (old runs),
+                    :func:`score`, :func:`train`,
                     the divergence warning
 ``plots``           ``loss.png`` and ``forecast.png``
 ``predict``         ``preprocessing.json`` (written and checked), :func:`load_run`, :func:`forecast`,
@@ -64,6 +65,7 @@ from fastrnn.forecast.job import (
     fit_model,
     load_series,
     merge_ensemble,
+    predict_mean,
     prepare_series,
     score,
     train,
@@ -76,5 +78,5 @@ __all__ = [
     "TrainResult", "Run", "make_config", "load_series", "prepare_series", "build_model",
     "fit_model", "score", "train", "run", "Staging", "default_out_dir", "write_run", "write_files",
     "load_run", "forecast", "future_dates", "max_steps", "check_steps", "training_memory",
-    "RunError", "merge_ensemble", "DIVERGENCE_FACTOR", "divergence_warning",
+    "RunError", "merge_ensemble", "predict_mean", "DIVERGENCE_FACTOR", "divergence_warning",
 ]
