@@ -1,9 +1,10 @@
-"""The thread policy: how many threads BLAS gets while fastrnn trains or predicts.
+"""The thread policy: how many threads BLAS (and, for model stacks, Numba) gets while fastrnn
+trains or predicts.
 
-fastrnn's kernels run no thread pool of their own (no Numba ``parallel=True`` code); their only
-threads are OpenBLAS's, inside the matrix products. Most of those products are per time step and
-small, and for them a second OpenBLAS thread gains nothing: it costs a core, and when another
-process wants that core, OpenBLAS's busy-waiting workers make the run many times slower. So:
+A single model's kernels run no thread pool of their own; their only threads are OpenBLAS's,
+inside the matrix products. Most of those products are per time step and small, and for them a
+second OpenBLAS thread gains nothing: it costs a core, and when another process wants that core,
+OpenBLAS's busy-waiting workers make the run many times slower. So:
 
 * a training run (:meth:`fastrnn.Trainer.fit`, ``fit_stateful``, ``evaluate``) or a prediction
   (``model.predict``) starts by working out the work of its largest matrix product
@@ -15,6 +16,11 @@ process wants that core, OpenBLAS's busy-waiting workers make the run many times
 * the count is set once when the run starts and put back when it ends (not around every product:
   OpenBLAS parks its workers when the count goes down, and waking them costs more than the small
   products gain), and only when it differs from the current one.
+
+A stack of models (:mod:`fastrnn.stacks`) is parallel at the grain of whole models instead:
+its kernels run one model per thread of Numba's pool, so :func:`run_stack_threads` gives BLAS one
+thread and the pool :func:`stack_threads` threads (the CPUs no other process is busy on, at most
+one per model).
 
 The user's explicit settings win: with ``OPENBLAS_NUM_THREADS``, ``GOTO_NUM_THREADS`` or
 ``OMP_NUM_THREADS`` in the environment (OpenBLAS reads them when it loads) or after
