@@ -741,8 +741,13 @@ class Trainer:
         """
         if self._members is not None:
             data = self._stack_xy(x, y)
+            rows = {m: np.arange(data.n[m]) for m in range(data.M)}
+            values, failed = {}, {}
             with _threads.run_stack_threads(self.model):
-                values, failed = self._stack_step(*data.batch(np.arange(data.n), range(data.M)), range(data.M))
+                for group in data.same_size(rows):
+                    v, f = self._stack_step(*data.batch(rows, group), group)
+                    values.update(v)
+                    failed.update(f)
             return np.array([failed[m].value if m in failed else values[m] for m in range(data.M)])
         x, y = self._check_xy(x, y)
         try:
@@ -975,24 +980,31 @@ class Trainer:
 
     def _stack_xy(self, X, y, names=("X", "y")):
         """The data of a stack's run: shared by every model (``X`` as one model takes it) or one
-        set per model (``X (M, N, T, I)`` and ``y`` with a leading axis M)."""
+        set per model (``X (M, N, T, I)`` and ``y`` with a leading axis M, or lists of M arrays,
+        whose numbers of samples may differ)."""
         M, first = self.model.num_models, self._members[0]
-        xa = X if isinstance(X, np.ndarray) else np.asarray(X)
-        if xa.ndim != 4:
+        ragged = isinstance(X, (list, tuple)) and len(X) == M and all(np.ndim(x) == 3 for x in X)
+        xa = None if ragged else (X if isinstance(X, np.ndarray) else np.asarray(X))
+        if not ragged and xa.ndim != 4:
             return _StackData(*first._check_xy(X, y, names), M, shared=True)
-        if xa.shape[0] != M:
-            raise ValueError(f"{names[0]} with one set per model must have shape ({M}, N, T, I); got {xa.shape}")
-        ya = np.asarray(y)
-        if ya.ndim == 0 or ya.shape[0] != M:
+        if not ragged and xa.shape[0] != M:
+            raise ValueError(f"{names[0]} with one set per model must have shape ({M}, N, T, I) or be a list "
+                             f"of {M} arrays (N_m, T, I); got shape {xa.shape}")
+        if isinstance(y, (list, tuple)):
+            ys = list(y)
+        else:
+            ya = np.asarray(y)
+            ys = None if ya.ndim == 0 else list(ya)
+        if ys is None or len(ys) != M:
             raise ValueError(f"{names[1]} must have a leading axis of {M} (one set per model, as {names[0]}); "
-                             f"got shape {ya.shape}")
+                             f"got {'shape ' + str(np.shape(y)) if not isinstance(y, (list, tuple)) else len(y)}")
         pairs = []
         for m in range(M):
             try:
-                pairs.append(first._check_xy(xa[m], ya[m], names))
+                pairs.append(first._check_xy(X[m], ys[m], names))
             except ValueError as e:
                 raise ValueError(f"model {m}'s data: {e}") from None
-        return _StackData(np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs]), M, shared=False)
+        return _StackData([p[0] for p in pairs], [p[1] for p in pairs], M, shared=False)
 
     def _stack_step(self, X, y, live):
         """One step of the models ``live``: ``X (M, b, T, I)``, ``y (M, b, ...)`` (rows of other models
@@ -1020,17 +1032,18 @@ class Trainer:
         return {m: float(v) for m, v in values.items() if m not in failed}, failed
 
     def _stack_evaluate(self, data, live, batch_size=256):
-        """Each model's mean loss over all of ``data`` (NaN for the models not in ``live``)."""
-        live = list(live)
+        """Each model's mean loss over all of its data (NaN for the models not in ``live``)."""
         totals = np.zeros(data.M)
-        for i in range(0, data.n, batch_size):
-            rows = np.arange(i, min(i + batch_size, data.n))
-            X, y = data.batch(rows, live)
-            pred = self.model.forward_unchecked(X, np.asarray(live, dtype=np.int64))[0]
-            for m in live:
-                totals[m] += self.loss(pred[m], y[m])[0] * len(rows)
+        for i in range(0, max(data.n[m] for m in live), batch_size):
+            rows = {m: np.arange(i, min(i + batch_size, data.n[m])) for m in live if i < data.n[m]}
+            for group in data.same_size(rows):
+                X, y = data.batch(rows, group)
+                pred = self.model.forward_unchecked(X, np.asarray(group, dtype=np.int64))[0]
+                for m in group:
+                    totals[m] += self.loss(pred[m], y[m])[0] * len(rows[m])
         out = np.full(data.M, np.nan)
-        out[live] = totals[live] / data.n
+        for m in live:
+            out[m] = totals[m] / data.n[m]
         return out
 
     def _stack_fit(self, X, y, validation_data, epochs, batch_size, shuffle, early_stopping, verbose, callbacks):
@@ -1055,7 +1068,7 @@ class Trainer:
             callbacks.insert(0, early_stopping)
         stopper = next((cb for cb in callbacks if isinstance(cb, EarlyStopping)), None)
         monitor = "val_loss" if val is not None else "loss"
-        members, M, n = self._members, data.M, data.n
+        members, M = self._members, data.M
         loops = [Loop(mt, epochs, monitor, min_delta=stopper.min_delta if stopper is not None else 0.0, index=m)
                  for m, mt in enumerate(members)]
         mine = [[copy.deepcopy(cb) for cb in callbacks if cb.per_model] for _ in range(M)]
@@ -1063,23 +1076,25 @@ class Trainer:
         sloop = StackLoop(self, epochs, loops)
 
         def run_epoch(epoch, training):
-            orders = {m: members[m]._rng.permutation(n) if shuffle else np.arange(n) for m in training}
+            n = data.n
+            orders = {m: members[m]._rng.permutation(n[m]) if shuffle else np.arange(n[m]) for m in training}
             totals, norms, layer_norms = dict.fromkeys(training, 0.0), {m: [] for m in training}, \
                 {m: [] for m in training}
             failed = {}
-            for i in range(0, n, batch_size):
-                live = [m for m in training if m not in failed]
+            for i in range(0, max(n[m] for m in training), batch_size):
+                live = [m for m in training if m not in failed and i < n[m]]
                 if not live:
                     break
                 rows = {m: orders[m][i:i + batch_size] for m in live}
-                values, bad = self._stack_step(*data.batch(rows, live), live)
-                for m, e in bad.items():
-                    failed[m] = _NonFinite(f"{e} at epoch {epoch}, batch {i // batch_size + 1}", e.value)
-                for m, v in values.items():
-                    totals[m] += v * len(rows[m])
-                    norms[m].append(members[m].last_grad_norm)
-                    layer_norms[m].append(members[m].last_layer_grad_norms)
-            return {m: totals[m] / n for m in training if m not in failed}, norms, layer_norms, failed
+                for group in data.same_size(rows):  # one kernel call per batch size (the last batches)
+                    values, bad = self._stack_step(*data.batch(rows, group), group)
+                    for m, e in bad.items():
+                        failed[m] = _NonFinite(f"{e} at epoch {epoch}, batch {i // batch_size + 1}", e.value)
+                    for m, v in values.items():
+                        totals[m] += v * len(rows[m])
+                        norms[m].append(members[m].last_grad_norm)
+                        layer_norms[m].append(members[m].last_layer_grad_norms)
+            return {m: totals[m] / n[m] for m in training if m not in failed}, norms, layer_norms, failed
 
         with _threads.run_stack_threads(self.model):
             for m in range(M):
@@ -1138,22 +1153,30 @@ class Trainer:
 
 class _StackData:
     """A stack run's inputs and targets: shared by all models (``X (N, T, I)``) or one set per model
-    (``X (M, N, T, I)``); :meth:`batch` gathers every model's rows into ``(M, b, ...)`` arrays."""
+    (lists of M arrays ``(N_m, T, I)``); :meth:`batch` gathers models' rows into ``(M, b, ...)``
+    arrays."""
 
     def __init__(self, X, y, M, shared):
         self.X, self.y, self.M, self.shared = X, y, M, shared
-        self.n = X.shape[0] if shared else X.shape[1]
+        self.n = [len(X)] * M if shared else [len(x) for x in X]
+
+    @staticmethod
+    def same_size(rows):
+        """The models of ``rows`` (model -> row indices) grouped by their number of rows."""
+        groups = {}
+        for m, r in rows.items():
+            groups.setdefault(len(r), []).append(m)
+        return list(groups.values())
 
     def batch(self, rows, live):
-        """``rows``: model -> row indices (or one index array for all); ``(X, y)`` of shape ``(M, b, ...)``
-        with the rows of the models in ``live`` filled."""
+        """``rows``: model -> row indices (or one index array for all), the same number for every
+        model of ``live``; ``(X, y)`` of shape ``(M, b, ...)`` with the rows of ``live`` filled."""
         live = list(live)
         pick = rows if isinstance(rows, dict) else dict.fromkeys(live, rows)
         b = len(pick[live[0]])
-        x_shape, y_shape = (self.X.shape[1:], self.y.shape[1:]) if self.shared else \
-            (self.X.shape[2:], self.y.shape[2:])
-        X = np.zeros((self.M, b, *x_shape), self.X.dtype)
-        y = np.zeros((self.M, b, *y_shape), self.y.dtype)
+        x0, y0 = (self.X, self.y) if self.shared else (self.X[0], self.y[0])
+        X = np.zeros((self.M, b, *x0.shape[1:]), x0.dtype)
+        y = np.zeros((self.M, b, *y0.shape[1:]), y0.dtype)
         for m in live:
             X[m] = self.X[pick[m]] if self.shared else self.X[m][pick[m]]
             y[m] = self.y[pick[m]] if self.shared else self.y[m][pick[m]]
