@@ -44,7 +44,7 @@ _MONTHS = {"monthly": 1, "quarterly": 3, "half-yearly": 6, "yearly": 12}
 _MONTH_ABBR = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Panel:
     """Several series on one frequency, each with its own start and length.
 
@@ -93,6 +93,12 @@ class Panel:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def __repr__(self) -> str:
+        n = self.lengths()
+        size = f", lengths {n.min()}-{n.max()}" if len(n) else ""
+        return (f"Panel({self.name!r}: {len(self)} series{size}, freq {self.freq!r}, "
+                f"season {self.season})")
 
     def lengths(self) -> np.ndarray:
         """The number of points of each series.
