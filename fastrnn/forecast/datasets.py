@@ -363,7 +363,8 @@ def info() -> list[dict]:
 # ---------------------------------------------------------------------------
 
 _DATE_WORDS = {"date", "time", "datetime", "timestamp", "month", "day", "week", "period", "ds"}
-_UNNAMED = re.compile(r"^Unnamed: \d+$")
+#: Names pandas gives unnamed columns (``Unnamed: 0``: an index written by ``DataFrame.to_csv``).
+UNNAMED = re.compile(r"^Unnamed: \d+$")
 _MAX_LISTED = 5
 _MISSING_DATES = ("error", "fill", "ignore")
 
@@ -376,7 +377,9 @@ def format_lines(lines) -> str:
     return f"line{'s' if len(lines) > 1 else ''} {head}{more}"
 
 
-def _is_date_name(col: str) -> bool:
+def is_date_name(col: str) -> bool:
+    """Whether a column name is a date-like word (``date``, ``month``, ``ds``, ...), or has one as
+    a ``_``/space separated part (``trade_date``)."""
     parts = re.split(r"[\s_\-./]+", str(col).strip().lower())
     return any(p in _DATE_WORDS for p in parts)
 
@@ -393,7 +396,7 @@ def coerce_dates(s: pd.Series) -> pd.Series:
             return pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
 
 
-def _numeric_share(s: pd.Series, decimal: str = ".") -> float:
+def numeric_share(s: pd.Series, decimal: str = ".") -> float:
     """Share of non-empty cells that parse as numbers (0 for an empty column)."""
     from fastrnn.forecast.csvread import to_numbers
 
@@ -403,14 +406,16 @@ def _numeric_share(s: pd.Series, decimal: str = ".") -> float:
     return float(np.isfinite(to_numbers(present, decimal)).mean()) if len(present) else 0.0
 
 
-def _detect_date_column(df: pd.DataFrame, decimal: str = ".") -> str | None:
+def detect_date_column(df: pd.DataFrame, decimal: str = ".") -> str | None:
+    """The date column of text cells by the module's rule (a date-like name and values that parse
+    as dates, else an unnamed first column of dates), or ``None``."""
     for col in df.columns:
-        if _is_date_name(col) and _numeric_share(df[col], decimal) < 0.5:
+        if is_date_name(col) and numeric_share(df[col], decimal) < 0.5:
             present = df[col].dropna()
             if not present.empty and coerce_dates(present).notna().any():
                 return col
     first = df.columns[0]
-    if _UNNAMED.match(str(first)) and _numeric_share(df[first], decimal) < 0.5:
+    if UNNAMED.match(str(first)) and numeric_share(df[first], decimal) < 0.5:
         present = df[first].dropna()
         if not present.empty and coerce_dates(present).notna().all():
             return first
@@ -420,11 +425,11 @@ def _detect_date_column(df: pd.DataFrame, decimal: str = ".") -> str | None:
 def _pick_value_column(df: pd.DataFrame, date_column: str | None, path, decimal: str = ".") -> str:
     others = [
         c for c in df.columns
-        if c != date_column and not _UNNAMED.match(str(c)) and not _is_date_name(c)
+        if c != date_column and not UNNAMED.match(str(c)) and not is_date_name(c)
     ]
     if len(others) == 1:  # the only data column; bad cells are reported by line later
         return others[0]
-    candidates = [c for c in others if _numeric_share(df[c], decimal) >= 0.5]
+    candidates = [c for c in others if numeric_share(df[c], decimal) >= 0.5]
     if len(candidates) == 1:
         return candidates[0]
     cols = ", ".join(map(str, df.columns))
@@ -503,8 +508,13 @@ def _listed_dates(dates) -> str:
     return head + (f" and {len(dates) - _MAX_LISTED} more" if len(dates) > _MAX_LISTED else "")
 
 
-def _check_spacing(values, dates, lines, missing_dates: str, path):
-    """Apply ``missing_dates`` to sorted ``dates``: ``(values, dates, grid or None, note)``."""
+def check_spacing(values, dates, lines, missing_dates: str, path):
+    """Apply ``missing_dates`` to sorted ``dates``: ``(values, dates, grid or None, note)``.
+
+    ``lines`` are the rows' lines in the file; ``path`` starts every message (a panel passes
+    ``"file: series 'x'"``). The grid is ``None`` when the dates are used as they are
+    (``"ignore"``), so no season is inferred from them.
+    """
     from fastrnn.forecast.csvread import grid
 
     g = grid(dates)
@@ -708,11 +718,11 @@ def load_csv(path: str | PathLike, column: str | None = None, date_column: str |
 
     if date_column is not None:
         _require_column(df, date_column, "date", path)
-    skip = {c for c in df.columns if _is_date_name(c)} | {date_column}
+    skip = {c for c in df.columns if is_date_name(c)} | {date_column}
     if decimal is None:
         decimal = csvread.detect_decimal(df, sep, path, skip=skip)
     if date_column is None:
-        date_column = _detect_date_column(df, decimal)
+        date_column = detect_date_column(df, decimal)
     if column is not None:
         _require_column(df, column, "value", path)
         if column == date_column:
@@ -752,7 +762,7 @@ def load_csv(path: str | PathLike, column: str | None = None, date_column: str |
 
     notes, frequency, regular_grid = [], None, None
     if dates is not None:
-        values, dates, regular_grid, note = _check_spacing(values, dates, lines, missing_dates, path)
+        values, dates, regular_grid, note = check_spacing(values, dates, lines, missing_dates, path)
         notes += [note] if note else []
         frequency = regular_grid.frequency if regular_grid is not None else "irregular"
     if season == "auto":

@@ -30,7 +30,15 @@ from os import PathLike
 import numpy as np
 import pandas as pd
 
-from fastrnn.forecast.datasets import DataError, format_lines
+from fastrnn.forecast.datasets import (
+    UNNAMED,
+    DataError,
+    check_spacing,
+    detect_date_column,
+    format_lines,
+    is_date_name,
+    numeric_share,
+)
 
 __all__ = ["Panel", "from_frame", "read_csv"]
 
@@ -39,7 +47,6 @@ _ID_SEP = "/"
 _MAX_LISTED = 5
 _QUARTER = re.compile(r"^\s*(\d{4})\s*-?\s*Q([1-4])\s*$", re.IGNORECASE)
 _YEAR_MONTH = re.compile(r"^\s*\d{4}\s+[A-Za-z]{3}\s*$")
-_UNNAMED = re.compile(r"^Unnamed: \d+$")
 _MONTHS = {"monthly": 1, "quarterly": 3, "half-yearly": 6, "yearly": 12}
 _MONTH_ABBR = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 
@@ -299,7 +306,7 @@ def read_csv(path: str | PathLike, id_column=None, date_column: str | None = Non
     df, label = table.frame, str(table.path)
     ids = _id_columns(id_column, df, label)
     if decimal is None:
-        skip = set(ids or ()) | {date_column} | {c for c in df.columns if _is_date_name(c)}
+        skip = set(ids or ()) | {date_column} | {c for c in df.columns if is_date_name(c)}
         decimal = csvread.detect_decimal(df, table.sep, label, skip=skip)
     info = {"sep": table.sep, "decimal": decimal, "encoding": table.encoding}
     panel = _build(df, label=label, word="line", id_column=ids, date_column=date_column,
@@ -324,12 +331,6 @@ def _check_missing_dates(missing_dates) -> None:
 def _listed(items, n: int = _MAX_LISTED) -> str:
     items = [str(x) for x in items]
     return ", ".join(items[:n]) + (f" and {len(items) - n} more" if len(items) > n else "")
-
-
-def _is_date_name(col) -> bool:
-    from fastrnn.forecast.datasets import _is_date_name as is_date_name
-
-    return is_date_name(col)
 
 
 def _columns(df) -> str:
@@ -375,8 +376,6 @@ def _text(s: pd.Series) -> pd.Series:
 
 
 def _numeric_share(s: pd.Series, decimal: str) -> float:
-    from fastrnn.forecast.datasets import _numeric_share as share
-
     if pd.api.types.is_bool_dtype(s):
         return 0.0
     if pd.api.types.is_numeric_dtype(s):
@@ -384,7 +383,7 @@ def _numeric_share(s: pd.Series, decimal: str) -> float:
         return float(np.isfinite(present.to_numpy(dtype=np.float64)).mean()) if len(present) else 0.0
     if pd.api.types.is_datetime64_any_dtype(s):
         return 0.0
-    return share(_text(s), decimal)
+    return numeric_share(_text(s), decimal)
 
 
 def _is_periods(s: pd.Series) -> bool:
@@ -394,15 +393,13 @@ def _is_periods(s: pd.Series) -> bool:
 
 
 def _find_date_column(df, exclude, decimal, label) -> str:
-    from fastrnn.forecast.datasets import _detect_date_column
-
     for c in df.columns:
         if c not in exclude and (pd.api.types.is_datetime64_any_dtype(df[c])
                                  or isinstance(df[c].dtype, pd.PeriodDtype)):
             return c
     text_cols = [c for c in df.columns if c not in exclude and _is_text(df[c])]
     if text_cols:
-        found = _detect_date_column(df[text_cols].apply(_text), decimal)
+        found = detect_date_column(df[text_cols].apply(_text), decimal)
         if found is not None:
             return found
         for c in text_cols:
@@ -513,8 +510,8 @@ def _long(df, label, word, id_cols, date_column, value_column, decimal, nixtla):
         value_column = "y"
     else:
         others = [c for c in df.columns
-                  if c not in id_cols and c != date_column and not _UNNAMED.match(c)
-                  and not _is_date_name(c)]
+                  if c not in id_cols and c != date_column and not UNNAMED.match(c)
+                  and not is_date_name(c)]
         if len(others) == 1:
             value_column = others[0]
         else:
@@ -561,7 +558,7 @@ def _build(df, *, label, word, id_column, date_column, value_column, wide, decim
         if value_column is not None:
             raise DataError(f"{label}: column={value_column!r} goes with long format (id, date, "
                             f"value); a wide source has one column per series: pass id_column")
-        series_cols = [c for c in df.columns if c != date_column and not _UNNAMED.match(c)]
+        series_cols = [c for c in df.columns if c != date_column and not UNNAMED.match(c)]
         if not series_cols:
             raise DataError(f"{label}: no series columns besides the date column {date_column!r}; "
                             f"pass a file with one column per series (wide) or id, date and "
@@ -678,7 +675,6 @@ def _assemble(ids, values, dates, lines, *, label, word, missing_dates, season, 
               column, info) -> Panel:
     """Check one frequency, apply ``missing_dates``, and build the panel."""
     from fastrnn.forecast.csvread import grid
-    from fastrnn.forecast.datasets import _check_spacing
 
     ref = next((i for i, d in enumerate(dates) if len(d) >= 2), None)
     if ref is None:
@@ -716,7 +712,7 @@ def _assemble(ids, values, dates, lines, *, label, word, missing_dates, season, 
             where = f"{label}: series {ids[i]!r}"
             if len(gaps) > 1:
                 where += f" (one of {len(gaps)} series with missing or irregular dates)"
-            v, d, g2, note = _check_spacing(v, d, ln, missing_dates, where)
+            v, d, g2, note = check_spacing(v, d, ln, missing_dates, where)
             if note:
                 notes.append(f"series {ids[i]!r}: {note}")
             ignored += g2 is None
