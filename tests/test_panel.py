@@ -135,11 +135,38 @@ def test_wide_frame_detected_without_id_column():
     assert p.values[1].tolist() == [5, 6] and p.starts[1] == pd.Timestamp("2020-01-13")
 
 
+def test_frame_with_dates_as_index():
+    df = pd.DataFrame({"a": [1.0, 2, 3], "b": [4.0, 5, 6]},
+                      index=pd.period_range("2001Q1", periods=3, freq="Q"))
+    p = from_frame(df)
+    assert p.ids == ["a", "b"] and p.freq == "QS-JAN" and p.season == 4
+    assert list(p.dates(1)) == ts("2001-01-01", "2001-04-01", "2001-07-01")
+    long = pd.DataFrame({"y": [1.0, 2, 3]}, index=pd.MultiIndex.from_arrays(
+        [["s", "s", "s"], pd.date_range("2001-01-01", periods=3, freq="h")], names=["unique_id", "ds"]))
+    p = from_frame(long)
+    assert p.ids == ["s"] and p.freq == "h" and p.season == 24
+
+
+def test_business_days_keep_their_holidays():
+    days = pd.bdate_range("2021-12-13", "2021-12-31").delete(10)  # no 2021-12-27
+    df = pd.DataFrame({"unique_id": ["x"] * len(days) + ["y"] * 3, "ds": list(days) + list(days[:3]),
+                       "y": np.arange(len(days) + 3, dtype=float)})
+    p = from_frame(df)
+    assert p.freq == "B" and p.season is None and list(p.explicit_dates) == [0]
+    assert list(p.dates(0)) == list(days) and list(p.dates(1)) == list(days[:3])
+
+
 def test_wide_inner_gap_is_a_missing_value(tmp_path):
     text = "date,A,B\n2000-01-01,1,5\n2000-02-01,,6\n2000-03-01,3,7\n"
-    with pytest.raises(DataError, match=r"panel.csv: column 'value' has missing values at line 3 "
+    with pytest.raises(DataError, match=r"panel.csv: column 'A' has missing values at line 3 "
                                         r"\(series 'A'\); fill or remove those rows"):
         read_csv(write(tmp_path, text))
+    text = "when,A,B\n2000-01-01,1,5\n2000-02-01,2,6x\n2000-03-01,3,7\n"
+    with pytest.raises(DataError, match=r"panel.csv: column 'B' has non-numeric values at line 3 "
+                                        r"\(series 'B', e.g. '6x'\)"):
+        read_csv(write(tmp_path, text), date_column="when")
+    p = read_csv(write(tmp_path, text.replace("6x", "6")), date_column="when")
+    assert p.read_info["date_column"] == "when" and p.values[1].tolist() == [5, 6, 7]
 
 
 # --- the csvread pieces: encodings, BOM, separators -----------------------------------------------

@@ -215,7 +215,8 @@ def from_frame(df: pd.DataFrame, id_column=None, date_column: str | None = None,
     ----------
     df : pandas.DataFrame
         Long (id, date, value columns) or wide (a date column and one column per series).
-        Dates may be datetime64, periods or text; values numbers or text.
+        Dates may be datetime64, periods or text; values numbers or text. A named index, a
+        DatetimeIndex or a MultiIndex counts as columns.
     id_column : str or list of str, optional
         The id column, or several (a list, or names separated by commas, e.g.
         ``"Region,State,Purpose"``), whose values are joined with ``/`` in that order.
@@ -254,7 +255,10 @@ def from_frame(df: pd.DataFrame, id_column=None, date_column: str | None = None,
                         f"or read a file with read_csv")
     if df.empty:
         raise DataError("the DataFrame has no rows; pass one with data")
-    frame = df.reset_index(drop=True)
+    # A named index, dates as the index, or a (unique_id, ds) MultiIndex are columns too.
+    keep_index = (isinstance(df.index, (pd.DatetimeIndex, pd.PeriodIndex, pd.MultiIndex))
+                  or df.index.name is not None)
+    frame = df.reset_index(drop=not keep_index)
     frame.columns = [str(c) for c in frame.columns]
     return _build(frame, label="DataFrame", word="row", id_column=id_column,
                   date_column=date_column, value_column=value_column, wide=wide, decimal=".",
@@ -467,7 +471,7 @@ def _values(raw: pd.Series, col: str, label: str, word: str, ids, lines,
         raise DataError(f"{label}: column {col!r} holds True/False, not numbers; pass the value "
                         f"column")
     if pd.api.types.is_numeric_dtype(raw):
-        num = raw.to_numpy(dtype=np.float64)
+        num = raw.to_numpy(dtype=np.float64, na_value=np.nan)
         missing = np.isnan(num)
     else:
         cells = _text(raw)
@@ -574,20 +578,25 @@ def _build(df, *, label, word, id_column, date_column, value_column, wide, decim
                             f"{'are' if len(text) > 1 else 'is'} not numeric{example}; pass "
                             f"id_column if the data is long (id, date, value), or remove "
                             f"{'those columns' if len(text) > 1 else 'that column'}")
-        long_parts = []
+        long_parts, id_parts = [], []
+        value_column = "value" if date_column != "value" else "values"
         for c in series_cols:
             cells = df[c] if not _is_text(df[c]) else _text(df[c])
             present = np.flatnonzero(cells.notna().to_numpy())
             if not len(present):
                 continue  # a series with no value at all (an empty column)
             part = df.iloc[present[0]: present[-1] + 1]
-            long_parts.append(pd.DataFrame({"id": c, "date": part[date_column],
-                                            "value": part[c]}, index=part.index))
+            # Checked column by column, so that a message names the file's column.
+            num = _values(part[c].reset_index(drop=True), c, label, word, [c] * len(part),
+                          part.index.to_numpy(), decimal)
+            long_parts.append(pd.DataFrame({date_column: part[date_column], value_column: num},
+                                           index=part.index))
+            id_parts.append(np.full(len(part), c, dtype=object))
         if not long_parts:
             raise DataError(f"{label}: every series column is empty; pass a file with values")
         df = pd.concat(long_parts)
-        id_cols, date_column, value_column = ["id"], "date", "value"
-        ids = df["id"].to_numpy(dtype=object)
+        ids = np.concatenate(id_parts)
+        id_cols = []
         column = "value"
     else:
         if id_cols is None:
