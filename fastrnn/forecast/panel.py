@@ -75,7 +75,8 @@ class Panel:
         Where the data came from (a path or an attribution).
     read_info : dict or None
         How the data was read: ``format`` (``"long"`` or ``"wide"``), ``id_columns``,
-        ``date_column``, ``column``, ``rows``, ``series``, ``frequency`` (``"monthly"``, ...),
+        ``date_column``, ``column``, ``rows`` (data rows of the source), ``series``,
+        ``frequency`` (``"monthly"``, ...),
         ``freq``, ``season``, ``season_source``, ``missing_dates``, ``notes``, and for a CSV
         file ``sep``, ``decimal``, ``encoding``, ``date_format`` and ``date_note`` as in
         :func:`fastrnn.datasets.load_csv`.
@@ -534,7 +535,13 @@ def _long(df, label, word, id_cols, date_column, value_column, decimal, nixtla):
 
 def _build(df, *, label, word, id_column, date_column, value_column, wide, decimal, date_format,
            missing_dates, season, name, source, info, short_rows=None) -> Panel:
+    """The panel of a frame of cells (text from a file, or a user's DataFrame), both formats.
+
+    ``label`` starts every message and ``word`` (``"line"`` or ``"row"``) names the frame's index
+    in it; ``short_rows(column)`` refuses a file's rows that lack fields before ``column``.
+    """
     _check_missing_dates(missing_dates)
+    n_rows = len(df)
     if not (season is None or season == "auto" or (isinstance(season, (int, np.integer))
                                                     and not isinstance(season, bool) and season > 0)):
         raise DataError(f"season={season!r} is not a season length; pass a positive integer, "
@@ -635,7 +642,7 @@ def _build(df, *, label, word, id_column, date_column, value_column, wide, decim
                      info={**info, "format": "wide" if wide else "long",
                            "id_columns": None if wide else list(id_cols),
                            "date_column": date_column, "column": column, "date_format": fmt,
-                           "date_note": note, "rows": int(len(lines))})
+                           "date_note": note, "rows": int(n_rows)})
 
 
 def _slices(bounds, n):
