@@ -64,6 +64,11 @@ def test_plan_refuses_other_series_and_bad_windows():
         B.forecast_windows(p, series, lambda hs, h: np.zeros((len(hs), h + 1)))
 
 
+def test_missing_values_are_refused_with_the_series_and_position():
+    with pytest.raises(DataError, match="series 1 has 2 missing or infinite value.*first at position 3"):
+        B.plan([np.arange(30.0), np.r_[np.arange(3.0), np.nan, np.inf, np.arange(20.0)]], 4, 3)
+
+
 def test_histories_are_copies():
     series = [np.arange(30.0)]
     p = B.plan(series, 4, 3)

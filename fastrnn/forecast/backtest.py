@@ -99,7 +99,7 @@ def origins(length: int, horizon: int, windows: int = 1, step: int | None = None
     return o.astype(np.intp)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Plan:
     """The windows of a backtest over a panel (see the module docstring).
 
@@ -165,7 +165,7 @@ def plan(series: Sequence, look_back: int, horizon: int, windows: int = 1,
     Parameters
     ----------
     series : sequence of array_like
-        One 1-D array per series (only the lengths are read).
+        One 1-D array of finite values per series.
     look_back, horizon, windows, step : int
         As in :func:`min_length`.
 
@@ -176,7 +176,8 @@ def plan(series: Sequence, look_back: int, horizon: int, windows: int = 1,
     Raises
     ------
     DataError
-        No series is long enough (the message names the length needed).
+        No series is long enough (the message names the length needed), or a series has
+        missing or infinite values.
     ValueError
         Bad protocol values, or a series that is not 1-D.
     """
@@ -187,6 +188,10 @@ def plan(series: Sequence, look_back: int, horizon: int, windows: int = 1,
         if np.ndim(s) != 1:
             raise ValueError(f"series {i} must be 1-D, got shape {np.shape(s)}; pass one array "
                              f"per series")
+        bad = np.flatnonzero(~np.isfinite(np.asarray(s, dtype=np.float64)))
+        if bad.size:
+            raise DataError(f"series {i} has {bad.size} missing or infinite value(s), first at "
+                            f"position {bad[0]}; clean the data first (drop or fill them)")
         lengths.append(len(s))
     if not lengths:
         raise DataError("the panel has no series; pass at least one")

@@ -264,12 +264,15 @@ class PanelBaselines:
         the baseline cannot forecast a series. Baselines that did not run are absent.
     seconds : dict[str, float]
         Name -> wall time of its fits and forecasts over all origins.
+    cpu_seconds : dict[str, float]
+        Name -> CPU time of this process for the same (steadier than wall time on a busy machine).
     notes : list of str
         One line per baseline that did not run, with the reason.
     """
 
     forecasts: dict = field(default_factory=dict)
     seconds: dict = field(default_factory=dict)
+    cpu_seconds: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
 
 
@@ -311,7 +314,8 @@ def panel_baselines(p: _backtest.Plan, series: Sequence, season: int | None,
         for w in wanted:
             runs[w] = (lambda model: lambda hs, h: statistical(hs, h, season, model))(w)
     for name, f in runs.items():
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out.forecasts[name] = _backtest.forecast_windows(p, series, f)
         out.seconds[name] = time.perf_counter() - t0
+        out.cpu_seconds[name] = time.process_time() - c0
     return out
