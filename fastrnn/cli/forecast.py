@@ -215,10 +215,23 @@ class _TrainCommand(click.Command):
 @click.option("--season", type=click.IntRange(min=0),
               help="Season length in steps for the seasonal baseline and the CSV look-back "
                    "(0: none).  [default: the dataset's, or inferred from the CSV's dates]")
+@click.option("--id-column", metavar="NAME[,NAME]",
+              help="Panel: the CSV's series id column(s) (long format: id, date, value); with "
+                   "--dataset tourism|retail not needed.")
+@click.option("--horizon", type=click.IntRange(min=1),
+              help="Panel: steps forecast from each origin.  [default: tourism 8, retail 24, a CSV its season]")
+@click.option("--windows", type=click.IntRange(min=1),
+              help="Panel: forecast origins per series; the last is the test part, the others choose "
+                   "the strategy.  [default: 2]")
+@click.option("--step", type=click.IntRange(min=1), help="Panel: steps between origins.  [default: the horizon]")
+@click.option("--strategy", type=click.Choice(("auto", "global", "local")),
+              help="Panel: one model for all series, one per series, or chosen on validation.  [default: auto]")
+@click.option("--multi", type=click.Choice(("auto", "direct", "recursive")),
+              help="Panel: all horizon steps at once, one step fed back, or chosen on validation.  [default: auto]")
 def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding, date_format,
           no_header, missing_dates, model_kind, hidden, layers, look_back, epochs, batch_size, lr,
           optimizer, clip_norm, patience, seed, dtype, backend, transform, scaler, calendar,
-          ensemble, out, plot, resume, season):
+          ensemble, out, plot, resume, season, id_column, horizon, windows, step, strategy, multi):
     """Train a forecaster and compare it with baselines on the test part.
 
     With no options, trains the default model on the airline dataset. The last 33 % of the series
@@ -247,6 +260,25 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
     """
     read = _read_settings(sep, decimal, encoding, date_format, no_header, missing_dates)
     _check_source(dataset, csv, column, date_column, read)
+    from fastrnn.cli import panel
+
+    if panel.is_panel(dataset, id_column):
+        read.pop("header", None)
+        if season is not None:
+            read["season"] = season or None
+        settings = dict(model=model_kind, hidden=hidden, layers=layers, look_back=look_back, epochs=epochs,
+                        batch_size=batch_size, lr=lr, patience=patience, clip_norm=clip_norm, seed=seed, dtype=dtype)
+        single = dict(optimizer=optimizer, backend=backend, transform=transform, scaler=scaler, calendar=calendar,
+                      ensemble=ensemble, resume=resume, start=start, end=end, no_header=no_header)
+        return panel.train(dataset=dataset, csv=csv, id_column=id_column, column=column, date_column=date_column,
+                           read=read, horizon=horizon, windows=windows or panel.DEFAULT_WINDOWS, step=step,
+                           strategy=strategy or "auto", multi=multi or "auto", settings=settings,
+                           single_only=single, out=out, plot=plot, errors=(_INPUT_ERRORS, _input_error))
+    extra = [n for n, v in (("--horizon", horizon), ("--windows", windows), ("--step", step),
+                            ("--strategy", strategy), ("--multi", multi)) if v is not None]
+    if extra:
+        raise click.UsageError(f"{', '.join(extra)} go{'es' if len(extra) == 1 else ''} with a panel (--id-column, "
+                               f"or --dataset tourism|retail); a single series is forecast one step ahead")
     if resume is not None:
         plot = _check_resume_options()
     from fastrnn import forecast as fc
@@ -531,13 +563,15 @@ def format_report(m: dict) -> str:
 @click.option("--model", "model_path", required=True, metavar="PATH",
               help="Run folder written by `fastrnn train`, or its model.npz.")
 @_data_options
-@click.option("--steps", type=click.IntRange(min=1), default=12, show_default=True,
-              help="How many steps to forecast after the end of the series.")
+@click.option("--steps", type=click.IntRange(min=1),
+              help="How many steps to forecast after the end of the series.  [default: 12; a panel "
+                   "run: its horizon]")
 @click.option("--output", metavar="FILE",
               help="Also write the forecast to this CSV file (a new one, unless --force).")
 @click.option("--force", is_flag=True, help="Let --output replace an existing file.")
+@click.option("--id-column", metavar="NAME[,NAME]", help="Panel runs: the CSV's series id column(s).")
 def predict(model_path, dataset, csv, column, date_column, start, end, sep, decimal, encoding,
-            date_format, no_header, missing_dates, steps, output, force):
+            date_format, no_header, missing_dates, steps, output, force, id_column):
     """Forecast the next steps after the end of a series with a trained run.
 
     Forecasts are recursive: each one-step forecast becomes an input for the next. They use the
@@ -553,6 +587,28 @@ def predict(model_path, dataset, csv, column, date_column, start, end, sep, deci
     read = _read_settings(sep, decimal, encoding, date_format, no_header, missing_dates)
     _check_source(dataset, csv, column, date_column, read, own_csv_ok=True)
     import os
+    from pathlib import Path
+
+    if (Path(model_path) / "panel.json").is_file():
+        import json
+
+        from fastrnn.cli import panel
+
+        try:
+            horizon = json.loads((Path(model_path) / "panel.json").read_text()).get("horizon")
+        except (OSError, ValueError):
+            horizon = None
+        if steps is not None and steps != horizon:
+            raise click.UsageError(f"a panel run forecasts its horizon, {horizon} steps; leave out --steps")
+        if start is not None or end is not None or no_header:
+            raise click.UsageError("--start, --end and --no-header do not apply to a panel run")
+        read.pop("header", None)
+        return panel.predict(model_path, dataset=dataset, csv=csv, id_column=id_column, column=column,
+                             date_column=date_column, read=read, output=output, force=force,
+                             errors=(_INPUT_ERRORS, _input_error))
+    if id_column is not None:
+        raise click.UsageError("--id-column goes with a panel run (a run folder with panel.json)")
+    steps = 12 if steps is None else steps
 
     if output is not None and not force and os.path.lexists(output):
         raise _output_exists(output)  # before any work; _write_csv checks again, atomically

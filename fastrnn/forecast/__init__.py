@@ -37,6 +37,13 @@ library layer: ``fastrnn.models``, ``fastrnn.trainer``, ``fastrnn.optim``, ...; 
 ``predict``         ``preprocessing.json`` (written and checked), :func:`load_run`, :func:`forecast`,
                     :func:`future_dates`
 ``runs``            run folders (:class:`Staging`), :func:`run`, :func:`write_run`, resume
+``panel``           panels of many series: :class:`~.panel.Panel`, the CSV / DataFrame reader
+``metrics``         MASE, sMAPE, RMSSE, MAE, RMSE per series, per step, aggregated
+``backtest``        rolling-origin windows (:class:`~.backtest.Plan`)
+``panel_baselines`` naive, seasonal naive, linear AR (pooled, per series), statsforecast's models
+``panel_model``     recurrent panel forecasters: global / local (a stack), direct / recursive
+``panel_job``       :func:`fit_panel`, the backtest of the model against the baselines
+``panel_runs``      panel run folders (metrics, per-series and forecast CSVs, plots) and predict
 ==================  ================================================================================
 
 Everything in ``__all__`` below is importable from ``fastrnn.forecast`` itself.
@@ -70,6 +77,7 @@ from fastrnn.forecast.job import (
     score,
     train,
 )
+from fastrnn.forecast.panel_job import PanelFit, fit_panel
 from fastrnn.forecast.predict import Run, check_steps, forecast, future_dates, load_run, max_steps
 from fastrnn.forecast.runs import Staging, default_out_dir, run, write_files, write_run
 
@@ -78,5 +86,5 @@ __all__ = [
     "TrainResult", "Run", "make_config", "load_series", "prepare_series", "build_model",
     "fit_model", "score", "train", "run", "Staging", "default_out_dir", "write_run", "write_files",
     "load_run", "forecast", "future_dates", "max_steps", "check_steps", "training_memory",
-    "RunError", "merge_ensemble", "predict_mean", "DIVERGENCE_FACTOR", "divergence_warning",
+    "RunError", "merge_ensemble", "predict_mean", "fit_panel", "PanelFit", "DIVERGENCE_FACTOR", "divergence_warning",
 ]
