@@ -77,7 +77,6 @@ from fastrnn.forecast.job import (
     score,
     train,
 )
-from fastrnn.forecast.panel_job import PanelFit, fit_panel
 from fastrnn.forecast.predict import Run, check_steps, forecast, future_dates, load_run, max_steps
 from fastrnn.forecast.runs import Staging, default_out_dir, run, write_files, write_run
 
@@ -88,3 +87,13 @@ __all__ = [
     "load_run", "forecast", "future_dates", "max_steps", "check_steps", "training_memory",
     "RunError", "merge_ensemble", "predict_mean", "fit_panel", "PanelFit", "DIVERGENCE_FACTOR", "divergence_warning",
 ]
+
+
+def __getattr__(name: str):
+    """``fit_panel`` and ``PanelFit`` load the panel modules (pandas) on first use, so that
+    ``fastrnn train --help`` (which reads the defaults above) stays light."""
+    if name in ("fit_panel", "PanelFit"):
+        from fastrnn.forecast import panel_job
+
+        return getattr(panel_job, name)
+    raise AttributeError(f"module 'fastrnn.forecast' has no attribute {name!r}")

@@ -16,6 +16,11 @@ forecasts are scaled back), so one model can learn from series of any level. Win
 * ``multi="direct"``: the head has ``H`` outputs, the next ``H`` points at once;
 * ``multi="recursive"``: one output, the next point, fed back as input ``H`` times.
 
+Options: ``transform="log"`` (positive series: the model sees log values; forecasts are mapped
+back with ``exp``), ``window_level=True`` (every window's inputs and targets are taken relative to
+its last input, so the model learns changes, not levels) and ``ensemble=E`` (E models with seeds
+``seed .. seed+E-1`` per global model or per series, trained in one stack, forecasts averaged).
+
 Early stopping uses the last ``H`` points of each history as validation targets (the windows whose
 targets fall there); the model trains on the windows before them, so a history needs at least
 ``look_back + 2 H`` points (:func:`min_history`).
@@ -53,6 +58,12 @@ class PanelConfig:
         Gradient-norm clipping.
     strategy : str
         One of :data:`STRATEGIES`.
+    transform : str
+        "none" or "log" (every series positive).
+    window_level : bool
+        Inputs and targets relative to each window's last input.
+    ensemble : int
+        Models averaged per global model or per series.
     multi : str
         One of :data:`MULTI`.
     seed : int
@@ -74,20 +85,26 @@ class PanelConfig:
     multi: str = "direct"
     seed: int = 0
     dtype: str = "float32"
+    transform: str = "none"
+    window_level: bool = False
+    ensemble: int = 1
 
     def __post_init__(self) -> None:
         from fastrnn import cells
         from fastrnn.forecast.config import check_positive_int
 
-        for name in ("hidden", "layers", "look_back", "epochs", "batch_size"):
+        for name in ("hidden", "layers", "look_back", "epochs", "batch_size", "ensemble"):
             check_positive_int(name, getattr(self, name), 1)
         check_positive_int("patience", self.patience, 0)
         for name, value, choices in (("model", self.model, cells.KINDS), ("strategy", self.strategy, STRATEGIES),
-                                     ("multi", self.multi, MULTI), ("dtype", self.dtype, ("float32", "float64"))):
+                                     ("multi", self.multi, MULTI), ("dtype", self.dtype, ("float32", "float64")),
+                                     ("transform", self.transform, ("none", "log"))):
             if value not in choices:
                 raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
         if not (isinstance(self.lr, (int, float)) and np.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"lr must be a positive number; got {self.lr!r}")
+        if not isinstance(self.window_level, bool):
+            raise ValueError(f"window_level must be true or false; got {self.window_level!r}")
 
     def to_dict(self) -> dict:
         """The fields as a JSON-serialisable dict.
@@ -124,14 +141,22 @@ def _scalers(histories):
     return out
 
 
-def _windows(z, look_back, out, start, stop):
-    """The windows of ``z`` whose targets start at ``start .. stop - 1``: ``X (n, L, 1)``, ``Y (n, out)``."""
+def _windows(z, look_back, out, start, stop, level):
+    """The windows of ``z`` whose targets start at ``start .. stop - 1``: ``X (n, L, 1)``, ``Y (n, out)``;
+    with ``level``, both relative to the window's last input."""
     idx = np.arange(max(start, look_back), stop - out + 1)
     if idx.size == 0:
         return np.empty((0, look_back, 1)), np.empty((0, out))
-    X = np.stack([z[i - look_back:i] for i in idx])[:, :, None]
+    X = np.stack([z[i - look_back:i] for i in idx])
     Y = np.stack([z[i:i + out] for i in idx])
-    return X, Y
+    if level:
+        Y = Y - X[:, -1:]
+        X = X - X[:, -1:]
+    return X[:, :, None], Y
+
+
+def _transformed(h, transform):
+    return np.log(h) if transform == "log" else h
 
 
 class PanelForecaster:
@@ -146,7 +171,7 @@ class PanelForecaster:
     model : RNN, LSTM, GRU or Stack
         The trained network(s).
     scalers : list of (float, float)
-        Each series' mean and scale.
+        Each series' mean and scale (of its transformed values).
     histories : list of float ndarray
         What it was fitted on.
     """
@@ -156,12 +181,22 @@ class PanelForecaster:
         self.histories = histories
 
     def _predict(self, X):
-        """Scaled forecasts of the next ``out`` points for windows ``X (S, L, 1)``, one per series."""
+        """Scaled forecasts of the next ``out`` points for windows ``X (S, L, 1)``, one per series
+        (the mean over an ensemble's models)."""
         from fastrnn.stacks import Stack
 
-        if isinstance(self.model, Stack):
-            return self.model.predict(X[:, None].astype(self.model.dtype))[np.arange(len(X)), 0]
-        return self.model.predict(X, batch_size=4096)
+        E, S = self.config.ensemble, len(X)
+        if self.config.window_level:
+            last = X[:, -1:, 0]
+            X = X - X[:, -1:]
+        if not isinstance(self.model, Stack):
+            out = np.asarray(self.model.predict(X, batch_size=4096), dtype=np.float64)
+        elif self.config.strategy == "global":  # E global models, each on every series
+            out = np.asarray(self.model.predict(X, batch_size=4096), dtype=np.float64).mean(axis=0)
+        else:  # model k*E + e: series k
+            x = np.repeat(X, E, axis=0)[:, None].astype(self.model.dtype)
+            out = np.asarray(self.model.predict(x)[:, 0], dtype=np.float64).reshape(S, E, -1).mean(axis=1)
+        return out + last if self.config.window_level else out
 
     def forecast(self) -> np.ndarray:
         """The next ``horizon`` points of every series after its history.
@@ -171,8 +206,8 @@ class PanelForecaster:
         np.ndarray
             ``(S, H)``, in the series' units.
         """
-        L, H = self.config.look_back, self.horizon
-        z = np.stack([(h[-L:] - m) / s for h, (m, s) in zip(self.histories, self.scalers)])
+        L, H, tr = self.config.look_back, self.horizon, self.config.transform
+        z = np.stack([(_transformed(h[-L:], tr) - m) / s for h, (m, s) in zip(self.histories, self.scalers)])
         if self.config.multi == "direct":
             out = np.asarray(self._predict(z[:, :, None]), dtype=np.float64)
         else:
@@ -183,7 +218,8 @@ class PanelForecaster:
                 window = np.concatenate([window, out[:, k:k + 1]], axis=1)
         mean = np.array([m for m, _ in self.scalers])[:, None]
         scale = np.array([s for _, s in self.scalers])[:, None]
-        return out * scale + mean
+        y = out * scale + mean
+        return np.exp(y) if tr == "log" else y
 
 
 def fit(histories: Sequence, horizon: int, config: PanelConfig | None = None) -> PanelForecaster:
@@ -221,14 +257,17 @@ def fit(histories: Sequence, horizon: int, config: PanelConfig | None = None) ->
         if h.ndim != 1 or len(h) < need or not np.isfinite(h).all():
             raise ValueError(f"series {k}: a history needs at least {need} finite points (look_back {L} + "
                              f"2 x horizon {H}); got {len(h)}")
-    scalers = _scalers(hist)
+        if cfg.transform == "log" and not (h > 0).all():
+            raise ValueError(f"series {k} has values <= 0, which transform='log' cannot take; use transform='none'")
+    tz = [_transformed(h, cfg.transform) for h in hist]
+    scalers = _scalers(tz)
     out = H if cfg.multi == "direct" else 1
     train, val = [], []
-    for h, (m, s) in zip(hist, scalers):
+    for h, (m, s) in zip(tz, scalers):
         z = (h - m) / s
         n = len(z)
-        train.append(_windows(z, L, out, 0, n - H))  # targets before the last H points
-        val.append(_windows(z, L, out, n - H, n))  # targets within the last H points
+        train.append(_windows(z, L, out, 0, n - H, cfg.window_level))  # targets before the last H points
+        val.append(_windows(z, L, out, n - H, n, cfg.window_level))  # targets within the last H points
     dt = np.dtype(cfg.dtype)
     cls = model_class(cfg.model)
 
@@ -243,18 +282,20 @@ def fit(histories: Sequence, horizon: int, config: PanelConfig | None = None) ->
     kw = dict(epochs=cfg.epochs, batch_size=cfg.batch_size, verbose=0, early_stopping=stop)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NonFiniteLossWarning)
+        E = cfg.ensemble
         if cfg.strategy == "global":
-            model = build(cfg.seed)
+            model = build(cfg.seed) if E == 1 else fr.stack([build(cfg.seed + e) for e in range(E)])
             Xt = np.concatenate([x for x, _ in train]).astype(dt)
             Yt = np.concatenate([y for _, y in train]).astype(dt)
             Xv = np.concatenate([x for x, _ in val]).astype(dt)
             Yv = np.concatenate([y for _, y in val]).astype(dt)
             Trainer(model, optimizer=opt, clip_norm=cfg.clip_norm).fit(Xt, Yt, validation_data=(Xv, Yv), **kw)
-        else:
-            model = fr.stack([build(cfg.seed + k) for k in range(len(hist))])
+        else:  # model k*E + e: series k, seed seed + k*E + e
+            model = fr.stack([build(cfg.seed + j) for j in range(len(hist) * E)])
+            rep = [d for d in train for _ in range(E)], [d for d in val for _ in range(E)]
             Trainer(model, optimizer=opt, clip_norm=cfg.clip_norm).fit(
-                [x.astype(dt) for x, _ in train], [y.astype(dt) for _, y in train],
-                validation_data=([x.astype(dt) for x, _ in val], [y.astype(dt) for _, y in val]), **kw)
+                [x.astype(dt) for x, _ in rep[0]], [y.astype(dt) for _, y in rep[0]],
+                validation_data=([x.astype(dt) for x, _ in rep[1]], [y.astype(dt) for _, y in rep[1]]), **kw)
     return PanelForecaster(cfg, H, model, scalers, hist)
 
 
