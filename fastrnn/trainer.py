@@ -532,6 +532,20 @@ class StackLoop:
         return self.epoch < self.epochs and not self.training
 
 
+def _fit_settings(epochs, batch_size, early_stopping, callbacks):
+    """:meth:`Trainer.fit`'s checked counts and callbacks: ``(callbacks with early_stopping first,
+    its min_delta)``."""
+    from fastrnn.models import check_positive_int
+
+    for name, v in (("epochs", epochs), ("batch_size", batch_size)):
+        check_positive_int(name, v)
+    callbacks = list(callbacks or ())
+    if early_stopping is not None:
+        callbacks.insert(0, early_stopping)
+    stopper = next((cb for cb in callbacks if isinstance(cb, EarlyStopping)), None)
+    return callbacks, stopper.min_delta if stopper is not None else 0.0
+
+
 def _layer_of(name):
     """'weight_ih_l1_reverse' -> 'l1'; 'head.weight' -> 'head'."""
     if name.startswith("head."):
@@ -637,14 +651,15 @@ class Trainer:
                              f"them")
         return X, y
 
-    def _check_validation_data(self, validation_data):
-        """``validation_data`` as the 2-tuple ``(X_val, y_val)``, each checked like ``(X, y)``."""
+    def _check_validation_data(self, validation_data, check=None):
+        """``validation_data`` as the 2-tuple ``(X_val, y_val)``, each checked like ``(X, y)`` (by
+        ``check``, default :meth:`_check_xy`)."""
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             got = (f"a {type(validation_data).__name__} of length {len(validation_data)}"
                    if isinstance(validation_data, (tuple, list)) else type(validation_data).__name__)
             raise ValueError(f"validation_data must be a tuple (X_val, y_val); got {got}")
         try:
-            return self._check_xy(*validation_data, names=("X_val", "y_val"))
+            return (check or self._check_xy)(*validation_data, names=("X_val", "y_val"))
         except ValueError as e:
             raise ValueError(f"validation_data: {e}") from None
 
@@ -847,7 +862,6 @@ class Trainer:
             given: strings, objects or complex numbers, NaN or infinite targets, a length or shape
             that does not match; ``epochs`` or ``batch_size`` not a positive integer.
         """
-        from fastrnn.models import check_positive_int
 
         if self._members is not None:
             return self._stack_fit(X, y, validation_data, epochs, batch_size, shuffle, early_stopping, verbose,
@@ -855,14 +869,8 @@ class Trainer:
         X, y = self._check_xy(X, y)
         if validation_data is not None:
             Xv, yv = self._check_validation_data(validation_data)
-        for name, v in (("epochs", epochs), ("batch_size", batch_size)):
-            check_positive_int(name, v)
-        callbacks = list(callbacks or ())
-        if early_stopping is not None:
-            callbacks.insert(0, early_stopping)
-        stopper = next((cb for cb in callbacks if isinstance(cb, EarlyStopping)), None)
-        loop = Loop(self, epochs, "val_loss" if validation_data is not None else "loss",
-                    min_delta=stopper.min_delta if stopper is not None else 0.0)
+        callbacks, min_delta = _fit_settings(epochs, batch_size, early_stopping, callbacks)
+        loop = Loop(self, epochs, "val_loss" if validation_data is not None else "loss", min_delta=min_delta)
         n = len(X)
 
         def run_epoch(epoch):
@@ -1050,27 +1058,13 @@ class Trainer:
         """:meth:`fit` of a stack: one :class:`Loop` per model, the epochs driven together."""
         import copy
 
-        from fastrnn.models import check_positive_int
 
         data = self._stack_xy(X, y)
-        val = None
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise ValueError("validation_data must be a tuple (X_val, y_val)")
-            try:
-                val = self._stack_xy(*validation_data, names=("X_val", "y_val"))
-            except ValueError as e:
-                raise ValueError(f"validation_data: {e}") from None
-        for name, v in (("epochs", epochs), ("batch_size", batch_size)):
-            check_positive_int(name, v)
-        callbacks = list(callbacks or ())
-        if early_stopping is not None:
-            callbacks.insert(0, early_stopping)
-        stopper = next((cb for cb in callbacks if isinstance(cb, EarlyStopping)), None)
+        val = None if validation_data is None else self._check_validation_data(validation_data, self._stack_xy)
+        callbacks, min_delta = _fit_settings(epochs, batch_size, early_stopping, callbacks)
         monitor = "val_loss" if val is not None else "loss"
         members, M = self._members, data.M
-        loops = [Loop(mt, epochs, monitor, min_delta=stopper.min_delta if stopper is not None else 0.0, index=m)
-                 for m, mt in enumerate(members)]
+        loops = [Loop(mt, epochs, monitor, min_delta=min_delta, index=m) for m, mt in enumerate(members)]
         mine = [[copy.deepcopy(cb) for cb in callbacks if cb.per_model] for _ in range(M)]
         whole = [cb for cb in callbacks if not cb.per_model]
         sloop = StackLoop(self, epochs, loops)
