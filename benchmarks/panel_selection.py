@@ -1,5 +1,9 @@
 """Validation-only selection of the panel defaults (tourism h=8, retail h=24).
 
+Stages: the first chooses the model settings for a global, direct model (``--grid``), the second
+the strategy and horizon strategy with those settings (``--base`` the first stage's choice,
+``--grid "strategy=global,local;multi=direct,recursive"``).
+
 Protocol, fixed before any run: 3 origins per series, ``horizon`` apart; the last is the test part
 and is NOT used here. Every candidate is fitted at the two validation origins (on the data before
 each) and scored by mean MASE over the series and both origins; the candidate with the lowest
@@ -29,12 +33,18 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--panel", choices=sorted(HORIZONS), required=True)
     ap.add_argument("--out", required=True)
-    ap.add_argument("--grid", default="transform=none,log;window_level=0,1;ensemble=1,3")
+    ap.add_argument("--grid", default="window_level=0,1;hidden=32,64")
+    ap.add_argument("--base", default="", help="fixed settings of this stage, e.g. window_level=1;hidden=64")
     args = ap.parse_args()
     threads.set_blas_threads(1)
     pan = datasets.load_panel(args.panel)
     H = HORIZONS[args.panel]
-    base = pm.PanelConfig(look_back=panel_job.default_look_back(H, pan.season), strategy="global", multi="direct")
+    fixed = {}
+    for part in filter(None, args.base.split(";")):
+        key, value = part.split("=")
+        fixed[key] = bool(int(value)) if key == "window_level" else int(value) if value.isdigit() else value
+    base = pm.PanelConfig(**{"look_back": panel_job.default_look_back(H, pan.season), "strategy": "global",
+                             "multi": "direct", **fixed})
     p = backtest.plan(pan.values, base.look_back + H, H, windows=3)
     grid = {}
     for part in args.grid.split(";"):

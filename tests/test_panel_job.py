@@ -176,7 +176,7 @@ def test_panel_input_errors_are_one_line(panel_csv, tmp_path):
 
 
 def test_shipped_panel_names_agree():
-    assert list(cli_panel.PANELS) == datasets.panel_names()
+    assert list(cli_panel.PANELS) == datasets.panel_names() == list(panel_job.PANEL_DEFAULTS)
 
 
 def test_a_damaged_panel_run_is_refused(tmp_path):

@@ -222,7 +222,7 @@ class _TrainCommand(click.Command):
               help="Panel: steps forecast from each origin.  [default: tourism 8, retail 24, a CSV its season]")
 @click.option("--windows", type=click.IntRange(min=1),
               help="Panel: forecast origins per series; the last is the test part, the others choose "
-                   "the strategy.  [default: 2]")
+                   "the strategy.  [default: a CSV 2; tourism and retail 1, their strategy chosen offline]")
 @click.option("--step", type=click.IntRange(min=1), help="Panel: steps between origins.  [default: the horizon]")
 @click.option("--strategy", type=click.Choice(("auto", "global", "local")),
               help="Panel: one model for all series, one per series, or chosen on validation.  [default: auto]")
@@ -271,8 +271,8 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
         single = dict(optimizer=optimizer, backend=backend, transform=transform, scaler=scaler, calendar=calendar,
                       ensemble=ensemble, resume=resume, start=start, end=end, no_header=no_header)
         return panel.train(dataset=dataset, csv=csv, id_column=id_column, column=column, date_column=date_column,
-                           read=read, horizon=horizon, windows=windows or panel.DEFAULT_WINDOWS, step=step,
-                           strategy=strategy or "auto", multi=multi or "auto", settings=settings,
+                           read=read, horizon=horizon, windows=windows, step=step,
+                           strategy=strategy, multi=multi, settings=settings,
                            single_only=single, out=out, plot=plot, errors=(_INPUT_ERRORS, _input_error))
     extra = [n for n, v in (("--horizon", horizon), ("--windows", windows), ("--step", step),
                             ("--strategy", strategy), ("--multi", multi)) if v is not None]

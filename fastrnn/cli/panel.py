@@ -12,11 +12,9 @@ import shlex
 import click
 
 #: The shipped panels (a literal copy of ``fastrnn.forecast.datasets.panel_names()``, which imports
-#: pandas; tests/test_panel_cli.py checks that they agree), and their horizons (FPP3's: two years).
-PANELS = {"tourism": 8, "retail": 24}
-#: Windows (origins) per series by default: one validation origin, on which the strategies are
-#: chosen, and the test origin.
-DEFAULT_WINDOWS = 2
+#: pandas; tests/test_panel_job.py checks that they agree). Their defaults are
+#: ``fastrnn.forecast.panel_job.PANEL_DEFAULTS``.
+PANELS = ("tourism", "retail")
 
 #: Options of the single-series train that a panel run does not take.
 _SINGLE_ONLY = ("optimizer", "backend", "transform", "scaler", "calendar", "ensemble", "resume", "start", "end",
@@ -67,12 +65,20 @@ def train(*, dataset, csv, id_column, column, date_column, read, horizon, window
                 raise click.UsageError(f"--id-column goes with --csv (the shipped panels are "
                                        f"{', '.join(PANELS)}); got --dataset {dataset}")
             pan = load_panel(dataset)
-        H = horizon or PANELS.get(dataset) or (pan.season if pan.season and pan.season > 1 else 8)
-        cfg_kw = {k: v for k, v in settings.items() if v is not None}
+        shipped = panel_job.PANEL_DEFAULTS.get(dataset) if csv is None else None
+        H = horizon or (shipped["horizon"] if shipped else pan.season if pan.season and pan.season > 1 else 8)
+        if windows is None:
+            windows = shipped["windows"] if shipped else panel_job.GENERIC_WINDOWS
+        cfg_kw = {**(shipped["config"] if shipped else {}), **{k: v for k, v in settings.items() if v is not None}}
         cfg_kw.setdefault("look_back", panel_job.default_look_back(H, pan.season))
         if cfg_kw.get("clip_norm") == 0:
             cfg_kw["clip_norm"] = None
         cfg = PanelConfig(**cfg_kw)
+        # A shipped panel's default run (one origin) uses the strategy chosen for it offline; with
+        # validation origins, or for a CSV, the strategy is chosen on them unless given.
+        offline = shipped is not None and windows == 1
+        strategy = strategy or (cfg.strategy if offline else "auto")
+        multi = multi or (cfg.multi if offline else "auto")
         staging = Staging(out) if out is not None else Staging.fresh(pan.name, cfg.model)
         lengths = pan.lengths()
         click.echo(f"{pan.name} ({len(pan)} series, {lengths.min()}-{lengths.max()} points, {pan.freq}, season "

@@ -30,6 +30,17 @@ from fastrnn.forecast import panel_model as _pm
 #: The defaults stated in advance, used when there is no validation origin to choose on.
 DEFAULT_STRATEGY, DEFAULT_MULTI = "global", "direct"
 
+#: Per shipped panel: the horizon (FPP3's: two years), the windows of a default run, and the
+#: forecaster's settings, chosen by ``benchmarks/panel_selection.py`` on the two validation origins
+#: of a 3-origin backtest (never the test origin); results in benchmarks/panel-selection-*.json.
+#: A default run backtests on the test origin only (``windows=1``): the choice was made offline.
+PANEL_DEFAULTS = {
+    "tourism": {"horizon": 8, "windows": 1, "config": {"hidden": 64, "window_level": True}},
+    "retail": {"horizon": 24, "windows": 1, "config": {}},
+}
+#: A CSV panel: one validation origin on which the strategy is chosen, and the test origin.
+GENERIC_WINDOWS = 2
+
 
 def default_look_back(horizon: int, season: int | None) -> int:
     """Inputs per window when none is given: two seasons, and at least the horizon (8 without a season).
@@ -104,6 +115,13 @@ class PanelResult:
         return out
 
 
+def _label(progress, w, p, c):
+    """The epoch bar's label of the fit at origin ``w`` (None without progress)."""
+    if not progress:
+        return None
+    return f"{'test' if w == p.test else 'validation'} origin {w + 1}/{p.windows}, {c.strategy} {c.multi}"
+
+
 def _mean_mase(p, series, forecasts, season, windows):
     scores = _backtest.score_windows(p, series, forecasts, season)
     return float(np.nanmean([scores[w].per_series["mase"] for w in windows]))
@@ -170,7 +188,7 @@ def backtest(panel, horizon: int, windows: int = 1, step: int | None = None,
             for w in p.validation:
                 if progress:
                     progress(f"validation origin {w + 1}/{p.windows}: {c.strategy} {c.multi}")
-                f[:, w] = _pm.fit(p.histories(series, w), horizon, c).forecast()
+                f[:, w] = _pm.fit(p.histories(series, w), horizon, c, progress=_label(progress, w, p, c)).forecast()
             selection[f"{c.strategy}/{c.multi}"] = _mean_mase(p, series, f, season, p.validation)
             per_candidate[c] = f
         chosen = min(candidates, key=lambda c: selection[f"{c.strategy}/{c.multi}"])
@@ -181,10 +199,11 @@ def backtest(panel, horizon: int, windows: int = 1, step: int | None = None,
         for w in p.validation:
             if progress:
                 progress(f"validation origin {w + 1}/{p.windows}")
-            fc[:, w] = _pm.fit(p.histories(series, w), horizon, chosen).forecast()
+            fit = _pm.fit(p.histories(series, w), horizon, chosen, progress=_label(progress, w, p, chosen))
+            fc[:, w] = fit.forecast()
     if progress:
         progress(f"test origin: {chosen.strategy} {chosen.multi}")
-    fitted = _pm.fit(p.histories(series, p.test), horizon, chosen)
+    fitted = _pm.fit(p.histories(series, p.test), horizon, chosen, progress=_label(progress, p.test, p, chosen))
     fc[:, p.test] = fitted.forecast()
     seconds = {"model": time.perf_counter() - t0}
     if progress:

@@ -222,7 +222,8 @@ class PanelForecaster:
         return np.exp(y) if tr == "log" else y
 
 
-def fit(histories: Sequence, horizon: int, config: PanelConfig | None = None) -> PanelForecaster:
+def fit(histories: Sequence, horizon: int, config: PanelConfig | None = None,
+        progress: str | None = None) -> PanelForecaster:
     """Fit a panel forecaster on ``histories`` (see the module docstring).
 
     Parameters
@@ -233,6 +234,8 @@ def fit(histories: Sequence, horizon: int, config: PanelConfig | None = None) ->
         Steps to forecast.
     config : PanelConfig or None
         Settings; None: the defaults.
+    progress : str or None
+        Show a bar over the epochs with this label (on a terminal only); None: no bar.
 
     Returns
     -------
@@ -246,7 +249,7 @@ def fit(histories: Sequence, horizon: int, config: PanelConfig | None = None) ->
     import fastrnn as fr
     from fastrnn.forecast.config import check_positive_int
     from fastrnn.models import model_class
-    from fastrnn.trainer import EarlyStopping, NonFiniteLossWarning, Trainer
+    from fastrnn.trainer import EarlyStopping, NonFiniteLossWarning, ProgressBar, Trainer
 
     cfg = PanelConfig() if config is None else config
     H = check_positive_int("horizon", horizon, 1)
@@ -279,7 +282,8 @@ def fit(histories: Sequence, horizon: int, config: PanelConfig | None = None) ->
         return fr.optim.Adam(params, lr=cfg.lr)
 
     stop = EarlyStopping(patience=cfg.patience or None)
-    kw = dict(epochs=cfg.epochs, batch_size=cfg.batch_size, verbose=0, early_stopping=stop)
+    kw = dict(epochs=cfg.epochs, batch_size=cfg.batch_size, verbose=0, early_stopping=stop,
+              callbacks=[] if progress is None else [ProgressBar(progress)])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NonFiniteLossWarning)
         E = cfg.ensemble
