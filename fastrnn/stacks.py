@@ -118,7 +118,6 @@ class Stack:
         self.seeds = [model.seed for model in models]
         self._params = {name: np.ascontiguousarray(np.stack([model.parameters()[name] for model in models]))
                         for name in models[0].parameters()}
-        self._templates = models[0]
         self._bind_members(models)
 
     def _bind_members(self, models):
