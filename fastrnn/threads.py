@@ -53,6 +53,7 @@ BLAS_ENV_VARS = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")
 ENV_VAR = "FASTRNN_THREADS"
 
 _explicit: int | None = None  # set_blas_threads(n)
+_parallelism: int | None = None  # set_parallelism(n)
 _lock = threading.Lock()
 _depth = 0  # runs in progress (an evaluate inside a fit does not set the count again)
 
@@ -92,6 +93,49 @@ def usable_cpus() -> int:
     if cap.isdigit() and int(cap) >= 1:
         n = min(n, int(cap))
     return max(n, 1)
+
+
+def set_parallelism(n: int | None) -> int | None:
+    """Let fastrnn's independent work use at most ``n`` CPUs from now on; ``None``: all usable.
+
+    Independent work is what :func:`fastrnn.parallel.map_jobs` runs in parallel processes (its
+    default ``n_jobs``) and what a model stack spreads over threads (its thread count is read
+    from :func:`parallelism`). It never changes results, only how many cores compute them.
+    ``fastrnn train --jobs N`` calls it. The BLAS thread count of a single run is not affected
+    (that is :func:`set_blas_threads` and the policy).
+
+    Parameters
+    ----------
+    n : int or None
+        Processes (or threads) for independent work; ``None``: :func:`usable_cpus`.
+
+    Returns
+    -------
+    int or None
+        The previous setting, so that a caller can put it back.
+
+    Raises
+    ------
+    ValueError
+        If ``n`` is not a positive integer or None.
+    """
+    global _parallelism
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise ValueError(f"the number of CPUs for independent work must be a positive integer or "
+                         f"None; got {n!r}")
+    previous, _parallelism = _parallelism, n
+    return previous
+
+
+def parallelism() -> int:
+    """CPUs for independent work (processes of :func:`fastrnn.parallel.map_jobs`, threads of a stack).
+
+    Returns
+    -------
+    int
+        The ``n`` of :func:`set_parallelism`, else :func:`usable_cpus`.
+    """
+    return _parallelism if _parallelism is not None else usable_cpus()
 
 
 def _env_threads() -> str | None:

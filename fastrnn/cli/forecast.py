@@ -11,6 +11,7 @@ nothing half-written behind.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shlex
 
@@ -215,10 +216,15 @@ class _TrainCommand(click.Command):
 @click.option("--season", type=click.IntRange(min=0),
               help="Season length in steps for the seasonal baseline and the CSV look-back "
                    "(0: none).  [default: the dataset's, or inferred from the CSV's dates]")
+@click.option("--jobs", type=click.IntRange(min=1), metavar="N",
+              help="Processes / cores for independent work: the threads a stack of ensemble "
+                   "members may use (fastrnn.threads.set_parallelism); never changes results, so "
+                   "it is not stored with the run and may be given with --resume.  [default: the "
+                   "CPUs this process may use]")
 def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding, date_format,
           no_header, missing_dates, model_kind, hidden, layers, look_back, epochs, batch_size, lr,
           optimizer, clip_norm, patience, seed, dtype, backend, transform, scaler, calendar,
-          ensemble, out, plot, resume, season):
+          ensemble, out, plot, resume, season, jobs):
     """Train a forecaster and compare it with baselines on the test part.
 
     With no options, trains the default model on the airline dataset. The last 33 % of the series
@@ -250,6 +256,7 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
     if resume is not None:
         plot = _check_resume_options()
     from fastrnn import forecast as fc
+    from fastrnn import threads
 
     season = "auto" if season is None else (season or None)
     overrides = dict(column=column, date_column=date_column, start=start, end=end,
@@ -259,7 +266,9 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
                      transform=transform, scaler=scaler, calendar=calendar, ensemble=ensemble)
     staging = None
     # SIGTERM and SIGHUP become an interruption like Ctrl-C, so they clean up the same way.
-    with _interrupt_signals() as signals:
+    with _interrupt_signals() as signals, contextlib.ExitStack() as restore:
+        if jobs is not None:  # for this command only (tests run the CLI in their own process)
+            restore.callback(threads.set_parallelism, threads.set_parallelism(jobs))
         try:
             if resume is not None:
                 staging = fc.Staging.resume(resume)
@@ -315,7 +324,7 @@ def _check_resume_options():
     from click.core import ParameterSource
 
     ctx = click.get_current_context()
-    given = [p for p in ctx.command.params if p.name not in ("resume", "plot")
+    given = [p for p in ctx.command.params if p.name not in ("resume", "plot", "jobs")
              and ctx.get_parameter_source(p.name) not in (ParameterSource.DEFAULT, None)]
     if given:
         names = ", ".join(p.opts[0] for p in given)
