@@ -289,6 +289,55 @@ def test_ctrl_c_stops_the_workers_and_raises_keyboard_interrupt(tmp_path, mode, 
     assert not [pid for pid in children if _alive(pid)], "processes left behind"
 
 
+_CLI_DRIVER = """
+import os, sys, time
+from pathlib import Path
+import fastrnn.cli.forecast as cli
+from fastrnn.parallel import map_jobs
+
+def sleeper(i):
+    Path(f"started-{i}").write_text(str(os.getpid()))
+    time.sleep(120)
+    Path(f"finished-{i}").write_text("")
+    return i
+
+if __name__ == "__main__":
+    cli._RETRY_S = 0.002  # the interruption is raised again and again during the clean-up
+    with cli._interrupt_signals() as signals:
+        try:
+            map_jobs(sleeper, range(4), n_jobs=2)
+        except KeyboardInterrupt as exc:
+            signals.caught()
+            print(type(exc).__name__, getattr(exc, "signum", None))
+"""
+
+
+@POSIX
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_sigterm_under_the_cli_handler_stops_the_workers(tmp_path):
+    """``fastrnn train``'s handler turns SIGTERM into a KeyboardInterrupt and raises it again until
+    the command's clean-up has it: the workers are stopped all the same."""
+    (tmp_path / "driver.py").write_text(_CLI_DRIVER)
+    proc = subprocess.Popen([sys.executable, "driver.py"], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_default_signals)
+    t_end = time.monotonic() + 120  # a guard against a hang, no timing assertion
+    while len(list(tmp_path.glob("started-*"))) < 2:
+        if proc.poll() is not None or time.monotonic() > t_end:
+            proc.kill()
+            pytest.fail(f"the two workers did not start: {proc.communicate()}")
+        time.sleep(0.02)
+    children = _children(proc.pid)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and out.split() == ["_Interrupted", str(int(signal.SIGTERM))], err
+    assert "Traceback" not in err
+    assert not list(tmp_path.glob("finished-*"))
+    t_end = time.monotonic() + 60
+    while any(_alive(pid) for pid in children) and time.monotonic() < t_end:
+        time.sleep(0.05)
+    assert not [pid for pid in children if _alive(pid)], "processes left behind"
+
+
 # --- bad arguments -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("n_jobs", [0, -1, True, 2.0, "2"])
