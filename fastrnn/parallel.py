@@ -251,8 +251,7 @@ def _spawning() -> Iterator[None]:
     """While worker processes are started: :data:`WORKER_ENV` in the environment they inherit,
     and SIGINT blocked in this thread (a spawned process inherits the signal mask, so a Ctrl-C
     cannot reach a worker before its initializer ignores it; here it waits until unblocked)."""
-    block = (hasattr(signal, "pthread_sigmask") and hasattr(signal, "SIGINT")
-             and threading.current_thread() is threading.main_thread())
+    block = hasattr(signal, "pthread_sigmask")
     with _env_lock:
         saved = {k: os.environ.get(k) for k in WORKER_ENV}
         old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if block else None

@@ -202,6 +202,20 @@ def test_an_exception_that_does_not_pickle_still_comes_back():
         map_jobs(_raise_unpicklable, range(2), n_jobs=2)
 
 
+def _die_at_1(i):
+    if i == 1:
+        os._exit(3)  # as if killed (out of memory, a crash in native code)
+    return i
+
+
+def test_a_worker_that_dies_ends_the_run_with_one_error():
+    from concurrent.futures.process import BrokenProcessPool
+
+    with pytest.raises(BrokenProcessPool, match=r"^job \d of 3: A process in the process pool was "
+                                                r"terminated abruptly"):
+        map_jobs(_die_at_1, range(3), n_jobs=2)
+
+
 def _alive(pid: int) -> bool:
     """Whether process ``pid`` runs (a zombie does not)."""
     try:
