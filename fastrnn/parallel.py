@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import operator
 import os
 import pickle
 import signal
@@ -139,14 +138,9 @@ def map_jobs(fn: Callable[[J], R], jobs: Iterable[J], n_jobs: int | None = None,
 
 def _check_n_jobs(n_jobs) -> int:
     """``n_jobs`` as an int; ValueError unless it is a positive integer (not a bool)."""
-    try:
-        n = operator.index(n_jobs)
-    except TypeError:
-        n = None
-    if isinstance(n_jobs, bool) or n is None or n < 1:
-        raise ValueError(f"n_jobs must be a positive integer (processes) or None (the CPUs this "
-                         f"process may use); got {n_jobs!r}")
-    return n
+    from fastrnn.models import check_positive_int
+
+    return check_positive_int("n_jobs", n_jobs, "(processes) or None (the CPUs this process may use)")
 
 
 def _check_backend(backend, client) -> None:

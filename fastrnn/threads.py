@@ -99,15 +99,17 @@ def set_parallelism(n: int | None) -> int | None:
     """Let fastrnn's independent work use at most ``n`` CPUs from now on; ``None``: all usable.
 
     Independent work is what :func:`fastrnn.parallel.map_jobs` runs in parallel processes (its
-    default ``n_jobs``) and what a model stack spreads over threads (its thread count is read
-    from :func:`parallelism`). It never changes results, only how many cores compute them.
-    ``fastrnn train --jobs N`` calls it. The BLAS thread count of a single run is not affected
-    (that is :func:`set_blas_threads` and the policy).
+    default ``n_jobs`` is :func:`parallelism`) and what a model stack spreads over Numba's threads
+    (:func:`stack_threads`: ``n`` threads, at most one per model, instead of the free CPUs or
+    ``FASTRNN_THREADS``). It never changes results, only how many cores compute them.
+    ``fastrnn train --jobs N`` calls it. The BLAS thread count of a single model's run is not
+    affected (that is :func:`set_blas_threads` and the policy).
 
     Parameters
     ----------
     n : int or None
-        Processes (or threads) for independent work; ``None``: :func:`usable_cpus`.
+        Processes (or threads) for independent work; ``None``: the defaults again
+        (:func:`usable_cpus` processes, :func:`free_cpus` threads of a stack).
 
     Returns
     -------
@@ -120,9 +122,10 @@ def set_parallelism(n: int | None) -> int | None:
         If ``n`` is not a positive integer or None.
     """
     global _parallelism
-    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
-        raise ValueError(f"the number of CPUs for independent work must be a positive integer or "
-                         f"None; got {n!r}")
+    if n is not None:
+        from fastrnn.models import check_positive_int  # models imports this module
+
+        n = check_positive_int("the number of CPUs for independent work", n, "or None")
     previous, _parallelism = _parallelism, n
     return previous
 
@@ -236,10 +239,11 @@ def free_cpus() -> int:
 
 def stack_threads(num_models: int) -> int:
     """Threads of Numba's pool for a run of a stack of ``num_models`` models (one model per thread
-    at a time, BLAS single-threaded): ``FASTRNN_THREADS`` when it is a number, else the
-    :func:`free_cpus`; never more than the models."""
+    at a time, BLAS single-threaded): the ``n`` of :func:`set_parallelism` (``--jobs``) when set,
+    else ``FASTRNN_THREADS`` when it is a number, else the :func:`free_cpus`; never more than the
+    models."""
     fixed = _env_threads()
-    n = int(fixed) if fixed else free_cpus()
+    n = _parallelism if _parallelism is not None else int(fixed) if fixed else free_cpus()
     try:
         import numba
 

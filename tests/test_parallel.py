@@ -25,6 +25,7 @@ from click.testing import CliRunner
 
 from fastrnn import parallel, threads
 from fastrnn.parallel import map_jobs
+from fastrnn.trainer import Callback
 
 POSIX = pytest.mark.skipif(os.name != "posix", reason="POSIX signals and process groups")
 TIMINGS = ("train_seconds", "seconds_per_epoch", "created")
@@ -427,6 +428,49 @@ def test_set_parallelism():
                 threads.set_parallelism(bad)
     finally:
         threads.set_parallelism(previous)
+
+
+class _NumbaThreads(Callback):
+    """A whole-stack callback that records Numba's thread count during training."""
+
+    per_model = False
+
+    def on_epoch_end(self, loop):
+        import numba
+
+        self.seen = numba.get_num_threads()
+
+
+@pytest.mark.parametrize("fixed", [None, "1"], ids=["policy", "FASTRNN_THREADS=1"])
+def test_a_stack_uses_the_parallelism_setting_for_its_threads(monkeypatch, fixed):
+    """--jobs N (set_parallelism) gives a stack's run N threads (at most one per model), instead
+    of the free CPUs or FASTRNN_THREADS; the weights are the same."""
+    import numba
+
+    import fastrnn as fr
+
+    if fixed is None:
+        monkeypatch.delenv(threads.ENV_VAR, raising=False)
+    else:
+        monkeypatch.setenv(threads.ENV_VAR, fixed)
+    r = np.random.default_rng(0)
+    X, y = r.standard_normal((16, 5, 1)), r.standard_normal((16, 1))
+    weights, seen = [], []
+    previous = threads.set_parallelism(None)
+    try:
+        for n in (1, 2):
+            threads.set_parallelism(n)
+            st = fr.stack([fr.LSTM(1, 3, seed=s) for s in range(3)])
+            spy = _NumbaThreads()
+            fr.Trainer(st).fit(X, y, epochs=2, verbose=0, callbacks=[spy])
+            weights.append(st.parameters())
+            seen.append(spy.seen)
+    finally:
+        threads.set_parallelism(previous)
+    assert seen == [1, min(2, numba.config.NUMBA_NUM_THREADS)]
+    assert weights[0].keys() == weights[1].keys()
+    for k in weights[0]:
+        assert np.array_equal(weights[0][k], weights[1][k]), k
 
 
 def test_public_api_is_documented_and_typed():
