@@ -217,10 +217,10 @@ class _TrainCommand(click.Command):
               help="Season length in steps for the seasonal baseline and the CSV look-back "
                    "(0: none).  [default: the dataset's, or inferred from the CSV's dates]")
 @click.option("--jobs", type=click.IntRange(min=1), metavar="N",
-              help="Processes / cores for independent work: the threads a stack of ensemble "
-                   "members may use (fastrnn.threads.set_parallelism); never changes results, so "
-                   "it is not stored with the run and may be given with --resume.  [default: the "
-                   "CPUs this process may use]")
+              help="Processes / cores for independent work, such as the threads of models "
+                   "trained together as one stack (fastrnn.threads.set_parallelism); never "
+                   "changes results, so it is not stored with the run and may be given with "
+                   "--resume.  [default: the CPUs this process may use]")
 def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding, date_format,
           no_header, missing_dates, model_kind, hidden, layers, look_back, epochs, batch_size, lr,
           optimizer, clip_norm, patience, seed, dtype, backend, transform, scaler, calendar,
