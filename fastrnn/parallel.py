@@ -24,8 +24,8 @@ that groups small jobs into tasks of at least about a second each, so that the c
 job to a worker stays small beside its work (e.g. ``group_jobs(jobs, min_seconds, estimate)``,
 returning lists of jobs that one task runs one after another, results still in job order).
 
-This module imports neither NumPy nor Numba (a worker loads them with its first job), and never
-Dask at import time.
+Importing this module loads neither NumPy nor Numba (a worker loads them with its first job), nor
+Dask (only ``backend="dask"`` looks for it).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TypeVar, Union
+from typing import Any, TypeVar
 
 __all__ = ["map_jobs", "BACKENDS", "WORKER_ENV"]
 
@@ -62,7 +62,7 @@ _env_lock = threading.Lock()  # the parent's environment is changed while worker
 
 def map_jobs(fn: Callable[[J], R], jobs: Iterable[J], n_jobs: int | None = None,
              backend: str = "local", client: Any = None,
-             progress: Union[bool, ProgressCallback, None] = None) -> list[R]:
+             progress: bool | ProgressCallback | None = None) -> list[R]:
     """Run ``fn(job)`` for every job, in parallel processes, and return the results in job order.
 
     Parameters
