@@ -59,6 +59,7 @@ BLAS_ENV_VARS = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")
 ENV_VAR = "FASTRNN_THREADS"
 
 _explicit: int | None = None  # set_blas_threads(n)
+_parallelism: int | None = None  # set_parallelism(n)
 _lock = threading.Lock()
 _depth = 0  # runs in progress (an evaluate inside a fit does not set the count again)
 
@@ -98,6 +99,52 @@ def usable_cpus() -> int:
     if cap.isdigit() and int(cap) >= 1:
         n = min(n, int(cap))
     return max(n, 1)
+
+
+def set_parallelism(n: int | None) -> int | None:
+    """Let fastrnn's independent work use at most ``n`` CPUs from now on; ``None``: all usable.
+
+    Independent work is what :func:`fastrnn.parallel.map_jobs` runs in parallel processes (its
+    default ``n_jobs`` is :func:`parallelism`) and what a model stack spreads over Numba's threads
+    (:func:`stack_threads`: ``n`` threads, at most one per model, instead of the free CPUs or
+    ``FASTRNN_THREADS``). It never changes results, only how many cores compute them.
+    ``fastrnn train --jobs N`` calls it. The BLAS thread count of a single model's run is not
+    affected (that is :func:`set_blas_threads` and the policy).
+
+    Parameters
+    ----------
+    n : int or None
+        Processes (or threads) for independent work; ``None``: the defaults again
+        (:func:`usable_cpus` processes, :func:`free_cpus` threads of a stack).
+
+    Returns
+    -------
+    int or None
+        The previous setting, so that a caller can put it back.
+
+    Raises
+    ------
+    ValueError
+        If ``n`` is not a positive integer or None.
+    """
+    global _parallelism
+    if n is not None:
+        from fastrnn.models import check_positive_int  # models imports this module
+
+        n = check_positive_int("the number of CPUs for independent work", n, "or None")
+    previous, _parallelism = _parallelism, n
+    return previous
+
+
+def parallelism() -> int:
+    """CPUs for independent work (processes of :func:`fastrnn.parallel.map_jobs`, threads of a stack).
+
+    Returns
+    -------
+    int
+        The ``n`` of :func:`set_parallelism`, else :func:`usable_cpus`.
+    """
+    return _parallelism if _parallelism is not None else usable_cpus()
 
 
 def _env_threads() -> str | None:
@@ -198,10 +245,11 @@ def free_cpus() -> int:
 
 def stack_threads(num_models: int) -> int:
     """Threads of Numba's pool for a run of a stack of ``num_models`` models (one model per thread
-    at a time, BLAS single-threaded): ``FASTRNN_THREADS`` when it is a number, else the
-    :func:`free_cpus`; never more than the models."""
+    at a time, BLAS single-threaded): the ``n`` of :func:`set_parallelism` (``--jobs``) when set,
+    else ``FASTRNN_THREADS`` when it is a number, else the :func:`free_cpus`; never more than the
+    models."""
     fixed = _env_threads()
-    n = int(fixed) if fixed else free_cpus()
+    n = _parallelism if _parallelism is not None else int(fixed) if fixed else free_cpus()
     try:
         import numba
 

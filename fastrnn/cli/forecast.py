@@ -11,6 +11,7 @@ nothing half-written behind.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shlex
 
@@ -228,10 +229,15 @@ class _TrainCommand(click.Command):
               help="Panel: one model for all series, one per series, or chosen on validation.  [default: auto]")
 @click.option("--multi", type=click.Choice(("auto", "direct", "recursive")),
               help="Panel: all horizon steps at once, one step fed back, or chosen on validation.  [default: auto]")
+@click.option("--jobs", type=click.IntRange(min=1), metavar="N",
+              help="Processes / cores for independent work, such as the threads of models "
+                   "trained together as one stack (fastrnn.threads.set_parallelism); never "
+                   "changes results, so it is not stored with the run and may be given with "
+                   "--resume.  [default: the CPUs this process may use]")
 def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding, date_format,
           no_header, missing_dates, model_kind, hidden, layers, look_back, epochs, batch_size, lr,
           optimizer, clip_norm, patience, seed, dtype, backend, transform, scaler, calendar,
-          ensemble, out, plot, resume, season, id_column, horizon, windows, step, strategy, multi):
+          ensemble, out, plot, resume, season, id_column, horizon, windows, step, strategy, multi, jobs):
     """Train a forecaster and compare it with baselines on the test part.
 
     With no options, trains the default model on the airline dataset. The last 33 % of the series
@@ -270,10 +276,21 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
                         batch_size=batch_size, lr=lr, patience=patience, clip_norm=clip_norm, seed=seed, dtype=dtype)
         single = dict(optimizer=optimizer, backend=backend, transform=transform, scaler=scaler, calendar=calendar,
                       ensemble=ensemble, resume=resume, start=start, end=end, no_header=no_header)
-        return panel.train(dataset=dataset, csv=csv, id_column=id_column, column=column, date_column=date_column,
-                           read=read, horizon=horizon, windows=windows, step=step,
-                           strategy=strategy, multi=multi, settings=settings,
-                           single_only=single, out=out, plot=plot, errors=(_INPUT_ERRORS, _input_error))
+        from fastrnn import threads
+
+        with _interrupt_signals() as signals, contextlib.ExitStack() as restore:
+            if jobs is not None:
+                restore.callback(threads.set_parallelism, threads.set_parallelism(jobs))
+            try:
+                return panel.train(dataset=dataset, csv=csv, id_column=id_column, column=column,
+                                   date_column=date_column, read=read, horizon=horizon, windows=windows, step=step,
+                                   strategy=strategy, multi=multi, settings=settings, single_only=single, out=out,
+                                   plot=plot, errors=(_INPUT_ERRORS, _input_error))
+            except KeyboardInterrupt as exc:  # the run folder is already removed: nothing was kept
+                signals.caught()
+                if _debug():
+                    raise
+                _exit_interrupted(exc, 0, None)
     extra = [n for n, v in (("--horizon", horizon), ("--windows", windows), ("--step", step),
                             ("--strategy", strategy), ("--multi", multi)) if v is not None]
     if extra:
@@ -282,6 +299,7 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
     if resume is not None:
         plot = _check_resume_options()
     from fastrnn import forecast as fc
+    from fastrnn import threads
 
     season = "auto" if season is None else (season or None)
     overrides = dict(column=column, date_column=date_column, start=start, end=end,
@@ -291,7 +309,9 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
                      transform=transform, scaler=scaler, calendar=calendar, ensemble=ensemble)
     staging = None
     # SIGTERM and SIGHUP become an interruption like Ctrl-C, so they clean up the same way.
-    with _interrupt_signals() as signals:
+    with _interrupt_signals() as signals, contextlib.ExitStack() as restore:
+        if jobs is not None:  # for this command only (tests run the CLI in their own process)
+            restore.callback(threads.set_parallelism, threads.set_parallelism(jobs))
         try:
             if resume is not None:
                 staging = fc.Staging.resume(resume)
@@ -347,7 +367,7 @@ def _check_resume_options():
     from click.core import ParameterSource
 
     ctx = click.get_current_context()
-    given = [p for p in ctx.command.params if p.name not in ("resume", "plot")
+    given = [p for p in ctx.command.params if p.name not in ("resume", "plot", "jobs")
              and ctx.get_parameter_source(p.name) not in (ParameterSource.DEFAULT, None)]
     if given:
         names = ", ".join(p.opts[0] for p in given)
