@@ -91,7 +91,9 @@ def _fail_at_3(job):
     if i == 3:
         raise JobError(f"bad job {i}")
     if folder is not None:  # the others start, say so, and wait (for a file that never comes)
-        (Path(folder) / f"started-{i}").write_text(str(os.getpid()))
+        tmp = Path(folder) / f".started-{i}"  # written, then renamed: a worker stopped mid-write leaves no
+        tmp.write_text(str(os.getpid()))       # empty started-* file behind
+        tmp.rename(Path(folder) / f"started-{i}")
         if i > 3 and not _wait_for(Path(folder) / "never", limit=20.0):
             (Path(folder) / f"finished-{i}").write_text("")
     return i

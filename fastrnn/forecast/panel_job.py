@@ -115,6 +115,13 @@ class PanelResult:
         return out
 
 
+def _forecast_job(job):
+    """One validation fit (a :func:`fastrnn.parallel.map_jobs` job): ``(histories, horizon, config)``
+    -> the forecasts ``(S, horizon)``."""
+    histories, horizon, config = job
+    return _pm.fit(histories, horizon, config).forecast()
+
+
 def _label(progress, w, p, c):
     """The epoch bar's label of the fit at origin ``w`` (None without progress)."""
     if not progress:
@@ -182,13 +189,19 @@ def backtest(panel, horizon: int, windows: int = 1, step: int | None = None,
     fc = np.full((len(p.used), p.windows, p.horizon), np.nan)
     selection = {}
     if len(candidates) > 1 and p.validation:
+        from fastrnn.parallel import map_jobs
+
+        # every (candidate, validation origin) is an independent job: in parallel processes
+        # (fastrnn.parallel; --jobs), each result independent of where it ran
+        jobs = [(p.histories(series, w), horizon, c) for c in candidates for w in p.validation]
+        if progress:
+            progress(f"{len(jobs)} validation fits ({len(candidates)} candidates x {len(p.validation)} origin(s))")
+        results = iter(map_jobs(_forecast_job, jobs, progress=bool(progress)))
         per_candidate = {}
         for c in candidates:
             f = np.full_like(fc, np.nan)
             for w in p.validation:
-                if progress:
-                    progress(f"validation origin {w + 1}/{p.windows}: {c.strategy} {c.multi}")
-                f[:, w] = _pm.fit(p.histories(series, w), horizon, c, progress=_label(progress, w, p, c)).forecast()
+                f[:, w] = next(results)
             selection[f"{c.strategy}/{c.multi}"] = _mean_mase(p, series, f, season, p.validation)
             per_candidate[c] = f
         chosen = min(candidates, key=lambda c: selection[f"{c.strategy}/{c.multi}"])
