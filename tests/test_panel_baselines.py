@@ -95,3 +95,20 @@ def test_autoets_and_autotheta_on_a_tiny_panel():
     b = PB.panel_baselines(p, series, season=None)
     assert {"auto_ets", "auto_theta"} <= set(b.forecasts) and not b.notes
     assert b.forecasts["auto_ets"].shape == (2, 1, 3)
+
+
+@pytest.mark.skipif(not PB.statsforecast_available(),
+                    reason="statsforecast is not installed (pip install 'fastrnn[baselines]')")
+def test_statistical_models_split_over_processes_give_the_same_forecasts(monkeypatch):
+    from fastrnn import threads
+
+    r = np.random.default_rng(3)
+    hist = [10 + np.cumsum(r.normal(0, 1, 24 + k % 5)) + 3 * np.sin(np.arange(24 + k % 5) * np.pi / 2)
+            for k in range(40)]
+    serial = PB.statistical(hist, 4, 4, "auto_theta")
+    previous = threads.set_parallelism(2)
+    try:
+        split = PB._statistical_parallel(hist, 4, 4, "auto_theta")  # 2 chunks in 2 worker processes
+    finally:
+        threads.set_parallelism(previous)
+    np.testing.assert_array_equal(split, serial)

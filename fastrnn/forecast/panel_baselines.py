@@ -253,6 +253,26 @@ def statistical(histories: Sequence, horizon: int, season: int | None, model: st
     return out
 
 
+def _statistical_job(job):
+    """One chunk of series for :func:`statistical` (a :func:`fastrnn.parallel.map_jobs` job)."""
+    histories, horizon, season, model = job
+    return statistical(histories, horizon, season, model)
+
+
+def _statistical_parallel(histories, horizon, season, model):
+    """:func:`statistical` on the series split into one chunk per process (``--jobs``): the same
+    forecasts (each series is fitted on its own), on more cores."""
+    from fastrnn import threads
+    from fastrnn.parallel import map_jobs
+
+    n = min(threads.parallelism(), max(1, len(histories) // 20))
+    if n <= 1:
+        return statistical(histories, horizon, season, model)
+    bounds = np.linspace(0, len(histories), n + 1).astype(int)
+    jobs = [(list(histories[a:b]), horizon, season, model) for a, b in zip(bounds[:-1], bounds[1:])]
+    return np.concatenate(map_jobs(_statistical_job, jobs, n_jobs=n))
+
+
 @dataclass
 class PanelBaselines:
     """Forecasts of every baseline at every origin of a :class:`~fastrnn.forecast.backtest.Plan`.
@@ -312,7 +332,7 @@ def panel_baselines(p: _backtest.Plan, series: Sequence, season: int | None,
                                   + (" and " if len(wanted) > 1 else "") + STATSFORECAST_MODELS[wanted[-1]]))
     elif wanted:
         for w in wanted:
-            runs[w] = (lambda model: lambda hs, h: statistical(hs, h, season, model))(w)
+            runs[w] = (lambda model: lambda hs, h: _statistical_parallel(hs, h, season, model))(w)
     for name, f in runs.items():
         t0, c0 = time.perf_counter(), time.process_time()
         out.forecasts[name] = _backtest.forecast_windows(p, series, f)
