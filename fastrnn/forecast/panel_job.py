@@ -35,7 +35,8 @@ DEFAULT_STRATEGY, DEFAULT_MULTI = "global", "direct"
 #: of a 3-origin backtest (never the test origin); results in benchmarks/panel-selection-*.json.
 #: A default run backtests on the test origin only (``windows=1``): the choice was made offline.
 PANEL_DEFAULTS = {
-    "tourism": {"horizon": 8, "windows": 1, "config": {"hidden": 64, "window_level": True}},
+    "tourism": {"horizon": 8, "windows": 1,
+                "config": {"hidden": 64, "window_level": True, "strategy": "global", "multi": "direct"}},
     "retail": {"horizon": 24, "windows": 1, "config": {}},
 }
 #: A CSV panel: one validation origin on which the strategy is chosen, and the test origin.
