@@ -204,7 +204,7 @@ class _TrainCommand(click.Command):
                    "(the target's date, known in advance); needs dates.")
 @click.option("--ensemble", type=click.IntRange(min=1),
               help="Train this many models (seeds SEED, SEED+1, ...) and average their forecasts; "
-                   "saved as one model.")
+                   "trained together as one model stack and saved as one file.")
 @click.option("--out", metavar="DIR",
               help="Run folder to create (must be new or empty).  [default: runs/NAME-MODEL-TIME]")
 @click.option("--plot/--no-plot", default=True, show_default=True,
@@ -247,7 +247,8 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
     The last 10 % of the points before the test part (airline: the last 12 months) are the
     validation part, used for early stopping. With --ensemble N, N models with seeds SEED ..
     SEED+N-1 are trained (each with its own early stopping) and their forecasts averaged; the
-    ensemble is saved as one model (the members side by side), so predict needs nothing else.
+    members train together as one model stack (each as it would alone) and are saved in one file,
+    so predict needs nothing else.
 
     Writes model.npz, metrics.json, preprocessing.json, loss.png and forecast.png into the run
     folder; `fastrnn predict --model FOLDER` then forecasts beyond the end of the series. A model
@@ -258,11 +259,18 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
     that continues it (with the same result as an uninterrupted run); with no member finished,
     nothing is left behind.
 
+    A panel (many series: --dataset tourism or retail, or a CSV with --id-column) is forecast
+    --horizon steps ahead instead and judged by a rolling-origin backtest (--windows, --step)
+    against naive, seasonal naive, linear AR and, with statsforecast, AutoETS and AutoTheta on the
+    same windows; see the README's "Many series".
+
     \b
     Examples:
       fastrnn train
       fastrnn train --dataset temperature --model gru
       fastrnn train --csv sales.csv --column units --look-back 24 --out runs/sales
+      fastrnn train --dataset tourism
+      fastrnn train --csv stores.csv --id-column store --horizon 12 --windows 3
     """
     read = _read_settings(sep, decimal, encoding, date_format, no_header, missing_dates)
     _check_source(dataset, csv, column, date_column, read)
