@@ -12,12 +12,15 @@
    alternate sample by sample; per case the median time of each and the quartiles of the paired
    ratios (BLAS time / packed time of the same round; > 1: packed faster).
 2. **Training steps** (forward + BPTT through :mod:`fastrnn.functional`, linear head, MSE, SGD:
-   ``fastrnn.bench.steps.FunctionalStep``) with each product, in fresh processes (one per product,
+   ``fastrnn.bench.steps.FunctionalStep``; for the cases named after a shipped dataset, its
+   default model's step as ``fastrnn train`` makes it: ``ModelStep`` with the dataset's optimizer,
+   learning rate and clipping) with each product, in fresh processes (one per product,
    each with a Numba cache directory of its own, ``_gemm._OVERRIDE`` set before anything compiles),
    the products' processes alternated over ``--rounds``; PyTorch 2.x's step
    (``fastrnn.bench.steps.TorchStep``) in the same processes when torch is installed. Cases: the
-   issue-12 "64 LSTMs" model (B 32, T 24, I 1, H 32), the bench grid's 64, 50, 8, 128 LSTM and the
-   shipped datasets' default sizes, at 1 and 2 threads.
+   issue-12 "64 LSTMs" model (B 32, T 24, I 1, H 32), the bench grid's 64, 50, 8, 128 LSTM, the
+   shipped datasets' default sizes and three batches of one sequence (B = 1, where both products
+   take the packed kernel), at ``--threads`` (1 and 2).
 """
 
 from __future__ import annotations
@@ -47,7 +50,17 @@ STEP_CASES = (
     ("airline default", "lstm", (16, 13, 1, 64), "float32"),
     ("temperature default", "gru", (32, 30, 3, 16), "float32"),
     ("stock default", "lstm", (64, 10, 1, 32), "float32"),
+    ("one sequence at a time", "lstm", (1, 24, 1, 32), "float32"),
+    ("one sequence at a time", "gru", (1, 24, 1, 64), "float64"),
+    ("bench grid", "lstm", (1, 1, 1, 256), "float32"),
+    ("airline", "lstm", (16, 13, 1, 64), "float32"),
+    ("temperature", "gru", (32, 30, 3, 16), "float32"),
+    ("stock", "lstm", (64, 10, 1, 32), "float32"),
 )
+#: The labels of STEP_CASES that are a shipped dataset's name: timed as ``fastrnn train`` trains its
+#: default model (model API, the dataset's optimizer, learning rate and clipping:
+#: ``fastrnn.bench.dataset_case``), the others on fastrnn.functional with SGD.
+DATASET_LABELS = ("airline", "temperature", "stock")
 
 
 @njit(cache=False)
@@ -138,27 +151,35 @@ def bench_gemms(repeat):
 _WORKER = r"""
 import json, sys, time
 mode, threads, repeat = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-cases = json.loads(sys.argv[4])
+cases, clock = json.loads(sys.argv[4]), sys.argv[5]
 from fastrnn.kernels import _gemm
 _gemm._OVERRIDE = mode  # before anything compiles (this process has a Numba cache of its own)
 from fastrnn.bench import steps, timing
 from fastrnn.bench.threads import set_threads, torch_module
 torch = torch_module()
 set_threads(threads)
+timing.set_clock(clock)
 out = []
+from fastrnn.bench import cases as bench_cases
 for label, cell, size, dtype in cases:
-    s = {"numba": steps.FunctionalStep("numba", cell, tuple(size), dtype)}
+    if label in bench_cases.DATASETS:
+        train = bench_cases.dataset_case(label)["train"]
+        assert tuple(bench_cases.dataset_case(label)["size"]) == tuple(size), label
+        s = {"numba": steps.ModelStep("numba", cell, tuple(size), dtype, **train)}
+    else:
+        train = {}
+        s = {"numba": steps.FunctionalStep("numba", cell, tuple(size), dtype)}
     if torch is not None:
-        s["torch"] = steps.TorchStep("torch", cell, tuple(size), dtype)
+        s["torch"] = steps.TorchStep("torch", cell, tuple(size), dtype, **train)
     res = timing.time_case(s, ["train"], repeat, 0.1, 2)
     out.append({k[0]: v["times_s"] for k, v in res.items()})
 print(json.dumps(out))
 """
 
 
-def bench_steps(repeat, rounds, threads_list):
+def bench_steps(repeat, rounds, threads_list, clock="wall"):
     """Rows of part 2 (module docstring)."""
-    cache_root = tempfile.mkdtemp(prefix="fastrnn-smallgemm-")
+    cache_root = os.path.join(tempfile.gettempdir(), "fastrnn-smallgemm-cache")  # kept: later runs load it
     cases = [list(c) for c in STEP_CASES]
     samples = {}  # (threads, mode) -> [per case: {"numba": [...], "torch": [...]}] over rounds
     for r in range(rounds):
@@ -166,7 +187,7 @@ def bench_steps(repeat, rounds, threads_list):
             for mode, override in MODES.items():
                 env = dict(os.environ, NUMBA_CACHE_DIR=os.path.join(cache_root, mode), FASTRNN_NO_CACHE="0")
                 p = subprocess.run([sys.executable, "-c", _WORKER, str(override), str(threads), str(repeat),
-                                    json.dumps(cases)], env=env, capture_output=True, text=True)
+                                    json.dumps(cases), clock], env=env, capture_output=True, text=True)
                 if p.returncode != 0:
                     raise SystemExit(f"worker ({mode}, {threads} threads) failed:\n{p.stderr}")
                 res = json.loads(p.stdout.strip().splitlines()[-1])
@@ -237,6 +258,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--threads", default="1,2", help="thread counts of the training steps (comma-separated)")
     ap.add_argument("--only", choices=("gemms", "steps"))
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                    help="clock of the training steps: cpu (this process's CPU time) for 1 thread on a busy machine")
     ap.add_argument("--json", default=f"benchmarks/small-gemm-{datetime.date.today().isoformat()}.json")
     ap.add_argument("--markdown", help="print the tables of an existing results file and exit")
     args = ap.parse_args()
@@ -260,13 +283,16 @@ def main():
     if args.only != "steps":
         res["gemms"] = bench_gemms(args.repeat)
     if args.only != "gemms":
-        res["steps"] = bench_steps(args.repeat, args.rounds, [int(t) for t in args.threads.split(",")])
+        res["steps"] = bench_steps(args.repeat, args.rounds, [int(t) for t in args.threads.split(",")], args.clock)
+        res["steps_clock"] = args.clock
     res["load_average_end"] = list(os.getloadavg())
     if args.only and os.path.exists(args.json):  # one part again: keep the other part of the file
         with open(args.json) as f:
             old = json.load(f)
         old[f"{args.only}_run"] = {k: res[k] for k in ("date", "load_average_start", "load_average_end")}
         old[args.only] = res[args.only]
+        if "steps_clock" in res:
+            old["steps_clock"] = res["steps_clock"]
         res = old
     with open(args.json, "w") as f:
         json.dump(res, f, indent=1)

@@ -90,12 +90,17 @@ def test_rule_depends_on_shape_and_dtype_only():
     """The documented rule, case by case (shipped rule: _OVERRIDE = 0)."""
     assert _gemm._OVERRIDE == 0
     f32, f64 = 4, 8
-    assert _gemm.packed_forward(1, 32, 128, f32) and _gemm.packed_backward(1, 128, 32, f32)
+    assert _gemm.packed_forward(1, 16, 64, f32) and _gemm.packed_backward(1, 64, 16, f32)
     assert not _gemm.packed_forward(1, 2, 8, f32)  # H below PACKED_MIN_K
-    assert _gemm.packed_forward(32, 32, 128, f32) and not _gemm.packed_backward(32, 128, 32, f32)
+    assert _gemm.packed_forward(32, 32, 96, f32) and not _gemm.packed_backward(32, 96, 32, f32)
     assert not _gemm.packed_forward(32, 16, 48, f32)  # G*H below PACKED_FORWARD_MIN_N
     assert not _gemm.packed_forward(64, 128, 512, f32)  # beyond the measured sizes: OpenBLAS
-    assert _gemm.packed_forward(64, 64, 256, f32) != _gemm.packed_forward(64, 64, 256, f64)
+    assert _gemm.packed_forward(64, 64, 192, f32) and not _gemm.packed_forward(64, 64, 192, f64)
+    # the shipped datasets' float32 LSTMs (airline H 64, stock H 32) stay on OpenBLAS at every batch
+    for B in (1, 6, 16, 48, 64):
+        assert not _gemm.packed_forward(B, 64, 256, f32) and not _gemm.packed_backward(B, 256, 64, f32)
+        assert not _gemm.packed_forward(B, 32, 128, f32) and not _gemm.packed_backward(B, 128, 32, f32)
+    assert _gemm.packed_forward(16, 64, 256, f64) and _gemm.packed_forward(1, 32, 128, f64)
 
 
 def _problem(cell, T, B, I, Hs, dtype, seed):

@@ -6,6 +6,9 @@ product ``A2ᵀ @ D2`` faster (measured with one thread; figures in benchmarks/R
 formed that way and copied transposed into ``out``; the copy (G*K entries) is small next to the
 product's N*G*K multiply-adds only when N is large: for few rows the product is taken directly
 (for a single row the copy costs more than the GEMM itself).
+
+The per-step products (``h @ W_hhᵀ`` forward, ``da @ W_hh`` backward) take OpenBLAS or the packed
+kernel of :mod:`fastrnn.kernels._smallgemm`, chosen by shape and dtype (:data:`PACKED_MIN_K`).
 """
 
 import numpy as np
@@ -59,24 +62,39 @@ def is_zero(h):
 #:   packed when H >= :data:`PACKED_MIN_K` and either B == 1 (with G*H*H <= :data:`PACKED_ROW_MAX`)
 #:   or G*H >= :data:`PACKED_FORWARD_MIN_N` and B*H*G*H <= ``PACKED_FORWARD_MAX_WORK_F32/F64``;
 #: * backward, ``da (B, G*H) @ W_hh`` (OpenBLAS's plain path is fast): packed only when B == 1
-#:   (a matrix-vector product), H >= :data:`PACKED_MIN_K` and G*H*H <= :data:`PACKED_ROW_MAX`.
+#:   (a matrix-vector product), H >= :data:`PACKED_MIN_K` and G*H*H <= :data:`PACKED_ROW_MAX`;
+#: * neither for the (G*H, H, itemsize) of :data:`PACKED_OFF`.
 PACKED_MIN_K = 4
 PACKED_ROW_MAX = 64 * 256
 PACKED_FORWARD_MIN_N = 64
 PACKED_FORWARD_MAX_WORK_F32 = 64 * 64 * 256
 PACKED_FORWARD_MAX_WORK_F64 = 64 * 32 * 128
+#: (G*H, H, itemsize) left on OpenBLAS at every batch size: the float32 LSTMs of the shipped
+#: datasets' default models (airline: H = 64, stock: H = 32), whose results (README.md's test
+#: scores) the packed kernel would change while their whole training steps gained too little for
+#: that (stock nothing, airline not clearly above 10 %; benchmarks/README.md, "Small GEMMs").
+PACKED_OFF = ((256, 64, 4), (128, 32, 4))
 #: For benchmarks/small_gemm.py only (which gives each setting a Numba cache of its own): 0 the rule
 #: above, 1 always OpenBLAS, 2 always the packed kernel.
 _OVERRIDE = 0
 
 
 @njit(**JIT)
+def _left_on_blas(n, hidden, itemsize):
+    """Whether (n = G*H, H, itemsize) is one of :data:`PACKED_OFF`."""
+    for off in PACKED_OFF:
+        if n == off[0] and hidden == off[1] and itemsize == off[2]:
+            return True
+    return False
+
+
+@njit(**JIT)
 def packed_forward(batch, hidden, n, itemsize):
     """Whether the forward product ``(batch, hidden) @ (hidden, n)`` of ``itemsize``-byte floats takes
-    the packed kernel (the rule above :data:`PACKED_MIN_K`)."""
+    the packed kernel (the rule: the comment above :data:`PACKED_MIN_K`)."""
     if _OVERRIDE != 0:
         return _OVERRIDE == 2
-    if hidden < PACKED_MIN_K:
+    if hidden < PACKED_MIN_K or _left_on_blas(n, hidden, itemsize):
         return False
     if batch == 1:
         return hidden * n <= PACKED_ROW_MAX
@@ -86,9 +104,12 @@ def packed_forward(batch, hidden, n, itemsize):
 
 @njit(**JIT)
 def packed_backward(batch, n, hidden, itemsize):
-    """Whether the backward product ``(batch, n) @ (n, hidden)`` takes the packed kernel."""
+    """Whether the backward product ``(batch, n) @ (n, hidden)`` takes the packed kernel (the rule:
+    the comment above :data:`PACKED_MIN_K`)."""
     if _OVERRIDE != 0:
         return _OVERRIDE == 2
+    if _left_on_blas(n, hidden, itemsize):
+        return False
     return batch == 1 and hidden >= PACKED_MIN_K and n * hidden <= PACKED_ROW_MAX
 
 
