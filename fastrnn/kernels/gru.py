@@ -14,9 +14,10 @@ gradients of the gates' pre-activations.
 import numpy as np
 from numba import njit
 
-from fastrnn.kernels._gemm import hidden_gradient, is_zero, recurrent_product, recurrent_weights, weight_gradients
+from fastrnn.kernels._gemm import is_zero, recurrent_product, weight_gradients
 from fastrnn.kernels._jit import JIT
 from fastrnn.kernels.activations import sigmoid, tanh
+from fastrnn.kernels._gemm import hidden_gradient, recurrent_weights  # the per-step products
 
 
 # --------------------------------------------------------------------------------------------------

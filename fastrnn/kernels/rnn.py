@@ -30,9 +30,10 @@ Layout of the work (shared by the LSTM and GRU kernels):
 import numpy as np
 from numba import njit
 
-from fastrnn.kernels._gemm import hidden_gradient, is_zero, recurrent_product, recurrent_weights, weight_gradients
+from fastrnn.kernels._gemm import is_zero, recurrent_product, weight_gradients
 from fastrnn.kernels._jit import JIT
 from fastrnn.kernels.activations import tanh
+from fastrnn.kernels._gemm import hidden_gradient, recurrent_weights  # the per-step products
 
 # --------------------------------------------------------------------------------------------------
 # forward
