@@ -207,7 +207,7 @@ def bench_steps(repeat, rounds, threads_list, clock="wall"):
                     # same-process ratio fastrnn / torch speed, median over the rounds
                     row[f"{mode}_vs_torch"] = statistics.median(
                         statistics.median(run["torch"]) / statistics.median(run["numba"]) for run in runs)
-                    row.setdefault("torch_ms_all", []).extend(t * 1e3 for t in [x for run in runs for x in run["torch"]])
+                    row.setdefault("torch_ms_all", []).extend(t * 1e3 for run in runs for t in run["torch"])
             if "torch_ms_all" in row:
                 row["torch_ms"] = statistics.median(row.pop("torch_ms_all"))
             rows.append(row)
