@@ -94,6 +94,7 @@ def test_rule_depends_on_shape_and_dtype_only():
     assert not _gemm.packed_forward(1, 2, 8, f32)  # H below PACKED_MIN_K
     assert _gemm.packed_forward(32, 32, 96, f32) and not _gemm.packed_backward(32, 96, 32, f32)
     assert not _gemm.packed_forward(32, 16, 48, f32)  # G*H below PACKED_FORWARD_MIN_N
+    assert not _gemm.packed_forward(8, 64, 64, f32) and _gemm.packed_forward(1, 64, 64, f32)  # G = 1: B = 1 only
     assert not _gemm.packed_forward(64, 128, 512, f32)  # beyond the measured sizes: OpenBLAS
     assert _gemm.packed_forward(64, 64, 192, f32) and not _gemm.packed_forward(64, 64, 192, f64)
     # the shipped datasets' float32 LSTMs (airline H 64, stock H 32) stay on OpenBLAS at every batch
