@@ -90,18 +90,18 @@ def test_rule_depends_on_shape_and_dtype_only():
     """The documented rule, case by case (shipped rule: _OVERRIDE = 0)."""
     assert _gemm._OVERRIDE == 0
     f32, f64 = 4, 8
-    assert _gemm.packed_forward(1, 16, 64, f32) and _gemm.packed_backward(1, 64, 16, f32)
-    assert not _gemm.packed_forward(1, 2, 8, f32)  # H below PACKED_MIN_K
+    assert not _gemm.packed_forward(1, 16, 64, f32) and _gemm.packed_backward(1, 64, 16, f32)  # B = 1
+    assert not _gemm.packed_forward(8, 2, 64, f32)  # H below PACKED_MIN_K
     assert _gemm.packed_forward(32, 32, 96, f32) and not _gemm.packed_backward(32, 96, 32, f32)
     assert not _gemm.packed_forward(32, 16, 48, f32)  # G*H below PACKED_FORWARD_MIN_N
-    assert not _gemm.packed_forward(8, 64, 64, f32) and _gemm.packed_forward(1, 64, 64, f32)  # G = 1: B = 1 only
+    assert not _gemm.packed_forward(8, 64, 64, f32) and _gemm.packed_forward(8, 32, 64, f32)  # G = 1: never
     assert not _gemm.packed_forward(64, 128, 512, f32)  # beyond the measured sizes: OpenBLAS
     assert _gemm.packed_forward(64, 64, 192, f32) and not _gemm.packed_forward(64, 64, 192, f64)
     # the shipped datasets' float32 LSTMs (airline H 64, stock H 32) stay on OpenBLAS at every batch
     for B in (1, 6, 16, 48, 64):
         assert not _gemm.packed_forward(B, 64, 256, f32) and not _gemm.packed_backward(B, 256, 64, f32)
         assert not _gemm.packed_forward(B, 32, 128, f32) and not _gemm.packed_backward(B, 128, 32, f32)
-    assert _gemm.packed_forward(16, 64, 256, f64) and _gemm.packed_forward(1, 32, 128, f64)
+    assert _gemm.packed_forward(16, 64, 256, f64) and _gemm.packed_forward(2, 32, 128, f64)
 
 
 def _problem(cell, T, B, I, Hs, dtype, seed):
@@ -129,7 +129,7 @@ def _run(cell, backend, x, params, state0, d_out, d_state):
 @pytest.mark.parametrize("cell", H.CELLS)
 def test_cells_match_reference_through_the_chosen_path(cell, B, Hs, dtype):
     """Forward and BPTT of every cell against the NumPy reference, with a non-zero h_0 (so the
-    product of t = 0 runs too). (1, 7): both products packed; (5, 17): forward packed for G >= 4;
+    product of t = 0 runs too). (1, 7): backward packed; (5, 17): forward packed for G >= 4;
     (16, 16): forward packed for G = 4; (3, 2): OpenBLAS."""
     T, I = 4, 3
     x, params, state0, d_out, d_state = _problem(cell, T, B, I, Hs, dtype, seed=1)

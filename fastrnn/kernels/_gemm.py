@@ -59,8 +59,8 @@ def is_zero(h):
 #: a stack of models).
 #:
 #: * forward, ``h (B, H) @ W_hhᵀ`` (OpenBLAS's transposed-operand path is slow at these sizes):
-#:   packed when H >= :data:`PACKED_MIN_K` and either B == 1 (with G*H*H <= :data:`PACKED_ROW_MAX`)
-#:   or G >= 2, G*H >= :data:`PACKED_FORWARD_MIN_N` and B*H*G*H <= ``PACKED_FORWARD_MAX_WORK_F32/F64``;
+#:   packed when B >= 2, H >= :data:`PACKED_MIN_K`, G >= 2, G*H >= :data:`PACKED_FORWARD_MIN_N`
+#:   and B*H*G*H <= ``PACKED_FORWARD_MAX_WORK_F32/F64``;
 #: * backward, ``da (B, G*H) @ W_hh`` (OpenBLAS's plain path is fast): packed only when B == 1
 #:   (a matrix-vector product), H >= :data:`PACKED_MIN_K` and G*H*H <= :data:`PACKED_ROW_MAX`;
 #: * neither for the (G*H, H, itemsize) of :data:`PACKED_OFF`.
@@ -96,8 +96,8 @@ def packed_forward(batch, hidden, n, itemsize):
         return _OVERRIDE == 2
     if hidden < PACKED_MIN_K or _left_on_blas(n, hidden, itemsize):
         return False
-    if batch == 1:
-        return hidden * n <= PACKED_ROW_MAX
+    if batch == 1:  # W_hhᵀ's packing copy costs up to 1/T of the products' work; whole steps lost
+        return False
     limit = PACKED_FORWARD_MAX_WORK_F32 if itemsize == 4 else PACKED_FORWARD_MAX_WORK_F64
     return n >= PACKED_FORWARD_MIN_N and n > hidden and batch * hidden * n <= limit
 
