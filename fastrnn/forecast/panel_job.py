@@ -37,7 +37,8 @@ DEFAULT_STRATEGY, DEFAULT_MULTI = "global", "direct"
 PANEL_DEFAULTS = {
     "tourism": {"horizon": 8, "windows": 1,
                 "config": {"hidden": 64, "window_level": True, "strategy": "global", "multi": "direct"}},
-    "retail": {"horizon": 24, "windows": 1, "config": {}},
+    "retail": {"horizon": 24, "windows": 1,
+               "config": {"hidden": 64, "window_level": True, "strategy": "global", "multi": "direct"}},
 }
 #: A CSV panel: one validation origin on which the strategy is chosen, and the test origin.
 GENERIC_WINDOWS = 2
