@@ -94,6 +94,7 @@ from fastrnn.bench.steps import (
     TORCH_OPTIMIZERS,
     FunctionalStep,
     ModelStep,
+    StackMismatchError,
     Step,
     TorchStep,
     case_data,
@@ -118,7 +119,8 @@ from fastrnn.bench.timing import (
 __all__ = [
     "BACKENDS", "CELLS", "CLOCKS", "COMPETITORS", "DATASETS", "DTYPES", "FUNCTIONAL_CELL", "GATES", "LR",
     "MANY_DEFAULT", "MANY_PEERS", "MANY_SIDES", "MANY_SIZE", "MODES", "OUTPUT_SIZE", "SIZES", "STEP_FACTORIES",
-    "TORCH_OPTIMIZERS", "Competitor", "FunctionalStep", "ModelStep", "Step", "TorchStep", "calibrate", "case_data",
+    "TORCH_OPTIMIZERS", "Competitor", "FunctionalStep", "ModelStep", "StackMismatchError", "Step", "TorchStep",
+    "calibrate", "case_data",
     "case_label", "case_row", "check_stack_matches_loop", "dataset_case", "fastrnn_step", "flops",
     "format_many_row", "format_many_table", "format_row", "format_startup", "format_table", "gemm_peak",
     "get_threads", "grid_cases", "init_params", "load_average", "machine", "many_case", "many_steps",
@@ -199,7 +201,7 @@ def run(sizes: Iterable[tuple[int, int, int, int]] = SIZES, datasets: Iterable[s
         On an unknown dataset, cell, dtype, backend, mode, clock, side or competitor, a size that is
         not four positive integers, ``repeat`` < 1, too many threads, ``clock="cpu"`` without
         ``threads=1``, ``many`` < 1, or nothing to time.
-    RuntimeError
+    StackMismatchError
         If the stack does not train bitwise like the loop of its models (nothing is reported).
     """
     import numba
@@ -277,11 +279,7 @@ def run(sizes: Iterable[tuple[int, int, int, int]] = SIZES, datasets: Iterable[s
         if competitor is not None:
             competitor.start()
             competitor.pause()  # until the first busy sample
-            meta["contention"] = {"kind": contention, "pid": competitor.pid,
-                                  "what": "one child process keeping a core busy: "
-                                          + ("NumPy matmuls (256 x 256 float32) on one OpenBLAS thread"
-                                             if contention == "blas" else "a pure-Python loop")
-                                          + "; paused (SIGSTOP) for the idle samples, which alternate with the busy ones"}
+            meta["contention"] = {"kind": contention, "pid": competitor.pid, "what": competitor.describe()}
             echo(f"competing process: {contention} (pid {competitor.pid}), paused for the idle samples")
         results, ratios, many_rows = [], [], []
         for case in cases:

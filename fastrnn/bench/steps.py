@@ -323,6 +323,10 @@ class StackStep(Step):
             numba.set_num_threads(saved)
 
 
+class StackMismatchError(RuntimeError):
+    """The stack did not train bitwise like the loop of its models (:func:`check_stack_matches_loop`)."""
+
+
 def check_stack_matches_loop(cell: str, size: tuple[int, int, int, int], dtype: str, num_models: int,
                              steps: int = 2) -> None:
     """The stack's contract: model m of a stack trains bitwise like model m alone.
@@ -332,7 +336,7 @@ def check_stack_matches_loop(cell: str, size: tuple[int, int, int, int], dtype: 
 
     Raises
     ------
-    RuntimeError
+    StackMismatchError
         If a loss differs, naming the first model and step that differ.
     """
     stack = StackStep(cell, size, dtype, num_models)
@@ -342,7 +346,7 @@ def check_stack_matches_loop(cell: str, size: tuple[int, int, int, int], dtype: 
         b = np.asarray(loop.train(), dtype=dtype)
         if a.shape != b.shape or not np.array_equal(a.view(f"u{a.itemsize}"), b.view(f"u{b.itemsize}")):
             m = int(np.flatnonzero(a != b)[0]) if a.shape == b.shape else 0
-            raise RuntimeError(
+            raise StackMismatchError(
                 f"the stack of {num_models} {cell} models ({dtype}) does not train like the loop of them: "
                 f"step {k + 1}, model {m}: loss {a.ravel()[m]!r} (stack) against {b.ravel()[m]!r} (loop); "
                 f"the stack's results are not reported: fix fastrnn.stack first"

@@ -228,6 +228,12 @@ class Competitor:
         """The child's process id while it runs, else None."""
         return self.proc.pid if self.proc is not None else None
 
+    def describe(self) -> str:
+        """What the child does, in a sentence."""
+        work = ("NumPy multiplies 256 x 256 float32 matrices on one OpenBLAS thread" if self.kind == "blas"
+                else "a pure-Python busy loop")
+        return f"one child process keeping a core busy: {work}; paused (SIGSTOP) while idle samples are taken"
+
     def start(self) -> Competitor:
         """Start the child (running) and wait until it works; returns ``self``.
 
