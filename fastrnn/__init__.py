@@ -22,6 +22,8 @@ _LAZY = {
     "LSTM": "fastrnn.models",
     "GRU": "fastrnn.models",
     "load": "fastrnn.models",
+    "stack": "fastrnn.stacks",
+    "Stack": "fastrnn.stacks",
     "Trainer": "fastrnn.trainer",
     "EarlyStopping": "fastrnn.trainer",
     "History": "fastrnn.trainer",
@@ -36,7 +38,7 @@ _LAZY = {
     "diagnostics": None,
 }
 
-__all__ = ["RNN", "LSTM", "GRU", "Trainer", "EarlyStopping", "History", "load",
+__all__ = ["RNN", "LSTM", "GRU", "stack", "Stack", "Trainer", "EarlyStopping", "History", "load",
            "ModelFileError", "DataError", "RunError", "NonFiniteLossWarning",
            "functional", "losses", "optim", "clip", "diagnostics", "__version__"]
 

@@ -19,6 +19,9 @@ The functions follow one calling convention (``S`` the state arrays, ``(h,)`` or
     forward_into (Numba):         f(x, w_ih, w_hh, b_ih, b_hh, *S0, *static, *saved)   writes saved
     backward_into (Numba):        f(x, w_ih, w_hh, *saved, *static, d_out, *dS, *scratch,
                                     dhs, dx, dw_ih, dw_hh, db_ih, db_hh, need_d_state0)
+    stack_forward_into,           the same two with a leading model axis M on every array and
+    stack_backward_into (Numba):  one more argument, ``active`` (int64 indices of the models to
+                                  run), parallel over those models (:mod:`fastrnn.stacks`)
 
 ``saved`` starts with the state sequences (``hs``, then ``cs`` for an LSTM), each ``(T+1, B, H)``
 with the initial state at index 0; :attr:`Cell.saved` gives the shapes of all its arrays, and
@@ -167,6 +170,30 @@ class Cell:
             db_hh, need_d_state0)``, writing the gradients.
         """
         return self._load(self.kernels, "backward_into")
+
+    def kernel_stack_forward_into(self) -> Callable:
+        """The Numba forward of a stack of models (:mod:`fastrnn.stacks`), parallel over the models.
+
+        Returns
+        -------
+        Callable
+            ``f(x, w_ih, w_hh, b_ih, b_hh, *S0, *static, *saved, active)``: :meth:`kernel_forward_into`'s
+            arguments with a leading model axis M on every array (not on ``static``), for the models
+            whose indices are in the int64 array ``active``.
+        """
+        return self._load(self.kernels, "stack_forward_into")
+
+    def kernel_stack_backward_into(self) -> Callable:
+        """The Numba backward of a stack of models, parallel over the models.
+
+        Returns
+        -------
+        Callable
+            ``f(x, w_ih, w_hh, *saved, *static, d_out, *dS, *scratch, dhs, dx, dw_ih, dw_hh, db_ih,
+            db_hh, need_d_state0, active)``: :meth:`kernel_backward_into`'s arguments with a leading
+            model axis M on every array, for the models in ``active``.
+        """
+        return self._load(self.kernels, "stack_backward_into")
 
 
 _RNN = dict(kind="rnn", gates=("a",), kernels="fastrnn.kernels.rnn", forward="rnn_forward",

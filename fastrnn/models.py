@@ -33,12 +33,41 @@ _CELL_GATES = cells.KIND_GATES
 _SIZES = ("input_size", "hidden_size", "output_size", "num_layers")
 
 
+def check_positive_int(name: str, value: object, alternative: str = "") -> int:
+    """``value`` as an int if it is a positive integer (not a bool), else a ValueError.
+
+    The one spelling of this check in the library (models, trainer, stack).
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, for the message.
+    value : object
+        What was given.
+    alternative : str, default ""
+        What else the caller accepts, for the message (e.g. ``"or None"``).
+
+    Returns
+    -------
+    int
+        ``value``.
+
+    Raises
+    ------
+    ValueError
+        ``{name} must be a positive integer[ {alternative}]; got {value!r}``.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        what = f"a positive integer {alternative}".rstrip()
+        raise ValueError(f"{name} must be {what}; got {value!r}")
+    return int(value)
+
+
 def _check_settings(kind, input_size, hidden_size, output_size, num_layers, dropout, nonlinearity,
                     init, dtype, backend):
     """The constructor's checks of its arguments (ValueError naming the argument)."""
     for name, v in zip(_SIZES, (input_size, hidden_size, output_size, num_layers)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"{name} must be a positive integer; got {v!r}")
+        check_positive_int(name, v)
     if isinstance(dropout, bool) or not (isinstance(dropout, (int, float)) and 0.0 <= dropout < 1.0):
         raise ValueError(f"dropout must be a number in [0, 1); got {dropout!r}")
     if nonlinearity not in ("tanh", "relu"):
@@ -128,7 +157,12 @@ class _Recurrent:
         self.cell = cells.cell_for(self.kind, nonlinearity)
         self._spec = cells.get(self.cell)  # the registry entry: gates, state (h) or (h, c)
         self._rng = np.random.default_rng(seed)  # initialisation, then dropout masks
-        self._params = self._init_params()
+        self._bind(self._init_params())
+
+    def _bind(self, params):
+        """Make ``params`` (name -> array, as :meth:`parameters` returns them) the model's own arrays
+        (a :class:`fastrnn.stacks.Stack` binds views of its stacked arrays)."""
+        self._params = params
         # Built once, not every step: (layer, direction) -> {w_ih, w_hh, b_ih, b_hh} -> the parameter's
         # name, and -> the model's own array (arrays keep their identity: load_state_dict and the
         # optimizers write into them).
@@ -416,10 +450,19 @@ class _Recurrent:
         else:  # final state of each direction of the last layer: forward h_T, backward h_0 (torch's h_n)
             last = states[-D:]
             feat = np.concatenate([s[0] if self._spec.has_c else s for s in last], axis=1)
-        y = feat @ self._params["head.weight"].T + self._params["head.bias"]
+        y = self._head(feat)
         if self.return_sequences:
             y = y.transpose(1, 0, 2)  # back to batch-first (B, T, O)
         return y, {"layers": layers, "feat": feat, "states": states, "T": x.shape[1]}
+
+    def _head(self, feat):
+        """The linear head: ``feat @ W^T + b``."""
+        return feat @ self._params["head.weight"].T + self._params["head.bias"]
+
+    def _head_backward(self, d_y, feat):
+        """The head's gradients for a last-step model, ``d_y (B, O)``, ``feat (B, D*H)``:
+        ``(dW, db, d_feat)``."""
+        return d_y.T @ feat, d_y.sum(axis=0), d_y @ self._params["head.weight"]
 
     def _zero_state(self, dh, B):
         """A state tuple as F.forward_unchecked / F.backward_unchecked take it: ``(dh,)`` or
@@ -470,9 +513,8 @@ class _Recurrent:
             d_seq = d_y @ W  # (T, B, D*H): gradient reaching the last layer's outputs
             d_final = [None] * D
         else:
-            grads["head.weight"] = d_y.T @ feat
-            grads["head.bias"] = d_y.sum(axis=0)
-            d_feat = d_y @ W  # (B, D*H): gradient reaching each direction's final state
+            # d_feat (B, D*H): the gradient reaching each direction's final state
+            grads["head.weight"], grads["head.bias"], d_feat = self._head_backward(d_y, feat)
             d_seq = None
             d_final = [d_feat[:, d * H:(d + 1) * H] for d in range(D)]
         dhs = [None] * L
@@ -546,8 +588,7 @@ class _Recurrent:
         if batch_size is None:
             with _threads.run_threads(self, x, training=False):
                 return self.forward_unchecked(x)[0]
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer or None; got {batch_size!r}")
+        check_positive_int("batch_size", batch_size, "or None")
         with _threads.run_threads(self, x, batch_size, training=False):
             return np.concatenate([self.forward_unchecked(x[i:i + batch_size])[0]
                                    for i in range(0, len(x), batch_size)])
@@ -564,21 +605,8 @@ class _Recurrent:
         path : str or os.PathLike
             The file to write (replaced if it exists); :func:`load` reads it back.
         """
-        path = os.fspath(path)
-        folder = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(suffix=".npz.tmp", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, __config__=np.array(json.dumps(self.config())),
-                         __format_version__=np.array(FORMAT_VERSION), **self._params)
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it 0600; give it a normal file's mode
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
+        _write_npz(path, {"__config__": np.array(json.dumps(self.config())),
+                          "__format_version__": np.array(FORMAT_VERSION), **self._params})
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.config().items() if k != "kind")
@@ -736,6 +764,25 @@ def model_class(kind: str) -> type[_Recurrent]:
 _KINDS = {k: model_class(k) for k in cells.KINDS}
 
 
+def _write_npz(path, arrays):
+    """Write ``arrays`` (name -> array) to the ``.npz`` file ``path`` atomically: a temporary file in
+    the same folder, then renamed, so a failure never leaves a half-written file."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(suffix=".npz.tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it 0600; give it a normal file's mode
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
 class ModelFileError(ValueError):
     """A model file that cannot be read as a fastrnn model (damaged, changed by hand, not a model)."""
 
@@ -835,9 +882,10 @@ def _read_small(zf, headers, key, kinds, path):
         return npformat.read_array(f, allow_pickle=False)[()]
 
 
-def _check_stored_arrays(headers, config, path) -> None:
-    """Compare every stored weight array's header with the shape the config implies, before any
-    array is read. Raises :class:`ModelFileError` naming the first mismatch."""
+def _check_stored_arrays(headers, config, path, models: int = 0) -> None:
+    """Compare every stored weight array's header with the shape the config implies (with a leading
+    axis of ``models`` for a stack), before any array is read. Raises :class:`ModelFileError` naming
+    the first mismatch."""
     stored = {k: h for k, h in headers.items() if not k.startswith("__")}
     D = 2 if config["bidirectional"] else 1
     n_expected = 4 * config["num_layers"] * D + 2  # counted before listing: num_layers may be huge
@@ -846,6 +894,8 @@ def _check_stored_arrays(headers, config, path) -> None:
             f"{path}: the config ({config['num_layers']} layer(s), {D} direction(s)) implies "
             f"{n_expected} weight arrays; the file stores {len(stored)}; {_RESAVE}")
     expected = parameter_shapes(config["kind"], *(config[k] for k in _SIZES), config["bidirectional"])
+    if models:
+        expected = {k: (models, *shape) for k, shape in expected.items()}
     missing = [k for k in expected if k not in stored]
     if missing:
         unexpected = sorted(set(stored) - set(expected))
@@ -873,8 +923,27 @@ def _check_stored_arrays(headers, config, path) -> None:
                              f"{_memory.format_bytes(_memory.available_bytes())} are available")
 
 
+def _check_stack_config(config, path) -> tuple[dict, int]:
+    """A stack file's config (:meth:`fastrnn.stacks.Stack.config`) as one model's config (the first
+    seed) and M, checked like a model's. Raises :class:`ModelFileError`."""
+    if not isinstance(config, dict):
+        raise ModelFileError(f"{path} has no valid stack config; {_RESAVE}")
+    config = dict(config)
+    n, seeds = config.pop("num_models", None), config.pop("seeds", None)
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= _MAX_SIZE:
+        raise ModelFileError(f"{path}: stack config 'num_models' must be an integer in 1..{_MAX_SIZE}; "
+                             f"got {n!r}; {_RESAVE}")
+    if not isinstance(seeds, list) or len(seeds) != n:
+        raise ModelFileError(f"{path}: stack config 'seeds' must be a list of {n} seeds; got "
+                             f"{_type_name(seeds)}; {_RESAVE}")
+    for seed in seeds:
+        _check_file_config({**config, "seed": seed}, path)
+    return _check_file_config({**config, "seed": seeds[0]}, path), n
+
+
 def load(path: str | os.PathLike) -> _Recurrent:
-    """Load a model written by :meth:`~RNN.save`.
+    """Load a model written by :meth:`~RNN.save`, or a stack written by
+    :meth:`fastrnn.stacks.Stack.save`.
 
     Nothing of the weights' size is allocated before the file is known to be consistent: the
     config is checked key by key (exactly the keys :meth:`config` writes, each of its JSON type),
@@ -889,8 +958,9 @@ def load(path: str | os.PathLike) -> _Recurrent:
 
     Returns
     -------
-    RNN, LSTM or GRU
-        The model, of the class, configuration, dtype and weights it was saved with.
+    RNN, LSTM, GRU or Stack
+        The model, of the class, configuration, dtype and weights it was saved with (a
+        :class:`fastrnn.stacks.Stack` for a stack file).
 
     Raises
     ------
@@ -916,8 +986,16 @@ def load(path: str | os.PathLike) -> _Recurrent:
             except ValueError as e:
                 raise ModelFileError(f"{path}: the model config is not valid JSON ({e}); "
                                      f"{_RESAVE}") from None
-            config = _check_file_config(config, path)
-            _check_stored_arrays(headers, config, path)
+            models = 0
+            if "__stack__" in headers:
+                models = int(_read_small(zf, headers, "__stack__", "iu", path))
+                stack_config = config
+                config, n = _check_stack_config(config, path)
+                if n != models:
+                    raise ModelFileError(f"{path}: the stack config says {n} models, the file {models}; {_RESAVE}")
+            else:
+                config = _check_file_config(config, path)
+            _check_stored_arrays(headers, config, path, models)
             weights = {}
             for k, (_shape, _dtype, info, _off) in headers.items():
                 if not k.startswith("__"):
@@ -930,6 +1008,13 @@ def load(path: str | os.PathLike) -> _Recurrent:
     except Exception as e:  # zipfile.BadZipFile, EOFError, a malformed .npy header, ...
         raise ModelFileError(f"{path} is not a fastrnn model file ({type(e).__name__}: {e}); "
                              "write one with model.save(path)") from e
+    if models:
+        from fastrnn.stacks import Stack
+
+        try:
+            return Stack._from_file(stack_config, weights)
+        except (TypeError, ValueError) as e:
+            raise ModelFileError(f"{path} holds an inconsistent stack ({e}); {_RESAVE}") from e
     kind = config.pop("kind")
     try:
         model = _KINDS[kind](**config)

@@ -178,11 +178,81 @@ def threads_for(dtype, flops: float) -> int:
 
     if flops < THRESHOLD_FLOPS[np.dtype(dtype).name]:
         return 1
+    return free_cpus()
+
+
+def free_cpus() -> int:
+    """The :func:`usable_cpus` less one for every CPU another process is busy on right now
+    (``procs_running`` in /proc/stat), at least 1."""
     usable = usable_cpus()
     if usable == 1:
         return 1
-    free = (os.cpu_count() or usable) - _others_running()
-    return max(1, min(usable, free))
+    return max(1, min(usable, (os.cpu_count() or usable) - _others_running()))
+
+
+def stack_threads(num_models: int) -> int:
+    """Threads of Numba's pool for a run of a stack of ``num_models`` models (one model per thread
+    at a time, BLAS single-threaded): ``FASTRNN_THREADS`` when it is a number, else the
+    :func:`free_cpus`; never more than the models."""
+    fixed = _env_threads()
+    n = int(fixed) if fixed else free_cpus()
+    try:
+        import numba
+
+        n = min(n, numba.config.NUMBA_NUM_THREADS)
+    except ImportError:  # pragma: no cover - numba is a dependency
+        pass
+    return max(1, min(n, int(num_models)))
+
+
+@contextlib.contextmanager
+def run_stack_threads(stack) -> Iterator[int]:
+    """Run the body (a fit, evaluate or predict of a :class:`fastrnn.stacks.Stack`) with Numba's pool
+    at :func:`stack_threads` threads and BLAS at one thread, then restore both.
+
+    Each model of the stack runs on one of Numba's threads, whose BLAS calls must not start
+    threads of their own; so BLAS gets one thread, unless the user fixed BLAS's count
+    (:func:`override`: OPENBLAS_NUM_THREADS & co. or :func:`set_blas_threads`; ``FASTRNN_THREADS=n``
+    sets the models' threads instead). A run inside a run (an evaluate inside a fit) keeps the
+    outer run's counts.
+
+    Parameters
+    ----------
+    stack : fastrnn.stacks.Stack
+        The stack about to run.
+
+    Yields
+    ------
+    int
+        The number of Numba threads in force.
+    """
+    import numba
+
+    global _depth
+    with _lock:
+        outer = _depth == 0
+        _depth += 1
+    try:
+        if not outer:
+            yield numba.get_num_threads()
+            return
+        n = stack_threads(stack.num_models)
+        why = override()
+        libs = _threads.blas_threads() if why is None or why.startswith(ENV_VAR) else {}
+        blas_changed = any(v != 1 for v in libs.values())
+        if blas_changed:
+            _threads.set_blas_threads(1)
+        before = numba.get_num_threads()
+        numba.set_num_threads(n)
+        try:
+            yield n
+        finally:
+            numba.set_num_threads(before)
+            if blas_changed:
+                _threads.restore_blas_threads(libs)
+    finally:
+        with _lock:
+            _depth -= 1
 
 
 @contextlib.contextmanager

@@ -27,6 +27,7 @@ from fastrnn.kernels._reduce import sum_squares
 
 if TYPE_CHECKING:
     from fastrnn.models import GRU, LSTM, RNN
+    from fastrnn.stacks import Stack
 
 
 def _is_real(v) -> bool:
@@ -76,7 +77,15 @@ class Callback:
     whose ``history`` has just been extended by the epoch that ended. A callback stops training
     with :meth:`Loop.stop`. The loop calls ``on_train_end`` of every callback also when training
     ends with an exception (after ``KeyboardInterrupt``, for example), in the order given.
+
+    Training a :class:`fastrnn.stacks.Stack`, a callback with ``per_model = True`` (the default, e.g.
+    :class:`EarlyStopping`) is copied for every model and called with that model's :class:`Loop`
+    (stopping it stops that model only); one with ``per_model = False`` (:class:`ProgressBar`) is
+    called once per epoch with the :class:`StackLoop`.
     """
+
+    #: For a stack: one copy per model (True), or one for the whole stack (False).
+    per_model: bool = True
 
     def on_train_begin(self, loop: Loop) -> None:
         """Before the first epoch (``loop.epoch`` is 0).
@@ -189,6 +198,8 @@ class ProgressBar(Callback):
     disable : bool or None, default None
         ``None``: shown only on a terminal (tqdm's rule); ``False``: always; ``True``: never.
     """
+
+    per_model = False  # training a stack: one bar for all its models
 
     def __init__(self, desc: str = "training", disable: bool | None = None) -> None:
         self.desc, self.disable, self._bar = desc, disable, None
@@ -406,6 +417,40 @@ class Loop:
             self._best, self.history.best_epoch = current, self.epoch
             self._best_weights = self.trainer.model.state_dict()
 
+    def _begin(self, callbacks):
+        for cb in callbacks:
+            cb.on_train_begin(self)
+
+    def _failed(self, error: _NonFinite) -> None:
+        """The epoch stopped on a non-finite loss or gradient (``error``): training ends, diverged."""
+        self._diverge(str(error), " (try a lower learning rate or clip_norm)" if self._track_best else "")
+
+    def _after_epoch(self, loss, norms, layer_norms, val, seconds, callbacks, verbose) -> bool:
+        """Record the epoch :attr:`epoch` that was just trained, track the best one, run the
+        callbacks; True when training ends with it."""
+        h, epoch = self.history, self.epoch
+        h._record(epoch, loss, val, norms, layer_norms, seconds)
+        current = h.val_loss[-1] if val is not None else h.loss[-1]
+        if verbose:
+            msg = f"epoch {epoch}/{self.epochs}  loss {h.loss[-1]:.5g}"
+            if val is not None:
+                msg += f"  val_loss {h.val_loss[-1]:.5g}"
+            print(msg + f"  {h.seconds[-1]:.2f}s")
+        if not np.isfinite(current):
+            self._diverge(f"{self.monitor} became {current} at epoch {epoch}")
+            return True
+        self._end_epoch(current)
+        for cb in callbacks:
+            cb.on_epoch_end(self)
+        if self._stop is not None:
+            h.stop_reason = self._stop
+            return True
+        return False
+
+    def _end(self, callbacks):
+        for cb in callbacks:
+            cb.on_train_end(self)
+
     def run(self, run_epoch: Callable[[int], tuple[float, list[float], list[dict[str, float]]]],
             evaluate: Callable[[], float] | None, callbacks: Sequence[Callback], verbose: int) -> History:
         """Run up to ``epochs`` epochs; see :meth:`Trainer.fit`.
@@ -429,9 +474,7 @@ class Loop:
         History
             :attr:`history`, complete.
         """
-        h = self.history
-        for cb in callbacks:
-            cb.on_train_begin(self)
+        self._begin(callbacks)
         try:
             for epoch in range(1, self.epochs + 1):
                 self.epoch = epoch
@@ -439,30 +482,48 @@ class Loop:
                 try:
                     loss, norms, layer_norms = run_epoch(epoch)
                 except _NonFinite as e:
-                    self._diverge(str(e), " (try a lower learning rate or clip_norm)"
-                                  if self._track_best else "")
+                    self._failed(e)
                     break
                 val = evaluate() if evaluate is not None else None
-                h._record(epoch, loss, val, norms, layer_norms, time.perf_counter() - t0)
-                current = h.val_loss[-1] if val is not None else h.loss[-1]
-                if verbose:
-                    msg = f"epoch {epoch}/{self.epochs}  loss {h.loss[-1]:.5g}"
-                    if val is not None:
-                        msg += f"  val_loss {h.val_loss[-1]:.5g}"
-                    print(msg + f"  {h.seconds[-1]:.2f}s")
-                if not np.isfinite(current):
-                    self._diverge(f"{self.monitor} became {current} at epoch {epoch}")
-                    break
-                self._end_epoch(current)
-                for cb in callbacks:
-                    cb.on_epoch_end(self)
-                if self._stop is not None:
-                    h.stop_reason = self._stop
+                if self._after_epoch(loss, norms, layer_norms, val, time.perf_counter() - t0, callbacks, verbose):
                     break
         finally:
-            for cb in callbacks:
-                cb.on_train_end(self)
-        return h
+            self._end(callbacks)
+        return self.history
+
+
+class StackLoop:
+    """The state of a stack's training (:meth:`Trainer.fit` of a :class:`fastrnn.stacks.Stack`), as
+    its whole-stack callbacks (``per_model = False``, e.g. :class:`ProgressBar`) see it.
+
+    Parameters
+    ----------
+    trainer : Trainer
+        The trainer of the stack.
+    epochs : int
+        The most epochs this run may take.
+    loops : list of Loop
+        One per model of the stack, in order.
+
+    Attributes
+    ----------
+    trainer : the :class:`Trainer` of the stack.
+    epochs : the most epochs this run may take.
+    epoch : the epoch that just ended (1-based; 0 before the first).
+    loops : one :class:`Loop` per model (its ``history``, ``stopped_early``, ...).
+    history : a :class:`History` of the stack: per epoch the mean loss (and validation loss) of the
+        models that trained in it; no gradient norms, no best epoch.
+    training : the indices of the models still training.
+    """
+
+    def __init__(self, trainer: Trainer, epochs: int, loops: list[Loop]) -> None:
+        self.trainer, self.epochs, self.loops = trainer, epochs, loops
+        self.epoch, self.history, self.training = 0, History(), list(range(len(loops)))
+
+    @property
+    def stopped_early(self) -> bool:
+        """Whether every model stopped before ``epochs`` (early stopping or divergence)."""
+        return self.epoch < self.epochs and not self.training
 
 
 def _layer_of(name):
@@ -501,11 +562,23 @@ class Trainer:
         optimizer name.
     """
 
-    def __init__(self, model: RNN | LSTM | GRU, loss: str | _losses.Loss | Callable = "mse",
-                 optimizer: _optim.Optimizer | str | None = None, clip_norm: float | None = None,
-                 clip_value: float | None = None, seed: int | None = None) -> None:
+    def __init__(self, model: RNN | LSTM | GRU | Stack, loss: str | _losses.Loss | Callable = "mse",
+                 optimizer: _optim.Optimizer | str | Callable | Sequence[_optim.Optimizer] | None = None,
+                 clip_norm: float | None = None, clip_value: float | None = None,
+                 seed: int | Sequence[int | None] | None = None) -> None:
+        from fastrnn.stacks import Stack
+
         self.model = model
         self.loss = _losses.get(loss)
+        self._members = None
+        if isinstance(model, Stack):
+            self._members = self._member_trainers(model, optimizer, clip_norm, clip_value, seed)
+            self.optimizer, self.clip_norm, self.clip_value = None, clip_norm, clip_value
+            self._rng, self._layers = None, {}
+            self.last_grad_norm = self.last_layer_grad_norms = None
+            return
+        if callable(optimizer) and not isinstance(optimizer, (str, _optim.Optimizer, type)):
+            optimizer = optimizer(model.parameters())
         if optimizer is None:
             optimizer = _optim.Adam(model.parameters(), lr=1e-3)
         elif isinstance(optimizer, str):
@@ -569,6 +642,38 @@ class Trainer:
         except ValueError as e:
             raise ValueError(f"validation_data: {e}") from None
 
+    def _member_trainers(self, st, optimizer, clip_norm, clip_value, seed):
+        """One Trainer per model of the stack ``st``, on its member (views of the stacked weights)."""
+        M = st.num_models
+        if isinstance(optimizer, _optim.Optimizer):
+            raise ValueError("a stack needs one optimizer per model: pass a name, a function params -> "
+                             "Optimizer, or a list of M optimizers built on stack.members[m].parameters()")
+        if isinstance(optimizer, (list, tuple)):
+            if len(optimizer) != M:
+                raise ValueError(f"optimizer: a list must hold one optimizer per model ({M}); got {len(optimizer)}")
+            opts = list(optimizer)
+            for m, opt in enumerate(opts):
+                mine = st.members[m].parameters()
+                if not isinstance(opt, _optim.Optimizer) or any(opt.params.get(k) is not v for k, v in mine.items()):
+                    raise ValueError(f"optimizer[{m}] must be an Optimizer built on stack.members[{m}].parameters()")
+        else:
+            opts = [optimizer] * M
+        if isinstance(seed, (list, tuple)):
+            if len(seed) != M:
+                raise ValueError(f"seed: a list must hold one seed per model ({M}); got {len(seed)}")
+            seeds = list(seed)
+        else:
+            seeds = [seed] * M
+        return [Trainer(member, self.loss, opt, clip_norm, clip_value, s)
+                for member, opt, s in zip(st.members, opts, seeds)]
+
+    def _loss_of(self, pred, y):
+        """``(value, d_pred)`` of the loss; :class:`_NonFinite` when the value is not finite."""
+        value, d_pred = self.loss(pred, y)
+        if not np.isfinite(value):
+            raise _NonFinite(f"loss became {value}", float(value))
+        return value, d_pred
+
     def _step(self, X, y, state0=None):
         """Forward, loss, BPTT, clip, update. Returns (loss, final states).
 
@@ -576,13 +681,17 @@ class Trainer:
         """
         m = self.model
         pred, cache = m.forward_unchecked(X, training=True, state0=state0)  # X comes from _check_xy
-        value, d_pred = self.loss(pred, y)
-        if not np.isfinite(value):
-            raise _NonFinite(f"loss became {value}", float(value))
+        value, d_pred = self._loss_of(pred, y)
         try:
             grads, _ = m.backward(cache, d_pred)
         except FloatingPointError as e:
             raise _NonFinite(str(e)) from None
+        self._update(grads)
+        return float(value), cache["states"]
+
+    def _update(self, grads):
+        """The gradient norms (:attr:`last_grad_norm`, :attr:`last_layer_grad_norms`), clipping and
+        the optimizer's update; :class:`_NonFinite` (no update) when the norm is not finite."""
         squares = {n: sum_squares(g) for n, g in grads.items()}
         self.last_layer_grad_norms = {
             layer: math.sqrt(sum(squares[n] for n in names)) for layer, names in self._layers.items()
@@ -601,7 +710,6 @@ class Trainer:
             clip_total = _clip.l2_total(map(math.sqrt, squares.values()))
             _clip.scale_to_norm(grads.values(), self.clip_norm, clip_total)
         self.optimizer.step(grads)
-        return float(value), cache["states"]
 
     def train_step(self, x: ArrayLike, y: ArrayLike) -> float:
         """One update on the batch ``(x, y)``.
@@ -625,6 +733,11 @@ class Trainer:
         ValueError
             ``x`` or ``y`` is not as :meth:`fit` takes them.
         """
+        if self._members is not None:
+            data = self._stack_xy(x, y)
+            with _threads.run_stack_threads(self.model):
+                values, failed = self._stack_step(*data.batch(np.arange(data.n), range(data.M)), range(data.M))
+            return np.array([failed[m].value if m in failed else values[m] for m in range(data.M)])
         x, y = self._check_xy(x, y)
         try:
             return self._step(x, y)[0]
@@ -654,9 +767,14 @@ class Trainer:
         ValueError
             ``X`` or ``y`` is not as :meth:`fit` takes them, or ``batch_size`` is not a positive integer.
         """
+        from fastrnn.models import check_positive_int
+
+        check_positive_int("batch_size", batch_size)
+        if self._members is not None:
+            data = self._stack_xy(X, y)
+            with _threads.run_stack_threads(self.model):
+                return self._stack_evaluate(data, range(data.M), batch_size)
         X, y = self._check_xy(X, y)
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}")
         total, count = 0.0, 0
         with _threads.run_threads(self.model, X, batch_size, training=False):
             for i in range(0, len(X), batch_size):
@@ -718,12 +836,16 @@ class Trainer:
             given: strings, objects or complex numbers, NaN or infinite targets, a length or shape
             that does not match; ``epochs`` or ``batch_size`` not a positive integer.
         """
+        from fastrnn.models import check_positive_int
+
+        if self._members is not None:
+            return self._stack_fit(X, y, validation_data, epochs, batch_size, shuffle, early_stopping, verbose,
+                                   callbacks)
         X, y = self._check_xy(X, y)
         if validation_data is not None:
             Xv, yv = self._check_validation_data(validation_data)
         for name, v in (("epochs", epochs), ("batch_size", batch_size)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{name} must be a positive integer; got {v!r}")
+            check_positive_int(name, v)
         callbacks = list(callbacks or ())
         if early_stopping is not None:
             callbacks.insert(0, early_stopping)
@@ -800,7 +922,12 @@ class Trainer:
             for every step); ``k`` or ``epochs`` is not a positive integer; ``callbacks`` holds an
             :class:`EarlyStopping`.
         """
+        from fastrnn.models import check_positive_int
+
         m = self.model
+        if self._members is not None:
+            raise ValueError("fit_stateful trains one model; train a stack's models with fit, or each of "
+                             "stack.unstack() with its own Trainer")
         if any(isinstance(cb, EarlyStopping) for cb in callbacks or ()):
             raise ValueError("fit_stateful keeps no best epoch (it has no validation data), so "
                              "EarlyStopping cannot work there; use fit with validation_data")
@@ -816,8 +943,7 @@ class Trainer:
             raise ValueError(f"y must have a target for every step: shape "
                              f"{X.shape[:2] + (m.output_size,)}; got {y.shape}")
         for name, v in (("k", k), ("epochs", epochs)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{name} must be a positive integer; got {v!r}")
+            check_positive_int(name, v)
         T = X.shape[1]
 
         def run_epoch(epoch):
@@ -836,3 +962,185 @@ class Trainer:
         with _threads.run_threads(m, X, steps=k):
             return Loop(self, epochs, "loss", track_best=False).run(run_epoch, None, callbacks or (),
                                                                       verbose)
+
+    # ---------------------------------------------------------------------------------------------
+    # a stack of models (fastrnn.stacks): one kernel call per layer for all models, the rest per model
+    # by the member trainers' own code (_loss_of, _update), so each model trains as it would alone
+
+    def _stack_xy(self, X, y, names=("X", "y")):
+        """The data of a stack's run: shared by every model (``X`` as one model takes it) or one
+        set per model (``X (M, N, T, I)`` and ``y`` with a leading axis M)."""
+        M, first = self.model.num_models, self._members[0]
+        xa = X if isinstance(X, np.ndarray) else np.asarray(X)
+        if xa.ndim != 4:
+            return _StackData(*first._check_xy(X, y, names), M, shared=True)
+        if xa.shape[0] != M:
+            raise ValueError(f"{names[0]} with one set per model must have shape ({M}, N, T, I); got {xa.shape}")
+        ya = np.asarray(y)
+        if ya.ndim == 0 or ya.shape[0] != M:
+            raise ValueError(f"{names[1]} must have a leading axis of {M} (one set per model, as {names[0]}); "
+                             f"got shape {ya.shape}")
+        pairs = []
+        for m in range(M):
+            try:
+                pairs.append(first._check_xy(xa[m], ya[m], names))
+            except ValueError as e:
+                raise ValueError(f"model {m}'s data: {e}") from None
+        return _StackData(np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs]), M, shared=False)
+
+    def _stack_step(self, X, y, live):
+        """One step of the models ``live``: ``X (M, b, T, I)``, ``y (M, b, ...)`` (rows of other models
+        unused). Returns ``(values, failed)``: model -> loss, and model -> :class:`_NonFinite` for the
+        models that made no update."""
+        st, members = self.model, self._members
+        live = [int(m) for m in live]
+        pred, cache = st.forward_unchecked(X, np.asarray(live, dtype=np.int64))
+        d_pred = np.zeros_like(pred)
+        values, failed, ok = {}, {}, []
+        for m in live:
+            try:
+                values[m], d_pred[m] = members[m]._loss_of(pred[m], y[m])
+                ok.append(m)
+            except _NonFinite as e:
+                failed[m] = e
+        grads, overflowed = st.backward(cache, d_pred, np.asarray(ok, dtype=np.int64))
+        for m in ok:
+            try:
+                if m in overflowed:
+                    raise _NonFinite(overflowed[m])
+                members[m]._update({name: g[m] for name, g in grads.items()})
+            except _NonFinite as e:
+                failed[m] = e
+        return {m: float(v) for m, v in values.items() if m not in failed}, failed
+
+    def _stack_evaluate(self, data, live, batch_size=256):
+        """Each model's mean loss over all of ``data`` (NaN for the models not in ``live``)."""
+        live = list(live)
+        totals = np.zeros(data.M)
+        for i in range(0, data.n, batch_size):
+            rows = np.arange(i, min(i + batch_size, data.n))
+            X, y = data.batch(rows, live)
+            pred = self.model.forward_unchecked(X, np.asarray(live, dtype=np.int64))[0]
+            for m in live:
+                totals[m] += self.loss(pred[m], y[m])[0] * len(rows)
+        out = np.full(data.M, np.nan)
+        out[live] = totals[live] / data.n
+        return out
+
+    def _stack_fit(self, X, y, validation_data, epochs, batch_size, shuffle, early_stopping, verbose, callbacks):
+        """:meth:`fit` of a stack: one :class:`Loop` per model, the epochs driven together."""
+        import copy
+
+        from fastrnn.models import check_positive_int
+
+        data = self._stack_xy(X, y)
+        val = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError("validation_data must be a tuple (X_val, y_val)")
+            try:
+                val = self._stack_xy(*validation_data, names=("X_val", "y_val"))
+            except ValueError as e:
+                raise ValueError(f"validation_data: {e}") from None
+        for name, v in (("epochs", epochs), ("batch_size", batch_size)):
+            check_positive_int(name, v)
+        callbacks = list(callbacks or ())
+        if early_stopping is not None:
+            callbacks.insert(0, early_stopping)
+        stopper = next((cb for cb in callbacks if isinstance(cb, EarlyStopping)), None)
+        monitor = "val_loss" if val is not None else "loss"
+        members, M, n = self._members, data.M, data.n
+        loops = [Loop(mt, epochs, monitor, min_delta=stopper.min_delta if stopper is not None else 0.0)
+                 for mt in members]
+        mine = [[copy.deepcopy(cb) for cb in callbacks if cb.per_model] for _ in range(M)]
+        whole = [cb for cb in callbacks if not cb.per_model]
+        sloop = StackLoop(self, epochs, loops)
+
+        def run_epoch(epoch, training):
+            orders = {m: members[m]._rng.permutation(n) if shuffle else np.arange(n) for m in training}
+            totals, norms, layer_norms = dict.fromkeys(training, 0.0), {m: [] for m in training}, \
+                {m: [] for m in training}
+            failed = {}
+            for i in range(0, n, batch_size):
+                live = [m for m in training if m not in failed]
+                if not live:
+                    break
+                rows = {m: orders[m][i:i + batch_size] for m in live}
+                values, bad = self._stack_step(*data.batch(rows, live), live)
+                for m, e in bad.items():
+                    failed[m] = _NonFinite(f"{e} at epoch {epoch}, batch {i // batch_size + 1}", e.value)
+                for m, v in values.items():
+                    totals[m] += v * len(rows[m])
+                    norms[m].append(members[m].last_grad_norm)
+                    layer_norms[m].append(members[m].last_layer_grad_norms)
+            return {m: totals[m] / n for m in training if m not in failed}, norms, layer_norms, failed
+
+        with _threads.run_stack_threads(self.model):
+            for m in range(M):
+                loops[m]._begin(mine[m])
+            for cb in whole:
+                cb.on_train_begin(sloop)
+            try:
+                for epoch in range(1, epochs + 1):
+                    training = sloop.training
+                    sloop.epoch = epoch
+                    for m in training:
+                        loops[m].epoch = epoch
+                    t0 = time.perf_counter()
+                    losses, norms, layer_norms, failed = run_epoch(epoch, training)
+                    for m, e in failed.items():
+                        loops[m]._failed(e)
+                    done = [m for m in training if m not in failed]
+                    vals = self._stack_evaluate(val, done) if val is not None and done else None
+                    seconds = time.perf_counter() - t0
+                    still = []
+                    for m in done:
+                        v = None if vals is None else float(vals[m])
+                        if not loops[m]._after_epoch(losses[m], norms[m], layer_norms[m], v, seconds, mine[m], 0):
+                            still.append(m)
+                    sloop.training = still
+                    if done:
+                        mean_val = None if vals is None else float(np.mean(vals[done]))
+                        sloop.history._record(epoch, float(np.mean([losses[m] for m in done])), mean_val, [0.0],
+                                              [{}], seconds)
+                    if verbose:
+                        msg = f"epoch {epoch}/{epochs}  models training {len(still)}/{M}"
+                        if done:
+                            msg += f"  mean loss {sloop.history.loss[-1]:.5g}"
+                            if vals is not None:
+                                msg += f"  mean val_loss {sloop.history.val_loss[-1]:.5g}"
+                        print(msg + f"  {seconds:.2f}s")
+                    for cb in whole:
+                        cb.on_epoch_end(sloop)
+                    if not still:
+                        break
+            finally:
+                for m in range(M):
+                    loops[m]._end(mine[m])
+                for cb in whole:
+                    cb.on_train_end(sloop)
+        return [loop.history for loop in loops]
+
+
+class _StackData:
+    """A stack run's inputs and targets: shared by all models (``X (N, T, I)``) or one set per model
+    (``X (M, N, T, I)``); :meth:`batch` gathers every model's rows into ``(M, b, ...)`` arrays."""
+
+    def __init__(self, X, y, M, shared):
+        self.X, self.y, self.M, self.shared = X, y, M, shared
+        self.n = X.shape[0] if shared else X.shape[1]
+
+    def batch(self, rows, live):
+        """``rows``: model -> row indices (or one index array for all); ``(X, y)`` of shape ``(M, b, ...)``
+        with the rows of the models in ``live`` filled."""
+        live = list(live)
+        pick = rows if isinstance(rows, dict) else dict.fromkeys(live, rows)
+        b = len(pick[live[0]])
+        x_shape, y_shape = (self.X.shape[1:], self.y.shape[1:]) if self.shared else \
+            (self.X.shape[2:], self.y.shape[2:])
+        X = np.zeros((self.M, b, *x_shape), self.X.dtype)
+        y = np.zeros((self.M, b, *y_shape), self.y.dtype)
+        for m in live:
+            X[m] = self.X[pick[m]] if self.shared else self.X[m][pick[m]]
+            y[m] = self.y[pick[m]] if self.shared else self.y[m][pick[m]]
+        return X, y

@@ -16,3 +16,7 @@ import os
 CACHE = os.environ.get("FASTRNN_NO_CACHE", "") in ("", "0")
 #: The options of every kernel: ``njit(**JIT)``.
 JIT = dict(cache=CACHE, error_model="numpy", nogil=True)
+#: The options of the stacked kernels (one call for the M models of a :class:`fastrnn.stacks.Stack`):
+#: ``parallel=True``, their loop over the models is a ``prange`` run by Numba's thread pool (the
+#: count is :mod:`fastrnn.threads`' choice), each model's work on one thread, BLAS single-threaded.
+PARALLEL_JIT = dict(JIT, parallel=True)

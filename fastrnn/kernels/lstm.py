@@ -10,10 +10,10 @@ described in :mod:`fastrnn.kernels.rnn`.
 """
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from fastrnn.kernels._gemm import is_zero, recurrent_product, weight_gradients
-from fastrnn.kernels._jit import JIT
+from fastrnn.kernels._jit import JIT, PARALLEL_JIT
 from fastrnn.kernels.activations import sigmoid, tanh
 
 
@@ -168,3 +168,29 @@ def _backward_step(a, tc, c_prev, d_out, dh, dc, da, dhs, db):
             dbg[j] += vg
             dbo[j] += vo
             dc_row[j] = gc * f
+
+
+# --------------------------------------------------------------------------------------------------
+# a stack of M models: the same functions, one model per iteration of a parallel loop
+# --------------------------------------------------------------------------------------------------
+
+
+@njit(**PARALLEL_JIT)
+def stack_forward_into(x, w_ih, w_hh, b_ih, b_hh, h0, c0, hs, cs, tcs, acts, active):
+    """:func:`forward_into` of the models ``active`` (int64 indices) of a stack, in parallel over
+    them. Every array has a leading model axis M (``x (M, T, B, I)``, ``w_hh (M, 4H, H)``, ...);
+    model m's slices are computed exactly as :func:`forward_into` computes them alone."""
+    for k in prange(active.shape[0]):
+        m = active[k]
+        forward_into(x[m], w_ih[m], w_hh[m], b_ih[m], b_hh[m], h0[m], c0[m], hs[m], cs[m], tcs[m], acts[m])
+
+
+@njit(**PARALLEL_JIT)
+def stack_backward_into(x, w_ih, w_hh, hs, cs, tcs, acts, d_out, dh, dc, da, dhs, dx, dw_ih, dw_hh, db_ih, db_hh,
+                        need_dh0, active):
+    """:func:`backward_into` of the models ``active`` of a stack, in parallel over them (arrays with
+    a leading model axis M, as in :func:`stack_forward_into`)."""
+    for k in prange(active.shape[0]):
+        m = active[k]
+        backward_into(x[m], w_ih[m], w_hh[m], hs[m], cs[m], tcs[m], acts[m], d_out[m], dh[m], dc[m], da[m], dhs[m],
+                      dx[m], dw_ih[m], dw_hh[m], db_ih[m], db_hh[m], need_dh0)
