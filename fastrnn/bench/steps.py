@@ -285,7 +285,9 @@ class StackStep(Step):
     Parameters
     ----------
     cell, size, dtype, num_models : as :class:`LoopStep`.
-    threads : Numba threads of the step (set around each call, then restored); None: as they are.
+    threads : the stack's threads: around each call, ``FASTRNN_THREADS`` is this and BLAS has one
+        thread, as in a run of a stack (:func:`fastrnn.threads.run_stack_threads`), then both are
+        restored; None: as the thread policy decides.
 
     Raises
     ------
@@ -304,8 +306,8 @@ class StackStep(Step):
             raise RuntimeError("this version of fastrnn has no fastrnn.stack (model stacks, issue 12)")
         loop = LoopStep(cell, size, dtype, num_models)
         self.stack = stack([s.model for s in loop.steps])
-        self.trainer = fr.Trainer(self.stack, loss="mse", optimizer=fr.optim.get("adam", self.stack.parameters(),
-                                                                                 lr=MANY_LR))
+        self.trainer = fr.Trainer(self.stack, loss="mse",
+                                  optimizer=lambda params: fr.optim.get("adam", params, lr=MANY_LR))
         self.x = np.stack([s.x for s in loop.steps])
         self.y = np.stack([s.y for s in loop.steps])
         self.threads = threads
@@ -313,14 +315,23 @@ class StackStep(Step):
     def train(self) -> np.ndarray:
         if self.threads is None:
             return self.trainer.train_step(self.x, self.y)
-        import numba
+        from fastrnn.kernels._threads import blas_threads, restore_blas_threads, set_blas_threads
+        from fastrnn.threads import ENV_VAR
 
-        saved = numba.get_num_threads()
-        numba.set_num_threads(self.threads)
+        # As a run of a stack has them (fastrnn.threads.run_stack_threads): BLAS on one thread and
+        # the models on `threads` of Numba's (FASTRNN_THREADS), not the counts the bench pins for
+        # the other sides.
+        saved_env, saved_blas = os.environ.get(ENV_VAR), blas_threads()
+        os.environ[ENV_VAR] = str(self.threads)
+        set_blas_threads(1)
         try:
             return self.trainer.train_step(self.x, self.y)
         finally:
-            numba.set_num_threads(saved)
+            restore_blas_threads(saved_blas)
+            if saved_env is None:
+                del os.environ[ENV_VAR]
+            else:
+                os.environ[ENV_VAR] = saved_env
 
 
 class StackMismatchError(RuntimeError):
