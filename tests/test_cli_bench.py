@@ -158,8 +158,10 @@ def test_bench_many_tiny_run_prints_its_table(tmp_path):
 
 def test_bench_many_refuses_a_stack_unlike_the_loop(monkeypatch):
     """The self-check's failure is one `Error:` line, and no table."""
+    message = "the stack of 2 lstm models (float64) does not train like the loop of them"
+
     def mismatch(cell, size, dtype, num_models, steps=2):
-        raise bench.StackMismatchError("the stack of 2 lstm models (float64) does not train like the loop of them")
+        raise bench.StackMismatchError(message)
 
     monkeypatch.setattr(bench.steps, "stack_function", lambda: object)
     monkeypatch.setattr(bench.steps, "StackStep", lambda *a, **k: object())
@@ -167,5 +169,5 @@ def test_bench_many_refuses_a_stack_unlike_the_loop(monkeypatch):
     r = CliRunner().invoke(main, ["bench", "--datasets", "none", "--sizes", "none", "--many", "2", "--many-sides",
                                   "stack,loop", "--dtype", "float64", "--threads", "1", "--repeat", "1"])
     assert r.exit_code == 1, r.output
-    assert r.output.splitlines()[-1] == "Error: the stack of 2 lstm models (float64) does not train like the loop of them"
+    assert r.output.splitlines()[-1] == f"Error: {message}"
     assert "| 2 models" not in r.output and "Traceback" not in r.output

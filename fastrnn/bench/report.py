@@ -131,7 +131,17 @@ def _many_ms(row: dict, side: str) -> str:
 
 
 def format_many_row(row: dict) -> str:
-    """The progress line of a many row: every side's ms, the stack's speed-ups, GFLOP/s and % of peak."""
+    """The progress line of a many row: every side's ms, the stack's speed-ups, GFLOP/s and % of peak.
+
+    Parameters
+    ----------
+    row : a row of a run's ``many``.
+
+    Returns
+    -------
+    str
+        One line.
+    """
     sides = [s for s in MANY_SIDES if f"{s}_ms" in row]
     parts = [f"{case_label(row)} train {row['cell']:4s} {row['dtype']:7s} "
              f"B,T,I,H={row['B']},{row['T']},{row['I']},{row['H']}:"]
@@ -152,7 +162,17 @@ def format_many_table(out: dict) -> str:
     """A Markdown table of the many rows: each side's median (ms, or why it is absent), the stack's
     speed-up from one thread to the run's threads, ``side/stack`` ratios (> 1: the stack is faster),
     the best peer's ratio, the stack's GFLOP/s and % of the GEMM peak, and under contention each
-    side's slowdown (busy / idle)."""
+    side's slowdown (busy / idle).
+
+    Parameters
+    ----------
+    out : a :func:`fastrnn.bench.run` result with ``many`` rows.
+
+    Returns
+    -------
+    str
+        The table.
+    """
     rows = out["many"]
     sides = [s for s in MANY_SIDES if any(f"{s}_ms" in r for r in rows)]
     others = [s for s in sides if not s.startswith("stack")]
@@ -252,9 +272,15 @@ def plot(out: dict, path) -> None:
     plt.close(fig)
 
 
-def plot_many(out: dict, path) -> None:
+def plot_many(out: dict, path: str | os.PathLike) -> None:
     """Bar chart of a run's many rows: each side's median time per (cell, dtype), log scale, the
-    absent sides left out; written as a PNG to ``path`` (needs matplotlib)."""
+    absent sides left out; written as a PNG to ``path`` (needs matplotlib).
+
+    Parameters
+    ----------
+    out : a :func:`fastrnn.bench.run` result with ``many`` rows.
+    path : the PNG file.
+    """
     import matplotlib
 
     matplotlib.use("Agg")

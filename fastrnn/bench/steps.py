@@ -20,6 +20,7 @@ import importlib.util
 import math
 import os
 import warnings
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -246,8 +247,14 @@ STEP_FACTORIES = {"numpy": fastrnn_step, "numba": fastrnn_step, "torch": TorchSt
 MANY_LR = 1e-3
 
 
-def stack_function():
-    """``fastrnn.stack`` if this version of fastrnn has it (a callable), else None."""
+def stack_function() -> Callable | None:
+    """``fastrnn.stack`` if this version of fastrnn has it (a callable), else None.
+
+    Returns
+    -------
+    callable or None
+        ``fastrnn.stack``, or None.
+    """
     import fastrnn as fr
 
     fn = getattr(fr, "stack", None)
@@ -345,6 +352,11 @@ def check_stack_matches_loop(cell: str, size: tuple[int, int, int, int], dtype: 
     Runs ``steps`` train steps of a new :class:`StackStep` and of a new :class:`LoopStep` (the
     second step's loss also checks the first update) and compares the losses bit for bit.
 
+    Parameters
+    ----------
+    cell, size, dtype, num_models : as :class:`LoopStep`.
+    steps : train steps compared.
+
     Raises
     ------
     StackMismatchError
@@ -365,7 +377,12 @@ def check_stack_matches_loop(cell: str, size: tuple[int, int, int, int], dtype: 
 
 
 class TorchLoopStep(Step):
-    """A Python loop over M PyTorch models (:class:`TorchStep` with seed m, Adam at :data:`MANY_LR`)."""
+    """A Python loop over M PyTorch models (:class:`TorchStep` with seed m, Adam at :data:`MANY_LR`).
+
+    Parameters
+    ----------
+    cell, size, dtype, num_models : as :class:`LoopStep`.
+    """
 
     name = "torch_loop"
 
@@ -407,9 +424,12 @@ def _torch_net(cell: str, I: int, H: int, dtype: str, seed: int):
 class TorchVmapStep(Step):
     """``torch.func``: the M models' parameters stacked (``stack_module_state``), one
     ``vmap(grad_and_value(loss))`` over ``functional_call`` of them, then ``torch.optim.Adam`` on the
-    stacked parameters (Adam is element-wise, so this is M independent Adam updates).
+    stacked parameters (Adam is element-wise, so this is M independent Adam updates). The models
+    and data are :class:`TorchLoopStep`'s.
 
-    Arguments as :class:`LoopStep`.
+    Parameters
+    ----------
+    cell, size, dtype, num_models : as :class:`LoopStep`.
     """
 
     name = "torch_vmap"
@@ -484,7 +504,11 @@ class JaxVmapStep(Step):
 
     Weights: those of :class:`LoopStep`'s model m (so both compute the same losses up to rounding);
     data: :func:`case_data` with seed m, as there. Enables JAX's 64-bit mode (float64 needs it;
-    float32 arrays stay float32). Arguments as :class:`LoopStep`.
+    float32 arrays stay float32).
+
+    Parameters
+    ----------
+    cell, size, dtype, num_models : as :class:`LoopStep`.
     """
 
     name = "jax_vmap"
@@ -539,7 +563,7 @@ _MANY_STEP_CLASSES = {
 _MANY_NEEDS = {"torch_loop": "torch", "torch_vmap": "torch", "jax_vmap": "jax"}
 
 
-def many_steps(case: dict, dtype: str, threads: int, sides) -> tuple[dict, dict]:
+def many_steps(case: dict, dtype: str, threads: int, sides: Iterable[str]) -> tuple[dict, dict]:
     """The steps of a many case (:func:`fastrnn.bench.cases.many_case`) in ``dtype``.
 
     Parameters
