@@ -394,7 +394,7 @@ def test_many_rows_and_table(monkeypatch):
     assert sorted((r["backend"], r["dtype"]) for r in out["results"]) == sorted(
         (s, d) for s in ("stack", "loop") for d in ("float32", "float64"))
     table = bench.format_many_table(out).splitlines()
-    assert table[0] == ("| case | B, T, I, H | cell | dtype | stack ms | fastrnn loop ms | stack threads/1 | "
+    assert table[0] == ("| case | B, T, I, H | cell | dtype | stack 1 thread ms | fastrnn loop ms | stack threads/1 | "
                         "fastrnn loop/stack | best peer/stack | stack GFLOP/s | % GEMM peak |")
     assert table[2].startswith("| 3 models (adam) | 32, 24, 1, 32 | gru | float32 |")
     assert len(table) == 4

@@ -229,6 +229,8 @@ def run(sizes: Iterable[tuple[int, int, int, int]] = SIZES, datasets: Iterable[s
     if clock == "cpu" and threads != 1:
         raise ValueError(f"clock 'cpu' needs threads=1 (CPU time of several threads adds up); got threads={threads}")
     notes = []
+    if many_cases and "jax_vmap" in many_sides:
+        notes.append("jax vmap runs on XLA's own thread pool, which --threads does not set")
     if "torch" in backends and torch_module() is None:
         backends.remove("torch")
         notes.append("PyTorch is not importable: torch skipped")

@@ -123,6 +123,13 @@ def format_table(out: dict) -> str:
     return "\n".join(lines)
 
 
+def _many_title(side: str, threads: int | None) -> str:
+    """The title of a side of a many case; the stack's names its threads."""
+    if side == "stack" and threads is not None:
+        return f"stack {threads} thread{'s' if threads > 1 else ''}"
+    return MANY_TITLES[side]
+
+
 def _many_ms(row: dict, side: str) -> str:
     """A side's median of a many row, or why it is absent ("not installed", ...)."""
     if side in row.get("absent", {}):
@@ -145,15 +152,15 @@ def format_many_row(row: dict) -> str:
     sides = [s for s in MANY_SIDES if f"{s}_ms" in row]
     parts = [f"{case_label(row)} train {row['cell']:4s} {row['dtype']:7s} "
              f"B,T,I,H={row['B']},{row['T']},{row['I']},{row['H']}:"]
-    parts += [f"{MANY_TITLES[s]} {_many_ms(row, s)}" + (" ms" if row.get(f"{s}_ms") is not None else "")
-              for s in sides]
+    parts += [f"{_many_title(s, row.get('threads'))} {_many_ms(row, s)}"
+              + (" ms" if row.get(f"{s}_ms") is not None else "") for s in sides]
     if row.get("threads_speedup") is not None:
         parts.append(f"stack {row['threads']} threads / 1 thread {fmt_ratio(row['threads_speedup'])}")
     if row.get("best_peer_over_stack") is not None:
         parts.append(f"best peer ({MANY_TITLES[row['best_peer']]}) / stack {fmt_ratio(row['best_peer_over_stack'])}")
     if row.get("stack_peak_fraction") is not None:
         parts.append(f"stack {row['stack_gflops']:.1f} GFLOP/s, {100 * row['stack_peak_fraction']:.0f}% of GEMM peak")
-    parts += [f"{MANY_TITLES[s]} busy/idle {fmt_ratio(row[f'{s}_slowdown'])}" for s in sides
+    parts += [f"{_many_title(s, row.get('threads'))} busy/idle {fmt_ratio(row[f'{s}_slowdown'])}" for s in sides
               if f"{s}_slowdown" in row]
     return "  ".join(parts)
 
@@ -177,9 +184,14 @@ def format_many_table(out: dict) -> str:
     sides = [s for s in MANY_SIDES if any(f"{s}_ms" in r for r in rows)]
     others = [s for s in sides if not s.startswith("stack")]
     busy = [s for s in sides if any(f"{s}_slowdown" in r for r in rows)]
-    head = (["case", "B, T, I, H", "cell", "dtype"] + [f"{MANY_TITLES[s]} ms" for s in sides]
-            + ["stack threads/1"] + [f"{MANY_TITLES[s]}/stack" for s in others]
-            + ["best peer/stack", "stack GFLOP/s", "% GEMM peak"] + [f"{MANY_TITLES[s]} busy/idle" for s in busy])
+    threads = rows[0].get("threads") if rows else None
+
+    def title(s):
+        return _many_title(s, threads)
+
+    head = (["case", "B, T, I, H", "cell", "dtype"] + [f"{title(s)} ms" for s in sides]
+            + ["stack threads/1"] + [f"{title(s)}/stack" for s in others]
+            + ["best peer/stack", "stack GFLOP/s", "% GEMM peak"] + [f"{title(s)} busy/idle" for s in busy])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         frac = r.get("stack_peak_fraction")
@@ -293,7 +305,7 @@ def plot_many(out: dict, path: str | os.PathLike) -> None:
     for k, side in enumerate(sides):
         vals = [r.get(f"{side}_ms") if r.get(f"{side}_ms") is not None else np.nan for r in rows]
         xs = np.arange(len(rows)) + (k - (len(sides) - 1) / 2) * width
-        ax.bar(xs, vals, width, label=MANY_TITLES[side], color=f"C{k}")
+        ax.bar(xs, vals, width, label=_many_title(side, rows[0].get("threads")), color=f"C{k}")
     ax.set_yscale("log")
     ax.set_ylabel("ms per train step of all models (median)")
     ax.set_xticks(np.arange(len(rows)))
