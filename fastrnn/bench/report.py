@@ -31,9 +31,9 @@ def fmt_ratio(r: float | None) -> str:
 
 
 def versions() -> dict:
-    """The versions of Python, NumPy, Numba, llvmlite, SciPy and PyTorch (None where not importable)."""
+    """The versions of Python, NumPy, Numba, llvmlite, SciPy, PyTorch and JAX (None where not importable)."""
     v = {"python": platform.python_version()}
-    for m in ("numpy", "numba", "llvmlite", "scipy", "torch"):
+    for m in ("numpy", "numba", "llvmlite", "scipy", "torch", "jax"):
         try:
             v[m] = __import__(m).__version__
         except Exception:  # noqa: BLE001 - optional
