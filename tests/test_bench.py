@@ -562,7 +562,10 @@ def test_competitor_dies_with_its_parent(how, state):
 
     if how != "SIGINT" and not sys.platform.startswith("linux"):
         pytest.skip("the parent-death signal is Linux's")
-    p = subprocess.Popen([sys.executable, "-c", _HOLDER, "python", state], stdout=subprocess.PIPE, text=True)
+    from test_runs import _default_signals  # a runner in the background passes SIGINT on as ignored
+
+    p = subprocess.Popen([sys.executable, "-c", _HOLDER, "python", state], stdout=subprocess.PIPE, text=True,
+                         preexec_fn=_default_signals)
     try:
         pid = int(p.stdout.readline())
         assert _alive(pid)
