@@ -265,10 +265,12 @@ def run_stack_threads(stack) -> Iterator[int]:
     at :func:`stack_threads` threads and BLAS at one thread, then restore both.
 
     Each model of the stack runs on one of Numba's threads, whose BLAS calls must not start
-    threads of their own; so BLAS gets one thread, unless the user fixed BLAS's count
-    (:func:`override`: OPENBLAS_NUM_THREADS & co. or :func:`set_blas_threads`; ``FASTRNN_THREADS=n``
-    sets the models' threads instead). A run inside a run (an evaluate inside a fit) keeps the
-    outer run's counts.
+    threads of their own (they would compete for the same cores, and OpenBLAS warns that a BLAS
+    call with threads inside an OpenMP loop may hang); so BLAS gets one thread for the run, also
+    when the user fixed BLAS's count (OPENBLAS_NUM_THREADS & co. or :func:`set_blas_threads`,
+    which apply to single models). The stack's own parallelism is set with ``FASTRNN_THREADS=n``,
+    ``--jobs`` (:func:`set_parallelism`) or capped by ``NUMBA_NUM_THREADS``. A run inside a run
+    (an evaluate inside a fit) keeps the outer run's counts.
 
     Parameters
     ----------
@@ -291,8 +293,7 @@ def run_stack_threads(stack) -> Iterator[int]:
             yield numba.get_num_threads()
             return
         n = stack_threads(stack.num_models)
-        why = override()
-        libs = _threads.blas_threads() if why is None or why.startswith(ENV_VAR) else {}
+        libs = _threads.blas_threads()
         blas_changed = any(v != 1 for v in libs.values())
         if blas_changed:
             _threads.set_blas_threads(1)

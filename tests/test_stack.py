@@ -325,3 +325,21 @@ def test_models_with_different_amounts_of_data():
         assert hs[m].loss == ha[m].loss and hs[m].val_loss == ha[m].val_loss
     np.testing.assert_array_equal(tr.evaluate([v[0] for v in val], [v[1] for v in val]),
                                   [fr.Trainer(m).evaluate(*v) for m, v in zip(alone, val)])
+
+
+def test_a_stack_runs_blas_on_one_thread_even_when_the_user_fixed_it(monkeypatch):
+    """An explicit BLAS count is for single models: inside a stack's parallel loop BLAS threads would
+    oversubscribe the cores (and OpenBLAS warns an OpenMP loop may hang)."""
+    if threads.usable_cpus() < 2:
+        pytest.skip("one CPU: BLAS cannot be given 2 threads here")
+    saved, explicit = _threads.blas_threads(), threads._explicit
+    try:
+        threads.set_blas_threads(2)
+        spy = _Spy()
+        st = fr.stack(_models("lstm", {}, "float32", 1, M=2))
+        fr.Trainer(st).fit(*_data(8), epochs=1, verbose=0, callbacks=[spy])
+        assert spy.seen[0] == 1
+        assert _threads.numba_blas_threads() == 2  # restored
+    finally:
+        threads._explicit = explicit
+        _threads.restore_blas_threads(saved)
