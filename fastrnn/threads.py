@@ -205,19 +205,45 @@ def largest_gemm_flops(model, batch_size: int, steps: int, training: bool = True
     return best
 
 
-def _others_running(samples: int = 5) -> int:
-    """Runnable threads of other processes right now: the median of a few reads of
-    ``procs_running`` (/proc/stat, Linux), less this thread; 0 where it cannot be read."""
+def _own_running() -> int:
+    """Runnable threads of this process (state R in /proc/self/task/*/stat): this one, and any of
+    its thread pools' workers still spinning after their last task (Numba's, OpenBLAS's)."""
+    n = 0
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return 1
+    for tid in tasks:
+        try:
+            with open(f"/proc/self/task/{tid}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # the state follows the command name, which is in parentheses and may hold spaces
+        if stat[stat.rfind(b")") + 2:stat.rfind(b")") + 3] == b"R":
+            n += 1
+    return max(n, 1)
+
+
+def _others_running(samples: int = 5, pause: float = 0.001) -> int:
+    """Threads of other processes that keep a CPU busy: the fewest runnable ones over a few reads of
+    ``procs_running`` (/proc/stat, Linux) ``pause`` seconds apart, each less this process's own
+    runnable threads (a worker of ours still spinning is not another process). The minimum: a
+    CPU-bound process is runnable in every read, a short-lived one (a daemon waking up) is not.
+    0 where it cannot be read."""
+    import time
+
     counts = []
-    for _ in range(samples):
+    for k in range(samples):
+        if k:
+            time.sleep(pause)
         try:
             with open("/proc/stat", "rb") as f:
                 line = next(x for x in f if x.startswith(b"procs_running"))
-            counts.append(int(line.split()[1]) - 1)
+            counts.append(int(line.split()[1]) - _own_running())
         except (OSError, StopIteration, ValueError, IndexError):
             return 0
-    counts.sort()
-    return max(counts[len(counts) // 2], 0)
+    return max(min(counts), 0)
 
 
 def threads_for(dtype, flops: float) -> int:
