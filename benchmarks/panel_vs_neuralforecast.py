@@ -11,9 +11,10 @@ medians are reported.
     python benchmarks/panel_vs_neuralforecast.py --nf-python /tmp/nf/bin/python --repeat 3 \\
         --out benchmarks/panel-vs-neuralforecast-DATE.json
 
-fastrnn's side is ``fastrnn.forecast.panel_model.fit`` with the panel defaults (global model,
-direct horizon, early stopping on the last h points before the origin) -- the model that
-``fastrnn train --dataset NAME`` fits at its test origin; neuralforecast's side is
+fastrnn's side is ``fastrnn.forecast.panel_model.fit`` with the panel's defaults
+(``panel_job.PANEL_DEFAULTS``: global model, direct horizon, windows relative to their last
+input, early stopping on the last h points before the origin) but hidden size 32 -- the model
+that ``fastrnn train --dataset NAME`` fits at its test origin; neuralforecast's side is
 ``neuralforecast.models.LSTM`` with its defaults (1,000 training steps) but the same horizon,
 look-back and hidden size.
 """
@@ -65,11 +66,13 @@ def side_fastrnn(name):
     import numpy as np
 
     from fastrnn.forecast import panel_model as pm
+    from fastrnn.forecast.panel_job import PANEL_DEFAULTS
 
     df, series, h, m, look_back = _load(name)
     t0 = time.perf_counter()
     ids = list(series)
-    fit = pm.fit([series[k][:-h] for k in ids], h, pm.PanelConfig(look_back=look_back, hidden=HIDDEN))
+    cfg = pm.PanelConfig(**{**PANEL_DEFAULTS[name]["config"], "look_back": look_back, "hidden": HIDDEN})
+    fit = pm.fit([series[k][:-h] for k in ids], h, cfg)
     f = fit.forecast()
     secs = time.perf_counter() - t0
     return {"seconds": secs, "mase": _mase(series, dict(zip(ids, f)), h, m), "series": len(ids),
@@ -85,7 +88,7 @@ def side_neuralforecast(name):
 
     torch.set_num_threads(2)
     df, series, h, m, look_back = _load(name)
-    train = df.groupby("unique_id", group_keys=False).apply(lambda g: g.iloc[:-h])
+    train = df[df.groupby("unique_id").cumcount(ascending=False) >= h]  # all but each series' last h
     t0 = time.perf_counter()
     nf = NeuralForecast(models=[LSTM(h=h, input_size=look_back, encoder_hidden_size=HIDDEN,
                                      enable_progress_bar=False, logger=False, enable_model_summary=False)],
