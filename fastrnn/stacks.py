@@ -84,7 +84,7 @@ class Stack:
     members : list of RNN, LSTM or GRU
         Model m as an ordinary model whose weights are views into the stack's arrays (changing one
         changes the other); :meth:`unstack` gives independent copies.
-    kind, input_size, hidden_size, output_size, num_layers, dtype, backend, cell
+    kind, input_size, hidden_size, output_size, num_layers, bidirectional, return_sequences, dtype, backend, cell
         The shared settings, as on the models.
 
     Raises
@@ -118,7 +118,6 @@ class Stack:
         self.seeds = [model.seed for model in models]
         self._params = {name: np.ascontiguousarray(np.stack([model.parameters()[name] for model in models]))
                         for name in models[0].parameters()}
-        self._templates = models[0]
         self._bind_members(models)
 
     def _bind_members(self, models):
@@ -130,8 +129,8 @@ class Stack:
             member._bind({name: p[m] for name, p in self._params.items()})
             self.members.append(member)
         first = self.members[0]
-        for attr in ("kind", "input_size", "hidden_size", "output_size", "num_layers", "dtype", "backend",
-                     "cell"):
+        for attr in ("kind", "input_size", "hidden_size", "output_size", "num_layers", "bidirectional",
+                     "return_sequences", "dtype", "backend", "cell"):
             setattr(self, attr, getattr(first, attr))
         self._spec = cells.get(self.cell)
         # (layer) -> the stacked {w_ih, w_hh, b_ih, b_hh} of that layer, and their parameter names

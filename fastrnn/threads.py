@@ -1,9 +1,10 @@
-"""The thread policy: how many threads BLAS gets while fastrnn trains or predicts.
+"""The thread policy: how many threads BLAS (and, for model stacks, Numba) gets while fastrnn
+trains or predicts.
 
-fastrnn's kernels run no thread pool of their own (no Numba ``parallel=True`` code); their only
-threads are OpenBLAS's, inside the matrix products. Most of those products are per time step and
-small, and for them a second OpenBLAS thread gains nothing: it costs a core, and when another
-process wants that core, OpenBLAS's busy-waiting workers make the run many times slower. So:
+A single model's kernels run no thread pool of their own; their only threads are OpenBLAS's,
+inside the matrix products. Most of those products are per time step and small, and for them a
+second OpenBLAS thread gains nothing: it costs a core, and when another process wants that core,
+OpenBLAS's busy-waiting workers make the run many times slower. So:
 
 * a training run (:meth:`fastrnn.Trainer.fit`, ``fit_stateful``, ``evaluate``) or a prediction
   (``model.predict``) starts by working out the work of its largest matrix product
@@ -15,6 +16,11 @@ process wants that core, OpenBLAS's busy-waiting workers make the run many times
 * the count is set once when the run starts and put back when it ends (not around every product:
   OpenBLAS parks its workers when the count goes down, and waking them costs more than the small
   products gain), and only when it differs from the current one.
+
+A stack of models (:mod:`fastrnn.stacks`) is parallel at the grain of whole models instead:
+its kernels run one model per thread of Numba's pool, so :func:`run_stack_threads` gives BLAS one
+thread and the pool :func:`stack_threads` threads (the CPUs no other process is busy on, at most
+one per model).
 
 The user's explicit settings win: with ``OPENBLAS_NUM_THREADS``, ``GOTO_NUM_THREADS`` or
 ``OMP_NUM_THREADS`` in the environment (OpenBLAS reads them when it loads) or after
@@ -53,6 +59,7 @@ BLAS_ENV_VARS = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")
 ENV_VAR = "FASTRNN_THREADS"
 
 _explicit: int | None = None  # set_blas_threads(n)
+_parallelism: int | None = None  # set_parallelism(n)
 _lock = threading.Lock()
 _depth = 0  # runs in progress (an evaluate inside a fit does not set the count again)
 
@@ -92,6 +99,52 @@ def usable_cpus() -> int:
     if cap.isdigit() and int(cap) >= 1:
         n = min(n, int(cap))
     return max(n, 1)
+
+
+def set_parallelism(n: int | None) -> int | None:
+    """Let fastrnn's independent work use at most ``n`` CPUs from now on; ``None``: all usable.
+
+    Independent work is what :func:`fastrnn.parallel.map_jobs` runs in parallel processes (its
+    default ``n_jobs`` is :func:`parallelism`) and what a model stack spreads over Numba's threads
+    (:func:`stack_threads`: ``n`` threads, at most one per model, instead of the free CPUs or
+    ``FASTRNN_THREADS``). It never changes results, only how many cores compute them.
+    ``fastrnn train --jobs N`` calls it. The BLAS thread count of a single model's run is not
+    affected (that is :func:`set_blas_threads` and the policy).
+
+    Parameters
+    ----------
+    n : int or None
+        Processes (or threads) for independent work; ``None``: the defaults again
+        (:func:`usable_cpus` processes, :func:`free_cpus` threads of a stack).
+
+    Returns
+    -------
+    int or None
+        The previous setting, so that a caller can put it back.
+
+    Raises
+    ------
+    ValueError
+        If ``n`` is not a positive integer or None.
+    """
+    global _parallelism
+    if n is not None:
+        from fastrnn.models import check_positive_int  # models imports this module
+
+        n = check_positive_int("the number of CPUs for independent work", n, "or None")
+    previous, _parallelism = _parallelism, n
+    return previous
+
+
+def parallelism() -> int:
+    """CPUs for independent work (processes of :func:`fastrnn.parallel.map_jobs`, threads of a stack).
+
+    Returns
+    -------
+    int
+        The ``n`` of :func:`set_parallelism`, else :func:`usable_cpus`.
+    """
+    return _parallelism if _parallelism is not None else usable_cpus()
 
 
 def _env_threads() -> str | None:
@@ -152,19 +205,45 @@ def largest_gemm_flops(model, batch_size: int, steps: int, training: bool = True
     return best
 
 
-def _others_running(samples: int = 5) -> int:
-    """Runnable threads of other processes right now: the median of a few reads of
-    ``procs_running`` (/proc/stat, Linux), less this thread; 0 where it cannot be read."""
+def _own_running() -> int:
+    """Runnable threads of this process (state R in /proc/self/task/*/stat): this one, and any of
+    its thread pools' workers still spinning after their last task (Numba's, OpenBLAS's)."""
+    n = 0
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return 1
+    for tid in tasks:
+        try:
+            with open(f"/proc/self/task/{tid}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # the state follows the command name, which is in parentheses and may hold spaces
+        if stat[stat.rfind(b")") + 2:stat.rfind(b")") + 3] == b"R":
+            n += 1
+    return max(n, 1)
+
+
+def _others_running(samples: int = 5, pause: float = 0.001) -> int:
+    """Threads of other processes that keep a CPU busy: the fewest runnable ones over a few reads of
+    ``procs_running`` (/proc/stat, Linux) ``pause`` seconds apart, each less this process's own
+    runnable threads (a worker of ours still spinning is not another process). The minimum: a
+    CPU-bound process is runnable in every read, a short-lived one (a daemon waking up) is not.
+    0 where it cannot be read."""
+    import time
+
     counts = []
-    for _ in range(samples):
+    for k in range(samples):
+        if k:
+            time.sleep(pause)
         try:
             with open("/proc/stat", "rb") as f:
                 line = next(x for x in f if x.startswith(b"procs_running"))
-            counts.append(int(line.split()[1]) - 1)
+            counts.append(int(line.split()[1]) - _own_running())
         except (OSError, StopIteration, ValueError, IndexError):
             return 0
-    counts.sort()
-    return max(counts[len(counts) // 2], 0)
+    return max(min(counts), 0)
 
 
 def threads_for(dtype, flops: float) -> int:
@@ -192,10 +271,11 @@ def free_cpus() -> int:
 
 def stack_threads(num_models: int) -> int:
     """Threads of Numba's pool for a run of a stack of ``num_models`` models (one model per thread
-    at a time, BLAS single-threaded): ``FASTRNN_THREADS`` when it is a number, else the
-    :func:`free_cpus`; never more than the models."""
+    at a time, BLAS single-threaded): the ``n`` of :func:`set_parallelism` (``--jobs``) when set,
+    else ``FASTRNN_THREADS`` when it is a number, else the :func:`free_cpus`; never more than the
+    models."""
     fixed = _env_threads()
-    n = int(fixed) if fixed else free_cpus()
+    n = _parallelism if _parallelism is not None else int(fixed) if fixed else free_cpus()
     try:
         import numba
 
@@ -211,10 +291,12 @@ def run_stack_threads(stack) -> Iterator[int]:
     at :func:`stack_threads` threads and BLAS at one thread, then restore both.
 
     Each model of the stack runs on one of Numba's threads, whose BLAS calls must not start
-    threads of their own; so BLAS gets one thread, unless the user fixed BLAS's count
-    (:func:`override`: OPENBLAS_NUM_THREADS & co. or :func:`set_blas_threads`; ``FASTRNN_THREADS=n``
-    sets the models' threads instead). A run inside a run (an evaluate inside a fit) keeps the
-    outer run's counts.
+    threads of their own (they would compete for the same cores, and OpenBLAS warns that a BLAS
+    call with threads inside an OpenMP loop may hang); so BLAS gets one thread for the run, also
+    when the user fixed BLAS's count (OPENBLAS_NUM_THREADS & co. or :func:`set_blas_threads`,
+    which apply to single models). The stack's own parallelism is set with ``FASTRNN_THREADS=n``,
+    ``--jobs`` (:func:`set_parallelism`) or capped by ``NUMBA_NUM_THREADS``. A run inside a run
+    (an evaluate inside a fit) keeps the outer run's counts.
 
     Parameters
     ----------
@@ -237,8 +319,7 @@ def run_stack_threads(stack) -> Iterator[int]:
             yield numba.get_num_threads()
             return
         n = stack_threads(stack.num_models)
-        why = override()
-        libs = _threads.blas_threads() if why is None or why.startswith(ENV_VAR) else {}
+        libs = _threads.blas_threads()
         blas_changed = any(v != 1 for v in libs.values())
         if blas_changed:
             _threads.set_blas_threads(1)

@@ -362,6 +362,8 @@ class Loop:
     track_best : bool, default True
         Keep a copy of the best epoch's weights (for :meth:`restore_best`, and restored when
         training diverges); ``False``: no best epoch, ``improved`` is always false.
+    index : int, default 0
+        The model's index in its stack (:class:`StackLoop`).
 
     Attributes
     ----------
@@ -371,12 +373,15 @@ class Loop:
     history : the :class:`History` so far.
     monitor : ``"val_loss"`` with validation data, else ``"loss"``.
     improved : whether the epoch that just ended is the best so far (by more than ``min_delta``).
+    index : the model's index in its stack (0 for a model trained alone).
+    finished : true in ``on_train_end`` when training ended by itself (all epochs, early stopping,
+        divergence), false when an exception (an interrupt) ended it.
     """
 
     def __init__(self, trainer: Trainer, epochs: int, monitor: str, min_delta: float = 0.0,
-                 track_best: bool = True) -> None:
-        self.trainer, self.epochs, self.monitor = trainer, epochs, monitor
-        self.epoch, self.history, self.improved = 0, History(), False
+                 track_best: bool = True, index: int = 0) -> None:
+        self.trainer, self.epochs, self.monitor, self.index = trainer, epochs, monitor, index
+        self.epoch, self.history, self.improved, self.finished = 0, History(), False, False
         self._min_delta, self._track_best = min_delta, track_best
         self._best = np.inf
         self._best_weights = trainer.model.state_dict() if track_best else None
@@ -487,6 +492,7 @@ class Loop:
                 val = evaluate() if evaluate is not None else None
                 if self._after_epoch(loss, norms, layer_norms, val, time.perf_counter() - t0, callbacks, verbose):
                     break
+            self.finished = True
         finally:
             self._end(callbacks)
         return self.history
@@ -524,6 +530,20 @@ class StackLoop:
     def stopped_early(self) -> bool:
         """Whether every model stopped before ``epochs`` (early stopping or divergence)."""
         return self.epoch < self.epochs and not self.training
+
+
+def _fit_settings(epochs, batch_size, early_stopping, callbacks):
+    """:meth:`Trainer.fit`'s checked counts and callbacks: ``(callbacks with early_stopping first,
+    its min_delta)``."""
+    from fastrnn.models import check_positive_int
+
+    for name, v in (("epochs", epochs), ("batch_size", batch_size)):
+        check_positive_int(name, v)
+    callbacks = list(callbacks or ())
+    if early_stopping is not None:
+        callbacks.insert(0, early_stopping)
+    stopper = next((cb for cb in callbacks if isinstance(cb, EarlyStopping)), None)
+    return callbacks, stopper.min_delta if stopper is not None else 0.0
 
 
 def _layer_of(name):
@@ -631,14 +651,15 @@ class Trainer:
                              f"them")
         return X, y
 
-    def _check_validation_data(self, validation_data):
-        """``validation_data`` as the 2-tuple ``(X_val, y_val)``, each checked like ``(X, y)``."""
+    def _check_validation_data(self, validation_data, check=None):
+        """``validation_data`` as the 2-tuple ``(X_val, y_val)``, each checked like ``(X, y)`` (by
+        ``check``, default :meth:`_check_xy`)."""
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             got = (f"a {type(validation_data).__name__} of length {len(validation_data)}"
                    if isinstance(validation_data, (tuple, list)) else type(validation_data).__name__)
             raise ValueError(f"validation_data must be a tuple (X_val, y_val); got {got}")
         try:
-            return self._check_xy(*validation_data, names=("X_val", "y_val"))
+            return (check or self._check_xy)(*validation_data, names=("X_val", "y_val"))
         except ValueError as e:
             raise ValueError(f"validation_data: {e}") from None
 
@@ -735,8 +756,13 @@ class Trainer:
         """
         if self._members is not None:
             data = self._stack_xy(x, y)
+            rows = {m: np.arange(data.n[m]) for m in range(data.M)}
+            values, failed = {}, {}
             with _threads.run_stack_threads(self.model):
-                values, failed = self._stack_step(*data.batch(np.arange(data.n), range(data.M)), range(data.M))
+                for group in data.same_size(rows):
+                    v, f = self._stack_step(*data.batch(rows, group), group)
+                    values.update(v)
+                    failed.update(f)
             return np.array([failed[m].value if m in failed else values[m] for m in range(data.M)])
         x, y = self._check_xy(x, y)
         try:
@@ -836,7 +862,6 @@ class Trainer:
             given: strings, objects or complex numbers, NaN or infinite targets, a length or shape
             that does not match; ``epochs`` or ``batch_size`` not a positive integer.
         """
-        from fastrnn.models import check_positive_int
 
         if self._members is not None:
             return self._stack_fit(X, y, validation_data, epochs, batch_size, shuffle, early_stopping, verbose,
@@ -844,14 +869,8 @@ class Trainer:
         X, y = self._check_xy(X, y)
         if validation_data is not None:
             Xv, yv = self._check_validation_data(validation_data)
-        for name, v in (("epochs", epochs), ("batch_size", batch_size)):
-            check_positive_int(name, v)
-        callbacks = list(callbacks or ())
-        if early_stopping is not None:
-            callbacks.insert(0, early_stopping)
-        stopper = next((cb for cb in callbacks if isinstance(cb, EarlyStopping)), None)
-        loop = Loop(self, epochs, "val_loss" if validation_data is not None else "loss",
-                    min_delta=stopper.min_delta if stopper is not None else 0.0)
+        callbacks, min_delta = _fit_settings(epochs, batch_size, early_stopping, callbacks)
+        loop = Loop(self, epochs, "val_loss" if validation_data is not None else "loss", min_delta=min_delta)
         n = len(X)
 
         def run_epoch(epoch):
@@ -969,24 +988,31 @@ class Trainer:
 
     def _stack_xy(self, X, y, names=("X", "y")):
         """The data of a stack's run: shared by every model (``X`` as one model takes it) or one
-        set per model (``X (M, N, T, I)`` and ``y`` with a leading axis M)."""
+        set per model (``X (M, N, T, I)`` and ``y`` with a leading axis M, or lists of M arrays,
+        whose numbers of samples may differ)."""
         M, first = self.model.num_models, self._members[0]
-        xa = X if isinstance(X, np.ndarray) else np.asarray(X)
-        if xa.ndim != 4:
+        ragged = isinstance(X, (list, tuple)) and len(X) == M and all(np.ndim(x) == 3 for x in X)
+        xa = None if ragged else (X if isinstance(X, np.ndarray) else np.asarray(X))
+        if not ragged and xa.ndim != 4:
             return _StackData(*first._check_xy(X, y, names), M, shared=True)
-        if xa.shape[0] != M:
-            raise ValueError(f"{names[0]} with one set per model must have shape ({M}, N, T, I); got {xa.shape}")
-        ya = np.asarray(y)
-        if ya.ndim == 0 or ya.shape[0] != M:
+        if not ragged and xa.shape[0] != M:
+            raise ValueError(f"{names[0]} with one set per model must have shape ({M}, N, T, I) or be a list "
+                             f"of {M} arrays (N_m, T, I); got shape {xa.shape}")
+        if isinstance(y, (list, tuple)):
+            ys = list(y)
+        else:
+            ya = np.asarray(y)
+            ys = None if ya.ndim == 0 else list(ya)
+        if ys is None or len(ys) != M:
             raise ValueError(f"{names[1]} must have a leading axis of {M} (one set per model, as {names[0]}); "
-                             f"got shape {ya.shape}")
+                             f"got {'shape ' + str(np.shape(y)) if not isinstance(y, (list, tuple)) else len(y)}")
         pairs = []
         for m in range(M):
             try:
-                pairs.append(first._check_xy(xa[m], ya[m], names))
+                pairs.append(first._check_xy(X[m], ys[m], names))
             except ValueError as e:
                 raise ValueError(f"model {m}'s data: {e}") from None
-        return _StackData(np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs]), M, shared=False)
+        return _StackData([p[0] for p in pairs], [p[1] for p in pairs], M, shared=False)
 
     def _stack_step(self, X, y, live):
         """One step of the models ``live``: ``X (M, b, T, I)``, ``y (M, b, ...)`` (rows of other models
@@ -1014,66 +1040,55 @@ class Trainer:
         return {m: float(v) for m, v in values.items() if m not in failed}, failed
 
     def _stack_evaluate(self, data, live, batch_size=256):
-        """Each model's mean loss over all of ``data`` (NaN for the models not in ``live``)."""
-        live = list(live)
+        """Each model's mean loss over all of its data (NaN for the models not in ``live``)."""
         totals = np.zeros(data.M)
-        for i in range(0, data.n, batch_size):
-            rows = np.arange(i, min(i + batch_size, data.n))
-            X, y = data.batch(rows, live)
-            pred = self.model.forward_unchecked(X, np.asarray(live, dtype=np.int64))[0]
-            for m in live:
-                totals[m] += self.loss(pred[m], y[m])[0] * len(rows)
+        for i in range(0, max(data.n[m] for m in live), batch_size):
+            rows = {m: np.arange(i, min(i + batch_size, data.n[m])) for m in live if i < data.n[m]}
+            for group in data.same_size(rows):
+                X, y = data.batch(rows, group)
+                pred = self.model.forward_unchecked(X, np.asarray(group, dtype=np.int64))[0]
+                for m in group:
+                    totals[m] += self.loss(pred[m], y[m])[0] * len(rows[m])
         out = np.full(data.M, np.nan)
-        out[live] = totals[live] / data.n
+        for m in live:
+            out[m] = totals[m] / data.n[m]
         return out
 
     def _stack_fit(self, X, y, validation_data, epochs, batch_size, shuffle, early_stopping, verbose, callbacks):
         """:meth:`fit` of a stack: one :class:`Loop` per model, the epochs driven together."""
         import copy
 
-        from fastrnn.models import check_positive_int
 
         data = self._stack_xy(X, y)
-        val = None
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise ValueError("validation_data must be a tuple (X_val, y_val)")
-            try:
-                val = self._stack_xy(*validation_data, names=("X_val", "y_val"))
-            except ValueError as e:
-                raise ValueError(f"validation_data: {e}") from None
-        for name, v in (("epochs", epochs), ("batch_size", batch_size)):
-            check_positive_int(name, v)
-        callbacks = list(callbacks or ())
-        if early_stopping is not None:
-            callbacks.insert(0, early_stopping)
-        stopper = next((cb for cb in callbacks if isinstance(cb, EarlyStopping)), None)
+        val = None if validation_data is None else self._check_validation_data(validation_data, self._stack_xy)
+        callbacks, min_delta = _fit_settings(epochs, batch_size, early_stopping, callbacks)
         monitor = "val_loss" if val is not None else "loss"
-        members, M, n = self._members, data.M, data.n
-        loops = [Loop(mt, epochs, monitor, min_delta=stopper.min_delta if stopper is not None else 0.0)
-                 for mt in members]
+        members, M = self._members, data.M
+        loops = [Loop(mt, epochs, monitor, min_delta=min_delta, index=m) for m, mt in enumerate(members)]
         mine = [[copy.deepcopy(cb) for cb in callbacks if cb.per_model] for _ in range(M)]
         whole = [cb for cb in callbacks if not cb.per_model]
         sloop = StackLoop(self, epochs, loops)
 
         def run_epoch(epoch, training):
-            orders = {m: members[m]._rng.permutation(n) if shuffle else np.arange(n) for m in training}
+            n = data.n
+            orders = {m: members[m]._rng.permutation(n[m]) if shuffle else np.arange(n[m]) for m in training}
             totals, norms, layer_norms = dict.fromkeys(training, 0.0), {m: [] for m in training}, \
                 {m: [] for m in training}
             failed = {}
-            for i in range(0, n, batch_size):
-                live = [m for m in training if m not in failed]
+            for i in range(0, max(n[m] for m in training), batch_size):
+                live = [m for m in training if m not in failed and i < n[m]]
                 if not live:
                     break
                 rows = {m: orders[m][i:i + batch_size] for m in live}
-                values, bad = self._stack_step(*data.batch(rows, live), live)
-                for m, e in bad.items():
-                    failed[m] = _NonFinite(f"{e} at epoch {epoch}, batch {i // batch_size + 1}", e.value)
-                for m, v in values.items():
-                    totals[m] += v * len(rows[m])
-                    norms[m].append(members[m].last_grad_norm)
-                    layer_norms[m].append(members[m].last_layer_grad_norms)
-            return {m: totals[m] / n for m in training if m not in failed}, norms, layer_norms, failed
+                for group in data.same_size(rows):  # one kernel call per batch size (the last batches)
+                    values, bad = self._stack_step(*data.batch(rows, group), group)
+                    for m, e in bad.items():
+                        failed[m] = _NonFinite(f"{e} at epoch {epoch}, batch {i // batch_size + 1}", e.value)
+                    for m, v in values.items():
+                        totals[m] += v * len(rows[m])
+                        norms[m].append(members[m].last_grad_norm)
+                        layer_norms[m].append(members[m].last_layer_grad_norms)
+            return {m: totals[m] / n[m] for m in training if m not in failed}, norms, layer_norms, failed
 
         with _threads.run_stack_threads(self.model):
             for m in range(M):
@@ -1088,17 +1103,25 @@ class Trainer:
                         loops[m].epoch = epoch
                     t0 = time.perf_counter()
                     losses, norms, layer_norms, failed = run_epoch(epoch, training)
+                    ended = []
                     for m, e in failed.items():
                         loops[m]._failed(e)
+                        ended.append(m)
                     done = [m for m in training if m not in failed]
                     vals = self._stack_evaluate(val, done) if val is not None and done else None
                     seconds = time.perf_counter() - t0
                     still = []
                     for m in done:
                         v = None if vals is None else float(vals[m])
-                        if not loops[m]._after_epoch(losses[m], norms[m], layer_norms[m], v, seconds, mine[m], 0):
+                        if loops[m]._after_epoch(losses[m], norms[m], layer_norms[m], v, seconds, mine[m], 0) \
+                                or epoch == epochs:
+                            ended.append(m)
+                        else:
                             still.append(m)
                     sloop.training = still
+                    for m in sorted(ended):  # a model's training ends when it stops: its callbacks' on_train_end
+                        loops[m].finished = True
+                        loops[m]._end(mine[m])
                     if done:
                         mean_val = None if vals is None else float(np.mean(vals[done]))
                         sloop.history._record(epoch, float(np.mean([losses[m] for m in done])), mean_val, [0.0],
@@ -1115,7 +1138,7 @@ class Trainer:
                     if not still:
                         break
             finally:
-                for m in range(M):
+                for m in sloop.training:  # still training: ended by an exception
                     loops[m]._end(mine[m])
                 for cb in whole:
                     cb.on_train_end(sloop)
@@ -1124,22 +1147,30 @@ class Trainer:
 
 class _StackData:
     """A stack run's inputs and targets: shared by all models (``X (N, T, I)``) or one set per model
-    (``X (M, N, T, I)``); :meth:`batch` gathers every model's rows into ``(M, b, ...)`` arrays."""
+    (lists of M arrays ``(N_m, T, I)``); :meth:`batch` gathers models' rows into ``(M, b, ...)``
+    arrays."""
 
     def __init__(self, X, y, M, shared):
         self.X, self.y, self.M, self.shared = X, y, M, shared
-        self.n = X.shape[0] if shared else X.shape[1]
+        self.n = [len(X)] * M if shared else [len(x) for x in X]
+
+    @staticmethod
+    def same_size(rows):
+        """The models of ``rows`` (model -> row indices) grouped by their number of rows."""
+        groups = {}
+        for m, r in rows.items():
+            groups.setdefault(len(r), []).append(m)
+        return list(groups.values())
 
     def batch(self, rows, live):
-        """``rows``: model -> row indices (or one index array for all); ``(X, y)`` of shape ``(M, b, ...)``
-        with the rows of the models in ``live`` filled."""
+        """``rows``: model -> row indices (or one index array for all), the same number for every
+        model of ``live``; ``(X, y)`` of shape ``(M, b, ...)`` with the rows of ``live`` filled."""
         live = list(live)
         pick = rows if isinstance(rows, dict) else dict.fromkeys(live, rows)
         b = len(pick[live[0]])
-        x_shape, y_shape = (self.X.shape[1:], self.y.shape[1:]) if self.shared else \
-            (self.X.shape[2:], self.y.shape[2:])
-        X = np.zeros((self.M, b, *x_shape), self.X.dtype)
-        y = np.zeros((self.M, b, *y_shape), self.y.dtype)
+        x0, y0 = (self.X, self.y) if self.shared else (self.X[0], self.y[0])
+        X = np.zeros((self.M, b, *x0.shape[1:]), x0.dtype)
+        y = np.zeros((self.M, b, *y0.shape[1:]), y0.dtype)
         for m in live:
             X[m] = self.X[pick[m]] if self.shared else self.X[m][pick[m]]
             y[m] = self.y[pick[m]] if self.shared else self.y[m][pick[m]]

@@ -25,11 +25,14 @@ def pytest_report_header(config):
 
 def pytest_configure(config):
     """With FASTRNN_REQUIRE_TORCH=1 (set by .ci/run once torch installed), a missing torch is an
-    error rather than a skip, so CI cannot pass with the PyTorch cross-checks silently skipped."""
+    error rather than a skip, so CI cannot pass with the PyTorch cross-checks silently skipped;
+    FASTRNN_REQUIRE_STATSFORECAST=1 does the same for statsforecast's panel baselines."""
     import os
 
     if os.environ.get("FASTRNN_REQUIRE_TORCH") == "1":
         import torch  # noqa: F401  (fails the run if torch is missing)
+    if os.environ.get("FASTRNN_REQUIRE_STATSFORECAST") == "1":  # the same for the panel baselines
+        import statsforecast  # noqa: F401
 
 
 def pytest_collection_finish(session):

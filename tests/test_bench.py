@@ -7,6 +7,8 @@ Every test runs with a stub GEMM peak (the real one multiplies 2048² matrices f
 import importlib.util
 import json
 import math
+import os
+import signal
 
 import numpy as np
 import pytest
@@ -317,3 +319,281 @@ def test_cpu_clock_for_one_run(monkeypatch):
         bench.run(sizes=[SIZE], threads=2, clock="cpu", echo=None)
     with pytest.raises(ValueError, match="clock must be one of wall, cpu; got 'sun'"):
         bench.run(sizes=[SIZE], clock="sun", echo=None)
+
+
+# --------------------------------------------------------------------------------------------------
+# --many: M independent models
+# --------------------------------------------------------------------------------------------------
+
+HAS_JAX = importlib.util.find_spec("jax") is not None
+HAS_STACK = bench.steps.stack_function() is not None
+MANY_SIZE = (4, 3, 1, 5)
+#: Sides that need neither torch nor jax nor the stack.
+LOOP_ONLY = ["loop"]
+
+
+class _PerturbedStack(bench.steps.LoopStep):
+    """A stand-in for the stack that trains like the loop except for model 1's loss in the last bit."""
+
+    def __init__(self, cell, size, dtype, num_models, threads=None):
+        super().__init__(cell, size, dtype, num_models)
+
+    def train(self):
+        losses = super().train()
+        losses[1] = np.nextafter(losses[1], np.inf)
+        return losses
+
+
+class _LoopAsStack(bench.steps.LoopStep):
+    """A stand-in for the stack that is the loop (so it trains bitwise like it)."""
+
+    def __init__(self, cell, size, dtype, num_models, threads=None):
+        super().__init__(cell, size, dtype, num_models)
+        self.threads = threads
+
+
+def _many_run(sides, **kw):
+    kw = {"dtypes": ["float32", "float64"], "threads": 1, **kw}
+    return bench.run(sizes=(), datasets=(), many=3, many_sides=sides, repeat=1, min_sample_s=0.0, settle_s=0.0,
+                     echo=None, **kw)
+
+
+def _fake_stack(monkeypatch, cls):
+    monkeypatch.setattr(bench.steps, "stack_function", lambda: object)
+    monkeypatch.setattr(bench.steps, "StackStep", cls)
+
+
+def test_many_case_and_its_flops():
+    case = bench.many_case(64)
+    assert case == {"case": "many", "cell": "lstm", "size": (32, 24, 1, 32), "train": {"optimizer": "adam", "lr": 1e-3},
+                    "num_models": 64}
+    assert bench.case_row(case) == {"case": "many", "B": 32, "T": 24, "I": 1, "H": 32, "cell": "lstm", "num_models": 64}
+    assert bench.case_label(bench.case_row(case)) == "64 models (adam)"
+    for bad in (0, -3, 2.5, "4", True):
+        with pytest.raises(ValueError, match="number of models must be an integer >= 1"):
+            bench.many_case(bad)
+    with pytest.raises(ValueError, match="cell"):
+        bench.many_case(3, "transformer")
+
+
+def test_many_rows_and_table(monkeypatch):
+    """A tiny many run with the stack stood in by the loop: every side's column, the stack's ratios,
+    GFLOP/s of all M models' FLOPs, and the results rows of each side."""
+    _fake_stack(monkeypatch, _LoopAsStack)
+    out = _many_run(["stack", "loop"], many_cells=["gru"])
+    assert out["ratios"] == [] and len(out["many"]) == 2
+    for r, d in zip(out["many"], ("float32", "float64")):
+        assert (r["case"], r["cell"], r["dtype"], r["num_models"]) == ("many", "gru", d, 3)
+        assert r["stack_ms"] > 0 and r["loop_ms"] > 0 and r["absent"] == {}
+        assert r["loop_over_stack"] == pytest.approx(r["loop_ms"] / r["stack_ms"])
+        flops = 3 * bench.flops("gru", bench.MANY_SIZE, "train")
+        assert r["stack_gflops"] == pytest.approx(flops / r["stack_ms"] / 1e6)
+        assert r["stack_peak_fraction"] == pytest.approx(r["stack_gflops"] / STUB_PEAK[d])
+        assert r["best_peer"] is None and r["best_peer_over_stack"] is None
+        assert r["threads_speedup"] is None  # one thread: no second stack side
+    assert sorted((r["backend"], r["dtype"]) for r in out["results"]) == sorted(
+        (s, d) for s in ("stack", "loop") for d in ("float32", "float64"))
+    table = bench.format_many_table(out).splitlines()
+    assert table[0] == ("| case | B, T, I, H | cell | dtype | stack 1 thread ms | fastrnn loop ms | stack threads/1 | "
+                        "fastrnn loop/stack | best peer/stack | stack GFLOP/s | % GEMM peak |")
+    assert table[2].startswith("| 3 models (adam) | 32, 24, 1, 32 | gru | float32 |")
+    assert len(table) == 4
+
+
+def test_many_stack_on_one_and_more_threads(monkeypatch):
+    """With two threads the stack is timed on one and on two, and the speed-up is their ratio."""
+    import numba
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs NUMBA_NUM_THREADS >= 2")
+    _fake_stack(monkeypatch, _LoopAsStack)
+    out = _many_run(["stack_1t", "stack"], dtypes=["float64"], threads=2)
+    r = out["many"][0]
+    assert r["threads"] == 2 and r["threads_speedup"] == pytest.approx(r["stack_1t_ms"] / r["stack_ms"])
+
+
+def test_many_refuses_a_stack_that_differs_from_the_loop(monkeypatch):
+    """The self-check: one loss one ulp off and the run raises before timing anything."""
+    _fake_stack(monkeypatch, _PerturbedStack)
+    with pytest.raises(bench.StackMismatchError, match=r"step 1, model 1: .* the stack's results are not reported"):
+        _many_run(["stack", "loop"], dtypes=["float64"])
+    _fake_stack(monkeypatch, _LoopAsStack)
+    bench.check_stack_matches_loop("lstm", MANY_SIZE, "float32", 3)  # the same: no error
+
+
+def test_many_absent_sides_say_why(monkeypatch):
+    """No torch, no jax, no stack: those columns say why, the loop is still timed (one thread: no
+    second stack side)."""
+    real = importlib.util.find_spec
+    monkeypatch.setattr(bench.steps.importlib.util, "find_spec",
+                        lambda name, *a: None if name in ("torch", "jax") else real(name, *a))
+    monkeypatch.setattr(bench.steps, "stack_function", lambda: None)
+    out = _many_run(list(bench.MANY_SIDES), dtypes=["float32"])
+    r = out["many"][0]
+    assert r["absent"] == {"stack": "no fastrnn.stack", "torch_loop": "not installed", "torch_vmap": "not installed",
+                           "jax_vmap": "not installed"}
+    assert r["loop_ms"] > 0 and r["stack_ms"] is None and r["torch_loop_over_stack"] is None
+    line = bench.format_many_table(out).splitlines()[2]
+    assert line.count("not installed") == 6 and line.count("no fastrnn.stack") == 1  # ms and ratio columns
+    assert "torch vmap" not in line and bench.format_many_row(r).count("not installed") == 3
+
+
+@pytest.mark.skipif(not HAS_STACK, reason="fastrnn.stack is not on this branch yet")
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_stack_trains_bitwise_like_the_loop(cell, dtype):
+    """The stack's contract, as the benchmark checks it: the same losses, bit for bit, two steps."""
+    bench.check_stack_matches_loop(cell, MANY_SIZE, dtype, 3)
+    st = bench.steps.StackStep(cell, MANY_SIZE, dtype, 3)
+    assert st.stack.num_models == 3 and st.x.shape == (3, 4, 3, 1)
+
+
+_JAX_CHECK = """
+import sys
+import numpy as np
+from fastrnn import bench
+size = tuple(int(v) for v in sys.argv[1].split(","))
+for cell in ("lstm", "gru"):
+    loop = bench.steps.LoopStep(cell, size, "float64", 3)
+    jx = bench.steps.JaxVmapStep(cell, size, "float64", 3)
+    np.testing.assert_allclose(np.asarray(jx.train()), loop.train(), rtol=1e-10)
+    np.testing.assert_allclose(np.asarray(jx.train()), loop.train(), rtol=1e-2)
+print("same")
+"""
+
+
+@pytest.mark.skipif(not HAS_JAX, reason="jax not installed")
+def test_jax_step_computes_what_the_loop_does():
+    """JAX vmap starts from the loop's weights and data: the same losses up to rounding; after one
+    Adam step still close (Adam turns a gradient that is zero up to rounding into a step of ±lr,
+    so the two may differ by lr in such weights). In a new process: JAX's threads would make this
+    one's later forks (the signal tests') unsafe."""
+    import subprocess
+    import sys
+
+    p = subprocess.run([sys.executable, "-c", _JAX_CHECK, ",".join(map(str, MANY_SIZE))], capture_output=True,
+                       text=True)
+    assert p.returncode == 0 and p.stdout.strip() == "same", p.stderr[-3000:]
+
+
+@pytest.mark.skipif(not HAS_TORCH, reason="PyTorch not installed")
+def test_torch_vmap_computes_what_the_torch_loop_does():
+    """torch.func vmap over the stacked modules of the torch loop: the same losses, two Adam steps."""
+    loop = bench.steps.TorchLoopStep("gru", MANY_SIZE, "float64", 2)
+    vm = bench.steps.TorchVmapStep("gru", MANY_SIZE, "float64", 2)
+    for _ in range(2):
+        np.testing.assert_allclose(vm.train().detach().numpy(), [v.item() for v in loop.train()], rtol=1e-10)
+
+
+# --------------------------------------------------------------------------------------------------
+# --contention: a competing process
+# --------------------------------------------------------------------------------------------------
+
+
+def _alive(pid):
+    """Whether ``pid`` is a process that has not ended (a zombie nobody reaped counts as ended)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+
+def _wait_gone(pid, timeout=10.0):
+    import time
+
+    t0 = time.monotonic()
+    while _alive(pid) and time.monotonic() - t0 < timeout:
+        time.sleep(0.05)
+    return not _alive(pid)
+
+
+needs_sigstop = pytest.mark.skipif(not hasattr(signal, "SIGSTOP"), reason="needs SIGSTOP/SIGCONT")
+
+
+@needs_sigstop
+@pytest.mark.parametrize("kind", bench.COMPETITORS)
+def test_contention_rows_and_the_child_is_gone(kind):
+    """Every sample idle and busy; the rows get busy medians and slowdowns; the child is gone after."""
+    lines = []
+    out = bench.run(sizes=[SIZE], datasets=(), cells=["gru"], dtypes=["float64"], threads=1, repeat=2,
+                    backends=["numpy", "numba"], modes=["train"], min_sample_s=0.0, settle_s=0.0, echo=lines.append,
+                    contention=kind)
+    pid = out["meta"]["contention"]["pid"]
+    assert out["meta"]["contention"]["kind"] == kind
+    assert f"competing process: {kind} (pid {pid}), paused for the idle samples" in lines
+    assert not _alive(pid)
+    assert sorted((r["backend"], r["condition"]) for r in out["results"]) == [
+        ("numba", "busy"), ("numba", "idle"), ("numpy", "busy"), ("numpy", "idle")]
+    assert all(len(r["times_ms"]) == 2 for r in out["results"])
+    row = out["ratios"][0]
+    for b in ("numpy", "numba"):
+        assert row[f"{b}_slowdown"] == pytest.approx(row[f"{b}_busy_ms"] / row[f"{b}_ms"])
+    head = bench.format_table(out).splitlines()[0]
+    assert head.endswith("| numpy busy ms | numba busy ms | numpy busy/idle | numba busy/idle |")
+
+
+@needs_sigstop
+def test_contention_child_is_killed_on_ctrl_c(monkeypatch):
+    """A KeyboardInterrupt while the competitor runs: the run ends with it, and the child is gone."""
+    seen = {}
+
+    def interrupted(steps, modes, repeat, min_sample_s, warmup, settle_s, competitor):
+        seen["pid"] = competitor.pid
+        competitor.resume()
+        assert _alive(competitor.pid)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bench, "time_contended", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        bench.run(sizes=[SIZE], datasets=(), cells=["gru"], dtypes=["float64"], threads=1, repeat=1,
+                  backends=["numba"], modes=["train"], min_sample_s=0.0, settle_s=0.0, echo=None, contention="blas")
+    assert not _alive(seen["pid"])
+
+
+_HOLDER = """
+import signal, sys, time
+signal.signal(signal.SIGINT, signal.default_int_handler)  # a runner in the background passes it on as ignored
+from fastrnn.bench.timing import Competitor
+with Competitor(sys.argv[1]) as c:
+    c.pause() if sys.argv[2] == "paused" else None
+    print(c.pid, flush=True)
+    time.sleep(60)
+"""
+
+
+@needs_sigstop
+@pytest.mark.parametrize("how, state", [("SIGINT", "running"), ("SIGKILL", "running"), ("SIGKILL", "paused"),
+                                        ("SIGTERM", "paused")])
+def test_competitor_dies_with_its_parent(how, state):
+    """The competitor of a process stopped by Ctrl-C (its clean-up), or killed outright (the kernel's
+    parent-death signal, even for a paused child), does not outlive it."""
+    import subprocess
+    import sys
+
+    if how != "SIGINT" and not sys.platform.startswith("linux"):
+        pytest.skip("the parent-death signal is Linux's")
+    p = subprocess.Popen([sys.executable, "-c", _HOLDER, "python", state], stdout=subprocess.PIPE, text=True)
+    try:
+        pid = int(p.stdout.readline())
+        assert _alive(pid)
+        p.send_signal(getattr(signal, how))
+        p.wait(timeout=20)
+        assert _wait_gone(pid), f"competitor {pid} outlived its parent ({how})"
+    finally:
+        p.kill()
+        p.wait()
+        p.stdout.close()
+
+
+def test_competitor_rejects_unknown_kinds():
+    with pytest.raises(ValueError, match="blas, python; got 'gpu'"):
+        bench.Competitor("gpu")
+    with pytest.raises(ValueError, match="competing process must be one of blas, python; got 'gpu'"):
+        bench.run(sizes=[SIZE], datasets=(), contention="gpu", echo=None)

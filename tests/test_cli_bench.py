@@ -99,3 +99,75 @@ def test_one_bench_cli():
 
     assert importlib.util.find_spec("fastrnn.bench.__main__") is None
     assert not hasattr(bench, "main")
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "abc", "2.5"])
+def test_bench_rejects_bad_many(value):
+    """--many 0, --many -3, ...: one line `Error: ...`, exit status 2, nothing timed."""
+    r = CliRunner().invoke(main, ["bench", "--many", value])
+    assert r.exit_code == 2, r.output
+    assert r.output.splitlines() == [f"Error: --many needs a whole number of models >= 1; got {value!r}; "
+                                     "pass e.g. --many 64 (issue 12's case)"]
+
+
+def test_bench_many_and_contention_options_reach_run(monkeypatch):
+    calls = []
+    monkeypatch.setattr(bench, "run", lambda **kw: calls.append(kw))
+    runner = CliRunner()
+    for args in (["--many", "64"], ["--many", "3", "--many-cells", "gru,rnn", "--many-sides", "loop,jax_vmap"],
+                 ["--contention"], ["--contention", "python", "--datasets", "stock"],
+                 ["--contention", "--sizes", "2,3,1,4"], ["--contention", "--datasets", "none", "--many", "2"]):
+        r = runner.invoke(main, ["bench", *args])
+        assert r.exit_code == 0, (args, r.output)
+    kw = [{k: c[k] for k in ("many", "many_cells", "many_sides", "contention", "sizes", "datasets")} for c in calls]
+    assert (kw[0]["many"], tuple(kw[0]["many_cells"]), tuple(kw[0]["many_sides"])) == (64, ("lstm",), bench.MANY_SIDES)
+    assert kw[0]["contention"] is None and kw[0]["sizes"] == bench.SIZES
+    assert (kw[1]["many"], tuple(kw[1]["many_cells"]), tuple(kw[1]["many_sides"])) == (3, ("gru", "rnn"),
+                                                                                        ("loop", "jax_vmap"))
+    assert (kw[2]["contention"], kw[2]["sizes"], tuple(kw[2]["datasets"])) == ("blas", (), bench.DATASETS)
+    assert (kw[3]["contention"], kw[3]["sizes"], tuple(kw[3]["datasets"])) == ("python", (), ("stock",))
+    assert (kw[4]["contention"], kw[4]["sizes"]) == ("blas", ((2, 3, 1, 4),))
+    assert (kw[5]["contention"], kw[5]["many"], tuple(kw[5]["datasets"])) == ("blas", 2, ())
+
+
+def test_bench_rejects_bad_many_and_contention_options():
+    for args, needle in ((["--many-cells", "lstm,foo"], "foo"), (["--many-sides", "keras"], "keras"),
+                         (["--contention", "gpu"], "gpu"),
+                         (["--contention", "--datasets", "none"], "nothing to time")):
+        r = CliRunner().invoke(main, ["bench", *args])
+        assert r.exit_code == 2, (args, r.output)
+        assert needle in r.output and "Traceback" not in r.output
+
+
+def test_bench_many_tiny_run_prints_its_table(tmp_path):
+    """A real --many run (M = 2, the loop only): the table's row, "no fastrnn.stack" or the stack's
+    numbers, and the JSON's many rows."""
+    out = tmp_path / "many.json"
+    r = CliRunner().invoke(main, ["bench", "--datasets", "none", "--sizes", "none", "--many", "2",
+                                  "--many-sides", "stack,loop", "--dtype", "float64", "--threads", "1",
+                                  "--repeat", "1", "--min-sample", "0", "--settle", "0", "--json", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "| 2 models (adam) | 32, 24, 1, 32 | lstm | float64 |" in r.output
+    rows = json.loads(out.read_text())["many"]
+    assert len(rows) == 1 and rows[0]["num_models"] == 2 and rows[0]["loop_ms"] > 0
+    if bench.steps.stack_function() is None:
+        assert rows[0]["absent"] == {"stack": "no fastrnn.stack"} and "| no fastrnn.stack |" in r.output
+    else:
+        assert rows[0]["stack_ms"] > 0 and rows[0]["loop_over_stack"] > 0
+
+
+def test_bench_many_refuses_a_stack_unlike_the_loop(monkeypatch):
+    """The self-check's failure is one `Error:` line, and no table."""
+    message = "the stack of 2 lstm models (float64) does not train like the loop of them"
+
+    def mismatch(cell, size, dtype, num_models, steps=2):
+        raise bench.StackMismatchError(message)
+
+    monkeypatch.setattr(bench.steps, "stack_function", lambda: object)
+    monkeypatch.setattr(bench.steps, "StackStep", lambda *a, **k: object())
+    monkeypatch.setattr(bench, "check_stack_matches_loop", mismatch)
+    r = CliRunner().invoke(main, ["bench", "--datasets", "none", "--sizes", "none", "--many", "2", "--many-sides",
+                                  "stack,loop", "--dtype", "float64", "--threads", "1", "--repeat", "1"])
+    assert r.exit_code == 1, r.output
+    assert r.output.splitlines()[-1] == f"Error: {message}"
+    assert "| 2 models" not in r.output and "Traceback" not in r.output

@@ -138,7 +138,7 @@ def test_train_each_dataset(runner, tmp_path, name):
 
     # The saved model loads and reproduces the test score.
     model = fr.load(out / "model.npz")
-    pred = prep.inverse(model.predict(prep.X_test), "test")
+    pred = prep.inverse(fc.predict_mean(model, prep.X_test), "test")
     assert baselines.rmse(prep.targets("test"), pred) == pytest.approx(m["test"]["rmse"], rel=1e-6)
 
 

@@ -78,7 +78,9 @@ def test_load_range_on_other_dataset():
 
 def test_info():
     info = datasets.info()
-    assert [d["name"] for d in info] == datasets.names()
+    assert [d["name"] for d in info] == datasets.names() + datasets.panel_names()
+    assert [d["kind"] for d in info] == ["series"] * 3 + ["panel"] * 2
+    info = [d for d in info if d["kind"] == "series"]  # the panels: tests/test_panel.py
     by = {d["name"]: d for d in info}
     assert by["airline"]["rows"] == 144 and by["temperature"]["rows"] == 3650
     assert by["stock"]["rows"] == 1980 and by["stock"]["default_start"] == "2010-01-01"

@@ -143,7 +143,7 @@ def test_baselines_are_those_of_the_same_prepared_data(airline_result):
 
 def test_test_metrics_match_the_model_predictions(airline_result):
     r = airline_result
-    pred = r.prep.inverse(r.model.predict(r.prep.X_test), "test")
+    pred = r.prep.inverse(fc.predict_mean(r.model, r.prep.X_test), "test")
     assert r.metrics["test"]["rmse"] == pytest.approx(baselines.rmse(r.prep.targets("test"), pred))
     np.testing.assert_allclose(r.test_pred, pred[:, 0])
 
@@ -262,7 +262,7 @@ def test_first_recursive_step_equals_the_one_step_test_forecast(transform, scale
     path, _ = fc.write_run(res, tmp_path / "r", plot=False)
     run = fc.load_run(path)
     values = res.prep.values
-    one_step = res.prep.inverse(res.model.predict(res.prep.X_test), "test")[:, 0]
+    one_step = res.prep.inverse(fc.predict_mean(res.model, res.prep.X_test), "test")[:, 0]
     for i in (0, 5, len(one_step) - 1):
         t = res.prep.starts["test"][i]
         got = fc.forecast(run, values[:t], 1)

@@ -127,15 +127,20 @@ def test_ensemble_training(ensemble_result):
     assert [x["seed"] for x in m["members"]] == [2, 3, 4]
     assert len(r.histories) == 3 and r.history is r.histories[0]
     assert m["epochs_total"] == sum(h.epochs_run for h in r.histories)
-    assert r.model.hidden_size == 12 and r.model.input_size == 3
-    # the ensemble's forecasts are the mean of its members' (each member = a seed's model)
+    # the members are stored stacked: 3 models of hidden size 4, not one of 12
+    assert isinstance(r.model, fr.Stack) and r.model.num_models == 3
+    assert r.model.hidden_size == 4 and r.model.input_size == 3
+    # each member (trained in one stack with the others) is bitwise the seed's model trained alone,
+    # and the ensemble's forecasts are the mean of the members'
     members = []
     for k in range(3):
         member = fc.build_model(r.config, seed=2 + k)
         fc.fit_model(member, r.prep, r.config)
         members.append(member)
-    mean = np.mean([mm.predict(r.prep.X_test) for mm in members], axis=0)
-    np.testing.assert_allclose(r.model.predict(r.prep.X_test), mean, rtol=1e-9, atol=1e-12)
+        for name, w in member.parameters().items():
+            np.testing.assert_array_equal(r.model.members[k].parameters()[name], w)
+    mean = np.mean([mm.predict(r.prep.X_test).astype(np.float64) for mm in members], axis=0)
+    np.testing.assert_allclose(fc.predict_mean(r.model, r.prep.X_test), mean, rtol=1e-12, atol=1e-15)
     assert m["test"]["rmse"] == pytest.approx(
         baselines.rmse(r.prep.targets("test"), r.prep.inverse(mean, "test")), rel=1e-9)
     assert m["members"][0]["val_rmse"] == pytest.approx(fc.score(members[0], r.prep, "val")["rmse"])
@@ -149,13 +154,13 @@ def test_ensemble_run_folder_and_forecast(ensemble_result, tmp_path):
     assert sorted(os.listdir(path)) == ["metrics.json", "model.npz", "preprocessing.json"]
     info = json.loads((path / "preprocessing.json").read_text())
     assert info["calendar"] is True and info["ensemble"] == 3 and info["format"] == 2
-    model = fr.load(path / "model.npz")  # one ordinary model file
-    np.testing.assert_allclose(model.predict(r.prep.X_test), r.model.predict(r.prep.X_test))
+    model = fr.load(path / "model.npz")  # one stack file
+    np.testing.assert_array_equal(model.predict(r.prep.X_test), r.model.predict(r.prep.X_test))
 
     run = fc.load_run(path)
     assert run.calendar
     values, dates = r.prep.values, r.prep.dates
-    one_step = r.prep.inverse(r.model.predict(r.prep.X_test), "test")[:, 0]
+    one_step = r.prep.inverse(fc.predict_mean(r.model, r.prep.X_test), "test")[:, 0]
     for i in (0, 7, len(one_step) - 1):
         t = r.prep.starts["test"][i]
         got = fc.forecast(run, values[:t], 1, dates=dates[:t])
@@ -222,3 +227,25 @@ def test_cli_calendar_on_a_csv_without_dates_is_a_clean_error(tmp_path):
 def test_cli_bad_ensemble_is_a_usage_error():
     res = CliRunner().invoke(main, ["train", "--dataset", "temperature", "--ensemble", "0"])
     assert res.exit_code == 2 and "--ensemble" in res.output
+
+
+def test_old_runs_with_a_merged_ensemble_still_predict(tmp_path):
+    """Runs written before model stacks hold one block-diagonal model; fastrnn predict reads them
+    and forecasts what the stacked members forecast (up to rounding)."""
+    out = tmp_path / "run"
+    runner = CliRunner()
+    r = runner.invoke(main, ["train", "--dataset", "airline", "--epochs", "2", "--hidden", "4", "--ensemble", "3",
+                             "--no-plot", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    stacked = fr.load(out / "model.npz")
+    assert isinstance(stacked, fr.Stack) and stacked.num_models == 3
+    new = runner.invoke(main, ["predict", "--model", str(out), "--steps", "4"])
+    assert new.exit_code == 0, new.output
+    fc.merge_ensemble(stacked.unstack()).save(out / "model.npz")  # the old format
+    old = runner.invoke(main, ["predict", "--model", str(out), "--steps", "4"])
+    assert old.exit_code == 0, old.output
+
+    def values(text):
+        return [float(line.split()[1]) for line in text.splitlines() if line[:4].isdigit()]
+    assert len(values(new.output)) == 4
+    np.testing.assert_allclose(values(old.output), values(new.output), rtol=1e-4)

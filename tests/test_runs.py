@@ -261,21 +261,23 @@ def test_resume_after_sigterm_gives_bitwise_the_uninterrupted_run(tmp_path):
 
 
 def test_resume_in_the_library_equals_an_uninterrupted_run(tmp_path, monkeypatch):
-    """Interrupt fc.run in member 2 (KeyboardInterrupt from inside training), then resume it."""
+    """Interrupt fc.run while its ensemble trains, right after the first member's checkpoint
+    (the members train together in one stack, each checkpointed when it stops), then resume it."""
     cfg = fc.make_config(epochs=3, hidden=4, ensemble=3, patience=0)
-    real_fit = fc.fit_model
+    real_save = job.save_member
     calls = []
 
-    def interrupt_second(model, *a, **k):
-        calls.append(model.seed)
+    def interrupt_second(folder, k, *a, **kw):
+        calls.append(k)
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return real_fit(model, *a, **k)
+        return real_save(folder, k, *a, **kw)
 
-    monkeypatch.setattr(job, "fit_model", interrupt_second)  # the one train calls
+    monkeypatch.setattr(job, "save_member", interrupt_second)  # the one train calls
     with pytest.raises(KeyboardInterrupt):
         fc.run(cfg, plot=False, progress=False, root=tmp_path / "runs")
-    monkeypatch.setattr(job, "fit_model", real_fit)
+    assert calls == [0, 1]
+    monkeypatch.setattr(job, "save_member", real_save)
     (reserved,) = [p for p in (tmp_path / "runs").iterdir() if not p.name.startswith(".")]
     res, path, _ = fc.run(None, plot=False, progress=False, resume=reserved)
     assert path == reserved and res.resumed == 1

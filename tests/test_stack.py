@@ -277,7 +277,7 @@ def test_bad_trainer_arguments_and_data():
         fr.Trainer(st, optimizer=[fr.optim.Adam(st.members[0].parameters())] * 2)
     tr = fr.Trainer(st)
     X, y = _data(8)
-    with pytest.raises(ValueError, match=r"shape \(2, N, T, I\); got \(3, 8, 6, 2\)"):
+    with pytest.raises(ValueError, match=r"list of 2 arrays \(N_m, T, I\); got shape \(3, 8, 6, 2\)"):
         tr.fit(np.stack([X] * 3), np.stack([y] * 3), epochs=1)
     with pytest.raises(ValueError, match="leading axis of 2"):
         tr.fit(np.stack([X] * 2), y, epochs=1)
@@ -285,3 +285,61 @@ def test_bad_trainer_arguments_and_data():
         tr.fit(X, y, epochs=0)
     with pytest.raises(ValueError, match="fit_stateful trains one model"):
         tr.fit_stateful(X, y, k=2)
+
+
+def test_each_models_training_ends_when_it_stops():
+    """on_train_end of a model's callbacks runs at the epoch it stopped (a checkpoint can be
+    written then), with loop.index and loop.finished; the others train on."""
+    ends = []
+
+    class End(Callback):
+        def on_train_end(self, loop):
+            ends.append((loop.index, loop.epoch, loop.finished, len(ends)))
+
+    X, y = _data()
+    st = fr.stack(_models("gru", {}, "float64", 1, M=3))
+    opts = [fr.optim.Adam(st.members[m].parameters(), lr=lr) for m, lr in enumerate([0.2, 0.001, 0.05])]
+    hist = fr.Trainer(st, optimizer=opts).fit(X, y, validation_data=_data(20, seed=1), epochs=12, verbose=0,
+                                              early_stopping=EarlyStopping(patience=2), callbacks=[End()])
+    by_model = {m: (epoch, finished) for m, epoch, finished, _ in ends}
+    assert by_model == {m: (h.epochs_run, True) for m, h in enumerate(hist)}
+    order = [m for m, *_ in ends]
+    assert order == sorted(range(3), key=lambda m: (hist[m].epochs_run, m))  # in the order they stopped
+    assert len({h.epochs_run for h in hist}) > 1
+
+
+def test_models_with_different_amounts_of_data():
+    """Per-model data of different lengths (one model per series): lists of arrays; each model's
+    epochs cover its own data, as alone (the last, smaller batches of each in their own calls)."""
+    datas = [_data(n, seed=20 + n) for n in (40, 23, 31)]
+    val = [_data(k, seed=5) for k in (9, 12, 7)]
+    alone = _models("lstm", {}, "float32", 2, M=3)
+    ha = [fr.Trainer(m).fit(X, y, validation_data=v, epochs=4, batch_size=8, verbose=0)
+          for m, (X, y), v in zip(alone, datas, val)]
+    st = fr.stack(_models("lstm", {}, "float32", 2, M=3))
+    tr = fr.Trainer(st)
+    hs = tr.fit([d[0] for d in datas], [d[1] for d in datas],
+                validation_data=([v[0] for v in val], [v[1] for v in val]), epochs=4, batch_size=8, verbose=0)
+    for m in range(3):
+        assert _weights_equal(alone[m], st.members[m])
+        assert hs[m].loss == ha[m].loss and hs[m].val_loss == ha[m].val_loss
+    np.testing.assert_array_equal(tr.evaluate([v[0] for v in val], [v[1] for v in val]),
+                                  [fr.Trainer(m).evaluate(*v) for m, v in zip(alone, val)])
+
+
+def test_a_stack_runs_blas_on_one_thread_even_when_the_user_fixed_it(monkeypatch):
+    """An explicit BLAS count is for single models: inside a stack's parallel loop BLAS threads would
+    oversubscribe the cores (and OpenBLAS warns an OpenMP loop may hang)."""
+    if threads.usable_cpus() < 2:
+        pytest.skip("one CPU: BLAS cannot be given 2 threads here")
+    saved, explicit = _threads.blas_threads(), threads._explicit
+    try:
+        threads.set_blas_threads(2)
+        spy = _Spy()
+        st = fr.stack(_models("lstm", {}, "float32", 1, M=2))
+        fr.Trainer(st).fit(*_data(8), epochs=1, verbose=0, callbacks=[spy])
+        assert spy.seen[0] == 1
+        assert _threads.numba_blas_threads() == 2  # restored
+    finally:
+        threads._explicit = explicit
+        _threads.restore_blas_threads(saved)

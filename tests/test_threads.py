@@ -1,6 +1,8 @@
 """The thread policy (fastrnn.threads): one BLAS thread for small runs, the usable CPUs for large
 ones, set once per run and restored, user settings first, same results either way."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -111,6 +113,40 @@ def test_a_large_fit_stays_on_one_thread_where_other_processes_fill_the_other_cp
 def test_others_running_reads_a_count():
     n = _real_others_running()
     assert isinstance(n, int) and n >= 0
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="Linux /proc only")
+def test_others_running_counts_a_busy_process_but_not_our_own_threads():
+    """A CPU-bound child process is another process busy on a CPU; a spinning thread of this
+    process (as a thread pool's worker is after its last task) is not."""
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            pass
+
+    t = threading.Thread(target=spin, daemon=True)
+    t.start()
+    try:
+        time.sleep(0.05)
+        ours = _real_others_running()
+    finally:
+        stop.set()
+        t.join()
+    child = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)
+        busy = _real_others_running()
+    finally:
+        child.kill()
+        child.wait()
+    assert busy >= 1
+    assert ours < busy
 
 
 def test_numba_num_threads_caps_the_count_above_the_threshold(monkeypatch):

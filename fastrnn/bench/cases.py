@@ -4,12 +4,13 @@ built from them and the GEMM FLOPs of a case.
 A *case* is a dict ``{"case": name, "cell", "size": (B, T, I, H), "train": {...}}``: ``name`` is a
 shipped dataset (:func:`dataset_case`, with its ``ensemble`` size) or ``"grid"`` (:func:`grid_cases`);
 ``train`` holds the keyword arguments of the step factories (:data:`fastrnn.bench.steps.STEP_FACTORIES`).
-A new kind of case (e.g. a stack of many models) gets its builder here and its step in
-:mod:`fastrnn.bench.steps`.
+A *many* case (:func:`many_case`) also has ``num_models``: M independent models, one train step of
+each, timed on the sides of :data:`MANY_SIDES` (steps in :mod:`fastrnn.bench.steps`).
 """
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable
 
 from fastrnn import cells as _cells
@@ -30,6 +31,16 @@ FUNCTIONAL_CELL = {kind: _cells.cell_for(kind) for kind in CELLS}
 OUTPUT_SIZE = 1
 #: Learning rate of the grid's SGD step.
 LR = 1e-3
+#: (B, T, I, H) of a ``--many`` case: issue 12's M independent LSTMs.
+MANY_SIZE = (32, 24, 1, 32)
+#: The number of models of issue 12's ``--many`` case.
+MANY_DEFAULT = 64
+#: The sides a ``--many`` case times: the fastrnn stack on one thread and on the run's threads, a
+#: Python loop over fastrnn trainers, a loop over PyTorch modules, ``torch.func.vmap`` over stacked
+#: modules and JAX ``vmap`` of a jitted step (the peers only when installed).
+MANY_SIDES = ("stack_1t", "stack", "loop", "torch_loop", "torch_vmap", "jax_vmap")
+#: The peers of the stack among :data:`MANY_SIDES` (its speed-up is over the fastest present).
+MANY_PEERS = ("torch_loop", "torch_vmap", "jax_vmap")
 
 
 def flops(cell: str, size: tuple[int, int, int, int], mode: str = "train", output_size: int = OUTPUT_SIZE,
@@ -94,6 +105,39 @@ def dataset_case(name: str) -> dict:
     }
 
 
+def many_case(num_models: int, cell: str = "lstm", size: tuple[int, int, int, int] = MANY_SIZE) -> dict:
+    """The case of ``num_models`` independent models of ``cell`` trained together.
+
+    Every model has its own weights (seed m for model m) and its own data (inputs and targets from
+    seed m); one step of the case is one train step of each: forward, linear head on h_T, MSE,
+    BPTT and an Adam update (lr 1e-3), no clipping.
+
+    Parameters
+    ----------
+    num_models : M, at least 1 (issue 12's case: :data:`MANY_DEFAULT`).
+    cell : one of :data:`CELLS`.
+    size : (B, T, I, H) of each model.
+
+    Returns
+    -------
+    dict
+        ``{"case": "many", "cell", "size", "train": {"optimizer": "adam", "lr": 1e-3},
+        "num_models": M}``.
+
+    Raises
+    ------
+    ValueError
+        If ``num_models`` is not an integer >= 1 or ``cell`` is unknown.
+    """
+    if isinstance(num_models, bool) or not isinstance(num_models, numbers.Integral) or num_models < 1:
+        raise ValueError(f"the number of models must be an integer >= 1 (issue 12's case: {MANY_DEFAULT}); "
+                         f"got {num_models!r}")
+    if cell not in CELLS:
+        raise ValueError(f"cell must be one of {', '.join(CELLS)}; got {cell!r}")
+    return {"case": "many", "cell": cell, "size": tuple(size), "train": {"optimizer": "adam", "lr": 1e-3},
+            "num_models": int(num_models)}
+
+
 def grid_cases(sizes: Iterable[tuple[int, int, int, int]], cells: Iterable[str]) -> list[dict]:
     """The grid's cases: every (size, cell), one layer, the step factories' default training.
 
@@ -121,12 +165,14 @@ def case_row(case: dict) -> dict:
     Returns
     -------
     dict
-        ``case`` (the dataset name or "grid"), ``B``, ``T``, ``I``, ``H`` and ``cell``; for a dataset
-        also its training settings and ``ensemble``.
+        ``case`` (the dataset name, "grid" or "many"), ``B``, ``T``, ``I``, ``H`` and ``cell``; for a
+        dataset also its training settings and ``ensemble``; for a many case ``num_models``.
     """
     B, T, I, H = case["size"]
     row = {"case": case["case"], "B": B, "T": T, "I": I, "H": H, "cell": case["cell"]}
-    if case["case"] != "grid":
+    if case["case"] == "many":
+        row["num_models"] = case["num_models"]
+    elif case["case"] != "grid":
         row.update(case["train"], ensemble=case["ensemble"])
     return row
 

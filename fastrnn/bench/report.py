@@ -10,7 +10,11 @@ import platform
 
 import numpy as np
 
-from fastrnn.bench.cases import BACKENDS, CELLS, MODES
+from fastrnn.bench.cases import BACKENDS, CELLS, MANY_SIDES, MODES
+
+#: Column titles of the sides of a many case.
+MANY_TITLES = {"stack_1t": "stack 1 thread", "stack": "stack", "loop": "fastrnn loop", "torch_loop": "torch loop",
+               "torch_vmap": "torch.func vmap", "jax_vmap": "jax vmap"}
 
 
 def fmt_ms(s: float | None) -> str:
@@ -27,9 +31,9 @@ def fmt_ratio(r: float | None) -> str:
 
 
 def versions() -> dict:
-    """The versions of Python, NumPy, Numba, llvmlite, SciPy and PyTorch (None where not importable)."""
+    """The versions of Python, NumPy, Numba, llvmlite, SciPy, PyTorch and JAX (None where not importable)."""
     v = {"python": platform.python_version()}
-    for m in ("numpy", "numba", "llvmlite", "scipy", "torch"):
+    for m in ("numpy", "numba", "llvmlite", "scipy", "torch", "jax"):
         try:
             v[m] = __import__(m).__version__
         except Exception:  # noqa: BLE001 - optional
@@ -62,12 +66,15 @@ def machine() -> dict:
 def case_label(row: dict) -> str:
     """The case of a result or ratio row as text.
 
-    "grid", or the dataset with its training settings, e.g. "airline (adam, clip 1, ×5 members)"
-    (rows without ``case``, from before dataset cases existed, are grid rows).
+    "grid", "64 models (adam)" for a many case, or the dataset with its training settings, e.g.
+    "airline (adam, clip 1, ×5 members)" (rows without ``case``, from before dataset cases existed,
+    are grid rows).
     """
     name = row.get("case", "grid")
     if name == "grid":
         return name
+    if name == "many":
+        return f"{row['num_models']} models (adam)"
     settings = [row["optimizer"]]
     if row["clip_norm"] is not None:
         settings.append(f"clip {row['clip_norm']:g}")
@@ -89,6 +96,7 @@ def format_row(row: dict, backends: list[str]) -> str:
         parts.append(f"numpy/numba {fmt_ratio(row['numpy_over_numba'])}")
     if row.get("numba_peak_fraction") is not None:
         parts.append(f"numba {100 * row['numba_peak_fraction']:.0f}% of GEMM peak")
+    parts += [f"{b} busy/idle {fmt_ratio(row[f'{b}_slowdown'])}" for b in backends if f"{b}_slowdown" in row]
     return "  ".join(parts)
 
 
@@ -99,6 +107,8 @@ def format_table(out: dict) -> str:
     head = ["case", "mode", "B, T, I, H", "cell", "dtype"] + [f"{b} ms" for b in backends]
     if "numba" in backends:
         head += [f"{b}/numba" for b in backends if b != "numba"] + ["numba GFLOP/s", "% GEMM peak"]
+    busy = [b for b in backends if any(f"{b}_slowdown" in r for r in rows)]
+    head += [f"{b} busy ms" for b in busy] + [f"{b} busy/idle" for b in busy]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = [case_label(r), r["mode"], f"{r['B']}, {r['T']}, {r['I']}, {r['H']}", r["cell"], r["dtype"]]
@@ -108,6 +118,91 @@ def format_table(out: dict) -> str:
             peak = out["meta"]["gemm_peak_gflops"][r["dtype"]]
             frac = r.get("numba_peak_fraction")
             cells += ["-", "-"] if frac is None else [f"{frac * peak:.1f}", f"{100 * frac:.0f}%"]
+        cells += [fmt_ms(r[f"{b}_busy_ms"] / 1e3) for b in busy] + [fmt_ratio(r.get(f"{b}_slowdown")) for b in busy]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _many_title(side: str, threads: int | None) -> str:
+    """The title of a side of a many case; the stack's names its threads."""
+    if side == "stack" and threads is not None:
+        return f"stack {threads} thread{'s' if threads > 1 else ''}"
+    return MANY_TITLES[side]
+
+
+def _many_ms(row: dict, side: str) -> str:
+    """A side's median of a many row, or why it is absent ("not installed", ...)."""
+    if side in row.get("absent", {}):
+        return row["absent"][side]
+    return fmt_ms(row[f"{side}_ms"] / 1e3) if row.get(f"{side}_ms") is not None else "-"
+
+
+def format_many_row(row: dict) -> str:
+    """The progress line of a many row: every side's ms, the stack's speed-ups, GFLOP/s and % of peak.
+
+    Parameters
+    ----------
+    row : a row of a run's ``many``.
+
+    Returns
+    -------
+    str
+        One line.
+    """
+    sides = [s for s in MANY_SIDES if f"{s}_ms" in row]
+    parts = [f"{case_label(row)} train {row['cell']:4s} {row['dtype']:7s} "
+             f"B,T,I,H={row['B']},{row['T']},{row['I']},{row['H']}:"]
+    parts += [f"{_many_title(s, row.get('threads'))} {_many_ms(row, s)}"
+              + (" ms" if row.get(f"{s}_ms") is not None else "") for s in sides]
+    if row.get("threads_speedup") is not None:
+        parts.append(f"stack {row['threads']} threads / 1 thread {fmt_ratio(row['threads_speedup'])}")
+    if row.get("best_peer_over_stack") is not None:
+        parts.append(f"best peer ({MANY_TITLES[row['best_peer']]}) / stack {fmt_ratio(row['best_peer_over_stack'])}")
+    if row.get("stack_peak_fraction") is not None:
+        parts.append(f"stack {row['stack_gflops']:.1f} GFLOP/s, {100 * row['stack_peak_fraction']:.0f}% of GEMM peak")
+    parts += [f"{_many_title(s, row.get('threads'))} busy/idle {fmt_ratio(row[f'{s}_slowdown'])}" for s in sides
+              if f"{s}_slowdown" in row]
+    return "  ".join(parts)
+
+
+def format_many_table(out: dict) -> str:
+    """A Markdown table of the many rows: each side's median (ms, or why it is absent), the stack's
+    speed-up from one thread to the run's threads, ``side/stack`` ratios (> 1: the stack is faster),
+    the best peer's ratio, the stack's GFLOP/s and % of the GEMM peak, and under contention each
+    side's slowdown (busy / idle).
+
+    Parameters
+    ----------
+    out : a :func:`fastrnn.bench.run` result with ``many`` rows.
+
+    Returns
+    -------
+    str
+        The table.
+    """
+    rows = out["many"]
+    sides = [s for s in MANY_SIDES if any(f"{s}_ms" in r for r in rows)]
+    others = [s for s in sides if not s.startswith("stack")]
+    busy = [s for s in sides if any(f"{s}_slowdown" in r for r in rows)]
+    threads = rows[0].get("threads") if rows else None
+
+    def title(s):
+        return _many_title(s, threads)
+
+    head = (["case", "B, T, I, H", "cell", "dtype"] + [f"{title(s)} ms" for s in sides]
+            + ["stack threads/1"] + [f"{title(s)}/stack" for s in others]
+            + ["best peer/stack", "stack GFLOP/s", "% GEMM peak"] + [f"{title(s)} busy/idle" for s in busy])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        frac = r.get("stack_peak_fraction")
+        cells = [case_label(r), f"{r['B']}, {r['T']}, {r['I']}, {r['H']}", r["cell"], r["dtype"]]
+        cells += [_many_ms(r, s) for s in sides]
+        cells.append(fmt_ratio(r.get("threads_speedup")))
+        cells += [r["absent"][s] if s in r.get("absent", {}) else fmt_ratio(r.get(f"{s}_over_stack")) for s in others]
+        best = r.get("best_peer_over_stack")
+        cells.append("-" if best is None else f"{fmt_ratio(best)} ({MANY_TITLES[r['best_peer']]})")
+        cells += ["-", "-"] if frac is None else [f"{r['stack_gflops']:.1f}", f"{100 * frac:.0f}%"]
+        cells += [fmt_ratio(r.get(f"{s}_slowdown")) for s in busy]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -184,6 +279,42 @@ def plot(out: dict, path) -> None:
     th = out["meta"]["threads"]
     fig.suptitle(f"fastrnn bench, {out['meta']['machine']['cpu']}, {out['meta']['requested_threads']} thread(s) "
                  f"(numba {th['numba']}, torch {th['torch']}), {out['meta']['date']}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_many(out: dict, path: str | os.PathLike) -> None:
+    """Bar chart of a run's many rows: each side's median time per (cell, dtype), log scale, the
+    absent sides left out; written as a PNG to ``path`` (needs matplotlib).
+
+    Parameters
+    ----------
+    out : a :func:`fastrnn.bench.run` result with ``many`` rows.
+    path : the PNG file.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = out["many"]
+    sides = [s for s in MANY_SIDES if any(r.get(f"{s}_ms") is not None for r in rows)]
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * len(rows) * max(1, len(sides)) / 3), 4.5))
+    width = 0.8 / max(1, len(sides))
+    for k, side in enumerate(sides):
+        vals = [r.get(f"{side}_ms") if r.get(f"{side}_ms") is not None else np.nan for r in rows]
+        xs = np.arange(len(rows)) + (k - (len(sides) - 1) / 2) * width
+        ax.bar(xs, vals, width, label=_many_title(side, rows[0].get("threads")), color=f"C{k}")
+    ax.set_yscale("log")
+    ax.set_ylabel("ms per train step of all models (median)")
+    ax.set_xticks(np.arange(len(rows)))
+    ax.set_xticklabels([f"{r['num_models']} x {r['cell']} {r['dtype']}\nB={r['B']} T={r['T']} I={r['I']} H={r['H']}"
+                        for r in rows], fontsize=8)
+    ax.legend(fontsize=7, ncol=3)
+    ax.set_title("many independent models, one train step of each (same run; lower is faster)", fontsize=9)
+    fig.suptitle(f"fastrnn bench --many, {out['meta']['machine']['cpu']}, {out['meta']['requested_threads']} "
+                 f"thread(s), {out['meta']['date']}", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

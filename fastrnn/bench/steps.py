@@ -5,14 +5,22 @@ One *train step* is the many-to-one regression step
 
     forward over the sequence -> linear head on h_T -> MSE loss -> BPTT -> update
 
-and *inference* is the forward pass plus the head. A step for another kind of case (e.g. a stack
-of models) is another :class:`Step` here, registered in :data:`STEP_FACTORIES` or built by its case.
+and *inference* is the forward pass plus the head. The sides of a *many* case (M independent
+models, :func:`fastrnn.bench.cases.many_case`) are train-only steps built by :func:`many_steps`: the
+fastrnn stack (:class:`StackStep`), a loop over fastrnn trainers (:class:`LoopStep`), a loop over
+PyTorch modules (:class:`TorchLoopStep`), ``torch.func.vmap`` over stacked modules
+(:class:`TorchVmapStep`) and JAX ``vmap`` of a jitted step (:class:`JaxVmapStep`); each returns the
+M losses. :func:`check_stack_matches_loop` is the stack's contract, checked before it is timed.
 """
 
 from __future__ import annotations
 
+import copy
+import importlib.util
 import math
 import os
+import warnings
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -231,3 +239,359 @@ class TorchStep(Step):
 #: num_layers=1) -> Step. Replace an entry to plug in another implementation of the step. Grid cases
 #: call it with (backend, cell, size, dtype) only; dataset cases add the four training settings.
 STEP_FACTORIES = {"numpy": fastrnn_step, "numba": fastrnn_step, "torch": TorchStep}
+
+
+# --- many independent models: one train step of each ---------------------------------------------
+
+#: Learning rate of the Adam update of every side of a many case.
+MANY_LR = 1e-3
+
+
+def stack_function() -> Callable | None:
+    """``fastrnn.stack`` if this version of fastrnn has it (a callable), else None.
+
+    Returns
+    -------
+    callable or None
+        ``fastrnn.stack``, or None.
+    """
+    import fastrnn as fr
+
+    fn = getattr(fr, "stack", None)
+    return fn if callable(fn) else None
+
+
+class LoopStep(Step):
+    """A Python loop over M fastrnn trainers: ``trainer.train_step`` of each model on its own data.
+
+    Model m is :class:`ModelStep` with seed m (Numba path, Adam at :data:`MANY_LR`, no clipping).
+
+    Parameters
+    ----------
+    cell : one of :data:`~fastrnn.bench.cases.CELLS`.
+    size : (B, T, I, H) of each model.
+    dtype : "float32" or "float64".
+    num_models : M.
+    """
+
+    name = "loop"
+
+    def __init__(self, cell: str, size: tuple[int, int, int, int], dtype: str, num_models: int):
+        self.steps = [ModelStep("numba", cell, size, dtype, seed=m, optimizer="adam", lr=MANY_LR)
+                      for m in range(num_models)]
+
+    def train(self) -> np.ndarray:
+        return np.array([s.train() for s in self.steps])
+
+
+class StackStep(Step):
+    """The M models of :class:`LoopStep` as one stack: ``fr.Trainer(fr.stack(models)).train_step(X, y)``.
+
+    ``X`` is ``(M, B, T, I)`` and ``y`` ``(M, B, 1)``: model m's own data, as in the loop.
+
+    Parameters
+    ----------
+    cell, size, dtype, num_models : as :class:`LoopStep`.
+    threads : the stack's threads: around each call, ``FASTRNN_THREADS`` is this and BLAS has one
+        thread, as in a run of a stack (:func:`fastrnn.threads.run_stack_threads`), then both are
+        restored; None: as the thread policy decides.
+
+    Raises
+    ------
+    RuntimeError
+        If this version of fastrnn has no ``fastrnn.stack``.
+    """
+
+    name = "stack"
+
+    def __init__(self, cell: str, size: tuple[int, int, int, int], dtype: str, num_models: int,
+                 threads: int | None = None):
+        import fastrnn as fr
+
+        stack = stack_function()
+        if stack is None:
+            raise RuntimeError("this version of fastrnn has no fastrnn.stack (model stacks, issue 12)")
+        loop = LoopStep(cell, size, dtype, num_models)
+        self.stack = stack([s.model for s in loop.steps])
+        self.trainer = fr.Trainer(self.stack, loss="mse",
+                                  optimizer=lambda params: fr.optim.get("adam", params, lr=MANY_LR))
+        self.x = np.stack([s.x for s in loop.steps])
+        self.y = np.stack([s.y for s in loop.steps])
+        self.threads = threads
+
+    def train(self) -> np.ndarray:
+        if self.threads is None:
+            return self.trainer.train_step(self.x, self.y)
+        from fastrnn.kernels._threads import blas_threads, restore_blas_threads, set_blas_threads
+        from fastrnn.threads import ENV_VAR
+
+        # As a run of a stack has them (fastrnn.threads.run_stack_threads): BLAS on one thread and
+        # the models on `threads` of Numba's (FASTRNN_THREADS), not the counts the bench pins for
+        # the other sides.
+        saved_env, saved_blas = os.environ.get(ENV_VAR), blas_threads()
+        os.environ[ENV_VAR] = str(self.threads)
+        set_blas_threads(1)
+        try:
+            return self.trainer.train_step(self.x, self.y)
+        finally:
+            restore_blas_threads(saved_blas)
+            if saved_env is None:
+                del os.environ[ENV_VAR]
+            else:
+                os.environ[ENV_VAR] = saved_env
+
+
+class StackMismatchError(RuntimeError):
+    """The stack did not train bitwise like the loop of its models (:func:`check_stack_matches_loop`)."""
+
+
+def check_stack_matches_loop(cell: str, size: tuple[int, int, int, int], dtype: str, num_models: int,
+                             steps: int = 2) -> None:
+    """The stack's contract: model m of a stack trains bitwise like model m alone.
+
+    Runs ``steps`` train steps of a new :class:`StackStep` and of a new :class:`LoopStep` (the
+    second step's loss also checks the first update) and compares the losses bit for bit.
+
+    Parameters
+    ----------
+    cell, size, dtype, num_models : as :class:`LoopStep`.
+    steps : train steps compared.
+
+    Raises
+    ------
+    StackMismatchError
+        If a loss differs, naming the first model and step that differ.
+    """
+    stack = StackStep(cell, size, dtype, num_models)
+    loop = LoopStep(cell, size, dtype, num_models)
+    for k in range(steps):
+        a = np.asarray(stack.train(), dtype=dtype)
+        b = np.asarray(loop.train(), dtype=dtype)
+        if a.shape != b.shape or not np.array_equal(a.view(f"u{a.itemsize}"), b.view(f"u{b.itemsize}")):
+            m = int(np.flatnonzero(a != b)[0]) if a.shape == b.shape else 0
+            raise StackMismatchError(
+                f"the stack of {num_models} {cell} models ({dtype}) does not train like the loop of them: "
+                f"step {k + 1}, model {m}: loss {a.ravel()[m]!r} (stack) against {b.ravel()[m]!r} (loop); "
+                f"the stack's results are not reported: fix fastrnn.stack first"
+            )
+
+
+class TorchLoopStep(Step):
+    """A Python loop over M PyTorch models (:class:`TorchStep` with seed m, Adam at :data:`MANY_LR`).
+
+    Parameters
+    ----------
+    cell, size, dtype, num_models : as :class:`LoopStep`.
+    """
+
+    name = "torch_loop"
+
+    def __init__(self, cell: str, size: tuple[int, int, int, int], dtype: str, num_models: int):
+        self.steps = [TorchStep("torch", cell, size, dtype, seed=m, optimizer="adam", lr=MANY_LR)
+                      for m in range(num_models)]
+
+    def train(self):
+        return [s.train() for s in self.steps]
+
+
+_TORCH_NET = None
+
+
+def _torch_net(cell: str, I: int, H: int, dtype: str, seed: int):
+    """nn.RNN/LSTM/GRU + nn.Linear on the last h_T as one module (built like :class:`TorchStep`'s);
+    one class for all (``stack_module_state`` needs that)."""
+    global _TORCH_NET
+    import torch
+
+    if _TORCH_NET is None:
+        class _Net(torch.nn.Module):
+            def __init__(self, cell, I, H, dtype, seed):
+                super().__init__()
+                tdtype = {np.float32: torch.float32, np.float64: torch.float64}[np.dtype(dtype).type]
+                torch.manual_seed(seed)
+                self.rnn = getattr(torch.nn, _cells.get(_cells.cell_for(cell)).torch[0])(I, H, dtype=tdtype)
+                self.head = torch.nn.Linear(H, OUTPUT_SIZE, dtype=tdtype)
+                self.lstm = _cells.get(_cells.cell_for(cell)).has_c
+
+            def forward(self, x):
+                _, state = self.rnn(x)
+                return self.head((state[0] if self.lstm else state)[-1])
+
+        _TORCH_NET = _Net
+    return _TORCH_NET(cell, I, H, dtype, seed)
+
+
+class TorchVmapStep(Step):
+    """``torch.func``: the M models' parameters stacked (``stack_module_state``), one
+    ``vmap(grad_and_value(loss))`` over ``functional_call`` of them, then ``torch.optim.Adam`` on the
+    stacked parameters (Adam is element-wise, so this is M independent Adam updates). The models
+    and data are :class:`TorchLoopStep`'s.
+
+    Parameters
+    ----------
+    cell, size, dtype, num_models : as :class:`LoopStep`.
+    """
+
+    name = "torch_vmap"
+
+    def __init__(self, cell: str, size: tuple[int, int, int, int], dtype: str, num_models: int):
+        import torch
+        from torch.func import functional_call, grad_and_value, stack_module_state, vmap
+
+        B, T, I, H = size
+        nets = [_torch_net(cell, I, H, dtype, seed=m) for m in range(num_models)]
+        self.params, self.buffers = stack_module_state(nets)
+        base = copy.deepcopy(nets[0]).to("meta")
+        data = [case_data(size, dtype, seed=m) for m in range(num_models)]
+        self.x = torch.from_numpy(np.stack([d[0] for d in data]))  # (M, T, B, I), time-major
+        self.y = torch.from_numpy(np.stack([d[1] for d in data]))
+
+        def loss(params, buffers, x, y):
+            return torch.nn.functional.mse_loss(functional_call(base, (params, buffers), (x,)), y)
+
+        self._grads = vmap(grad_and_value(loss))
+        self.opt = torch.optim.Adam(list(self.params.values()), lr=MANY_LR)
+
+    def train(self):
+        with warnings.catch_warnings():  # "there is a performance drop because ... batching rule": yes
+            warnings.simplefilter("ignore", UserWarning)
+            grads, losses = self._grads(self.params, self.buffers, self.x, self.y)
+        for k, p in self.params.items():
+            p.grad = grads[k]
+        self.opt.step()
+        return losses
+
+
+def _jax_cell(cell: str):
+    """The recurrence ``(params, state, x_t) -> state`` of ``cell`` in jax.numpy (PyTorch's
+    equations and gate order) and the initial state of batch B and hidden size H."""
+    import jax
+    import jax.numpy as jnp
+
+    kind = _cells.cell_for(cell)
+
+    def affine(p, x, h):
+        return x @ p["w_ih"].T + p["b_ih"], h @ p["w_hh"].T + p["b_hh"]
+
+    if kind == "lstm":
+        def step(p, state, x):
+            h, c = state
+            gx, gh = affine(p, x, h)
+            i, f, g, o = jnp.split(gx + gh, 4, axis=-1)
+            c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+            return jnp.tanh(c) * jax.nn.sigmoid(o), c
+        return step, lambda z: (z, z), lambda state: state[0]
+    if kind == "gru":
+        def step(p, h, x):
+            gx, gh = affine(p, x, h)
+            rx, zx, nx = jnp.split(gx, 3, axis=-1)
+            rh, zh, nh = jnp.split(gh, 3, axis=-1)
+            r, z = jax.nn.sigmoid(rx + rh), jax.nn.sigmoid(zx + zh)
+            n = jnp.tanh(nx + r * nh)
+            return (1 - z) * n + z * h
+        return step, lambda z: z, lambda h: h
+    act = {"rnn_tanh": jnp.tanh, "rnn_relu": jax.nn.relu}[kind]
+
+    def step(p, h, x):
+        gx, gh = affine(p, x, h)
+        return act(gx + gh)
+    return step, lambda z: z, lambda h: h
+
+
+class JaxVmapStep(Step):
+    """JAX: one model's train step (``lax.scan`` over the sequence, head, MSE, ``jax.grad``, Adam in
+    jax.numpy) under ``jax.jit(jax.vmap(...))`` over the M models' stacked weights and data.
+
+    Weights: those of :class:`LoopStep`'s model m (so both compute the same losses up to rounding);
+    data: :func:`case_data` with seed m, as there. Enables JAX's 64-bit mode (float64 needs it;
+    float32 arrays stay float32).
+
+    Parameters
+    ----------
+    cell, size, dtype, num_models : as :class:`LoopStep`.
+    """
+
+    name = "jax_vmap"
+
+    def __init__(self, cell: str, size: tuple[int, int, int, int], dtype: str, num_models: int):
+        import jax
+        import jax.numpy as jnp
+
+        jax.config.update("jax_enable_x64", True)
+        B, T, I, H = size
+        rec, state0, h_of = _jax_cell(cell)
+        models = [s.model.parameters() for s in LoopStep(cell, size, dtype, num_models).steps]
+        names = {"rnn": {"w_ih": "weight_ih_l0", "w_hh": "weight_hh_l0", "b_ih": "bias_ih_l0", "b_hh": "bias_hh_l0"},
+                 "head": {"w": "head.weight", "b": "head.bias"}}
+        self.params = {part: {k: jnp.asarray(np.stack([p[n] for p in models])) for k, n in kn.items()}
+                       for part, kn in names.items()}
+        zeros = jax.tree_util.tree_map(jnp.zeros_like, self.params)
+        self.opt_state = (zeros, zeros, jnp.zeros(num_models, dtype))  # m, v, t per model
+        data = [case_data(size, dtype, seed=m) for m in range(num_models)]
+        self.x = jnp.asarray(np.stack([d[0] for d in data]))  # (M, T, B, I)
+        self.y = jnp.asarray(np.stack([d[1] for d in data]))
+        b1, b2, eps, lr = 0.9, 0.999, 1e-8, MANY_LR
+
+        def loss(p, x, y):
+            z = jnp.zeros((x.shape[1], H), x.dtype)
+            final, _ = jax.lax.scan(lambda s, xt: (rec(p["rnn"], s, xt), None), state0(z), x)
+            pred = h_of(final) @ p["head"]["w"].T + p["head"]["b"]
+            return jnp.mean((pred - y) ** 2)
+
+        def step(p, opt_state, x, y):
+            value, g = jax.value_and_grad(loss)(p, x, y)
+            m, v, t = opt_state
+            t = t + 1
+            m = jax.tree_util.tree_map(lambda m_, g_: b1 * m_ + (1 - b1) * g_, m, g)
+            v = jax.tree_util.tree_map(lambda v_, g_: b2 * v_ + (1 - b2) * g_ * g_, v, g)
+            p = jax.tree_util.tree_map(lambda p_, m_, v_: p_ - lr * (m_ / (1 - b1 ** t))
+                                       / (jnp.sqrt(v_ / (1 - b2 ** t)) + eps), p, m, v)
+            return p, (m, v, t), value
+
+        self._step = jax.jit(jax.vmap(step))
+
+    def train(self):
+        self.params, self.opt_state, losses = self._step(self.params, self.opt_state, self.x, self.y)
+        return losses.block_until_ready()
+
+
+#: side -> (class, the module it needs or None, the reason shown when it is absent).
+_MANY_STEP_CLASSES = {
+    "stack_1t": StackStep, "stack": StackStep, "loop": LoopStep, "torch_loop": TorchLoopStep,
+    "torch_vmap": TorchVmapStep, "jax_vmap": JaxVmapStep,
+}
+_MANY_NEEDS = {"torch_loop": "torch", "torch_vmap": "torch", "jax_vmap": "jax"}
+
+
+def many_steps(case: dict, dtype: str, threads: int, sides: Iterable[str]) -> tuple[dict, dict]:
+    """The steps of a many case (:func:`fastrnn.bench.cases.many_case`) in ``dtype``.
+
+    Parameters
+    ----------
+    case : the many case.
+    dtype : "float32" or "float64".
+    threads : the run's threads; the side "stack" runs on them, "stack_1t" on one thread.
+    sides : subset of :data:`~fastrnn.bench.cases.MANY_SIDES`.
+
+    Returns
+    -------
+    steps : dict
+        side -> :class:`Step`, for the sides that can run here.
+    absent : dict
+        side -> why it is not timed ("not installed", or that fastrnn has no stack).
+    """
+    steps, absent = {}, {}
+    args = (case["cell"], case["size"], dtype, case["num_models"])
+    for side in sides:
+        need = _MANY_NEEDS.get(side)
+        if need is not None and importlib.util.find_spec(need) is None:
+            absent[side] = "not installed"
+        elif side.startswith("stack") and stack_function() is None:
+            absent[side] = "no fastrnn.stack"
+        elif side == "stack_1t":
+            steps[side] = StackStep(*args, threads=1)
+        elif side == "stack":
+            steps[side] = StackStep(*args, threads=threads)
+        else:
+            steps[side] = _MANY_STEP_CLASSES[side](*args)
+    return steps, absent

@@ -2,8 +2,9 @@
 a new process.
 
 Every (backend, mode) of a case is sampled in the same process, the samples of the backends
-interleaved so that machine noise hits them alike (:func:`time_case`). A mode that times under
-other conditions (e.g. with a competing process) belongs here too.
+interleaved so that machine noise hits them alike (:func:`time_case`). :func:`time_contended` takes
+the same samples twice per repeat, once idle and once with a competing CPU-bound process
+(:class:`Competitor`) running, alternated.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -70,6 +72,35 @@ def sample(fn: Callable[[], object], n: int) -> float:
     return (CLOCK() - t0) / n
 
 
+def _prepare(steps: dict, modes: Iterable[str], min_sample_s: float, warmup: int, settle_s: float) -> tuple:
+    """First call, warm-up and calibration of every (backend, mode): ``(fns, out)`` with
+    ``fns[backend, mode] = (fn, calls per sample)`` and ``out[backend, mode] = {"first_call_s",
+    "times_s": []}``."""
+    out = {}
+    fns = {}
+    for backend, step in steps.items():
+        for mode in modes:
+            fn = getattr(step, mode)
+            time.sleep(settle_s)
+            t0 = time.perf_counter()
+            fn()  # first call: JIT compilation or on-disk cache load, first-touch allocations
+            first = time.perf_counter() - t0
+            for _ in range(warmup):
+                fn()
+            fns[backend, mode] = (fn, calibrate(fn, min_sample_s))
+            out[backend, mode] = {"first_call_s": first, "times_s": []}
+    return fns, out
+
+
+def _sample_round(fns: dict, out: dict, settle_s: float) -> None:
+    """One sample of every (backend, mode) of ``fns``, appended to ``out``."""
+    for key, (fn, n) in fns.items():
+        if settle_s:
+            time.sleep(settle_s)
+            fn()
+        out[key]["times_s"].append(sample(fn, n))
+
+
 def time_case(steps: dict, modes: Iterable[str], repeat: int, min_sample_s: float, warmup: int,
               settle_s: float = 0.15) -> dict:
     """Time every (backend, mode) of one case, samples interleaved across backends.
@@ -92,26 +123,170 @@ def time_case(steps: dict, modes: Iterable[str], repeat: int, min_sample_s: floa
     dict
         ``{(backend, mode): {"first_call_s", "times_s"}}``.
     """
-    out = {}
-    fns = {}
-    for backend, step in steps.items():
-        for mode in modes:
-            fn = getattr(step, mode)
-            time.sleep(settle_s)
-            t0 = time.perf_counter()
-            fn()  # first call: JIT compilation or on-disk cache load, first-touch allocations
-            first = time.perf_counter() - t0
-            for _ in range(warmup):
-                fn()
-            fns[backend, mode] = (fn, calibrate(fn, min_sample_s))
-            out[backend, mode] = {"first_call_s": first, "times_s": []}
+    fns, out = _prepare(steps, modes, min_sample_s, warmup, settle_s)
     for _ in range(repeat):
-        for key, (fn, n) in fns.items():
-            if settle_s:
-                time.sleep(settle_s)
-                fn()
-            out[key]["times_s"].append(sample(fn, n))
+        _sample_round(fns, out, settle_s)
     return out
+
+
+def time_contended(steps: dict, modes: Iterable[str], repeat: int, min_sample_s: float, warmup: int,
+                   settle_s: float, competitor: Competitor) -> dict:
+    """Time every (backend, mode) of one case idle and with ``competitor`` running, alternated.
+
+    The first calls and the calibration run idle (the competitor paused); then each of the
+    ``repeat`` rounds takes one sample of every (backend, mode) idle and one busy, in the order
+    idle, busy in even rounds and busy, idle in odd ones, so that a drift of the machine hits both
+    alike. The competitor is paused again at the end.
+
+    Parameters
+    ----------
+    steps, modes, repeat, min_sample_s, warmup, settle_s : as :func:`time_case`.
+    competitor : a started :class:`Competitor`.
+
+    Returns
+    -------
+    dict
+        ``{"idle": {(backend, mode): {"first_call_s", "times_s"}}, "busy": {...}}``, each as
+        :func:`time_case` returns it (the busy ones without a first call of their own: ``first_call_s``
+        is the idle one).
+    """
+    competitor.pause()
+    fns, idle = _prepare(steps, modes, min_sample_s, warmup, settle_s)
+    busy = {k: {"first_call_s": v["first_call_s"], "times_s": []} for k, v in idle.items()}
+    try:
+        for r in range(repeat):
+            for cond in (("idle", "busy") if r % 2 == 0 else ("busy", "idle")):
+                if cond == "busy":
+                    competitor.resume()
+                    _sample_round(fns, busy, max(settle_s, _RESUME_S))
+                    competitor.pause()
+                else:
+                    _sample_round(fns, idle, settle_s)
+    finally:
+        competitor.pause()
+    return {"idle": idle, "busy": busy}
+
+
+#: The kinds of :class:`Competitor`.
+COMPETITORS = ("blas", "python")
+#: Seconds a resumed competitor gets to be back on a core before a busy sample.
+_RESUME_S = 0.05
+_COMPETITOR_SCRIPT = r"""
+import ctypes, os, signal, sys
+parent, kind = int(sys.argv[1]), sys.argv[2]
+try:  # Linux: the kernel kills this process when its parent ends, however it ends (even stopped)
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+except Exception:
+    pass
+if kind == "blas":
+    import numpy as np
+    a = np.random.default_rng(0).standard_normal((256, 256)).astype(np.float32)
+    b = a.T.copy()
+    def work():
+        for _ in range(20):
+            a @ b
+else:
+    def work():
+        for _ in range(100000):
+            pass
+sys.stdout.write("ready\n")
+sys.stdout.flush()
+while os.getppid() == parent:  # elsewhere: stop when the parent is gone
+    work()
+"""
+
+
+class Competitor:
+    """A child process that keeps one core busy, for timing under contention.
+
+    ``kind`` "blas": NumPy multiplies 256 x 256 float32 matrices in a loop on one OpenBLAS thread;
+    "python": a pure-Python busy loop. Use it as a context manager (or :meth:`start` /
+    :meth:`stop`): the child is killed and reaped on every way out of the block, an exception or
+    Ctrl-C included; if this process dies without clean-up (SIGKILL), the kernel kills the child
+    too (Linux's parent-death signal; elsewhere the child notices within milliseconds that its
+    parent is gone and exits, unless it is paused). :meth:`pause` and :meth:`resume` stop and
+    continue it (SIGSTOP / SIGCONT), so idle and busy samples can alternate without a new process.
+
+    Parameters
+    ----------
+    kind : one of :data:`COMPETITORS`.
+
+    Raises
+    ------
+    ValueError
+        On another kind.
+    """
+
+    def __init__(self, kind: str = "blas"):
+        if kind not in COMPETITORS:
+            raise ValueError(f"the competing process must be one of {', '.join(COMPETITORS)}; got {kind!r}")
+        self.kind = kind
+        self.proc = None
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id while it runs, else None."""
+        return self.proc.pid if self.proc is not None else None
+
+    def describe(self) -> str:
+        """What the child does, in a sentence."""
+        work = ("NumPy multiplies 256 x 256 float32 matrices on one OpenBLAS thread" if self.kind == "blas"
+                else "a pure-Python busy loop")
+        return f"one child process keeping a core busy: {work}; paused (SIGSTOP) while idle samples are taken"
+
+    def start(self) -> Competitor:
+        """Start the child (running) and wait until it works; returns ``self``.
+
+        Raises
+        ------
+        RuntimeError
+            If the child cannot be started or ends at once, or on a system without SIGSTOP.
+        """
+        if not hasattr(signal, "SIGSTOP"):
+            raise RuntimeError("timing under contention needs SIGSTOP/SIGCONT (Linux or macOS)")
+        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        self.proc = subprocess.Popen([sys.executable, "-c", _COMPETITOR_SCRIPT, str(os.getpid()), self.kind],
+                                     env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        try:
+            line = self.proc.stdout.readline()
+            if line.strip() != "ready":
+                err = self.proc.stderr.read()[-500:] if self.proc.poll() is not None else ""
+                raise RuntimeError(f"the competing {self.kind} process did not start: {err or line!r}")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def pause(self) -> None:
+        """Stop the child (SIGSTOP); its core is free."""
+        if self.proc is not None:
+            os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let the child run again (SIGCONT)."""
+        if self.proc is not None:
+            os.kill(self.proc.pid, signal.SIGCONT)
+
+    def stop(self) -> None:
+        """Kill and reap the child (if it runs); safe to call more than once."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        try:
+            proc.kill()  # SIGKILL ends a stopped process too
+        except ProcessLookupError:
+            pass
+        proc.wait()
+        for f in (proc.stdout, proc.stderr):
+            if f is not None:
+                f.close()
+
+    def __enter__(self) -> Competitor:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
 
 
 _STARTUP_SCRIPT = r"""

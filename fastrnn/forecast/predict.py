@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from fastrnn.forecast.config import READ_SETTINGS, RunError, check_positive_int
-from fastrnn.forecast.job import TrainResult, iso_date
+from fastrnn.forecast.job import TrainResult, iso_date, predict_mean
 
 #: Newest format of ``preprocessing.json`` (2: calendar features; runs without them are still
 #: written as format 1, which older readers understand).
@@ -171,7 +171,10 @@ def _check_run_info(info, where: str, model=None, metrics=None) -> None:
             raise bad("'calendar'", f"{str(model.input_size == 3).lower()} for this model.npz "
                       f"({model.input_size} input(s) per step; 3 with calendar features, 1 "
                       f"without)", calendar)
-        if model.hidden_size % ensemble:
+        stacked = getattr(model, "num_models", None)  # a stack of the members; else one merged model
+        if stacked is not None and stacked != ensemble:
+            raise bad("'ensemble'", f"{stacked}, the number of members in this model.npz", ensemble)
+        if stacked is None and model.hidden_size % ensemble:
             raise bad("'ensemble'", f"a divisor of the model's hidden size {model.hidden_size} "
                       f"(the members side by side)", ensemble)
         if model.output_size != 1 or model.return_sequences:
@@ -319,7 +322,7 @@ def forecast(run: Run, values, steps: int, dates=None) -> np.ndarray:
         x = np.asarray(window[-L:], dtype=np.float64).reshape(1, L, 1)
         if feats is not None:
             x = np.concatenate([x, feats[None, k:k + L]], axis=2)
-        out_scaled[k] = float(run.model.predict(x)[0, 0])
+        out_scaled[k] = float(predict_mean(run.model, x)[0, 0])
         window.append(out_scaled[k])
     z = scaler.inverse_transform(out_scaled)
     if use_diff:

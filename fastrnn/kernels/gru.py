@@ -17,6 +17,7 @@ from numba import njit, prange
 from fastrnn.kernels._gemm import is_zero, recurrent_product, weight_gradients
 from fastrnn.kernels._jit import JIT, PARALLEL_JIT
 from fastrnn.kernels.activations import sigmoid, tanh
+from fastrnn.kernels._gemm import hidden_gradient, recurrent_weights  # the per-step products
 
 
 # --------------------------------------------------------------------------------------------------
@@ -66,9 +67,10 @@ def _forward_loop(w_hh, bias, hs, acts, hns):
     """The time loop: per step one GEMM ``h_{t-1} @ W_hh^T``, then the gates. ``bias`` from
     :func:`_biases`; ``acts`` holds W_ih x_t on entry."""
     rec = np.empty((hs.shape[1], acts.shape[2]), dtype=acts.dtype)  # W_hh h_{t-1}
+    w_rec = recurrent_weights(w_hh, hs.shape[1])  # packed once per sequence (if the shape uses it)
     h0_is_zero = is_zero(hs[0])
     for t in range(acts.shape[0]):
-        recurrent_product(hs[t], w_hh, rec, t == 0 and h0_is_zero)
+        recurrent_product(hs[t], w_rec, rec, t == 0 and h0_is_zero)
         _forward_step(acts[t], rec, bias, hs[t], hs[t + 1], hns[t])
 
 
@@ -149,7 +151,7 @@ def _backward_loop(w_hh, hs, acts, hns, d_out, dh, dgi, dgh, dhs, db, need_dh0):
         _backward_step(acts[t], hns[t], hs[t], d_out_t, dh, dgi[t], dgh[t], dhs[t], dh_z, db_t)
         db += db_t  # summed per step, then over steps (as the reference does)
         if t > 0 or need_dh0:
-            np.dot(dgh[t], w_hh, dh)
+            hidden_gradient(dgh[t], w_hh, dh)
             dh += dh_z
 
 

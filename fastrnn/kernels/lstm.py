@@ -15,6 +15,7 @@ from numba import njit, prange
 from fastrnn.kernels._gemm import is_zero, recurrent_product, weight_gradients
 from fastrnn.kernels._jit import JIT, PARALLEL_JIT
 from fastrnn.kernels.activations import sigmoid, tanh
+from fastrnn.kernels._gemm import hidden_gradient, recurrent_weights  # the per-step products
 
 
 # --------------------------------------------------------------------------------------------------
@@ -55,9 +56,10 @@ def _forward_loop(w_hh, bias, hs, cs, tcs, acts):
     """The time loop: per step one GEMM ``h_{t-1} @ W_hh^T``, then the gates. ``bias = b_ih + b_hh``;
     ``acts`` holds W_ih x_t on entry."""
     rec = np.empty((hs.shape[1], acts.shape[2]), dtype=acts.dtype)  # W_hh h_{t-1}
+    w_rec = recurrent_weights(w_hh, hs.shape[1])  # packed once per sequence (if the shape uses it)
     h0_is_zero = is_zero(hs[0])
     for t in range(acts.shape[0]):
-        recurrent_product(hs[t], w_hh, rec, t == 0 and h0_is_zero)
+        recurrent_product(hs[t], w_rec, rec, t == 0 and h0_is_zero)
         _forward_step(acts[t], rec, bias, cs[t], cs[t + 1], tcs[t], hs[t + 1])
 
 
@@ -137,7 +139,7 @@ def _backward_loop(w_hh, cs, tcs, acts, d_out, dh, dc, da, dhs, db, need_dh0):
         _backward_step(acts[t], tcs[t], cs[t], d_out_t, dh, dc, da[t], dhs[t], db_t)
         db += db_t  # summed per step, then over steps (as the reference does)
         if t > 0 or need_dh0:
-            np.dot(da[t], w_hh, dh)
+            hidden_gradient(da[t], w_hh, dh)
 
 
 @njit(**JIT)

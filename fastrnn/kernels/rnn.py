@@ -33,6 +33,7 @@ from numba import njit, prange
 from fastrnn.kernels._gemm import is_zero, recurrent_product, weight_gradients
 from fastrnn.kernels._jit import JIT, PARALLEL_JIT
 from fastrnn.kernels.activations import tanh
+from fastrnn.kernels._gemm import hidden_gradient, recurrent_weights  # the per-step products
 
 # --------------------------------------------------------------------------------------------------
 # forward
@@ -70,9 +71,10 @@ def _forward_setup(x, w_ih, h0, hs):
 def _forward_loop(w_hh, bias, relu, hs):
     """The time loop: per step ``h_{t-1} @ W_hh^T`` and the activation."""
     rec = np.empty((hs.shape[1], hs.shape[2]), dtype=hs.dtype)  # W_hh h_{t-1}
+    w_rec = recurrent_weights(w_hh, hs.shape[1])  # packed once per sequence (if the shape uses it)
     h0_is_zero = is_zero(hs[0])
     for t in range(hs.shape[0] - 1):
-        recurrent_product(hs[t], w_hh, rec, t == 0 and h0_is_zero)
+        recurrent_product(hs[t], w_rec, rec, t == 0 and h0_is_zero)
         _forward_step(hs[t + 1], rec, bias, relu)
 
 
@@ -138,7 +140,7 @@ def _backward_loop(w_hh, hs, relu, d_out, dh, da, dhs, db, need_dh0):
         _backward_step(hs[t + 1], d_out_t, dh, da[t], dhs[t], db_t, relu)
         db += db_t  # summed per step, then over steps (as the reference does)
         if t > 0 or need_dh0:
-            np.dot(da[t], w_hh, dh)
+            hidden_gradient(da[t], w_hh, dh)
 
 
 @njit(**JIT)

@@ -1,0 +1,184 @@
+"""``fastrnn train`` and ``fastrnn predict`` on a panel (many series): the shipped panels
+(``--dataset tourism|retail``) or a CSV with ``--id-column``.
+
+Only ``click`` at module level, as in :mod:`fastrnn.cli.forecast`; the work is
+:func:`fastrnn.forecast.panel_job.backtest` and :mod:`fastrnn.forecast.panel_runs`.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+import click
+
+#: The shipped panels (a literal copy of ``fastrnn.forecast.datasets.panel_names()``, which imports
+#: pandas; tests/test_panel_job.py checks that they agree). Their defaults are
+#: ``fastrnn.forecast.panel_job.PANEL_DEFAULTS``.
+PANELS = ("tourism", "retail")
+
+#: Options of the single-series train that a panel run does not take.
+_SINGLE_ONLY = ("optimizer", "backend", "transform", "scaler", "calendar", "ensemble", "resume", "start", "end",
+                "no_header")
+
+
+def is_panel(dataset, id_column) -> bool:
+    """Whether ``fastrnn train`` was asked for a panel: a shipped panel's name, or ``--id-column``.
+
+    Parameters
+    ----------
+    dataset : str or None
+    id_column : str or None
+
+    Returns
+    -------
+    bool
+    """
+    return id_column is not None or dataset in PANELS
+
+
+def train(*, dataset, csv, id_column, column, date_column, read, horizon, windows, step, strategy, multi,
+          settings, single_only, out, plot, errors) -> None:
+    """Run a panel backtest and write its run folder; print the table.
+
+    ``settings``: the model options given (PanelConfig fields); ``single_only``: option name ->
+    value of the single-series options (refused when given); ``errors``: the CLI's input-error
+    handling ``(exception types, handler)``.
+    """
+    given = [name for name, v in single_only.items() if v not in (None, False)]
+    if given:
+        names = ", ".join("--" + n.replace("_", "-") for n in given)
+        raise click.UsageError(f"{names} {'does' if len(given) == 1 else 'do'} not apply to a panel run "
+                               f"(--id-column or a panel dataset)")
+    from fastrnn.forecast import panel as _panel
+    from fastrnn.forecast import panel_job, panel_runs
+    from fastrnn.forecast.datasets import load_panel
+    from fastrnn.forecast.panel_model import PanelConfig
+    from fastrnn.forecast.runs import Staging
+
+    input_errors, handle = errors
+    staging = None
+    try:
+        if csv is not None:
+            pan = _panel.read_csv(csv, id_column=id_column, date_column=date_column, column=column, **read)
+        else:
+            if dataset not in PANELS:
+                raise click.UsageError(f"--id-column goes with --csv (the shipped panels are "
+                                       f"{', '.join(PANELS)}); got --dataset {dataset}")
+            pan = load_panel(dataset)
+        shipped = panel_job.PANEL_DEFAULTS.get(dataset) if csv is None else None
+        H = horizon or (shipped["horizon"] if shipped else pan.season if pan.season and pan.season > 1 else 8)
+        if windows is None:
+            windows = shipped["windows"] if shipped else panel_job.GENERIC_WINDOWS
+        cfg_kw = {**(shipped["config"] if shipped else {}), **{k: v for k, v in settings.items() if v is not None}}
+        cfg_kw.setdefault("look_back", panel_job.default_look_back(H, pan.season))
+        if cfg_kw.get("clip_norm") == 0:
+            cfg_kw["clip_norm"] = None
+        cfg = PanelConfig(**cfg_kw)
+        # A shipped panel's default run (one origin) uses the strategy chosen for it offline; with
+        # validation origins, or for a CSV, the strategy is chosen on them unless given.
+        offline = shipped is not None and windows == 1
+        strategy = strategy or (cfg.strategy if offline else "auto")
+        multi = multi or (cfg.multi if offline else "auto")
+        staging = Staging(out) if out is not None else Staging.fresh(pan.name, cfg.model)
+        lengths = pan.lengths()
+        click.echo(f"{pan.name} ({len(pan)} series, {lengths.min()}-{lengths.max()} points, {pan.freq}, season "
+                   f"{pan.season or 'none'}): {cfg.model.upper()} hidden {cfg.hidden}, look-back {cfg.look_back}, "
+                   f"horizon {H}, {windows} origin(s) {step or H} apart (the last is the test part)")
+        result = panel_job.backtest(pan, H, windows=windows, step=step, config=cfg, strategy=strategy, multi=multi,
+                                    progress=lambda text: click.echo(f"  {text} ...", err=True))
+        note = panel_runs.write(result, staging.path, plot)
+        path = staging.commit()
+    except BaseException as exc:
+        if staging is not None:
+            staging.discard()
+        if isinstance(exc, input_errors):
+            raise handle(exc, csv) from None
+        raise
+    for n in result.notes:
+        click.echo(n if n.startswith("Note:") else f"Note: {n}", err=True)
+    if note:
+        click.echo(f"Note: {note}", err=True)
+    click.echo(format_table(result))
+    files = ["model.npz", "panel.json", "metrics.json", "per_series.csv", "forecasts.csv"] + (
+        ["forecast.png", "mase.png"] if plot and not note else [])
+    click.echo(f"Saved {path}/  ({', '.join(files)})")
+    click.echo(f"Forecast beyond the data: fastrnn predict --model {shlex.quote(str(path))}")
+
+
+def format_table(result) -> str:
+    """The test table: every model's mean MASE, sMAPE, RMSSE, MAE, RMSE and share beating seasonal naive.
+
+    Parameters
+    ----------
+    result : PanelResult
+
+    Returns
+    -------
+    str
+    """
+    p = result.plan
+    used, skipped = len(p.used), len(p.skipped)
+    lines = [f"Test: the last {p.horizon} points of {used} series"
+             + (f" ({skipped} too short, skipped)" if skipped else "") + ", mean over series"]
+    if result.selection:
+        chosen = f"{result.config.strategy}/{result.config.multi}"
+        sel = ", ".join(f"{k} {v:.3f}" for k, v in result.selection.items())
+        lines.append(f"Chosen on the validation origin(s) by mean MASE: {chosen} ({sel})")
+    table = result.table()
+    labels = {"model": f"fastrnn {result.config.model.upper()} ({result.config.strategy}, {result.config.multi})",
+              "naive": "naive", "seasonal_naive": "seasonal naive", "linear_ar_pooled": "linear AR (pooled)",
+              "linear_ar_local": "linear AR (per series)", "auto_ets": "AutoETS", "auto_theta": "AutoTheta",
+              "auto_arima": "AutoARIMA"}
+    head = f"  {'':38s} {'MASE':>7s} {'sMAPE':>7s} {'RMSSE':>7s} {'MAE':>10s} {'RMSE':>10s}"
+    has_share = any("beats_snaive" in r for r in table.values())
+    lines.append(head + ("  beats snaive" if has_share else ""))
+    for name, row in table.items():
+        line = (f"  {labels.get(name, name):38s} {row['mase']:7.3f} {row['smape']:7.2f} {row['rmsse']:7.3f} "
+                f"{row['mae']:10.4g} {row['rmse']:10.4g}")
+        if has_share and name != "seasonal_naive":
+            line += f"  {100 * row['beats_snaive']:5.0f} %"
+        lines.append(line)
+    secs = result.seconds
+    lines.append(f"Time: fastrnn {secs['model']:.1f} s (selection and test fit), baselines "
+                 + ", ".join(f"{labels.get(k, k)} {v:.1f} s" for k, v in secs.items() if k != "model"))
+    return "\n".join(lines)
+
+
+def predict(model_path, *, dataset, csv, id_column, column, date_column, read, output, force, errors) -> None:
+    """Write (or print) the next horizon of every series of a panel run as a long CSV
+    ``id, date, step, forecast``."""
+    import json
+    from pathlib import Path
+
+    from fastrnn.forecast import panel as _panel
+    from fastrnn.forecast import panel_runs
+    from fastrnn.forecast.datasets import load_panel
+
+    input_errors, handle = errors
+    try:
+        info = json.loads((Path(model_path) / "panel.json").read_text())
+        if csv is not None:
+            pan = _panel.read_csv(csv, id_column=id_column, date_column=date_column, column=column, **read)
+        else:
+            name = dataset or info.get("dataset")
+            if name not in PANELS:
+                raise click.UsageError("this panel run was trained on a CSV file; pass it with --csv PATH "
+                                       "--id-column ...")
+            pan = load_panel(name)
+        frame = panel_runs.predict(model_path, pan)
+    except input_errors as exc:
+        raise handle(exc, csv) from None
+    if output is None:
+        click.echo(frame.to_csv(index=False).rstrip("\n"))
+        return
+    out = Path(output)
+    if out.exists() and not force:
+        raise click.ClickException(f"{output} exists; pass --force to replace it, or another --output")
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        frame.to_csv(tmp, index=False)
+        tmp.replace(out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise click.ClickException(f"cannot write {output} ({exc.strerror or exc}); pass a writable --output") from None
+    click.echo(f"Wrote {output} ({len(frame)} rows: {frame['id'].nunique()} series x {frame['step'].max()} steps)")

@@ -1,0 +1,344 @@
+"""The panel job: a recurrent forecaster for many series, judged by a rolling-origin backtest
+against the baselines on exactly the same windows.
+
+    from fastrnn.forecast import panel, panel_job
+    result = panel_job.backtest(panel.load("tourism"), horizon=8, windows=2)
+    result.table()            # mean MASE, sMAPE, RMSSE, MAE, RMSE of the model and every baseline
+
+Protocol (:mod:`fastrnn.forecast.backtest`): ``windows`` origins at the end of every series,
+``step`` apart; the last is the test part, the others are validation origins. The model is fitted
+afresh at every origin on the data before it (:mod:`fastrnn.forecast.panel_model`; its early
+stopping uses the last ``horizon`` points of that data). With ``strategy="auto"`` or
+``multi="auto"``, every candidate (global / local model, direct / recursive horizon) is scored on
+the validation origins only (mean MASE over series and origins), and the best is fitted at the
+test origin; with one window there is no validation origin, and the stated defaults (global,
+direct) are used. The test part is never used for a choice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from fastrnn.forecast import backtest as _backtest
+from fastrnn.forecast import metrics as _metrics
+from fastrnn.forecast import panel_model as _pm
+
+#: The defaults stated in advance, used when there is no validation origin to choose on.
+DEFAULT_STRATEGY, DEFAULT_MULTI = "global", "direct"
+
+#: Per shipped panel: the horizon (FPP3's: two years), the windows of a default run, and the
+#: forecaster's settings, chosen by ``benchmarks/panel_selection.py`` on the two validation origins
+#: of a 3-origin backtest (never the test origin); results in benchmarks/panel-selection-*.json.
+#: A default run backtests on the test origin only (``windows=1``): the choice was made offline.
+#: Retail: hidden 32, the best validation candidate whose default run stays within a minute on
+#: 2 cores (hidden 64, 1 % better on validation, took 68 s in all; benchmarks/README.md).
+PANEL_DEFAULTS = {
+    "tourism": {"horizon": 8, "windows": 1,
+                "config": {"hidden": 32, "window_level": True, "strategy": "global", "multi": "direct"}},
+    "retail": {"horizon": 24, "windows": 1,
+               "config": {"hidden": 32, "window_level": True, "strategy": "global", "multi": "direct"}},
+}
+#: A CSV panel: one validation origin on which the strategy is chosen, and the test origin.
+GENERIC_WINDOWS = 2
+
+
+def default_look_back(horizon: int, season: int | None) -> int:
+    """Inputs per window when none is given: two seasons, and at least the horizon (8 without a season).
+
+    Parameters
+    ----------
+    horizon : int
+        Steps forecast.
+    season : int or None
+        The panel's season.
+
+    Returns
+    -------
+    int
+    """
+    base = 2 * season if season and season > 1 else 8
+    return max(base, horizon)
+
+
+@dataclass
+class PanelResult:
+    """What :func:`backtest` produces.
+
+    Attributes
+    ----------
+    panel : Panel
+        The data (:class:`fastrnn.forecast.panel.Panel`).
+    plan : fastrnn.forecast.backtest.Plan
+        The windows; ``plan.used`` / ``plan.skipped`` say which series were used.
+    config : PanelConfig
+        The chosen forecaster's settings.
+    selection : dict
+        ``"strategy/multi"`` -> mean validation MASE of each candidate (empty without a choice).
+    forecasts : dict[str, np.ndarray]
+        ``"model"`` and every baseline -> ``(len(plan.used), windows, horizon)``.
+    scores : dict[str, Scores]
+        Name -> :class:`fastrnn.forecast.metrics.Scores` on the test origin.
+    seconds : dict[str, float]
+        Name -> wall time (the model: its selection and test fit).
+    fitted : PanelForecaster
+        The model fitted at the test origin (what ``model.npz`` stores).
+    notes : list of str
+        Baselines that did not run, and why.
+    """
+
+    panel: object
+    plan: object
+    config: _pm.PanelConfig
+    selection: dict
+    forecasts: dict
+    scores: dict
+    seconds: dict
+    fitted: _pm.PanelForecaster
+    notes: list = field(default_factory=list)
+
+    def table(self) -> dict[str, dict[str, float]]:
+        """Mean metrics of the model and every baseline on the test origin.
+
+        Returns
+        -------
+        dict[str, dict[str, float]]
+            Name -> metric -> mean over series, with ``"beats_snaive"``: the share of series on which
+            the MASE is lower than seasonal naive's (when that baseline ran).
+        """
+        ref = self.scores.get("seasonal_naive")
+        out = {}
+        for name, sc in self.scores.items():
+            row = dict(sc.mean)
+            if ref is not None:
+                row["beats_snaive"] = _metrics.share_better(sc.per_series["mase"], ref.per_series["mase"])[0]
+            out[name] = row
+        return out
+
+
+def _forecast_job(job):
+    """One validation fit (a :func:`fastrnn.parallel.map_jobs` job): ``(histories, horizon, config)``
+    -> the forecasts ``(S, horizon)``."""
+    histories, horizon, config = job
+    return _pm.fit(histories, horizon, config).forecast()
+
+
+def _label(progress, w, p, c):
+    """The epoch bar's label of the fit at origin ``w`` (None without progress)."""
+    if not progress:
+        return None
+    return f"{'test' if w == p.test else 'validation'} origin {w + 1}/{p.windows}, {c.strategy} {c.multi}"
+
+
+def _mean_mase(p, series, forecasts, season, windows):
+    scores = _backtest.score_windows(p, series, forecasts, season)
+    return float(np.nanmean([scores[w].per_series["mase"] for w in windows]))
+
+
+def backtest(panel, horizon: int, windows: int = 1, step: int | None = None,
+             config: _pm.PanelConfig | None = None, strategy: str = "auto", multi: str = "auto",
+             statistical: bool = True, arima: bool = False, progress=None) -> PanelResult:
+    """Fit and score the panel forecaster and the baselines on the rolling origins (module docstring).
+
+    Parameters
+    ----------
+    panel : Panel
+        The series (:mod:`fastrnn.forecast.panel`).
+    horizon : int
+        Steps forecast from each origin.
+    windows : int, default 1
+        Origins per series; the last is the test part.
+    step : int or None, default None
+        Distance between origins (default: ``horizon``).
+    config : PanelConfig or None
+        The forecaster's settings (``look_back`` default: :func:`default_look_back`); its
+        ``strategy`` and ``multi`` are overridden by the arguments below unless they are ``"auto"``.
+    strategy : {"auto", "global", "local"}
+        ``"auto"``: chosen on the validation origins.
+    multi : {"auto", "direct", "recursive"}
+        ``"auto"``: chosen on the validation origins.
+    statistical, arima : bool
+        Baselines from statsforecast (AutoETS, AutoTheta; AutoARIMA) when it is installed.
+    progress : callable or None
+        Called with a short text before each fit (the CLI shows it).
+
+    Returns
+    -------
+    PanelResult
+
+    Raises
+    ------
+    DataError
+        No series is long enough for the protocol (the message names the length needed).
+    ValueError
+        Bad settings.
+    """
+    from fastrnn.forecast.panel_baselines import panel_baselines
+
+    series, season = panel.values, panel.season
+    for name, value, choices in (("strategy", strategy, ("auto", *_pm.STRATEGIES)),
+                                 ("multi", multi, ("auto", *_pm.MULTI))):
+        if value not in choices:
+            raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+    cfg = config or _pm.PanelConfig(look_back=default_look_back(horizon, season))
+    # the plan's look-back: the forecaster's, plus the horizon its early stopping holds out
+    p = _backtest.plan(series, cfg.look_back + horizon, horizon, windows, step)
+    strategies = _pm.STRATEGIES if strategy == "auto" else (strategy,)
+    multis = _pm.MULTI if multi == "auto" else (multi,)
+    candidates = [replace(cfg, strategy=s, multi=m) for s in strategies for m in multis]
+    t0 = time.perf_counter()
+    fc = np.full((len(p.used), p.windows, p.horizon), np.nan)
+    selection = {}
+    if len(candidates) > 1 and p.validation:
+        from fastrnn.parallel import map_jobs
+
+        # every (candidate, validation origin) is an independent job: in parallel processes
+        # (fastrnn.parallel; --jobs), each result independent of where it ran
+        jobs = [(p.histories(series, w), horizon, c) for c in candidates for w in p.validation]
+        if progress:
+            progress(f"{len(jobs)} validation fits ({len(candidates)} candidates x {len(p.validation)} origin(s))")
+        results = iter(map_jobs(_forecast_job, jobs, progress=bool(progress)))
+        per_candidate = {}
+        for c in candidates:
+            f = np.full_like(fc, np.nan)
+            for w in p.validation:
+                f[:, w] = next(results)
+            selection[f"{c.strategy}/{c.multi}"] = _mean_mase(p, series, f, season, p.validation)
+            per_candidate[c] = f
+        chosen = min(candidates, key=lambda c: selection[f"{c.strategy}/{c.multi}"])
+        fc[:, :-1] = per_candidate[chosen][:, :-1]
+    else:
+        chosen = candidates[0] if len(candidates) == 1 else replace(cfg, strategy=DEFAULT_STRATEGY,
+                                                                    multi=DEFAULT_MULTI)
+        for w in p.validation:
+            if progress:
+                progress(f"validation origin {w + 1}/{p.windows}")
+            fit = _pm.fit(p.histories(series, w), horizon, chosen, progress=_label(progress, w, p, chosen))
+            fc[:, w] = fit.forecast()
+    if progress:
+        progress(f"test origin: {chosen.strategy} {chosen.multi}")
+    fitted = _pm.fit(p.histories(series, p.test), horizon, chosen, progress=_label(progress, p.test, p, chosen))
+    fc[:, p.test] = fitted.forecast()
+    seconds = {"model": time.perf_counter() - t0}
+    if progress:
+        progress("baselines")
+    base = panel_baselines(p, series, season, look_back=cfg.look_back, statistical_models=statistical, arima=arima)
+    forecasts = {"model": fc, **base.forecasts}
+    seconds.update(base.seconds)
+    scores = {name: _backtest.score_windows(p, series, f, season)[p.test] for name, f in forecasts.items()}
+    return PanelResult(panel=panel, plan=p, config=chosen, selection=selection, forecasts=forecasts,
+                       scores=scores, seconds=seconds, fitted=fitted, notes=list(base.notes))
+
+
+def ids_used(result: PanelResult) -> Sequence[str]:
+    """The ids of the series the backtest used, in the order of its arrays.
+
+    Parameters
+    ----------
+    result : PanelResult
+
+    Returns
+    -------
+    list of str
+    """
+    return [result.panel.ids[i] for i in result.plan.used]
+
+
+class PanelFit:
+    """What :func:`fit_panel` returns: the backtest's result and a forecaster for the future.
+
+    Parameters
+    ----------
+    result : PanelResult
+        The backtest (:attr:`result`; :meth:`table` its test metrics).
+
+    Attributes
+    ----------
+    result : PanelResult
+    """
+
+    def __init__(self, result: PanelResult) -> None:
+        self.result = result
+
+    def table(self):
+        """The test metrics of the model and every baseline (:meth:`PanelResult.table`).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per forecaster (``model`` first), one column per metric.
+        """
+        import pandas as pd
+
+        return pd.DataFrame(self.result.table()).T
+
+    def predict(self):
+        """The next ``horizon`` points of every series after the end of its data, by the model
+        fitted at the test origin (each series' scaling as fitted there).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Long, Nixtla's names: ``unique_id, ds, y_hat`` (and ``step``).
+        """
+        import pandas as pd
+
+        r = self.result
+        f = r.fitted
+        ids = ids_used(r)
+        forecaster = _pm.PanelForecaster(f.config, f.horizon, f.model, f.scalers,
+                                         [np.asarray(r.panel.values[i], dtype=np.float64) for i in r.plan.used])
+        out = forecaster.forecast()
+        rows = []
+        for k, i in enumerate(r.plan.used):
+            last = r.panel.dates(i)[-1]
+            ahead = pd.date_range(last, periods=f.horizon + 1, freq=r.panel.freq)[1:]
+            rows += [(ids[k], ahead[s], s + 1, float(out[k, s])) for s in range(f.horizon)]
+        return pd.DataFrame(rows, columns=["unique_id", "ds", "step", "y_hat"])
+
+
+def fit_panel(df, horizon: int, windows: int = 2, step: int | None = None, id_column=None,
+              date_column: str | None = None, value_column: str | None = None, strategy: str = "auto",
+              multi: str = "auto", statistical: bool = True, **settings) -> PanelFit:
+    """Backtest a recurrent forecaster on a panel DataFrame and keep it for forecasting.
+
+        import fastrnn.forecast as ff
+        fit = ff.fit_panel(df, horizon=8)          # df: unique_id, ds, y (or id/date/value columns)
+        print(fit.table())                          # the model and the baselines on the test origin
+        future = fit.predict()                      # unique_id, ds, step, y_hat
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Long (Nixtla's ``unique_id, ds, y`` as is, or named columns) or wide (a date column and one
+        column per series): :func:`fastrnn.forecast.panel.from_frame`.
+    horizon : int
+        Steps to forecast.
+    windows, step, strategy, multi, statistical
+        As :func:`backtest` takes them.
+    id_column, date_column, value_column
+        As :func:`fastrnn.forecast.panel.from_frame` takes them.
+    **settings
+        :class:`fastrnn.forecast.panel_model.PanelConfig` fields (``hidden``, ``epochs``, ...).
+
+    Returns
+    -------
+    PanelFit
+
+    Raises
+    ------
+    DataError
+        The frame is not a readable panel, or no series is long enough.
+    ValueError
+        Bad settings.
+    """
+    from fastrnn.forecast import panel as _panel
+
+    pan = _panel.from_frame(df, id_column=id_column, date_column=date_column, value_column=value_column)
+    settings.setdefault("look_back", default_look_back(horizon, pan.season))
+    cfg = _pm.PanelConfig(**settings)
+    return PanelFit(backtest(pan, horizon, windows=windows, step=step, config=cfg, strategy=strategy, multi=multi,
+                             statistical=statistical))

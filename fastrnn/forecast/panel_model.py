@@ -1,0 +1,321 @@
+"""Recurrent forecasters for many series: global and local models, direct and recursive horizons.
+
+Works on plain data, like :mod:`fastrnn.forecast.backtest`: ``histories`` is a list of 1-D float
+arrays (the data of each series before a forecast origin) and a forecaster returns ``(S, H)``
+forecasts, the next ``H`` points of every series. So :func:`forecaster` plugs into
+:func:`fastrnn.forecast.backtest.forecast_windows` beside the baselines.
+
+Every series is scaled by the statistics of its own history (mean and standard deviation; the
+forecasts are scaled back), so one model can learn from series of any level. Windows are
+``look_back`` scaled values in, the next value(s) out:
+
+* ``strategy="global"``: one model trained on the windows of every series (M5's winners, and
+  neuralforecast's models, are global);
+* ``strategy="local"``: one model per series, trained together as a :func:`fastrnn.stack` (each
+  model exactly as it would train alone);
+* ``multi="direct"``: the head has ``H`` outputs, the next ``H`` points at once;
+* ``multi="recursive"``: one output, the next point, fed back as input ``H`` times.
+
+Options: ``transform="log"`` (positive series: the model sees log values; forecasts are mapped
+back with ``exp``), ``window_level=True`` (every window's inputs and targets are taken relative to
+its last input, so the model learns changes, not levels) and ``ensemble=E`` (E models with seeds
+``seed .. seed+E-1`` per global model or per series, trained in one stack, forecasts averaged).
+
+Early stopping uses the last ``H`` points of each history as validation targets (the windows whose
+targets fall there); the model trains on the windows before them, so a history needs at least
+``look_back + 2 H`` points (:func:`min_history`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+#: Model strategies: one model for all series, or one per series.
+STRATEGIES = ("global", "local")
+#: Horizon strategies: all steps at once, or one step fed back.
+MULTI = ("direct", "recursive")
+
+
+@dataclass(frozen=True)
+class PanelConfig:
+    """Settings of a panel forecaster. Every field is a constructor argument.
+
+    Parameters
+    ----------
+    model : str
+        "lstm", "gru" or "rnn".
+    hidden, layers, look_back, epochs, batch_size : int
+        Hidden units, layers, inputs per window, most epochs, windows per update.
+    lr : float
+        Adam's learning rate.
+    patience : int
+        Epochs without a better validation loss before stopping (0: never stop early).
+    clip_norm : float or None
+        Gradient-norm clipping.
+    strategy : str
+        One of :data:`STRATEGIES`.
+    transform : str
+        "none" or "log" (every series positive).
+    window_level : bool
+        Inputs and targets relative to each window's last input.
+    ensemble : int
+        Models averaged per global model or per series.
+    multi : str
+        One of :data:`MULTI`.
+    seed : int
+        Seed of the weights and the shuffling (series ``k`` of a local strategy: ``seed + k``).
+    dtype : str
+        "float32" or "float64".
+    """
+
+    model: str = "lstm"
+    hidden: int = 32
+    layers: int = 1
+    look_back: int = 8
+    epochs: int = 100
+    batch_size: int = 64
+    lr: float = 3e-3
+    patience: int = 10
+    clip_norm: float | None = 1.0
+    strategy: str = "global"
+    multi: str = "direct"
+    seed: int = 0
+    dtype: str = "float32"
+    transform: str = "none"
+    window_level: bool = False
+    ensemble: int = 1
+
+    def __post_init__(self) -> None:
+        from fastrnn import cells
+        from fastrnn.forecast.config import check_positive_int
+
+        for name in ("hidden", "layers", "look_back", "epochs", "batch_size", "ensemble"):
+            check_positive_int(name, getattr(self, name), 1)
+        check_positive_int("patience", self.patience, 0)
+        for name, value, choices in (("model", self.model, cells.KINDS), ("strategy", self.strategy, STRATEGIES),
+                                     ("multi", self.multi, MULTI), ("dtype", self.dtype, ("float32", "float64")),
+                                     ("transform", self.transform, ("none", "log"))):
+            if value not in choices:
+                raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+        if not (isinstance(self.lr, (int, float)) and np.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be a positive number; got {self.lr!r}")
+        if not isinstance(self.window_level, bool):
+            raise ValueError(f"window_level must be true or false; got {self.window_level!r}")
+
+    def to_dict(self) -> dict:
+        """The fields as a JSON-serialisable dict.
+
+        Returns
+        -------
+        dict
+        """
+        return asdict(self)
+
+
+def min_history(look_back: int, horizon: int) -> int:
+    """The shortest history a panel forecaster trains on: one training window and the ``horizon``
+    validation targets after it, ``look_back + 2 * horizon`` points.
+
+    Parameters
+    ----------
+    look_back, horizon : int
+        Inputs per window and steps forecast.
+
+    Returns
+    -------
+    int
+    """
+    return look_back + 2 * horizon
+
+
+def _scalers(histories):
+    """Per series ``(mean, scale)`` of its history (scale 1 for a constant series)."""
+    out = []
+    for h in histories:
+        sd = float(np.std(h))
+        out.append((float(np.mean(h)), sd if sd > 1e-12 * max(1.0, abs(float(np.mean(h)))) else 1.0))
+    return out
+
+
+def _windows(z, look_back, out, start, stop, level):
+    """The windows of ``z`` whose targets start at ``start .. stop - 1``: ``X (n, L, 1)``, ``Y (n, out)``;
+    with ``level``, both relative to the window's last input."""
+    idx = np.arange(max(start, look_back), stop - out + 1)
+    if idx.size == 0:
+        return np.empty((0, look_back, 1)), np.empty((0, out))
+    X = np.stack([z[i - look_back:i] for i in idx])
+    Y = np.stack([z[i:i + out] for i in idx])
+    if level:
+        Y = Y - X[:, -1:]
+        X = X - X[:, -1:]
+    return X[:, :, None], Y
+
+
+def _transformed(h, transform):
+    return np.log(h) if transform == "log" else h
+
+
+class PanelForecaster:
+    """A fitted panel forecaster (:func:`fit`): the model (or stack) and each series' scaling.
+
+    Parameters
+    ----------
+    config : PanelConfig
+        Its settings.
+    horizon : int
+        Steps it forecasts.
+    model : RNN, LSTM, GRU or Stack
+        The trained network(s).
+    scalers : list of (float, float)
+        Each series' mean and scale (of its transformed values).
+    histories : list of float ndarray
+        What it was fitted on.
+    """
+
+    def __init__(self, config: PanelConfig, horizon: int, model, scalers, histories) -> None:
+        self.config, self.horizon, self.model, self.scalers = config, horizon, model, scalers
+        self.histories = histories
+
+    def _predict(self, X):
+        """Scaled forecasts of the next ``out`` points for windows ``X (S, L, 1)``, one per series
+        (the mean over an ensemble's models)."""
+        from fastrnn.stacks import Stack
+
+        E, S = self.config.ensemble, len(X)
+        if self.config.window_level:
+            last = X[:, -1:, 0]
+            X = X - X[:, -1:]
+        if not isinstance(self.model, Stack):
+            out = np.asarray(self.model.predict(X, batch_size=4096), dtype=np.float64)
+        elif self.config.strategy == "global":  # E global models, each on every series
+            out = np.asarray(self.model.predict(X, batch_size=4096), dtype=np.float64).mean(axis=0)
+        else:  # model k*E + e: series k
+            x = np.repeat(X, E, axis=0)[:, None].astype(self.model.dtype)
+            out = np.asarray(self.model.predict(x)[:, 0], dtype=np.float64).reshape(S, E, -1).mean(axis=1)
+        return out + last if self.config.window_level else out
+
+    def forecast(self) -> np.ndarray:
+        """The next ``horizon`` points of every series after its history.
+
+        Returns
+        -------
+        np.ndarray
+            ``(S, H)``, in the series' units.
+        """
+        L, H, tr = self.config.look_back, self.horizon, self.config.transform
+        z = np.stack([(_transformed(h[-L:], tr) - m) / s for h, (m, s) in zip(self.histories, self.scalers)])
+        if self.config.multi == "direct":
+            out = np.asarray(self._predict(z[:, :, None]), dtype=np.float64)
+        else:
+            out = np.empty((len(z), H))
+            window = z.copy()
+            for k in range(H):
+                out[:, k] = np.asarray(self._predict(window[:, -L:, None]), dtype=np.float64)[:, 0]
+                window = np.concatenate([window, out[:, k:k + 1]], axis=1)
+        mean = np.array([m for m, _ in self.scalers])[:, None]
+        scale = np.array([s for _, s in self.scalers])[:, None]
+        y = out * scale + mean
+        return np.exp(y) if tr == "log" else y
+
+
+def fit(histories: Sequence, horizon: int, config: PanelConfig | None = None,
+        progress: str | None = None) -> PanelForecaster:
+    """Fit a panel forecaster on ``histories`` (see the module docstring).
+
+    Parameters
+    ----------
+    histories : sequence of 1-D array_like
+        Each series' data, at least :func:`min_history` points, finite.
+    horizon : int
+        Steps to forecast.
+    config : PanelConfig or None
+        Settings; None: the defaults.
+    progress : str or None
+        Show a bar over the epochs with this label (on a terminal only); None: no bar.
+
+    Returns
+    -------
+    PanelForecaster
+
+    Raises
+    ------
+    ValueError
+        A history shorter than :func:`min_history`, or not finite.
+    """
+    import fastrnn as fr
+    from fastrnn.forecast.config import check_positive_int
+    from fastrnn.models import model_class
+    from fastrnn.trainer import EarlyStopping, NonFiniteLossWarning, ProgressBar, Trainer
+
+    cfg = PanelConfig() if config is None else config
+    H = check_positive_int("horizon", horizon, 1)
+    L = cfg.look_back
+    hist = [np.asarray(h, dtype=np.float64) for h in histories]
+    need = min_history(L, H)
+    for k, h in enumerate(hist):
+        if h.ndim != 1 or len(h) < need or not np.isfinite(h).all():
+            raise ValueError(f"series {k}: a history needs at least {need} finite points (look_back {L} + "
+                             f"2 x horizon {H}); got {len(h)}")
+        if cfg.transform == "log" and not (h > 0).all():
+            raise ValueError(f"series {k} has values <= 0, which transform='log' cannot take; use transform='none'")
+    tz = [_transformed(h, cfg.transform) for h in hist]
+    scalers = _scalers(tz)
+    out = H if cfg.multi == "direct" else 1
+    train, val = [], []
+    for h, (m, s) in zip(tz, scalers):
+        z = (h - m) / s
+        n = len(z)
+        train.append(_windows(z, L, out, 0, n - H, cfg.window_level))  # targets before the last H points
+        val.append(_windows(z, L, out, n - H, n, cfg.window_level))  # targets within the last H points
+    dt = np.dtype(cfg.dtype)
+    cls = model_class(cfg.model)
+
+    def build(seed):
+        return cls(input_size=1, hidden_size=cfg.hidden, output_size=out, num_layers=cfg.layers, dtype=cfg.dtype,
+                   seed=seed)
+
+    def opt(params):
+        return fr.optim.Adam(params, lr=cfg.lr)
+
+    stop = EarlyStopping(patience=cfg.patience or None)
+    kw = dict(epochs=cfg.epochs, batch_size=cfg.batch_size, verbose=0, early_stopping=stop,
+              callbacks=[] if progress is None else [ProgressBar(progress)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NonFiniteLossWarning)
+        E = cfg.ensemble
+        if cfg.strategy == "global":
+            model = build(cfg.seed) if E == 1 else fr.stack([build(cfg.seed + e) for e in range(E)])
+            Xt = np.concatenate([x for x, _ in train]).astype(dt)
+            Yt = np.concatenate([y for _, y in train]).astype(dt)
+            Xv = np.concatenate([x for x, _ in val]).astype(dt)
+            Yv = np.concatenate([y for _, y in val]).astype(dt)
+            Trainer(model, optimizer=opt, clip_norm=cfg.clip_norm).fit(Xt, Yt, validation_data=(Xv, Yv), **kw)
+        else:  # model k*E + e: series k, seed seed + k*E + e
+            model = fr.stack([build(cfg.seed + j) for j in range(len(hist) * E)])
+            rep = [d for d in train for _ in range(E)], [d for d in val for _ in range(E)]
+            Trainer(model, optimizer=opt, clip_norm=cfg.clip_norm).fit(
+                [x.astype(dt) for x, _ in rep[0]], [y.astype(dt) for _, y in rep[0]],
+                validation_data=([x.astype(dt) for x, _ in rep[1]], [y.astype(dt) for _, y in rep[1]]), **kw)
+    return PanelForecaster(cfg, H, model, scalers, hist)
+
+
+def forecaster(config: PanelConfig | None = None):
+    """A forecaster ``f(histories, horizon) -> (S, H)`` for :func:`fastrnn.forecast.backtest.forecast_windows`:
+    :func:`fit` on the histories, then :meth:`PanelForecaster.forecast`.
+
+    Parameters
+    ----------
+    config : PanelConfig or None
+        Settings; None: the defaults.
+
+    Returns
+    -------
+    Callable[[list, int], np.ndarray]
+    """
+    def f(histories, horizon):
+        return fit(histories, horizon, config).forecast()
+    return f

@@ -1,0 +1,339 @@
+"""Independent jobs in parallel processes: :func:`map_jobs`.
+
+A *job* is one unit of independent work (an ensemble member or a stack of them, a group of series,
+a backtest window, a hyperparameter candidate): a picklable value that carries everything its
+result depends on, its seed included. ``fn(job)`` turns it into a result. :func:`map_jobs` runs
+``fn`` over the jobs, in this process or in a pool of worker processes, and returns the results in
+the order of the jobs, so a result never depends on how many processes there were or on which one
+ran it.
+
+Worker processes are started with the ``spawn`` method (a fresh interpreter: a fork of a process
+whose BLAS or Numba threads exist can deadlock), with ``OPENBLAS_NUM_THREADS``,
+``OMP_NUM_THREADS``, ``NUMBA_NUM_THREADS`` and ``FASTRNN_THREADS`` set to 1 in their environment
+from the start (:data:`WORKER_ENV`), so that BLAS and Numba load single-threaded: the parallelism
+is the processes', and no worker's thread pool competes with another's for the cores. A worker
+ignores Ctrl-C; the parent, which receives it too, stops the workers and raises
+:class:`KeyboardInterrupt`.
+
+Workers run no warm-up: each loads the kernels it needs from Numba's on-disk cache with its first
+job, which costs what a warm-up of those kernels would, while a warm-up of every cell and dtype
+(:func:`fastrnn.warmup.warm_up`) costs more than a job of one kind needs.
+
+Still to come here: the ``dask`` backend (``backend="dask"``, ``client``; issue 14), and a helper
+that groups small jobs into tasks of at least about a second each, so that the cost of sending a
+job to a worker stays small beside its work (e.g. ``group_jobs(jobs, min_seconds, estimate)``,
+returning lists of jobs that one task runs one after another, results still in job order).
+
+Importing this module loads neither NumPy nor Numba (a worker loads them with its first job), nor
+Dask (only ``backend="dask"`` looks for it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import os
+import pickle
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
+
+__all__ = ["map_jobs", "BACKENDS", "WORKER_ENV"]
+
+J = TypeVar("J")
+R = TypeVar("R")
+
+#: The backends of :func:`map_jobs`: ``local`` (processes on this machine) and ``dask``
+#: (a ``dask.distributed`` cluster; not implemented yet, issue 14).
+BACKENDS = ("local", "dask")
+
+#: The environment every worker process starts with (on top of the parent's): one BLAS thread,
+#: one Numba thread, and the thread policy fixed at one thread (:mod:`fastrnn.threads`).
+WORKER_ENV: dict[str, str] = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+                              "NUMBA_NUM_THREADS": "1", "FASTRNN_THREADS": "1"}
+
+#: A progress callback: called as ``progress(done, total)`` after each finished job.
+ProgressCallback = Callable[[int, int], Any]
+
+_env_lock = threading.Lock()  # the parent's environment is changed while workers are spawned
+
+
+def map_jobs(fn: Callable[[J], R], jobs: Iterable[J], n_jobs: int | None = None,
+             backend: str = "local", client: Any = None,
+             progress: bool | ProgressCallback | None = None) -> list[R]:
+    """Run ``fn(job)`` for every job, in parallel processes, and return the results in job order.
+
+    Parameters
+    ----------
+    fn : callable
+        A function of one job. With more than one process it is sent to the workers by reference,
+        so it must be defined at the top level of an importable module (not a lambda, not a
+        function defined inside another one or typed in an interactive session), and the jobs and
+        results must be picklable.
+    jobs : iterable
+        The jobs. Each carries everything its result depends on (its seed included), so that the
+        results do not depend on ``n_jobs`` or on which process ran a job.
+    n_jobs : int, optional
+        Processes to run the jobs in; default :func:`fastrnn.threads.parallelism` (the CPUs this
+        process may use, or what ``fastrnn train --jobs`` / :func:`fastrnn.threads.set_parallelism`
+        set). With ``n_jobs=1`` or a single job, the jobs run in this process, one after another,
+        with no pool to start; otherwise in ``min(n_jobs, len(jobs))`` worker processes, each
+        started with one BLAS and one Numba thread (:data:`WORKER_ENV`).
+    backend : {"local", "dask"}
+        ``"local"``: this machine. ``"dask"`` (a ``dask.distributed`` cluster, issue 14) is not
+        implemented yet.
+    client : optional
+        The ``dask.distributed.Client`` of the ``dask`` backend; must be None with ``"local"``.
+    progress : bool or callable, optional
+        ``True``: a progress bar over the finished jobs; a callable: called as
+        ``progress(done, total)`` after each finished job (in the order they finish).
+
+    Returns
+    -------
+    list
+        ``[fn(job) for job in jobs]``: the results in the order of ``jobs``, never in the order
+        the jobs finished.
+
+    Raises
+    ------
+    ValueError
+        On bad arguments: ``n_jobs`` not a positive integer, an unknown ``backend``, a ``client``
+        with the local backend, an ``fn`` the workers cannot import.
+    ImportError
+        For ``backend="dask"`` when ``dask.distributed`` is not installed.
+    NotImplementedError
+        For ``backend="dask"`` when it is installed (the backend comes with issue 14).
+    Exception
+        The first exception a job raised, as the same type with ``job I of N: `` (``I`` its index
+        in ``jobs``, from 0) before its message, the original exception (and the worker's
+        traceback) as its cause. The jobs not finished yet are cancelled and the workers stopped.
+    KeyboardInterrupt
+        On Ctrl-C (or an interruption the caller raises for SIGTERM): the workers are stopped
+        first, none is left behind.
+
+    Examples
+    --------
+    >>> from fastrnn.parallel import map_jobs
+    >>> map_jobs(abs, [-2, 3, -5], n_jobs=1)
+    [2, 3, 5]
+    """
+    jobs = list(jobs)
+    _check_backend(backend, client)
+    if not callable(fn):
+        raise ValueError(f"fn must be a function of one job; got {fn!r}")
+    if n_jobs is None:
+        from fastrnn import threads
+
+        n_jobs = threads.parallelism()
+    else:
+        n_jobs = _check_n_jobs(n_jobs)
+    with _reporter(progress, len(jobs)) as report:
+        if n_jobs == 1 or len(jobs) <= 1:
+            return _run_here(fn, jobs, report)
+        _check_importable(fn)
+        return _run_pool(fn, jobs, min(n_jobs, len(jobs)), report)
+
+
+def _check_n_jobs(n_jobs) -> int:
+    """``n_jobs`` as an int; ValueError unless it is a positive integer (not a bool)."""
+    from fastrnn.models import check_positive_int
+
+    return check_positive_int("n_jobs", n_jobs, "(processes) or None (the CPUs this process may use)")
+
+
+def _check_backend(backend, client) -> None:
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
+    if backend == "local":
+        if client is not None:
+            raise ValueError("client goes with backend='dask'; drop it, or pass backend='dask'")
+        return
+    try:
+        import dask.distributed  # noqa: F401
+    except ImportError:
+        raise ImportError("backend='dask' needs dask.distributed, which is not installed; "
+                          "pip install 'fastrnn[dask]' (or pip install 'dask[distributed]'), "
+                          "or use backend='local'", name="dask.distributed") from None
+    raise NotImplementedError("backend='dask' is not implemented yet (it comes with issue 14); "
+                              "use backend='local'")
+
+
+def _check_importable(fn) -> None:
+    """ValueError unless a spawned worker can import ``fn`` (it is sent by reference)."""
+    try:
+        pickle.dumps(fn)
+    except Exception as exc:
+        raise ValueError(f"fn must be a function defined at the top level of a module, to be sent "
+                         f"to worker processes; {fn!r} is not ({exc}); define it at module level, or "
+                         f"pass n_jobs=1") from None
+    main = sys.modules.get("__main__")
+    if getattr(fn, "__module__", None) == "__main__" and getattr(main, "__file__", None) is None:
+        raise ValueError(f"fn must be importable by worker processes; {fn!r} was defined in an "
+                         f"interactive session or with python -c; define it in a module (a .py file), "
+                         f"or pass n_jobs=1")
+
+
+@contextlib.contextmanager
+def _reporter(progress, total: int) -> Iterator[Callable[[int], None]]:
+    """``report(done)`` for ``progress``: a bar (True), a callback, or nothing (None, False)."""
+    if progress is None or progress is False:
+        yield lambda done: None
+        return
+    if progress is True:
+        from fastrnn._progress import progress_bar
+
+        bar = progress_bar(total=total, desc="jobs", unit="job")
+        try:
+            yield lambda done: bar.update(done - bar.n)
+        finally:
+            bar.close()
+        return
+    if not callable(progress):
+        raise ValueError(f"progress must be True, False, None or a callable progress(done, total); "
+                         f"got {progress!r}")
+    yield lambda done: progress(done, total)
+
+
+def _run_here(fn, jobs: list, report) -> list:
+    """The jobs in this process, one after another."""
+    results = []
+    for i, job in enumerate(jobs):
+        try:
+            results.append(fn(job))
+        except Exception as exc:
+            _raise_indexed(exc, i, len(jobs))
+        report(i + 1)
+    return results
+
+
+def _run_pool(fn, jobs: list, workers: int, report) -> list:
+    """The jobs in a pool of ``workers`` spawned processes; results in job order."""
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_init_worker)
+    n = len(jobs)
+    try:
+        with _spawning():  # submit() starts the workers (the first `workers` submits)
+            futures = [pool.submit(_call, fn, job) for job in jobs]
+        index = {f: i for i, f in enumerate(futures)}
+        results: list = [None] * n
+        pending, done = set(futures), 0
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for f in sorted(finished, key=index.__getitem__):
+                exc = f.exception()
+                if exc is not None:
+                    if isinstance(exc, Exception):
+                        _raise_indexed(exc, index[f], n)
+                    raise exc
+                results[index[f]] = f.result()
+                done += 1
+                report(done)
+    except BaseException:
+        _stop(pool)
+        raise
+    pool.shutdown(wait=True)
+    return results
+
+
+@contextlib.contextmanager
+def _spawning() -> Iterator[None]:
+    """While worker processes are started: :data:`WORKER_ENV` in the environment they inherit,
+    and SIGINT blocked in this thread (a spawned process inherits the signal mask, so a Ctrl-C
+    cannot reach a worker before its initializer ignores it; here it waits until unblocked)."""
+    block = hasattr(signal, "pthread_sigmask")
+    with _env_lock:
+        saved = {k: os.environ.get(k) for k in WORKER_ENV}
+        old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if block else None
+        try:
+            os.environ.update(WORKER_ENV)
+            yield
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+            if old_mask is not None:
+                signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+
+
+def _stop(pool) -> None:
+    """Cancel the jobs not started, end the workers (SIGTERM, then SIGKILL), wait for them.
+    Carries on through a KeyboardInterrupt raised meanwhile (the CLI raises one again while its
+    clean-up has not run)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for _ in range(100):
+        try:
+            pool.shutdown(wait=False, cancel_futures=True)
+            for p in processes:
+                if p.is_alive():
+                    p.terminate()
+            for p in processes:
+                p.join(5.0)
+                if p.is_alive():
+                    p.kill()
+                    p.join()
+            pool.shutdown(wait=True)
+            return
+        except KeyboardInterrupt:
+            continue
+
+
+def _init_worker() -> None:
+    """In each worker, before its first job: ignore Ctrl-C (the parent stops the workers), then
+    unblock it (blocked by :func:`_spawning`); make sure of the environment of :data:`WORKER_ENV`."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    os.environ.update(WORKER_ENV)
+
+
+def _call(fn, job):
+    """``fn(job)`` in a worker; an exception that cannot travel back to the parent (it does not
+    pickle) is sent as a RuntimeError naming its type and message, its traceback kept."""
+    try:
+        return fn(job)
+    except Exception as exc:
+        try:
+            pickle.loads(pickle.dumps(exc))
+        except Exception:
+            raise RuntimeError(f"{type(exc).__qualname__}: {exc}") from exc
+        raise
+
+
+def _raise_indexed(exc: Exception, i: int, n: int):
+    """Raise :func:`_indexed` ``(exc, i, n)`` from ``exc`` (``exc`` itself if it cannot be made)."""
+    new = _indexed(exc, i, n)
+    if new is exc:
+        raise exc
+    raise new from exc
+
+
+def _indexed(exc: Exception, i: int, n: int) -> Exception:
+    """``exc`` again, as the same type, with ``job i of n: `` before its message (``exc`` itself
+    when no such copy can be made)."""
+    prefix = f"job {i} of {n}: "
+    new = None
+    try:
+        if isinstance(exc, OSError) and exc.errno is not None and exc.strerror:
+            new = type(exc)(exc.errno, prefix + exc.strerror, *([exc.filename] if exc.filename else []))
+        else:
+            new = type(exc)(prefix + str(exc))
+    except Exception:
+        new = None
+    if new is None and exc.args and isinstance(exc.args[0], str):  # constructors with more arguments
+        try:
+            new = copy.copy(exc)
+            new.args = (prefix + exc.args[0], *exc.args[1:])
+        except Exception:
+            new = None
+    if new is None:
+        return exc
+    with contextlib.suppress(AttributeError, TypeError):
+        new.__dict__.update(exc.__dict__)
+    return new
