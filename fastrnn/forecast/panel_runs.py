@@ -132,12 +132,11 @@ def write(result, folder: Path, plot: bool = True) -> str | None:
     (folder / "panel.json").write_text(json.dumps(_clean(info), indent=2) + "\n")
     if not plot:
         return None
-    try:
-        import matplotlib
-    except ImportError:
-        return ("matplotlib is not installed, so forecast.png and mase.png were skipped "
-                "(pip install 'fastrnn[plot]' to get them)")
-    matplotlib.use("Agg", force=True)
+    from fastrnn.forecast.plots import agg_or_note
+
+    note = agg_or_note("forecast.png and mase.png")
+    if note is not None:
+        return note
     _plot_forecasts(result, folder / "forecast.png")
     _plot_mase(result, folder / "mase.png")
     return None

@@ -9,17 +9,26 @@ import numpy as np
 from fastrnn.forecast.job import TrainResult
 
 
+def agg_or_note(files: str) -> str | None:
+    """Select matplotlib's file-only backend (Agg) and return None; without matplotlib, the note
+    that ``files`` (e.g. ``"loss.png and forecast.png"``) were skipped and how to get them."""
+    try:
+        import matplotlib
+    except ImportError:
+        return (f"matplotlib is not installed, so {files} were skipped "
+                "(pip install 'fastrnn[plot]' to get them)")
+    matplotlib.use("Agg", force=True)
+    return None
+
+
 def write_plots(result: TrainResult, folder: Path) -> str | None:
     """Write ``loss.png`` and ``forecast.png`` of ``result`` into ``folder``.
 
     Returns ``None``, or a note saying why they were skipped (matplotlib is not installed).
     """
-    try:
-        import matplotlib
-    except ImportError:
-        return ("matplotlib is not installed, so loss.png and forecast.png were skipped "
-                "(pip install 'fastrnn[plot]' to get them)")
-    matplotlib.use("Agg", force=True)
+    note = agg_or_note("loss.png and forecast.png")
+    if note is not None:
+        return note
     plot_loss(result, folder / "loss.png")
     plot_forecast(result, folder / "forecast.png")
     return None
