@@ -405,3 +405,22 @@ def test_an_interruption_lost_in_a_c_callback_is_raised_again(monkeypatch):
             while time.monotonic() < t_end:
                 time.sleep(0.01)
     assert lost == [_Interrupted]  # it was lost once inside the callback, as in the real case
+
+
+@POSIX
+def test_the_retry_does_not_interrupt_the_clean_up_of_an_interruption():
+    """The re-raise (SIGALRM) of an interruption that has not been reported caught is skipped while
+    an except clause handles one (it has arrived: raising it there would break its own clean-up),
+    and still raises outside one."""
+    from fastrnn.cli import forecast as cli
+
+    with cli._interrupt_signals() as signals:
+        retry = signal.getsignal(signal.SIGALRM)
+        signals._pending = signal.SIGTERM
+        try:
+            raise cli._Interrupted(signal.SIGTERM)
+        except KeyboardInterrupt:
+            retry(signal.SIGALRM, None)  # inside the clean-up: no second interruption
+        with pytest.raises(KeyboardInterrupt):
+            retry(signal.SIGALRM, None)  # not yet caught, nothing handling it: raised again
+        signals.caught()

@@ -409,6 +409,7 @@ class _interrupt_signals:
 
     def __enter__(self):
         import signal
+        import sys
         import threading
 
         self._previous = {}
@@ -435,6 +436,10 @@ class _interrupt_signals:
 
         def retry(signum, frame):
             if self._pending is None or self._caught:
+                return
+            if isinstance(sys.exc_info()[1], KeyboardInterrupt):
+                # an interruption is being handled (an except clause on its way to caught()): it
+                # has arrived; raising it again there would interrupt its own clean-up
                 return
             if in_callback(frame):
                 signal.setitimer(signal.ITIMER_REAL, _SOON_S)
