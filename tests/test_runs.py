@@ -420,7 +420,10 @@ def test_the_retry_does_not_interrupt_the_clean_up_of_an_interruption():
         try:
             raise cli._Interrupted(signal.SIGTERM)
         except KeyboardInterrupt:
-            retry(signal.SIGALRM, None)  # inside the clean-up: no second interruption
+            try:
+                retry(signal.SIGALRM, None)  # inside the clean-up: no second interruption
+            except KeyboardInterrupt:
+                pytest.fail("the retry raised the interruption again inside its own clean-up")
         with pytest.raises(KeyboardInterrupt):
             retry(signal.SIGALRM, None)  # not yet caught, nothing handling it: raised again
         signals.caught()
