@@ -128,6 +128,18 @@ def non_contiguous(x, layout, rng):
 # --------------------------------------------------------------------------------------------------
 
 
+def layer_problem(key, cell, T, B, I, hidden, dtype, seed):
+    """A random problem for one layer of ``cell``: ``(x, params, state0, d_out, d_state)``, drawn
+    from :func:`rng_for` ``(key, cell, T, B, I, hidden, dtype, seed)``."""
+    rng = rng_for(key, cell, T, B, I, hidden, np.dtype(dtype).name, seed)
+    params = random_params(cell, I, hidden, rng, dtype)
+    x = random_x(T, B, I, rng, dtype)
+    state0 = random_state(cell, B, hidden, rng, dtype)
+    d_out = rng.standard_normal((T, B, hidden)).astype(dtype)
+    d_state = random_state(cell, B, hidden, rng, dtype, scale=1.0)
+    return x, params, state0, d_out, d_state
+
+
 def rel_error(a, b, tiny=TINY):
     """Norm-wise relative error of ``a`` with respect to the reference ``b``.
 

@@ -105,13 +105,7 @@ def test_rule_depends_on_shape_and_dtype_only():
 
 
 def _problem(cell, T, B, I, Hs, dtype, seed):
-    rng = H.rng_for("small-gemm-cells", cell, T, B, I, Hs, np.dtype(dtype).name, seed)
-    params = H.random_params(cell, I, Hs, rng, dtype)
-    x = H.random_x(T, B, I, rng, dtype)
-    state0 = H.random_state(cell, B, Hs, rng, dtype)
-    d_out = rng.standard_normal((T, B, Hs)).astype(dtype)
-    d_state = H.random_state(cell, B, Hs, rng, dtype, scale=1.0)
-    return x, params, state0, d_out, d_state
+    return H.layer_problem("small-gemm-cells", cell, T, B, I, Hs, dtype, seed)
 
 
 def _run(cell, backend, x, params, state0, d_out, d_state):
