@@ -243,6 +243,8 @@ def _others_running(samples: int = 5, pause: float = 0.001) -> int:
             counts.append(int(line.split()[1]) - _own_running())
         except (OSError, StopIteration, ValueError, IndexError):
             return 0
+        if counts[-1] <= 0:  # the minimum cannot go lower: no need to read (and wait) again
+            return 0
     return max(min(counts), 0)
 
 
