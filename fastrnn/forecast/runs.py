@@ -204,11 +204,10 @@ class Staging:
         os.replace(tmp, self.path / _MANIFEST)
 
     def finished_members(self) -> int:
-        """How many ensemble members have a checkpoint (members ``0 .. n-1``)."""
-        n = 0
-        while (self.path / member_file(n)).is_file():
-            n += 1
-        return n
+        """How many ensemble members have a checkpoint. Members train together in one stack and
+        each is checkpointed when it stops, so any of them may have finished, in any order."""
+        total = self.config.ensemble if self.config is not None else 0
+        return sum((self.path / member_file(k)).is_file() for k in range(total))
 
     @classmethod
     def resume(cls, path) -> Staging:
