@@ -19,10 +19,16 @@ Workers run no warm-up: each loads the kernels it needs from Numba's on-disk cac
 job, which costs what a warm-up of those kernels would, while a warm-up of every cell and dtype
 (:func:`fastrnn.warmup.warm_up`) costs more than a job of one kind needs.
 
-Still to come here: the ``dask`` backend (``backend="dask"``, ``client``; issue 14), and a helper
-that groups small jobs into tasks of at least about a second each, so that the cost of sending a
-job to a worker stays small beside its work (e.g. ``group_jobs(jobs, min_seconds, estimate)``,
-returning lists of jobs that one task runs one after another, results still in job order).
+The backend a ``map_jobs`` call uses when it names none is the one :func:`use_backend` (or
+:func:`cluster`, which the CLI's ``--scheduler`` / ``--dask-workers`` enter) set for the block
+around it, and ``"local"`` outside any: code deep inside a run calls ``map_jobs(fn, jobs)`` and
+runs wherever the caller chose, with no backend argument passed down through every function.
+
+Still to come here: the ``dask`` backend (``backend="dask"``, ``client``, :func:`cluster`; issue
+14), and a helper that groups small jobs into tasks of at least about a second each, so that the
+cost of sending a job to a worker stays small beside its work (e.g. ``group_jobs(jobs,
+min_seconds, estimate)``, returning lists of jobs that one task runs one after another, results
+still in job order).
 
 Importing this module loads neither NumPy nor Numba (a worker loads them with its first job), nor
 Dask (only ``backend="dask"`` looks for it).
@@ -31,6 +37,7 @@ Dask (only ``backend="dask"`` looks for it).
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import copy
 import os
 import pickle
@@ -40,7 +47,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
-__all__ = ["map_jobs", "BACKENDS", "WORKER_ENV"]
+__all__ = ["map_jobs", "use_backend", "cluster", "BACKENDS", "WORKER_ENV"]
 
 J = TypeVar("J")
 R = TypeVar("R")
@@ -59,9 +66,83 @@ ProgressCallback = Callable[[int, int], Any]
 
 _env_lock = threading.Lock()  # the parent's environment is changed while workers are spawned
 
+# (backend, client) of the map_jobs calls that name no backend: use_backend() / cluster()
+_current: contextvars.ContextVar[tuple[str, Any]] = contextvars.ContextVar("fastrnn_parallel_backend",
+                                                                           default=("local", None))
+
+
+@contextlib.contextmanager
+def use_backend(backend: str = "local", client: Any = None) -> Iterator[None]:
+    """Within the block, every :func:`map_jobs` call that names no backend runs on this one.
+
+    Parameters
+    ----------
+    backend : {"local", "dask"}
+        As :func:`map_jobs` takes it.
+    client : optional
+        The ``dask.distributed.Client`` of the ``dask`` backend; None with ``"local"``.
+
+    Yields
+    ------
+    None
+
+    Raises
+    ------
+    ValueError, ImportError, NotImplementedError
+        As :func:`map_jobs` raises them for these arguments.
+
+    Examples
+    --------
+    >>> from fastrnn.parallel import map_jobs, use_backend
+    >>> with use_backend("local"):
+    ...     map_jobs(abs, [-1, 2], n_jobs=1)
+    [1, 2]
+    """
+    _check_backend(backend, client)
+    token = _current.set((backend, client))
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+@contextlib.contextmanager
+def cluster(scheduler: str | None = None, workers: int | None = None) -> Iterator[Any]:
+    """A ``dask.distributed`` cluster for the block: every :func:`map_jobs` call within that names
+    no backend runs on it (:func:`use_backend`).
+
+    Parameters
+    ----------
+    scheduler : str, optional
+        The address of a running scheduler (``dask scheduler``), e.g. ``"tcp://10.0.0.5:8786"``.
+    workers : int, optional
+        Without ``scheduler``: start a ``LocalCluster`` of this many worker processes on this
+        machine for the block, and close it after.
+
+    Yields
+    ------
+    dask.distributed.Client
+
+    Raises
+    ------
+    ValueError
+        Both or neither of ``scheduler`` and ``workers``, or ``workers`` not a positive integer.
+    ImportError
+        ``dask.distributed`` is not installed.
+    NotImplementedError
+        Until issue 14 implements the backend.
+    """
+    if (scheduler is None) == (workers is None):
+        raise ValueError("give either scheduler (the address of a running dask scheduler) or workers "
+                         "(the worker processes of a local cluster), not both or neither")
+    if workers is not None:
+        _check_n_jobs(workers)
+    _check_backend("dask", None)
+    yield None  # pragma: no cover (the backend comes with issue 14)
+
 
 def map_jobs(fn: Callable[[J], R], jobs: Iterable[J], n_jobs: int | None = None,
-             backend: str = "local", client: Any = None,
+             backend: str | None = None, client: Any = None,
              progress: bool | ProgressCallback | None = None) -> list[R]:
     """Run ``fn(job)`` for every job, in parallel processes, and return the results in job order.
 
@@ -81,9 +162,10 @@ def map_jobs(fn: Callable[[J], R], jobs: Iterable[J], n_jobs: int | None = None,
         set). With ``n_jobs=1`` or a single job, the jobs run in this process, one after another,
         with no pool to start; otherwise in ``min(n_jobs, len(jobs))`` worker processes, each
         started with one BLAS and one Numba thread (:data:`WORKER_ENV`).
-    backend : {"local", "dask"}
+    backend : {"local", "dask"}, optional
         ``"local"``: this machine. ``"dask"`` (a ``dask.distributed`` cluster, issue 14) is not
-        implemented yet.
+        implemented yet. Default: the backend (and client) of the enclosing :func:`use_backend` or
+        :func:`cluster` block, ``"local"`` outside any.
     client : optional
         The ``dask.distributed.Client`` of the ``dask`` backend; must be None with ``"local"``.
     progress : bool or callable, optional
@@ -120,6 +202,9 @@ def map_jobs(fn: Callable[[J], R], jobs: Iterable[J], n_jobs: int | None = None,
     [2, 3, 5]
     """
     jobs = list(jobs)
+    if backend is None:
+        backend, current_client = _current.get()
+        client = current_client if client is None else client
     _check_backend(backend, client)
     if not callable(fn):
         raise ValueError(f"fn must be a function of one job; got {fn!r}")

@@ -73,7 +73,8 @@ def _check_callable(where: str, func, problems: list[str], *, is_property: bool 
     ret = sig.return_annotation
     if ret is inspect.Signature.empty:
         problems.append(f"{where}: no return annotation")
-    elif ret not in ("None", None) and not is_property and _section(doc, "Returns") is None:
+    elif (ret not in ("None", None) and not is_property and _section(doc, "Returns") is None
+          and _section(doc, "Yields") is None):  # a generator (or context manager) documents what it yields
         problems.append(f"{where}: returns {ret} but has no Returns section")
     if _raises_directly(func) and _section(doc, "Raises") is None:
         problems.append(f"{where}: raises but has no Raises section")

@@ -18,6 +18,7 @@ import shlex
 import click
 
 from fastrnn.cells import KINDS as MODEL_CHOICES  # the cell registry imports no numpy
+from fastrnn.cli._cluster import cluster_context, cluster_options
 
 # Literal copies of the choices in fastrnn.forecast (importing it here would import numpy);
 # tests/test_cli_train.py checks that they agree.
@@ -234,10 +235,12 @@ class _TrainCommand(click.Command):
                    "trained together as one stack (fastrnn.threads.set_parallelism); never "
                    "changes results, so it is not stored with the run and may be given with "
                    "--resume.  [default: the CPUs this process may use]")
+@cluster_options
 def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding, date_format,
           no_header, missing_dates, model_kind, hidden, layers, look_back, epochs, batch_size, lr,
           optimizer, clip_norm, patience, seed, dtype, backend, transform, scaler, calendar,
-          ensemble, out, plot, resume, season, id_column, horizon, windows, step, strategy, multi, jobs):
+          ensemble, out, plot, resume, season, id_column, horizon, windows, step, strategy, multi, jobs,
+          scheduler, dask_workers):
     """Train a forecaster and compare it with baselines on the test part.
 
     With no options, trains the default model on the airline dataset. The last 33 % of the series
@@ -290,6 +293,7 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
             if jobs is not None:
                 restore.callback(threads.set_parallelism, threads.set_parallelism(jobs))
             try:
+                restore.enter_context(cluster_context(scheduler, dask_workers))
                 return panel.train(dataset=dataset, csv=csv, id_column=id_column, column=column,
                                    date_column=date_column, read=read, horizon=horizon, windows=windows, step=step,
                                    strategy=strategy, multi=multi, settings=settings, single_only=single, out=out,
@@ -321,6 +325,7 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
         if jobs is not None:  # for this command only (tests run the CLI in their own process)
             restore.callback(threads.set_parallelism, threads.set_parallelism(jobs))
         try:
+            restore.enter_context(cluster_context(scheduler, dask_workers))
             if resume is not None:
                 staging = fc.Staging.resume(resume)
                 cfg = staging.config
@@ -375,7 +380,7 @@ def _check_resume_options():
     from click.core import ParameterSource
 
     ctx = click.get_current_context()
-    given = [p for p in ctx.command.params if p.name not in ("resume", "plot", "jobs")
+    given = [p for p in ctx.command.params if p.name not in ("resume", "plot", "jobs", "scheduler", "dask_workers")
              and ctx.get_parameter_source(p.name) not in (ParameterSource.DEFAULT, None)]
     if given:
         names = ", ".join(p.opts[0] for p in given)
