@@ -34,13 +34,17 @@ DEFAULT_STRATEGY, DEFAULT_MULTI = "global", "direct"
 #: forecaster's settings, chosen by ``benchmarks/panel_selection.py`` on the two validation origins
 #: of a 3-origin backtest (never the test origin); results in benchmarks/panel-selection-*.json.
 #: A default run backtests on the test origin only (``windows=1``): the choice was made offline.
+#: Tourism: look-back 12 (three years; stage 3) with hidden 32 (stage 4) and one model (stage 5).
 #: Retail: hidden 32, the best validation candidate whose default run stays within a minute on
-#: 2 cores (hidden 64, 1 % better on validation, took 68 s in all; benchmarks/README.md).
+#: 2 cores (hidden 64, 1 % better on validation at look-back 24, took 68 s in all), look-back 36
+#: (stage 4), batch 64 (stage 5). benchmarks/README.md ("Panels") has every stage.
 PANEL_DEFAULTS = {
     "tourism": {"horizon": 8, "windows": 1,
-                "config": {"hidden": 32, "window_level": True, "strategy": "global", "multi": "direct"}},
+                "config": {"hidden": 32, "look_back": 12, "window_level": True, "strategy": "global",
+                           "multi": "direct"}},
     "retail": {"horizon": 24, "windows": 1,
-               "config": {"hidden": 32, "window_level": True, "strategy": "global", "multi": "direct"}},
+               "config": {"hidden": 32, "look_back": 36, "window_level": True, "strategy": "global",
+                          "multi": "direct"}},
 }
 #: A CSV panel: one validation origin on which the strategy is chosen, and the test origin.
 GENERIC_WINDOWS = 2
