@@ -327,3 +327,37 @@ def test_cli_hybrid_option_without_a_hybrid_model_is_one_error_line(tmp_path):
     errors = [line for line in res.output.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and "--model hybrid-lstm" in errors[0], res.output
     assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
+
+
+# --------------------------------------------------------------------------------------------------
+# panels
+
+
+def test_local_panel_hybrid_starts_as_each_series_least_squares_ar():
+    """Trained with a learning rate of 1e-12 (one epoch), a local hybrid forecasts as the recursive
+    least-squares AR of each series' training windows (targets before the last H points)."""
+    from fastrnn.forecast import panel_model as pm
+
+    rng = np.random.default_rng(9)
+    hist = [np.cumsum(rng.standard_normal(n)) + 50 for n in (40, 55, 70)]
+    Lb, Hz = 5, 3
+    cfg = pm.PanelConfig(model="hybrid-gru", hidden=4, look_back=Lb, epochs=1, lr=1e-12, strategy="local",
+                         multi="recursive", dtype="float64")
+    got = pm.fit(hist, Hz, cfg).forecast()
+    for k, h in enumerate(hist):
+        want = baselines.linear_ar(np.append(h, 0.0), [len(h)], Lb, Hz, None, fit_end=len(h) - Hz)[0]
+        np.testing.assert_allclose(got[k], want, rtol=1e-8)
+
+
+@pytest.mark.parametrize("strategy", ["global", "local"])
+def test_panel_hybrids_train_and_save(tmp_path, strategy):
+    from fastrnn.forecast import panel_model as pm
+
+    rng = np.random.default_rng(10)
+    hist = [np.cumsum(rng.standard_normal(30)) + 20 for _ in range(3)]
+    f = pm.fit(hist, 2, pm.PanelConfig(model="hybrid-lstm", hidden=3, look_back=4, epochs=2, strategy=strategy))
+    assert f.model.ar_lags == 4 and f.forecast().shape == (3, 2)
+    f.model.save(tmp_path / "m.npz")
+    assert fr.load(tmp_path / "m.npz").ar_lags == 4
+    with pytest.raises(ValueError, match="model must be one of"):
+        pm.PanelConfig(model="hybrid-xyz")
