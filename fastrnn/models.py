@@ -753,6 +753,13 @@ _PARAMETERS_DOC = """
     seed : int or None, default None
         Seed of the initialisation and of the dropout masks (and, by default, of the
         :class:`~fastrnn.Trainer`'s shuffling); ``None`` draws fresh entropy.
+    ar_lags : int, default 0
+        Lags ``L`` of a linear path in the head (a hybrid model): ``y = W h + b + A x[:, -L:, 0]``,
+        ``A`` = ``head.ar_weight`` ``(O, L)``, on the last ``L`` values of input feature 0 (inputs
+        need ``T >= L``); 0: none. It starts at zero; :meth:`least_squares_init` sets it.
+    ar_frozen : bool, default False
+        Keep the linear path fixed in training (it is not among :meth:`parameters`; saved and
+        loaded all the same): the network then learns the residuals of the linear path.
 
     Shapes
     ------

@@ -361,3 +361,18 @@ def test_panel_hybrids_train_and_save(tmp_path, strategy):
     assert fr.load(tmp_path / "m.npz").ar_lags == 4
     with pytest.raises(ValueError, match="model must be one of"):
         pm.PanelConfig(model="hybrid-xyz")
+
+
+def test_readme_hybrid_example_runs_as_written():
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = text.split("**Hybrid models.**", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, flags=re.S).group(1)
+    assert len(code.strip().splitlines()) <= 6
+    ns = {}
+    exec(compile(code, "README.md (hybrid models)", "exec"), ns)
+    model, X, y = ns["model"], ns["X"], ns["y"]
+    assert model.ar_lags == 12 and model.parameters()["head.weight"].any()  # trained past the start
+    assert float(np.sqrt(np.mean((model.predict(X[400:])[:, 0] - y[400:]) ** 2))) < 1e-2
