@@ -303,6 +303,15 @@ def test_residual_variant_trains_the_network_on_the_frozen_ar():
     assert not np.array_equal(joint.model.members[0].state_dict()["head.ar_weight"], start["head.ar_weight"])
 
 
+def test_a_resumed_hybrid_run_loads_its_members_with_their_frozen_path(tmp_path):
+    cfg = fc.make_config("airline", model="hybrid-gru", hybrid="residual", ensemble=2, epochs=2, hidden=4)
+    first = fc.train(cfg, checkpoint=tmp_path)
+    again = fc.train(cfg, checkpoint=tmp_path)
+    assert again.resumed == 2 and again.metrics["test"] == first.metrics["test"]
+    for name, p in first.model.parameters().items():
+        assert np.array_equal(p, again.model.parameters()[name]), name
+
+
 def test_cli_trains_saves_and_predicts_a_hybrid(tmp_path):
     runner = CliRunner()
     out = tmp_path / "run"
@@ -376,3 +385,33 @@ def test_readme_hybrid_example_runs_as_written():
     model, X, y = ns["model"], ns["X"], ns["y"]
     assert model.ar_lags == 12 and model.parameters()["head.weight"].any()  # trained past the start
     assert float(np.sqrt(np.mean((model.predict(X[400:])[:, 0] - y[400:]) ** 2))) < 1e-2
+
+
+# --------------------------------------------------------------------------------------------------
+# combinations
+
+
+def test_inverse_mse_weights_by_hand():
+    from fastrnn.forecast.combine import combine, inverse_mse_weights
+
+    y = np.array([1.0, 2.0, 3.0, 4.0])
+    preds = {"a": y + 1.0, "b": y - 2.0, "c": y + np.array([1.0, -1.0, 1.0, -1.0])}  # MSE 1, 4, 1
+    w = inverse_mse_weights(preds, y)
+    assert w == pytest.approx({"a": 4 / 9, "b": 1 / 9, "c": 4 / 9})
+    np.testing.assert_allclose(combine(preds, w), y + (4 / 9 - 2 / 9) + 4 / 9 * np.array([1, -1, 1, -1]))
+    assert inverse_mse_weights({"a": y, "b": y + 1}, y) == {"a": 1.0, "b": 0.0}  # a perfect member
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda f: f.inverse_mse_weights({}, [1.0]), "non-empty mapping"),
+    (lambda f: f.inverse_mse_weights({"a": [1.0, 2.0], "b": [1.0]}, [1.0, 2.0]), "same points"),
+    (lambda f: f.inverse_mse_weights({"a": [1.0, np.nan]}, [1.0, 2.0]), "a are not all finite"),
+    (lambda f: f.inverse_mse_weights({"a": [1.0, 2.0]}, [1.0]), "y_val must be finite targets"),
+    (lambda f: f.combine({"a": [1.0]}, {"b": 1.0}), "exactly the members"),
+    (lambda f: f.combine({"a": [1.0]}, {"a": -1.0}), "non-negative"),
+])
+def test_combination_errors(call, words):
+    from fastrnn.forecast import combine
+
+    with pytest.raises(ValueError, match=words):
+        call(combine)
