@@ -415,3 +415,24 @@ def test_combination_errors(call, words):
 
     with pytest.raises(ValueError, match=words):
         call(combine)
+
+
+def test_cli_trains_and_predicts_a_hybrid_panel(tmp_path):
+    import pandas as pd
+
+    rng = np.random.default_rng(11)
+    rows = [(f"s{k}", d, 10 + k + np.sin(i / 2) + rng.normal(0, 0.1))
+            for k in range(3) for i, d in enumerate(pd.date_range("2000-01-01", periods=36, freq="QS"))]
+    csv = tmp_path / "panel.csv"
+    pd.DataFrame(rows, columns=["store", "date", "units"]).to_csv(csv, index=False)
+    runner, out = CliRunner(), tmp_path / "run"
+    r = runner.invoke(main, ["train", "--csv", str(csv), "--id-column", "store", "--horizon", "2", "--model",
+                             "hybrid-gru", "--epochs", "2", "--hidden", "3", "--look-back", "4", "--no-plot",
+                             "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert fr.load(out / "model.npz").ar_lags == 4
+    p = runner.invoke(main, ["predict", "--model", str(out), "--csv", str(csv), "--id-column", "store"])
+    assert p.exit_code == 0, p.output
+    r = runner.invoke(main, ["train", "--csv", str(csv), "--id-column", "store", "--horizon", "2", "--model",
+                             "hybrid-gru", "--hybrid", "residual", "--out", str(tmp_path / "r2")])
+    assert r.exit_code != 0 and "--hybrid does not apply to a panel run" in r.output
