@@ -283,7 +283,7 @@ def test_damaged_hybrid_files_raise_model_file_error(tmp_path, edit, words):
 def test_hybrid_config_checks():
     cfg = fc.make_config("airline", model="hybrid-gru")
     assert cfg.hybrid == "joint" and cfg.cell == "gru"
-    with pytest.raises(ValueError, match="applies to a hybrid model only; use model hybrid-lstm"):
+    with pytest.raises(ValueError, match="applies to hybrid models only, not to model 'lstm'; use model 'hybrid-lstm'"):
         fc.make_config("airline", hybrid="residual")
     with pytest.raises(ValueError, match="hybrid must be one of joint, residual"):
         fc.make_config("airline", model="hybrid-rnn", hybrid="both")

@@ -238,8 +238,9 @@ def validate(cfg: TrainConfig) -> None:
         if cfg.hybrid not in HYBRID_FITS:
             raise ValueError(f"hybrid must be one of {', '.join(HYBRID_FITS)}; got {cfg.hybrid!r}")
     elif cfg.hybrid is not None:
-        raise ValueError(f"hybrid={cfg.hybrid!r} (--hybrid) applies to a hybrid model only; use model "
-                         f"hybrid-{cfg.model} (--model hybrid-{cfg.model}) or leave hybrid out")
+        raise ValueError(f"hybrid={cfg.hybrid!r} (--hybrid) applies to hybrid models only, not to model "
+                         f"{cfg.model!r}; use model 'hybrid-{cfg.model}' (--model hybrid-{cfg.model}) or "
+                         f"leave the hybrid setting out")
     for name in ("hidden", "layers", "look_back", "epochs", "batch_size", "ensemble"):
         check_positive_int(name, getattr(cfg, name))
     check_positive_int("patience", cfg.patience, 0)
