@@ -179,9 +179,9 @@ class Stack:
         Returns
         -------
         int
-            M times a model's.
+            M times a model's (:meth:`fastrnn.RNN.num_parameters`: a frozen linear path not counted).
         """
-        return int(sum(p.size for p in self._params.values()))
+        return int(sum(self._params[name].size for name in self.members[0].parameters()))
 
     def unstack(self) -> list[_Recurrent]:
         """The M models as ordinary, independent models (copies of their current weights).

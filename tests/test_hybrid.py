@@ -196,6 +196,7 @@ def test_a_frozen_path_never_changes_in_training(backend):
     assert "head.ar_weight" not in models[0].parameters()
     assert models[0].num_parameters() == _hybrid("gru").num_parameters() - O * L
     st = fr.stack(models)
+    assert st.num_parameters() == 2 * models[0].num_parameters()
     head0 = st.parameters()["head.weight"].copy()
     fr.Trainer(models[0], optimizer=fr.optim.AdamW(models[0].parameters(), lr=1e-2, weight_decay=0.1)).fit(
         X, y, epochs=3, verbose=0)
