@@ -373,9 +373,10 @@ class _Recurrent:
         Parameters
         ----------
         state : Mapping[str, array_like]
-            Exactly the names of :meth:`parameters`, each with the same shape: NumPy arrays or,
-            through ``np.asarray``, anything array-like, including torch tensors (torch itself is
-            not needed), e.g. an ``nn.LSTM`` + ``nn.Linear`` state dict.
+            Exactly the names of :meth:`state_dict` (a frozen linear path included), each with the
+            same shape: NumPy arrays or, through ``np.asarray``, anything array-like, including
+            torch tensors (torch itself is not needed), e.g. an ``nn.LSTM`` + ``nn.Linear`` state
+            dict.
 
         Raises
         ------
