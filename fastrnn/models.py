@@ -7,6 +7,13 @@
 Parameters carry PyTorch's names (``weight_ih_l0``, ``weight_hh_l0``, ``bias_ih_l0``, ``bias_hh_l0``,
 ``…_reverse`` for the backward direction; ``head.weight``, ``head.bias`` for the head), so a PyTorch
 ``nn.LSTM`` + ``nn.Linear`` state dict loads as it is. Each layer runs on :mod:`fastrnn.functional`.
+
+A model may also have a **linear path** (``ar_lags=L > 0``; a hybrid forecaster, LSTNet's linear
+"highway"): the head adds ``head.ar_weight @ x[:, -L:, 0]``, a linear autoregression on the last
+``L`` values of input feature 0, to ``W h_T + b``. :meth:`RNN.least_squares_init` sets it (and the
+head bias) by least squares on training windows and the network's head weight to zero, so the model
+starts as the least-squares AR; ``ar_frozen=True`` keeps that path fixed (the network then learns
+the residuals of the AR). Everything that trains, saves or stacks a model gets it from the head.
 """
 
 from __future__ import annotations
@@ -64,8 +71,16 @@ def check_positive_int(name: str, value: object, alternative: str = "") -> int:
 
 
 def _check_settings(kind, input_size, hidden_size, output_size, num_layers, dropout, nonlinearity,
-                    init, dtype, backend):
+                    init, dtype, backend, ar_lags=0, ar_frozen=False, return_sequences=False):
     """The constructor's checks of its arguments (ValueError naming the argument)."""
+    if isinstance(ar_lags, bool) or not isinstance(ar_lags, (int, np.integer)) or ar_lags < 0:
+        raise ValueError(f"ar_lags must be a non-negative integer (0: no linear path); got {ar_lags!r}")
+    if not isinstance(ar_frozen, (bool, np.bool_)):
+        raise ValueError(f"ar_frozen must be True or False; got {ar_frozen!r}")
+    if ar_frozen and not ar_lags:
+        raise ValueError("ar_frozen=True needs a linear path to freeze; give ar_lags > 0")
+    if ar_lags and return_sequences:
+        raise ValueError("a linear path (ar_lags > 0) needs a last-step model; got return_sequences=True")
     for name, v in zip(_SIZES, (input_size, hidden_size, output_size, num_layers)):
         check_positive_int(name, v)
     if isinstance(dropout, bool) or not (isinstance(dropout, (int, float)) and 0.0 <= dropout < 1.0):
@@ -88,7 +103,8 @@ def _layer_names(layer: int, direction: int) -> dict:
 
 
 def parameter_shapes(kind: str, input_size: int, hidden_size: int, output_size: int = 1,
-                     num_layers: int = 1, bidirectional: bool = False) -> dict[str, tuple[int, ...]]:
+                     num_layers: int = 1, bidirectional: bool = False,
+                     ar_lags: int = 0) -> dict[str, tuple[int, ...]]:
     """The shape of every parameter of a model, without building it.
 
     Parameters
@@ -99,6 +115,8 @@ def parameter_shapes(kind: str, input_size: int, hidden_size: int, output_size: 
         As the model's constructor (``I``, ``H``, ``O``, ``L``).
     bidirectional : bool
         As the model's constructor.
+    ar_lags : int, default 0
+        As the model's constructor: the lags ``L`` of the linear path (0: none).
 
     Returns
     -------
@@ -106,7 +124,8 @@ def parameter_shapes(kind: str, input_size: int, hidden_size: int, output_size: 
         Parameter name -> shape, in PyTorch's order (stack first, then the head): ``weight_ih_l{k}``
         ``(G*H, I)`` for layer 0 and ``(G*H, D*H)`` above, ``weight_hh_l{k}`` ``(G*H, H)``, the two
         biases ``(G*H,)`` (``_reverse`` for the backward direction), ``head.weight`` ``(O, D*H)``,
-        ``head.bias`` ``(O,)``, with G = 1, 4, 3 gates for RNN, LSTM, GRU and D = 2 if bidirectional.
+        ``head.bias`` ``(O,)``, with G = 1, 4, 3 gates for RNN, LSTM, GRU and D = 2 if bidirectional;
+        with ``ar_lags = L > 0`` last ``head.ar_weight`` ``(O, L)``.
 
     Raises
     ------
@@ -127,6 +146,8 @@ def parameter_shapes(kind: str, input_size: int, hidden_size: int, output_size: 
             shapes[names["b_hh"]] = (G * H,)
     shapes["head.weight"] = (output_size, D * H)
     shapes["head.bias"] = (output_size,)
+    if ar_lags:
+        shapes["head.ar_weight"] = (output_size, ar_lags)
     return shapes
 
 
@@ -138,9 +159,12 @@ class _Recurrent:
     def __init__(self, input_size: int, hidden_size: int, output_size: int = 1, num_layers: int = 1,
                  bidirectional: bool = False, dropout: float = 0.0, nonlinearity: str = "tanh",
                  return_sequences: bool = False, init: str = "xavier", forget_bias: float = 1.0,
-                 dtype: str | np.dtype = "float32", backend: str = "numba", seed: int | None = None) -> None:
+                 dtype: str | np.dtype = "float32", backend: str = "numba", seed: int | None = None,
+                 ar_lags: int = 0, ar_frozen: bool = False) -> None:
         _check_settings(self.kind, input_size, hidden_size, output_size, num_layers, dropout,
-                        nonlinearity, init, dtype, backend)
+                        nonlinearity, init, dtype, backend, ar_lags, ar_frozen, return_sequences)
+        self.ar_lags = int(ar_lags)
+        self.ar_frozen = bool(ar_frozen)
         self.input_size = int(input_size)
         self.hidden_size = int(hidden_size)
         self.output_size = int(output_size)
@@ -163,6 +187,8 @@ class _Recurrent:
         """Make ``params`` (name -> array, as :meth:`parameters` returns them) the model's own arrays
         (a :class:`fastrnn.stacks.Stack` binds views of its stacked arrays)."""
         self._params = params
+        # what the optimizers see: every array but a frozen linear path (same arrays, no copies)
+        self._trainable = {k: v for k, v in params.items() if not (self.ar_frozen and k == "head.ar_weight")}
         # Built once, not every step: (layer, direction) -> {w_ih, w_hh, b_ih, b_hh} -> the parameter's
         # name, and -> the model's own array (arrays keep their identity: load_state_dict and the
         # optimizers write into them).
@@ -187,15 +213,17 @@ class _Recurrent:
         dict[str, Any]
             ``kind`` (``"rnn"``, ``"lstm"``, ``"gru"``) and every constructor argument by name, as
             JSON-serialisable values (``dtype`` as its name): ``type(model)(**config)`` without
-            ``kind`` builds the same architecture.
+            ``kind`` builds the same architecture. ``ar_lags`` and ``ar_frozen`` appear only for a
+            model with a linear path (so a plain model's config, and file, is as before them).
         """
+        hybrid = {"ar_lags": self.ar_lags, "ar_frozen": self.ar_frozen} if self.ar_lags else {}
         return {
             "kind": self.kind, "input_size": self.input_size, "hidden_size": self.hidden_size,
             "output_size": self.output_size, "num_layers": self.num_layers,
             "bidirectional": self.bidirectional, "dropout": self.dropout,
             "nonlinearity": self.nonlinearity, "return_sequences": self.return_sequences,
             "init": self.init, "forget_bias": self.forget_bias, "dtype": self.dtype.name,
-            "backend": self.backend, "seed": self.seed,
+            "backend": self.backend, "seed": self.seed, **hybrid,
         }
 
     def _layer_names(self, layer, direction):
@@ -204,7 +232,7 @@ class _Recurrent:
     def _shapes(self):
         """Parameter name -> shape, in PyTorch's order (stack first, then the head)."""
         return parameter_shapes(self.kind, self.input_size, self.hidden_size, self.output_size,
-                                self.num_layers, self.bidirectional)
+                                self.num_layers, self.bidirectional, self.ar_lags)
 
     def _init_params(self):
         """Initialise the weights.
@@ -214,7 +242,9 @@ class _Recurrent:
         ``random`` N(0, 0.01²) (min-char-rnn), ``xavier`` Glorot uniform (Keras' default),
         ``he`` N(0, 2/fan_in), ``orthogonal`` Glorot uniform inputs and orthogonal recurrent blocks
         (Keras' recurrent default). The head is Glorot uniform with zero bias. For an LSTM, the forget
-        gate's ``bias_ih`` is then set to ``forget_bias`` (1.0 by default, as Keras does).
+        gate's ``bias_ih`` is then set to ``forget_bias`` (1.0 by default, as Keras does). A linear
+        path starts at zero (drawing nothing, so the other weights are those of the plain model);
+        :meth:`least_squares_init` sets it.
         """
         rng, H = self._rng, self.hidden_size
         params = {}
@@ -231,7 +261,9 @@ class _Recurrent:
             return rng.uniform(-limit, limit, (fan_out, fan_in))
 
         for name, shape in self._shapes().items():
-            if self.init == "uniform":  # torch: nn.LSTM & co. use 1/√H; nn.Linear 1/√fan_in
+            if name == "head.ar_weight":
+                params[name] = np.zeros(shape)
+            elif self.init == "uniform":  # torch: nn.LSTM & co. use 1/√H; nn.Linear 1/√fan_in
                 fan = self.num_directions * H if name.startswith("head.") else H
                 params[name] = rng.uniform(-1.0 / np.sqrt(fan), 1.0 / np.sqrt(fan), shape)
             elif len(shape) == 1:
@@ -251,15 +283,17 @@ class _Recurrent:
         return {k: np.ascontiguousarray(v, dtype=self.dtype) for k, v in params.items()}
 
     def parameters(self) -> dict[str, np.ndarray]:
-        """The model's own parameter arrays, by name (no copies: optimizers update them in place).
+        """The model's own trainable parameter arrays, by name (no copies: optimizers update them
+        in place).
 
         Returns
         -------
         dict[str, np.ndarray]
             PyTorch's names and shapes (see :func:`parameter_shapes`), stack first, then the head;
-            all C-contiguous, of the model's dtype.
+            all C-contiguous, of the model's dtype. A frozen linear path (``ar_frozen``) is not
+            among them (it is in :meth:`state_dict` and in the saved file).
         """
-        return self._params
+        return self._trainable
 
     def num_parameters(self) -> int:
         """The number of trainable scalars.
@@ -269,7 +303,55 @@ class _Recurrent:
         int
             The total size of all arrays of :meth:`parameters`.
         """
-        return int(sum(p.size for p in self._params.values()))
+        return int(sum(p.size for p in self._trainable.values()))
+
+    def least_squares_init(self, X: ArrayLike, y: ArrayLike) -> np.ndarray:
+        """Start the model as the least-squares AR of its linear path: fit ``y ≈ c + A x_lags``
+        on the windows ``(X, y)`` (ordinary least squares with intercept, in float64, as
+        :func:`numpy.linalg.lstsq` solves it), set ``head.ar_weight = A`` and ``head.bias = c``,
+        and ``head.weight = 0``, so that the network's output is zero and the model's predictions
+        are the AR's until training moves them. The recurrent weights are left as they are.
+
+        Parameters
+        ----------
+        X : array_like, shape (B, T, I), or (B, T) when ``input_size`` is 1
+            Training windows, as :meth:`predict` takes them; the fit reads the last ``ar_lags``
+            values of feature 0 of each.
+        y : array_like, shape (B,) or (B, O)
+            Their targets.
+
+        Returns
+        -------
+        np.ndarray
+            The fitted coefficients in float64, ``(1 + L, O)``: the intercept, then lag
+            ``T - L + 1 .. T`` (oldest first, as in the window).
+
+        Raises
+        ------
+        ValueError
+            The model has no linear path (``ar_lags = 0``), ``X`` is not as :meth:`check_x` takes
+            it, ``y`` does not have one finite target row of ``O`` values per window, or there are
+            fewer windows than coefficients (``1 + ar_lags``).
+        """
+        L, O = self.ar_lags, self.output_size
+        if not L:
+            raise ValueError("least_squares_init needs a linear path; build the model with ar_lags > 0")
+        B = len(self.check_x(X))  # shapes, real and finite numbers, T >= L
+        lags = np.asarray(X, dtype=np.float64).reshape(B, -1, self.input_size)[:, -L:, 0]  # not rounded to dtype
+        t = np.asarray(y, dtype=np.float64)
+        t = t.reshape(-1, 1) if t.ndim == 1 and O == 1 else t
+        if t.shape != (len(lags), O) or not np.isfinite(t).all():
+            raise ValueError(f"y must be finite targets of shape ({len(lags)}, {O}); got shape {np.shape(y)}"
+                             + ("" if t.shape != (len(lags), O) else " with NaN or infinite values"))
+        if len(lags) < L + 1:
+            raise ValueError(f"least squares for {L} lags and an intercept needs at least {L + 1} windows; "
+                             f"got {len(lags)}: use fewer ar_lags or more data")
+        A = np.column_stack([np.ones(len(lags)), lags])
+        coef, *_ = np.linalg.lstsq(A, t, rcond=None)
+        self._params["head.bias"][...] = coef[0]
+        self._params["head.ar_weight"][...] = coef[1:].T
+        self._params["head.weight"][...] = 0.0
+        return coef
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """A copy of every parameter, with PyTorch's key names.
@@ -291,9 +373,10 @@ class _Recurrent:
         Parameters
         ----------
         state : Mapping[str, array_like]
-            Exactly the names of :meth:`parameters`, each with the same shape: NumPy arrays or,
-            through ``np.asarray``, anything array-like, including torch tensors (torch itself is
-            not needed), e.g. an ``nn.LSTM`` + ``nn.Linear`` state dict.
+            Exactly the names of :meth:`state_dict` (a frozen linear path included), each with the
+            same shape: NumPy arrays or, through ``np.asarray``, anything array-like, including
+            torch tensors (torch itself is not needed), e.g. an ``nn.LSTM`` + ``nn.Linear`` state
+            dict.
 
         Raises
         ------
@@ -343,7 +426,8 @@ class _Recurrent:
         Raises
         ------
         ValueError
-            A ragged or wrongly shaped ``x``, values that are not real numbers, NaN or infinity.
+            A ragged or wrongly shaped ``x``, fewer steps than ``ar_lags``, values that are not real
+            numbers, NaN or infinity.
         """
         try:
             x = np.asarray(x)
@@ -360,6 +444,9 @@ class _Recurrent:
                              f"steps); got {x.shape}{hint}")
         if x.dtype.kind not in "biuf":  # bool, integers, floats: real numbers
             raise ValueError(f"x must hold real numbers; got dtype {x.dtype}")
+        if x.shape[1] < self.ar_lags:
+            raise ValueError(f"x must have at least T = {self.ar_lags} steps for the linear path "
+                             f"(ar_lags={self.ar_lags}); got {x.shape[1]}")
         x = x.astype(self.dtype, copy=False)
         if not F.finite_check(self.backend)(x):
             raise ValueError("x contains NaN or infinite values")
@@ -450,19 +537,36 @@ class _Recurrent:
         else:  # final state of each direction of the last layer: forward h_T, backward h_0 (torch's h_n)
             last = states[-D:]
             feat = np.concatenate([s[0] if self._spec.has_c else s for s in last], axis=1)
-        y = self._head(feat)
+        lags = self._lags(x)
+        y = self._head(feat, lags)
         if self.return_sequences:
             y = y.transpose(1, 0, 2)  # back to batch-first (B, T, O)
-        return y, {"layers": layers, "feat": feat, "states": states, "T": x.shape[1]}
+        return y, {"layers": layers, "feat": feat, "states": states, "T": x.shape[1], "lags": lags}
 
-    def _head(self, feat):
-        """The linear head: ``feat @ W^T + b``."""
-        return feat @ self._params["head.weight"].T + self._params["head.bias"]
+    def _lags(self, x):
+        """The linear path's inputs of ``x (B, T, I)``: the last ``ar_lags`` values of feature 0,
+        ``(B, L)`` (:meth:`check_x` made sure that ``T >= L``), or None."""
+        L = self.ar_lags
+        if not L:
+            return None
+        return np.ascontiguousarray(x[:, -L:, 0])
 
-    def _head_backward(self, d_y, feat):
-        """The head's gradients for a last-step model, ``d_y (B, O)``, ``feat (B, D*H)``:
-        ``(dW, db, d_feat)``."""
-        return d_y.T @ feat, d_y.sum(axis=0), d_y @ self._params["head.weight"]
+    def _head(self, feat, lags=None):
+        """The linear head: ``feat @ W^T + b``, plus ``lags @ W_ar^T`` with a linear path (``lags``
+        as :meth:`_lags` returns them)."""
+        y = feat @ self._params["head.weight"].T + self._params["head.bias"]
+        if lags is not None:
+            y += lags @ self._params["head.ar_weight"].T
+        return y
+
+    def _head_backward(self, d_y, feat, lags=None):
+        """The head's gradients for a last-step model, ``d_y (B, O)``, ``feat (B, D*H)``, ``lags``
+        as :meth:`_head` took them: ``(grads, d_feat)``, ``grads`` the head's trainable parameters'
+        (``head.weight``, ``head.bias``, and ``head.ar_weight`` unless it is frozen)."""
+        grads = {"head.weight": d_y.T @ feat, "head.bias": d_y.sum(axis=0)}
+        if lags is not None and not self.ar_frozen:
+            grads["head.ar_weight"] = d_y.T @ lags
+        return grads, d_y @ self._params["head.weight"]
 
     def _zero_state(self, dh, B):
         """A state tuple as F.forward_unchecked / F.backward_unchecked take it: ``(dh,)`` or
@@ -485,7 +589,8 @@ class _Recurrent:
         Returns
         -------
         grads : dict[str, np.ndarray]
-            Name -> gradient, with the names and shapes of :meth:`parameters`.
+            Name -> gradient, with the names and shapes of :meth:`parameters` (so none for a
+            frozen linear path).
         dhs : list[list[np.ndarray]]
             ``dhs[layer][direction]`` is ∂L/∂h_t, ``(T, B, H)``, the total gradient reaching that
             layer's hidden state at each step, in the input's time order.
@@ -514,7 +619,8 @@ class _Recurrent:
             d_final = [None] * D
         else:
             # d_feat (B, D*H): the gradient reaching each direction's final state
-            grads["head.weight"], grads["head.bias"], d_feat = self._head_backward(d_y, feat)
+            head_grads, d_feat = self._head_backward(d_y, feat, cache.get("lags"))
+            grads.update(head_grads)
             d_seq = None
             d_final = [d_feat[:, d * H:(d + 1) * H] for d in range(D)]
         dhs = [None] * L
@@ -544,7 +650,7 @@ class _Recurrent:
             if mask is not None:
                 d_in = d_in * mask
             d_seq, d_final = d_in, [None] * D  # lower layers feed the next one only through outputs
-        return {k: grads[k] for k in self._params}, dhs
+        return {k: grads[k] for k in self._trainable}, dhs
 
     def __call__(self, x: ArrayLike) -> np.ndarray:
         """``model(x)`` is ``model.predict(x)``.
@@ -648,6 +754,13 @@ _PARAMETERS_DOC = """
     seed : int or None, default None
         Seed of the initialisation and of the dropout masks (and, by default, of the
         :class:`~fastrnn.Trainer`'s shuffling); ``None`` draws fresh entropy.
+    ar_lags : int, default 0
+        Lags ``L`` of a linear path in the head (a hybrid model): ``y = W h + b + A x[:, -L:, 0]``,
+        ``A`` = ``head.ar_weight`` ``(O, L)``, on the last ``L`` values of input feature 0 (inputs
+        need ``T >= L``); 0: none. It starts at zero; :meth:`least_squares_init` sets it.
+    ar_frozen : bool, default False
+        Keep the linear path fixed in training (it is not among :meth:`parameters`; saved and
+        loaded all the same): the network then learns the residuals of the linear path.
 
     Shapes
     ------
@@ -791,6 +904,8 @@ class ModelFileError(ValueError):
 _CONFIG_KEYS = ("kind", "input_size", "hidden_size", "output_size", "num_layers", "bidirectional",
                 "dropout", "nonlinearity", "return_sequences", "init", "forget_bias", "dtype",
                 "backend", "seed")
+#: The keys a model with a linear path adds (files of plain models, and older files, have none).
+_LINEAR_KEYS = ("ar_lags", "ar_frozen")
 _MAX_SIZE = 2**31 - 1  # no real model comes near; beyond it the arithmetic below would be absurd
 _MAX_CONFIG_CHARS = 1 << 16  # a config is a few hundred characters
 _RESAVE = "the file was changed or damaged; save the model again with model.save(path)"
@@ -809,7 +924,7 @@ def _check_file_config(config, path) -> dict:
         raise ModelFileError(f"{path} has no valid model config (kind must be one of "
                              f"{', '.join(_KINDS)}; got {got!r}); {_RESAVE}")
     missing = [k for k in _CONFIG_KEYS if k not in config]
-    unknown = sorted(set(config) - set(_CONFIG_KEYS))
+    unknown = sorted(set(config) - set(_CONFIG_KEYS) - set(_LINEAR_KEYS))
     if missing or unknown:
         what = "; ".join(p for p in (f"missing keys {missing}" if missing else "",
                                      f"unknown keys {unknown}" if unknown else "") if p)
@@ -841,9 +956,20 @@ def _check_file_config(config, path) -> dict:
     seed = config["seed"]
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
         raise bad("seed", "a non-negative integer or null")
+    if "ar_lags" in config or "ar_frozen" in config:
+        for key in _LINEAR_KEYS:
+            if key not in config:
+                raise ModelFileError(f"{path}: model config has {' '.join(k for k in _LINEAR_KEYS if k != key)} "
+                                     f"but not {key}; {_RESAVE}")
+        v = config["ar_lags"]
+        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= _MAX_SIZE:
+            raise bad("ar_lags", f"an integer in 1..{_MAX_SIZE}")
+        if not isinstance(config["ar_frozen"], bool):
+            raise bad("ar_frozen", "true or false")
     try:
         _check_settings(config["kind"], *(config[k] for k in _SIZES), config["dropout"],
-                        config["nonlinearity"], config["init"], config["dtype"], config["backend"])
+                        config["nonlinearity"], config["init"], config["dtype"], config["backend"],
+                        config.get("ar_lags", 0), config.get("ar_frozen", False), config["return_sequences"])
     except ValueError as e:  # e.g. relu for an LSTM
         raise ModelFileError(f"{path}: model config is inconsistent ({e}); {_RESAVE}") from None
     return dict(config)
@@ -888,12 +1014,15 @@ def _check_stored_arrays(headers, config, path, models: int = 0) -> None:
     the first mismatch."""
     stored = {k: h for k, h in headers.items() if not k.startswith("__")}
     D = 2 if config["bidirectional"] else 1
-    n_expected = 4 * config["num_layers"] * D + 2  # counted before listing: num_layers may be huge
+    ar_lags = config.get("ar_lags", 0)
+    # counted before listing: num_layers may be huge
+    n_expected = 4 * config["num_layers"] * D + 2 + (1 if ar_lags else 0)
     if len(stored) != n_expected:
         raise ModelFileError(
-            f"{path}: the config ({config['num_layers']} layer(s), {D} direction(s)) implies "
+            f"{path}: the config ({config['num_layers']} layer(s), {D} direction(s)"
+            f"{', a linear path' if ar_lags else ''}) implies "
             f"{n_expected} weight arrays; the file stores {len(stored)}; {_RESAVE}")
-    expected = parameter_shapes(config["kind"], *(config[k] for k in _SIZES), config["bidirectional"])
+    expected = parameter_shapes(config["kind"], *(config[k] for k in _SIZES), config["bidirectional"], ar_lags)
     if models:
         expected = {k: (models, *shape) for k, shape in expected.items()}
     missing = [k for k in expected if k not in stored]

@@ -40,7 +40,8 @@ from fastrnn.models import _Recurrent, check_positive_int
 
 #: Settings every model of a stack must share (all of :meth:`~fastrnn.RNN.config` but the seed).
 SHARED = ("kind", "input_size", "hidden_size", "output_size", "num_layers", "bidirectional", "dropout",
-          "nonlinearity", "return_sequences", "init", "forget_bias", "dtype", "backend")
+          "nonlinearity", "return_sequences", "init", "forget_bias", "dtype", "backend",
+          "ar_lags", "ar_frozen")  # the last two only for models with a linear path
 
 
 def stack(models: Sequence[_Recurrent]) -> Stack:
@@ -86,6 +87,8 @@ class Stack:
         changes the other); :meth:`unstack` gives independent copies.
     kind, input_size, hidden_size, output_size, num_layers, bidirectional, return_sequences, dtype, backend, cell
         The shared settings, as on the models.
+    ar_lags, ar_frozen
+        The models' linear path (0 and False without one), as on the models.
 
     Raises
     ------
@@ -106,18 +109,19 @@ class Stack:
         for m, model in enumerate(models[1:], 1):
             c = model.config()
             for key in SHARED:
-                if c[key] != c0[key]:
+                if c.get(key) != c0.get(key):
                     raise ValueError(f"stack(): the models must share every setting but the seed; model {m} "
-                                     f"has {key}={c[key]!r}, model 0 has {key}={c0[key]!r}")
+                                     f"has {key}={c.get(key)!r}, model 0 has {key}={c0.get(key)!r}")
         for key, ok in (("bidirectional", False), ("return_sequences", False)):
             if c0[key] != ok:
                 raise ValueError(f"stack(): a stack holds one-direction, many-to-one models; got {key}=True")
         if c0["dropout"]:
             raise ValueError(f"stack(): a stack holds models without dropout; got dropout={c0['dropout']}")
-        self._config = {k: c0[k] for k in SHARED}
+        self._config = {k: c0[k] for k in SHARED if k in c0}
         self.seeds = [model.seed for model in models]
-        self._params = {name: np.ascontiguousarray(np.stack([model.parameters()[name] for model in models]))
-                        for name in models[0].parameters()}
+        # every array, a frozen linear path included (model._params; parameters() are the trainable ones)
+        self._params = {name: np.ascontiguousarray(np.stack([model._params[name] for model in models]))
+                        for name in models[0]._params}
         self._bind_members(models)
 
     def _bind_members(self, models):
@@ -130,7 +134,7 @@ class Stack:
             self.members.append(member)
         first = self.members[0]
         for attr in ("kind", "input_size", "hidden_size", "output_size", "num_layers", "bidirectional",
-                     "return_sequences", "dtype", "backend", "cell"):
+                     "return_sequences", "dtype", "backend", "cell", "ar_lags", "ar_frozen"):
             setattr(self, attr, getattr(first, attr))
         self._spec = cells.get(self.cell)
         # (layer) -> the stacked {w_ih, w_hh, b_ih, b_hh} of that layer, and their parameter names
@@ -164,7 +168,8 @@ class Stack:
         Returns
         -------
         dict[str, np.ndarray]
-            The models' names (PyTorch's), each array ``(M, *shape)`` with model m's at index m.
+            The models' names (PyTorch's), each array ``(M, *shape)`` with model m's at index m;
+            a frozen linear path included (it is saved with the stack; training leaves it alone).
         """
         return self._params
 
@@ -174,9 +179,9 @@ class Stack:
         Returns
         -------
         int
-            M times a model's.
+            M times a model's (:meth:`fastrnn.RNN.num_parameters`: a frozen linear path not counted).
         """
-        return int(sum(p.size for p in self._params.values()))
+        return int(sum(self._params[name].size for name in self.members[0].parameters()))
 
     def unstack(self) -> list[_Recurrent]:
         """The M models as ordinary, independent models (copies of their current weights).
@@ -190,7 +195,7 @@ class Stack:
         for member in self.members:
             model = copy.copy(member)
             model._rng = np.random.default_rng(member.seed)
-            model._bind({name: p.copy() for name, p in member.parameters().items()})
+            model._bind({name: p.copy() for name, p in member._params.items()})
             out.append(model)
         return out
 
@@ -270,10 +275,11 @@ class Stack:
             layers.append((seq, saved))
             seq = np.ascontiguousarray(saved[0][:, 1:])  # hs[1:] of every model: the next layer's input
         feat = saved[0][:, T]  # h_T of the last layer, (M, B, H)
+        lags = [self.members[m]._lags(x[m]) for m in range(M)] if self.ar_lags else [None] * M
         y = np.zeros((M, B, self.output_size), self.dtype)
         for m in active:
-            y[m] = self.members[m]._head(feat[m])
-        return y, {"layers": layers, "feat": feat, "active": active}
+            y[m] = self.members[m]._head(feat[m], lags[m])
+        return y, {"layers": layers, "feat": feat, "active": active, "lags": lags}
 
     def backward(self, cache: dict, d_y: np.ndarray,
                  active: np.ndarray | None = None) -> tuple[dict[str, np.ndarray], dict[int, str]]:
@@ -291,7 +297,9 @@ class Stack:
         Returns
         -------
         grads : dict[str, np.ndarray]
-            Name -> ``(M, *shape)``; the entries of models not in ``active`` (or overflowed) are undefined.
+            Name -> ``(M, *shape)``, for the names of the members' :meth:`~fastrnn.RNN.parameters`
+            (not a frozen linear path); the entries of models not in ``active`` (or overflowed)
+            are undefined.
         overflowed : dict[int, str]
             Model -> what overflowed, for the models whose gradient became NaN or infinite on its way
             down (as :meth:`fastrnn.RNN.backward` raises FloatingPointError for one model).
@@ -300,8 +308,9 @@ class Stack:
             active = cache["active"]
         M = d_y.shape[0]
         overflowed = {}
+        trainable = self.members[0].parameters()
         if self.backend != "numba":
-            grads = {name: np.zeros_like(p) for name, p in self._params.items()}
+            grads = {name: np.zeros_like(self._params[name]) for name in trainable}
             for m in active:
                 try:
                     g, _ = self.members[m].backward(cache["members"][m], d_y[m])
@@ -316,12 +325,12 @@ class Stack:
         spec, H = self._spec, self.hidden_size
         feat = cache["feat"]
         B = feat.shape[1]
-        grads = {"head.weight": np.zeros_like(self._params["head.weight"]),
-                 "head.bias": np.zeros_like(self._params["head.bias"])}
+        grads = {name: np.zeros_like(self._params[name]) for name in trainable if name.startswith("head.")}
         d_final = np.zeros((M, B, H), self.dtype)
         for m in active:
-            grads["head.weight"][m], grads["head.bias"][m], d_final[m] = self.members[m]._head_backward(
-                d_y[m], feat[m])
+            head_grads, d_final[m] = self.members[m]._head_backward(d_y[m], feat[m], cache["lags"][m])
+            for name, g in head_grads.items():
+                grads[name][m] = g
         d_out = None
         live = [int(m) for m in active]
         for layer in reversed(range(self.num_layers)):
@@ -340,7 +349,7 @@ class Stack:
             for k, name in self._layer_keys[layer].items():
                 grads[name] = {"w_ih": dw_ih, "w_hh": dw_hh, "b_ih": db_ih, "b_hh": db_hh}[k]
             d_out, d_final = dx, np.zeros_like(d_final)  # lower layers get gradients through their outputs
-        return {name: grads[name] for name in self._params}, overflowed
+        return {name: grads[name] for name in trainable}, overflowed
 
     def predict(self, x: ArrayLike, batch_size: int | None = None) -> np.ndarray:
         """Every model's predictions for ``x``, in batches of ``batch_size`` rows.

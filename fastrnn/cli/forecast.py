@@ -17,11 +17,13 @@ import shlex
 
 import click
 
-from fastrnn.cells import KINDS as MODEL_CHOICES  # the cell registry imports no numpy
+from fastrnn.cells import KINDS as _KINDS  # the cell registry imports no numpy
 from fastrnn.cli._cluster import cluster_context, cluster_options
 
 # Literal copies of the choices in fastrnn.forecast (importing it here would import numpy);
 # tests/test_cli_train.py checks that they agree.
+MODEL_CHOICES = _KINDS + tuple(f"hybrid-{k}" for k in _KINDS)
+HYBRID_CHOICES = ("joint", "residual")
 TRANSFORM_CHOICES = ("none", "log", "diff", "log+diff")
 SCALER_CHOICES = ("standard", "minmax", "none")
 OPTIMIZER_CHOICES = ("adam", "adamw", "sgd", "rmsprop", "adagrad")
@@ -182,7 +184,12 @@ class _TrainCommand(click.Command):
 
 @click.command(cls=_TrainCommand)
 @_data_options
-@click.option("--model", "model_kind", type=click.Choice(MODEL_CHOICES), help="Recurrent cell.")
+@click.option("--model", "model_kind", type=click.Choice(MODEL_CHOICES),
+              help="Recurrent cell; hybrid-KIND adds a linear AR path on the look-back, "
+                   "least squares on the training part.")
+@click.option("--hybrid", type=click.Choice(HYBRID_CHOICES),
+              help="A hybrid's linear path: trained with the network, or frozen (the network "
+                   "learns its residuals).  [default: joint]")
 @click.option("--hidden", type=click.IntRange(min=1), help="Hidden units per layer.")
 @click.option("--layers", type=click.IntRange(min=1), help="Stacked recurrent layers.")
 @click.option("--look-back", type=click.IntRange(min=1), help="Past steps the model sees.")
@@ -239,7 +246,7 @@ class _TrainCommand(click.Command):
 def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding, date_format,
           no_header, missing_dates, model_kind, hidden, layers, look_back, epochs, batch_size, lr,
           optimizer, clip_norm, patience, seed, dtype, backend, transform, scaler, calendar,
-          ensemble, out, plot, resume, season, id_column, horizon, windows, step, strategy, multi, jobs,
+          ensemble, out, plot, resume, hybrid, season, id_column, horizon, windows, step, strategy, multi, jobs,
           scheduler, dask_workers):
     """Train a forecaster and compare it with baselines on the test part.
 
@@ -286,7 +293,8 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
         settings = dict(model=model_kind, hidden=hidden, layers=layers, look_back=look_back, epochs=epochs,
                         batch_size=batch_size, lr=lr, patience=patience, clip_norm=clip_norm, seed=seed, dtype=dtype)
         single = dict(optimizer=optimizer, backend=backend, transform=transform, scaler=scaler, calendar=calendar,
-                      ensemble=ensemble, resume=resume, start=start, end=end, no_header=no_header)
+                      ensemble=ensemble, resume=resume, start=start, end=end, no_header=no_header,
+                      hybrid=hybrid)
         from fastrnn import threads
 
         with _interrupt_signals() as signals, contextlib.ExitStack() as restore:
@@ -318,7 +326,8 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
                      model=model_kind, hidden=hidden, layers=layers, look_back=look_back,
                      epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
                      clip_norm=clip_norm, patience=patience, seed=seed, dtype=dtype, backend=backend,
-                     transform=transform, scaler=scaler, calendar=calendar, ensemble=ensemble)
+                     transform=transform, scaler=scaler, calendar=calendar, ensemble=ensemble,
+                     hybrid=hybrid)
     staging = None
     # SIGTERM and SIGHUP become an interruption like Ctrl-C, so they clean up the same way.
     with _interrupt_signals() as signals, contextlib.ExitStack() as restore:
@@ -528,7 +537,8 @@ def _header(cfg, ds, prep) -> str:
     if cfg.ensemble > 1:
         extra += f", ensemble of {cfg.ensemble} (seeds {cfg.seed}-{cfg.seed + cfg.ensemble - 1})"
     read = f"; {_read_text(ds.read_info, cfg.csv)}" if ds.read_info else ""
-    return (f"{cfg.name} ({ds.column}, {_span(ds)}): {cfg.model.upper()} hidden {cfg.hidden}{layers}, "
+    label = _model_label(cfg.model, cfg.hybrid)
+    return (f"{cfg.name} ({ds.column}, {_span(ds)}): {'{} ({})'.format(*label) if label[1] else label[0]} hidden {cfg.hidden}{layers}, "
             f"look-back {cfg.look_back}, transform {cfg.transform or 'none'}{extra}; "
             f"{len(prep.y_train)} train / {len(prep.y_val)} validation / {len(prep.y_test)} test windows"
             f"{read}")
@@ -562,10 +572,18 @@ def _fmt(x: float) -> str:
     return f"{x:.4g}" if abs(x) >= 1000 or abs(x) < 0.01 else f"{x:.{max(1, 4 - len(str(int(abs(x)))))}f}"
 
 
+def _model_label(model: str, hybrid: str | None = None) -> tuple[str, str]:
+    """``("LSTM", "")``, or for a hybrid ``("hybrid LSTM", "joint")`` (how its linear path trains)."""
+    if model.startswith("hybrid-"):
+        return f"hybrid {model[len('hybrid-'):].upper()}", hybrid or "joint"
+    return model.upper(), ""
+
+
 def format_report(m: dict) -> str:
     """The results table printed by ``fastrnn train``."""
     n_ens = m.get("ensemble", 1) or 1
-    rows = [(f"{m['model'].upper()} (this model{f', ensemble of {n_ens}' if n_ens > 1 else ''})",
+    name, note = _model_label(m["model"], m.get("hybrid"))
+    rows = [(f"{name} ({note + '; ' if note else ''}this model{f', ensemble of {n_ens}' if n_ens > 1 else ''})",
              m["test"])]
     b = m["baselines"]
     rows.append(("persistence", b["persistence"]))
@@ -686,7 +704,7 @@ def predict(model_path, dataset, csv, column, date_column, start, end, sep, deci
     extra = ", calendar features" if run.calendar else ""
     n_ens = int(run.info.get("ensemble", 1) or 1)
     extra += f", ensemble of {n_ens}" if n_ens > 1 else ""
-    click.echo(f"{ds.name} ({ds.column}): {steps} steps {after}, {cfg['kind'].upper()} "
+    click.echo(f"{ds.name} ({ds.column}): {steps} steps {after}, {'hybrid ' if cfg.get('ar_lags') else ''}{cfg['kind'].upper()} "
                f"look-back {run.look_back}, transform {run.transform or 'none'}{extra}")
     click.echo(text)
     if output is not None:

@@ -23,7 +23,11 @@ import numpy as np
 
 from fastrnn import cells as _cells
 
-MODELS = _cells.KINDS
+#: The plain recurrent models, then the hybrids (``hybrid-<kind>``: a linear AR path on the last
+#: ``look_back`` values plus the network, see :func:`fastrnn.forecast.build_model`).
+MODELS = _cells.KINDS + tuple(f"hybrid-{k}" for k in _cells.KINDS)
+#: How a hybrid's linear path is trained (:attr:`TrainConfig.hybrid`).
+HYBRID_FITS = ("joint", "residual")
 TRANSFORMS = ("none", "log", "diff", "log+diff")
 SCALERS = ("standard", "minmax", "none")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad")
@@ -110,6 +114,10 @@ class TrainConfig:
     val_fraction: float = 0.1
     calendar: bool = False
     ensemble: int = 1
+    # A hybrid model's linear path: "joint" (least-squares start, trained with the network) or
+    # "residual" (least squares, then frozen: the network learns its residuals); None for a plain
+    # model (validate() sets "joint" for a hybrid without one).
+    hybrid: str | None = None
     # How the CSV is read (see fastrnn.forecast.datasets.load_csv); the resolved values are kept so that
     # predict re-reads the file the same way. None: detect.
     sep: str | None = None
@@ -118,6 +126,11 @@ class TrainConfig:
     date_format: str | None = None
     header: bool = True
     missing_dates: str = "error"
+
+    @property
+    def cell(self) -> str:
+        """The recurrent cell kind of :attr:`model` (``"lstm"`` for ``"hybrid-lstm"``)."""
+        return cell_kind(self.model)
 
     @property
     def name(self) -> str:
@@ -138,6 +151,38 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def cell_kind(model: str) -> str:
+    """The recurrent cell kind of a model name of :data:`MODELS`: ``"hybrid-gru"`` -> ``"gru"``.
+
+    Parameters
+    ----------
+    model : str
+        A model name (a cell kind, or ``hybrid-`` and a cell kind).
+
+    Returns
+    -------
+    str
+        The cell kind, one of :data:`fastrnn.cells.KINDS` for a valid name.
+    """
+    return model[len("hybrid-"):] if model.startswith("hybrid-") else model
+
+
+def is_hybrid(model: str) -> bool:
+    """Whether the model name ``model`` is a hybrid (``hybrid-<kind>``).
+
+    Parameters
+    ----------
+    model : str
+        A model name of :data:`MODELS`.
+
+    Returns
+    -------
+    bool
+        True for ``hybrid-rnn``, ``hybrid-lstm``, ``hybrid-gru``.
+    """
+    return model.startswith("hybrid-")
 
 
 def check_positive_int(name: str, v, minimum: int = 1) -> int:
@@ -188,6 +233,14 @@ def validate(cfg: TrainConfig) -> None:
     training would not fit in memory (:func:`check_memory`)."""
     if cfg.model not in MODELS:
         raise ValueError(f"model must be one of {', '.join(MODELS)}; got {cfg.model!r}")
+    if is_hybrid(cfg.model):
+        cfg.hybrid = "joint" if cfg.hybrid is None else cfg.hybrid
+        if cfg.hybrid not in HYBRID_FITS:
+            raise ValueError(f"hybrid must be one of {', '.join(HYBRID_FITS)}; got {cfg.hybrid!r}")
+    elif cfg.hybrid is not None:
+        raise ValueError(f"hybrid={cfg.hybrid!r} (--hybrid) applies to hybrid models only, not to model "
+                         f"{cfg.model!r}; use model 'hybrid-{cfg.model}' (--model hybrid-{cfg.model}) or "
+                         f"leave the hybrid setting out")
     for name in ("hidden", "layers", "look_back", "epochs", "batch_size", "ensemble"):
         check_positive_int(name, getattr(cfg, name))
     check_positive_int("patience", cfg.patience, 0)
@@ -243,8 +296,8 @@ def training_memory(cfg: TrainConfig, n_windows: int | None = None) -> int:
     """
     b = np.dtype(cfg.dtype).itemsize
     n_in = 3 if cfg.calendar else 1
-    G = _cells.KIND_GATES[cfg.model]
-    P = _n_parameters(cfg.model, n_in, cfg.hidden, cfg.layers)
+    G = _cells.KIND_GATES[cfg.cell]
+    P = _n_parameters(cfg.cell, n_in, cfg.hidden, cfg.layers) + (cfg.look_back if is_hybrid(cfg.model) else 0)
     N = cfg.ensemble
     need = N * (8 * P * b + 8 * P)
     if n_windows is not None:
@@ -277,7 +330,7 @@ def check_memory(cfg: TrainConfig, n_windows: int | None = None) -> None:
     else:
         fix = "use a smaller model (--hidden, --layers, --ensemble)"
     ens = f", ensemble of {cfg.ensemble}" if cfg.ensemble > 1 else ""
-    article = "a" if cfg.model == "gru" else "an"
+    article = "a" if cfg.model in ("gru", "hybrid-lstm", "hybrid-gru", "hybrid-rnn") else "an"
     raise ValueError(
         f"training {article} {cfg.model.upper()} with hidden={cfg.hidden}, layers={cfg.layers}{ens} "
         f"({cfg.dtype}) needs about {_memory.format_bytes(need)} of memory, but only "

@@ -80,14 +80,29 @@ def prepare_series(data, cfg: TrainConfig):
     return prep
 
 
-def build_model(cfg: TrainConfig, seed: int | None = None):
-    """An untrained model for ``cfg`` (one input, or three with calendar features; one output)."""
+def build_model(cfg: TrainConfig, seed: int | None = None, prep=None, output_size: int = 1):
+    """An untrained model for ``cfg`` (one input, or three with calendar features; one output).
+
+    A hybrid (``cfg.model`` ``"hybrid-<kind>"``) is the recurrent model with a linear path on the
+    last ``cfg.look_back`` values of the series (``ar_lags``; frozen with ``cfg.hybrid ==
+    "residual"``). With ``prep`` (a :class:`~fastrnn.forecast.preprocessing.Prepared`), that path
+    and the head bias start as the least-squares AR on ``prep``'s training windows and the
+    network's head weight at zero (:meth:`fastrnn.RNN.least_squares_init`), so the untrained
+    hybrid forecasts exactly as the linear AR fitted on the training part; ``output_size`` (the
+    horizon of a direct multi-step model) must then match ``prep``'s targets.
+    """
+    from fastrnn.forecast.config import is_hybrid
     from fastrnn.models import model_class
 
-    cls = model_class(cfg.model)
-    return cls(input_size=3 if cfg.calendar else 1, hidden_size=cfg.hidden, output_size=1,
-               num_layers=cfg.layers, dtype=cfg.dtype, backend=cfg.backend,
-               seed=cfg.seed if seed is None else seed)
+    hybrid = is_hybrid(cfg.model)
+    cls = model_class(cfg.cell)
+    model = cls(input_size=3 if cfg.calendar else 1, hidden_size=cfg.hidden, output_size=output_size,
+                num_layers=cfg.layers, dtype=cfg.dtype, backend=cfg.backend,
+                seed=cfg.seed if seed is None else seed, ar_lags=cfg.look_back if hybrid else 0,
+                ar_frozen=hybrid and cfg.hybrid == "residual")
+    if hybrid and prep is not None:
+        model.least_squares_init(prep.X_train, prep.y_train)
+    return model
 
 
 def merge_ensemble(models):
@@ -111,8 +126,9 @@ def merge_ensemble(models):
         c = m.config()
         if {k: v for k, v in c.items() if k != "seed"} != {k: v for k, v in c0.items() if k != "seed"}:
             raise ValueError("ensemble members must have the same kind, sizes and settings")
-    if c0["bidirectional"] or c0["return_sequences"] or c0["dropout"]:
-        raise ValueError("merge_ensemble supports one-direction, last-step models without dropout")
+    if c0["bidirectional"] or c0["return_sequences"] or c0["dropout"] or c0.get("ar_lags"):
+        raise ValueError("merge_ensemble supports one-direction, last-step models without dropout or "
+                         "linear path (stack them with fastrnn.stack instead)")
     N, H = len(models), c0["hidden_size"]
     kw = {k: v for k, v in c0.items() if k != "kind"}
     kw["hidden_size"] = N * H
@@ -268,7 +284,7 @@ def train(cfg: TrainConfig, progress: bool | None = False, data=None, prep=None,
 
     folder = None if checkpoint is None else Path(checkpoint)
     # Member k: seed cfg.seed + k (weights and shuffling), with its own early stopping.
-    members = [build_model(cfg, seed=cfg.seed + k) for k in range(cfg.ensemble)]
+    members = [build_model(cfg, seed=cfg.seed + k, prep=prep) for k in range(cfg.ensemble)]
     histories, seconds, todo = [None] * cfg.ensemble, [0.0] * cfg.ensemble, []
     for k, member in enumerate(members):
         saved = None if folder is None else load_member(folder, k, member)
@@ -311,6 +327,7 @@ def train(cfg: TrainConfig, progress: bool | None = False, data=None, prep=None,
         "read": ds.read_info,  # how the data was read (CSV settings, frequency, season source)
         "column": ds.column,
         "model": cfg.model,
+        **({"hybrid": cfg.hybrid} if cfg.hybrid else {}),
         "hidden": cfg.hidden,
         "layers": cfg.layers,
         "look_back": cfg.look_back,

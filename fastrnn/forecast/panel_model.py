@@ -47,7 +47,8 @@ class PanelConfig:
     Parameters
     ----------
     model : str
-        "lstm", "gru" or "rnn".
+        "lstm", "gru" or "rnn", or a hybrid "hybrid-lstm", "hybrid-gru", "hybrid-rnn": the network
+        plus a linear path on the window (trained jointly; see :func:`fit`).
     hidden, layers, look_back, epochs, batch_size : int
         Hidden units, layers, inputs per window, most epochs, windows per update.
     lr : float
@@ -90,13 +91,12 @@ class PanelConfig:
     ensemble: int = 1
 
     def __post_init__(self) -> None:
-        from fastrnn import cells
-        from fastrnn.forecast.config import check_positive_int
+        from fastrnn.forecast.config import MODELS, check_positive_int
 
         for name in ("hidden", "layers", "look_back", "epochs", "batch_size", "ensemble"):
             check_positive_int(name, getattr(self, name), 1)
         check_positive_int("patience", self.patience, 0)
-        for name, value, choices in (("model", self.model, cells.KINDS), ("strategy", self.strategy, STRATEGIES),
+        for name, value, choices in (("model", self.model, MODELS), ("strategy", self.strategy, STRATEGIES),
                                      ("multi", self.multi, MULTI), ("dtype", self.dtype, ("float32", "float64")),
                                      ("transform", self.transform, ("none", "log"))):
             if value not in choices:
@@ -241,13 +241,20 @@ def fit(histories: Sequence, horizon: int, config: PanelConfig | None = None,
     -------
     PanelForecaster
 
+    Notes
+    -----
+    A hybrid model (``"hybrid-<kind>"``) starts its linear path as the least-squares AR
+    (:meth:`fastrnn.RNN.least_squares_init`) on the training windows of every series (global), or
+    of its own series (local; of every series when its own has fewer windows than ``1 + look_back``),
+    with the network's output at zero, and trains it with the network (the joint variant).
+
     Raises
     ------
     ValueError
         A history shorter than :func:`min_history`, or not finite.
     """
     import fastrnn as fr
-    from fastrnn.forecast.config import check_positive_int
+    from fastrnn.forecast.config import cell_kind, check_positive_int, is_hybrid
     from fastrnn.models import model_class
     from fastrnn.trainer import EarlyStopping, NonFiniteLossWarning, ProgressBar, Trainer
 
@@ -272,11 +279,18 @@ def fit(histories: Sequence, horizon: int, config: PanelConfig | None = None,
         train.append(_windows(z, L, out, 0, n - H, cfg.window_level))  # targets before the last H points
         val.append(_windows(z, L, out, n - H, n, cfg.window_level))  # targets within the last H points
     dt = np.dtype(cfg.dtype)
-    cls = model_class(cfg.model)
+    cls = model_class(cell_kind(cfg.model))
+    hybrid = is_hybrid(cfg.model)
 
     def build(seed):
-        return cls(input_size=1, hidden_size=cfg.hidden, output_size=out, num_layers=cfg.layers, dtype=cfg.dtype,
-                   seed=seed)
+        model = cls(input_size=1, hidden_size=cfg.hidden, output_size=out, num_layers=cfg.layers, dtype=cfg.dtype,
+                    seed=seed, ar_lags=L if hybrid else 0)
+        if hybrid:  # local: model k*E + e (seed seed + k*E + e) is series k's
+            own = train[(seed - cfg.seed) // cfg.ensemble] if cfg.strategy == "local" else ()
+            X, Y = own if len(own) and len(own[0]) > L else (np.concatenate([x for x, _ in train]),
+                                                             np.concatenate([y for _, y in train]))
+            model.least_squares_init(X, Y)
+        return model
 
     def opt(params):
         return fr.optim.Adam(params, lr=cfg.lr)
