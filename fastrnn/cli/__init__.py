@@ -1,7 +1,8 @@
 """The ``fastrnn`` command line interface: the click group :data:`main` and ``fastrnn info``.
 
 The commands live beside it: :mod:`fastrnn.cli.forecast` (``train``, ``predict``, ``datasets``),
-:mod:`fastrnn.cli.sweep` (``sweep``) and :mod:`fastrnn.cli.bench` (``bench``). ``python -m fastrnn.cli`` runs :data:`main` (``__main__.py``).
+:mod:`fastrnn.cli.sweep` (``sweep``) and :mod:`fastrnn.cli.bench` (``bench``). ``python -m fastrnn.cli``
+runs :data:`main` (``__main__.py``).
 The CLI is the top layer: it may import the forecasting application and the library, and nothing
 imports it (``tests/test_architecture.py``).
 

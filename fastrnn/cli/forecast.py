@@ -203,7 +203,8 @@ def panel_options(windows_default: str = "a CSV 2; tourism and retail 1, their s
         click.option("--windows", type=click.IntRange(min=1),
                      help=f"Panel: forecast origins per series; the last is the test part, the others choose "
                           f"the strategy.  [default: {windows_default}]"),
-        click.option("--step", type=click.IntRange(min=1), help="Panel: steps between origins.  [default: the horizon]"),
+        click.option("--step", type=click.IntRange(min=1),
+                     help="Panel: steps between origins.  [default: the horizon]"),
         click.option("--strategy", type=click.Choice(("auto", "global", "local")),
                      help=f"Panel: one model for all series, one per series, or chosen on validation.  "
                           f"[default: {choice_default}]"),

@@ -96,7 +96,8 @@ def sweep(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
     if is_panel:
         given = [n for n, v in (("--optimizer", optimizer), ("--backend", backend), ("--transform", transform),
                                 ("--scaler", scaler), ("--calendar", calendar), ("--ensemble", ensemble),
-                                ("--start", start), ("--end", end), ("--no-header", no_header or None)) if v is not None]
+                                ("--start", start), ("--end", end), ("--no-header", no_header or None))
+                 if v is not None]
         if given:
             raise click.UsageError(f"{', '.join(given)} {'does' if len(given) == 1 else 'do'} not apply to a panel "
                                    f"(--id-column or a panel dataset); a panel's transform and ensemble go in --grid")
@@ -151,22 +152,22 @@ def sweep(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
                                           date_column=date_column, read=read)
                 H, base = panel.config(pan, shipped, horizon, fixed)
                 data, name, kw = pan, pan.name, dict(horizon=H, windows=windows or 2, step=step)
-                staging = Staging(out) if out is not None else Staging.fresh("sweep", name)
-                click.echo(f"{pan.name} ({len(pan)} series, {pan.freq}, season {pan.season or 'none'}): horizon {H}, "
-                           f"{kw['windows']} origins {step or H} apart; the candidates are scored on the "
-                           f"{kw['windows'] - 1} validation origin(s), the last origin is the test part")
+                header = (f"{pan.name} ({len(pan)} series, {pan.freq}, season {pan.season or 'none'}): horizon {H}, "
+                          f"{kw['windows']} origins {step or H} apart; every candidate is scored by its mean MASE "
+                          f"on the {kw['windows'] - 1} validation origin(s), the last origin is the test part")
             else:
                 data, base = _series(dataset, csv, column, date_column, start, end, read, season, fixed)
                 name, kw = base.name, {}
-                staging = Staging(out) if out is not None else Staging.fresh("sweep", name)
                 span = f", {data.start.date()} to {data.end.date()}" if data.dates is not None else ""
-                click.echo(f"{data.name} ({data.column}, {len(data)} points{span}): every candidate trained as "
-                           f"`fastrnn train` trains it, scored by its validation RMSE (one step ahead, original "
-                           f"units); the test part is kept for the best")
+                header = (f"{data.name} ({data.column}, {len(data)} points{span}): every candidate trained as "
+                          f"`fastrnn train` trains it, scored by its validation RMSE (one step ahead, original "
+                          f"units); the test part is kept for the best")
+            # the folder is reserved before any training (an unwritable --out fails now)
+            staging = Staging(out) if out is not None else Staging.fresh("sweep", name)
             import sys
 
             result = sweeps.sweep(data, parsed, samples=samples, seed=seed or 0, config=base,
-                                  progress=sys.stderr.isatty(), **kw)
+                                  progress=sys.stderr.isatty(), started=lambda: click.echo(header), **kw)
             note = sweeps.write_sweep(result, staging.path, plot)
             path = staging.commit()
         except BaseException as exc:  # incl. KeyboardInterrupt: nothing is left in --out
@@ -182,7 +183,7 @@ def sweep(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
                 raise input_error(exc, csv) from None
             raise
     for n in result.notes:
-        click.echo(f"Note: {n}", err=True)
+        click.echo(f"Note: {n.replace(f'samples={samples} ', f'--samples {samples} ')}", err=True)
     if result.kind == "panel":
         for n in result.best.notes:
             click.echo(n if n.startswith("Note:") else f"Note: {n}", err=True)

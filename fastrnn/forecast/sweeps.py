@@ -387,7 +387,7 @@ def _is_panel(data) -> bool:
 
 def sweep(data, grid: str | dict, *, samples: int | None = None, seed: int = 0, config=None,
           horizon: int | None = None, windows: int = 2, step: int | None = None, n_jobs: int | None = None,
-          progress: bool | Any = False, **settings) -> SweepResult:
+          progress: bool | Any = False, started: Any = None, **settings) -> SweepResult:
     """Score every candidate of ``grid`` on validation data, then refit and test the best once.
 
     Parameters
@@ -416,6 +416,9 @@ def sweep(data, grid: str | dict, *, samples: int | None = None, seed: int = 0, 
         Processes for the candidates (:func:`fastrnn.parallel.map_jobs`).
     progress : bool or callable
         :func:`fastrnn.parallel.map_jobs`'s progress over the candidate fits.
+    started : callable, optional
+        Called without arguments once every candidate has been checked against the data, before
+        any is trained (the CLI prints its header then).
     **settings
         Fixed settings of every candidate (fields of the config), without ``config``.
 
@@ -444,9 +447,10 @@ def sweep(data, grid: str | dict, *, samples: int | None = None, seed: int = 0, 
     if samples is not None and samples >= total:
         notes.append(f"samples={samples} is not less than the grid's {total} candidates: the whole grid is swept")
     if kind == "series":
-        return _sweep_series(data, parsed, cands, index, total, notes, config, seed, settings, n_jobs, progress)
+        return _sweep_series(data, parsed, cands, index, total, notes, config, seed, settings, n_jobs, progress,
+                             started)
     return _sweep_panel(data, parsed, cands, index, total, notes, config, seed, settings, horizon, windows,
-                        step, n_jobs, progress)
+                        step, n_jobs, progress, started)
 
 
 def _describe(cand: dict) -> str:
@@ -477,7 +481,7 @@ def _cell(v):
     return "none" if v is None else v
 
 
-def _sweep_series(data, parsed, cands, index, total, notes, config, seed, settings, n_jobs, progress):
+def _sweep_series(data, parsed, cands, index, total, notes, config, seed, settings, n_jobs, progress, started):
     from fastrnn.forecast import job as _job
     from fastrnn.parallel import map_jobs
 
@@ -503,6 +507,8 @@ def _sweep_series(data, parsed, cands, index, total, notes, config, seed, settin
         except ValueError as exc:
             raise ValueError(f"candidate {_describe(cand)}: {exc}") from None
         configs.append(cfg)
+    if started is not None:
+        started()
     results = map_jobs(_series_job, [(ds, cfg.to_dict()) for cfg in configs], n_jobs=n_jobs, progress=progress)
     table, best = _table(parsed, cands, index, results, "val_rmse")
     if not math.isfinite(results[best]["score"]):
@@ -515,7 +521,7 @@ def _sweep_series(data, parsed, cands, index, total, notes, config, seed, settin
 
 
 def _sweep_panel(data, parsed, cands, index, total, notes, config, seed, settings, horizon, windows, step,
-                 n_jobs, progress):
+                 n_jobs, progress, started):
     from fastrnn.forecast import backtest as _backtest
     from fastrnn.forecast import metrics as _metrics
     from fastrnn.forecast import panel as _panel
@@ -556,6 +562,8 @@ def _sweep_panel(data, parsed, cands, index, total, notes, config, seed, setting
     series = pan.values
     histories = {w: p.histories(series, w) for w in p.validation}  # never the test origin's data
     jobs = [(histories[w], horizon, c.to_dict()) for c in configs for w in p.validation]
+    if started is not None:
+        started()
     out = iter(map_jobs(_panel_job, jobs, n_jobs=n_jobs, progress=progress))
     results = []
     for _ in configs:
