@@ -558,7 +558,10 @@ def _sweep_panel(data, parsed, cands, index, total, notes, config, seed, setting
         except ValueError as exc:
             raise ValueError(f"candidate {_describe(cand)}: {exc}") from None
     look_back = max(c.look_back for c in configs)  # one plan: every candidate on the same series
-    p = _backtest.plan(pan.values, look_back + horizon, horizon, windows, step)
+    try:
+        p = _backtest.plan(pan.values, look_back + horizon, horizon, windows, step)
+    except ValueError as exc:  # DataError: no series long enough
+        raise type(exc)(f"with the grid's largest look_back, {look_back}: {exc}") from None
     series = pan.values
     histories = {w: p.histories(series, w) for w in p.validation}  # never the test origin's data
     jobs = [(histories[w], horizon, c.to_dict()) for c in configs for w in p.validation]
