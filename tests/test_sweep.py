@@ -148,11 +148,11 @@ def test_a_candidate_the_data_cannot_take_is_named_before_any_training(tmp_path)
     out = tmp_path / "sweep"
     one_error(invoke("sweep", "--csv", csv, "--grid", "look_back=6,500", *SERIES_FIXED[:4], "--out", out),
               "candidate look_back=500", "series too short", code=1)
-    assert not out.exists()
+    assert os.listdir(tmp_path) == ["s.csv"]  # no folder, no hidden staging folder
     pcsv = panel_csv(tmp_path / "p.csv")
     one_error(invoke("sweep", "--csv", pcsv, "--id-column", "store", "--horizon", "4", "--grid", "look_back=4,30",
                      "--out", out), "with the grid's largest look_back, 30: no series is long enough", code=1)
-    assert not out.exists()
+    assert sorted(os.listdir(tmp_path)) == ["p.csv", "s.csv"]
 
 
 # --- sampling -------------------------------------------------------------------------------------
