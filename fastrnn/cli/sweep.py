@@ -190,8 +190,8 @@ def sweep(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
     if note:
         click.echo(f"Note: {note}", err=True)
     click.echo(format_table(result))
-    click.echo(f"Best: {' '.join(f'{k}={_cell(v)}' for k, v in result.settings.items())}; refitted and "
-               f"tested once:")
+    best = " ".join(f"{k}={sweeps.format_value(v)}" for k, v in result.settings.items())
+    click.echo(f"Best: {best}; refitted and tested once:")
     click.echo(format_report(result.best.metrics) if result.kind == "series" else panel.format_table(result.best))
     files = ["sweep.csv"] + (["sweep.png"] if plot and not note else []) + ["best/"]
     click.echo(f"Saved {path}/  ({', '.join(files)})")
@@ -214,14 +214,6 @@ def _series(dataset, csv, column, date_column, start, end, read, season, fixed):
     return fc.load_series(cfg, season=season), cfg
 
 
-def _cell(v) -> str:
-    if v is None:
-        return "none"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    return f"{v:g}" if isinstance(v, float) else str(v)
-
-
 def format_table(result, top: int = 10) -> str:
     """The candidates of a sweep, best first (at most ``top``), and how many there were.
 
@@ -234,6 +226,8 @@ def format_table(result, top: int = 10) -> str:
     -------
     str
     """
+    from fastrnn.forecast.sweeps import format_value
+
     t = result.table.sort_values("rank")
     n, metric = len(t), result.metric
     label = "validation RMSE" if metric == "val_rmse" else "mean validation MASE"
@@ -243,8 +237,8 @@ def format_table(result, top: int = 10) -> str:
     head = ["rank", *keys, metric, "epochs", "seconds"]
     rows = []
     for r in t.head(top).to_dict("records"):
-        rows.append([str(int(r["rank"])), *(_cell(r[k]) for k in keys), f"{r[metric]:.4g}", str(int(r["epochs"])),
-                     f"{r['seconds']:.1f}"])
+        rows.append([str(int(r["rank"])), *(format_value(r[k]) for k in keys), f"{r[metric]:.4g}",
+                     str(int(r["epochs"])), f"{r['seconds']:.1f}"])
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
     lines.append("  " + "  ".join(h.rjust(w) for h, w in zip(head, widths)))
     lines += ["  " + "  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in rows]

@@ -46,7 +46,8 @@ import numpy as np
 
 from fastrnn.forecast.config import READ_SETTINGS, TrainConfig, make_config, validate
 
-__all__ = ["GridError", "SweepResult", "grid_keys", "parse_grid", "grid_candidates", "sweep", "write_sweep"]
+__all__ = ["GridError", "SweepResult", "grid_keys", "parse_grid", "grid_candidates", "sweep", "write_sweep",
+           "format_value"]
 
 #: TrainConfig fields a sweep does not vary: where the data comes from and how it is read, the
 #: split (it defines what validation is), and the seed (choosing a seed on validation is fitting
@@ -136,10 +137,20 @@ def _check_value(kind: str, key: str, value) -> None:
         else:
             _config_class(kind)(**{key: value})
     except ValueError as exc:
-        raise GridError(f"grid value {key}={_text(value)}: {exc}") from None
+        raise GridError(f"grid value {key}={format_value(value)}: {exc}") from None
 
 
-def _text(v) -> str:
+def format_value(v) -> str:
+    """A grid value as a grid would write it: ``none``, ``true``/``false``, ``0.001``, ``16``.
+
+    Parameters
+    ----------
+    v : object
+
+    Returns
+    -------
+    str
+    """
     if v is None:
         return "none"
     if isinstance(v, bool):
@@ -197,7 +208,7 @@ def parse_grid(grid: str | dict, kind: str = "series") -> dict[str, list]:
             raise GridError(f"unknown grid key {key!r}; the keys for {what} are: {', '.join(allowed)}")
         if key_name in out:
             raise GridError(f"grid key {key_name!r} is given twice; list all its values once, e.g. "
-                            f"{key_name}={','.join(_text(v) for v in out[key_name])},...")
+                            f"{key_name}={','.join(format_value(v) for v in out[key_name])},...")
         values = []
         for v in raw:
             if isinstance(v, str):
@@ -207,7 +218,7 @@ def parse_grid(grid: str | dict, kind: str = "series") -> dict[str, list]:
                 v = _parse_value(kind, key_name, v)
             _check_value(kind, key_name, v)
             if any(type(v) is type(u) and v == u for u in values):
-                raise GridError(f"grid key {key_name!r} lists the value {_text(v)} twice; give each value once")
+                raise GridError(f"grid key {key_name!r} lists the value {format_value(v)} twice; give each value once")
             values.append(v)
         out[key_name] = values
     return out
@@ -454,7 +465,7 @@ def sweep(data, grid: str | dict, *, samples: int | None = None, seed: int = 0, 
 
 
 def _describe(cand: dict) -> str:
-    return " ".join(f"{k}={_text(v)}" for k, v in cand.items())
+    return " ".join(f"{k}={format_value(v)}" for k, v in cand.items())
 
 
 def _table(parsed, cands, index, results, metric):
