@@ -146,7 +146,7 @@ def main(argv=None) -> int:
     ratio = {}
     for variant in ("joint", "residual"):
         r = []
-        for name, rr in rows.items():
+        for rr in rows.values():
             H = rr["default"]["cfg"].hidden
             r.append(np.mean(rr[f"hybrid-{rr['default']['cfg'].model} {variant} h{H}"]["val"])
                      / np.mean(rr["default"]["val"]))

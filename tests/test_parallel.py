@@ -320,7 +320,7 @@ def sleeper(i):
 
 if __name__ == "__main__":
     cli._RETRY_S = 0.002  # the interruption is raised again and again during the clean-up
-    with cli._interrupt_signals() as signals:
+    with cli.interrupt_signals() as signals:
         try:
             map_jobs(sleeper, range(4), n_jobs=2)
         except KeyboardInterrupt as exc:

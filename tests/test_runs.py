@@ -391,7 +391,7 @@ def test_an_interruption_lost_in_a_c_callback_is_raised_again(monkeypatch):
     and dropped; the interruption must still arrive, a moment later."""
     import ctypes
 
-    from fastrnn.cli.forecast import _Interrupted, _interrupt_signals
+    from fastrnn.cli.forecast import _Interrupted, interrupt_signals
 
     compare_t = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_int))
 
@@ -405,7 +405,7 @@ def test_an_interruption_lost_in_a_c_callback_is_raised_again(monkeypatch):
     monkeypatch.setattr(sys, "unraisablehook", lambda u: lost.append(u.exc_type))
     values = (ctypes.c_int * 2)(2, 1)
     with pytest.raises(_Interrupted):
-        with _interrupt_signals():
+        with interrupt_signals():
             ctypes.CDLL(None).qsort(values, 2, ctypes.sizeof(ctypes.c_int), compare_t(compare))
             t_end = time.monotonic() + 10  # a guard against a hang, no timing assertion
             while time.monotonic() < t_end:
@@ -420,7 +420,7 @@ def test_the_retry_does_not_interrupt_the_clean_up_of_an_interruption():
     and still raises outside one."""
     from fastrnn.cli import forecast as cli
 
-    with cli._interrupt_signals() as signals:
+    with cli.interrupt_signals() as signals:
         retry = signal.getsignal(signal.SIGALRM)
         signals._pending = signal.SIGTERM
         try:

@@ -1,7 +1,8 @@
 """The ``fastrnn`` command line interface: the click group :data:`main` and ``fastrnn info``.
 
-The commands live beside it: :mod:`fastrnn.cli.forecast` (``train``, ``predict``, ``datasets``) and
-:mod:`fastrnn.cli.bench` (``bench``). ``python -m fastrnn.cli`` runs :data:`main` (``__main__.py``).
+The commands live beside it: :mod:`fastrnn.cli.forecast` (``train``, ``predict``, ``datasets``),
+:mod:`fastrnn.cli.sweep` (``sweep``) and :mod:`fastrnn.cli.bench` (``bench``). ``python -m fastrnn.cli``
+runs :data:`main` (``__main__.py``).
 The CLI is the top layer: it may import the forecasting application and the library, and nothing
 imports it (``tests/test_architecture.py``).
 
@@ -83,6 +84,10 @@ from fastrnn.cli.forecast import datasets, predict, train  # noqa: E402
 main.add_command(train)
 main.add_command(predict)
 main.add_command(datasets)
+
+from fastrnn.cli.sweep import sweep  # noqa: E402
+
+main.add_command(sweep)
 
 from fastrnn.cli.bench import bench  # noqa: E402
 

@@ -28,14 +28,14 @@ TRANSFORM_CHOICES = ("none", "log", "diff", "log+diff")
 SCALER_CHOICES = ("standard", "minmax", "none")
 OPTIMIZER_CHOICES = ("adam", "adamw", "sgd", "rmsprop", "adagrad")
 
-_INPUT_ERRORS = (ValueError, OSError)  # DataError, RunError, ModelFileError are ValueErrors
+INPUT_ERRORS = (ValueError, OSError)  # DataError, RunError, ModelFileError are ValueErrors
 
 
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def _debug() -> bool:
+def debug() -> bool:
     """``fastrnn --debug ...`` or FASTRNN_DEBUG=1: let exceptions through with their traceback."""
     import os
 
@@ -46,7 +46,7 @@ def _debug() -> bool:
     return os.environ.get("FASTRNN_DEBUG", "") not in ("", "0")
 
 
-def _input_error(exc: BaseException, csv=None) -> click.ClickException:
+def input_error(exc: BaseException, csv=None) -> click.ClickException:
     """One-line ClickException for an input problem raised by the library."""
     if isinstance(exc, FileNotFoundError):
         name = exc.filename if exc.filename is not None else (csv or "")
@@ -93,7 +93,7 @@ _OPTION_HINTS = (
 )
 
 
-def _data_options(f):
+def data_options(f):
     """--dataset / --csv / --column / --date-column / --start / --end."""
     opts = [
         click.option("--dataset", metavar="NAME",
@@ -129,15 +129,15 @@ def _data_options(f):
     return f
 
 
-def _read_settings(sep, decimal, encoding, date_format, no_header, missing_dates) -> dict:
+def read_settings(sep, decimal, encoding, date_format, no_header, missing_dates) -> dict:
     """The CSV reading options that were given, as ``load_csv`` arguments."""
     given = dict(sep=sep, decimal=decimal, encoding=encoding, date_format=date_format,
                  header=False if no_header else None, missing_dates=missing_dates)
     return {k: v for k, v in given.items() if v is not None}
 
 
-def _check_source(dataset, csv, column, date_column, read=None, own_csv_ok=False):
-    """Option combinations; ``read`` from :func:`_read_settings`. With ``own_csv_ok`` (predict),
+def check_source(dataset, csv, column, date_column, read=None, own_csv_ok=False):
+    """Option combinations; ``read`` from :func:`read_settings`. With ``own_csv_ok`` (predict),
     the reading options may also apply to the run's own CSV."""
     if csv is not None and not csv.strip():
         raise click.ClickException("--csv is empty; pass the path of a CSV file (or --dataset NAME)")
@@ -149,6 +149,91 @@ def _check_source(dataset, csv, column, date_column, read=None, own_csv_ok=False
         names = ", ".join("--no-header" if k == "header" else "--" + k.replace("_", "-")
                           for k in read)
         raise click.UsageError(f"{names} go{'es' if len(read) == 1 else ''} with --csv")
+
+
+def model_options(f):
+    """The model and training options of ``train`` (``--model`` .. ``--ensemble``), for every command
+    that trains a forecaster (``train``, ``sweep``)."""
+    for opt in reversed([
+        click.option("--model", "model_kind", type=click.Choice(MODEL_CHOICES),
+                     help="Recurrent cell; hybrid-KIND adds a linear AR path on the look-back, "
+                          "least squares on the training part."),
+        click.option("--hybrid", type=click.Choice(HYBRID_CHOICES),
+                     help="A hybrid's linear path: trained with the network, or frozen (the network "
+                          "learns its residuals).  [default: joint]"),
+        click.option("--hidden", type=click.IntRange(min=1), help="Hidden units per layer."),
+        click.option("--layers", type=click.IntRange(min=1), help="Stacked recurrent layers."),
+        click.option("--look-back", type=click.IntRange(min=1), help="Past steps the model sees."),
+        click.option("--epochs", type=click.IntRange(min=1), help="Maximum number of epochs."),
+        click.option("--batch-size", type=click.IntRange(min=1), help="Minibatch size."),
+        click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Learning rate."),
+        click.option("--optimizer", type=click.Choice(OPTIMIZER_CHOICES), help="Optimizer."),
+        click.option("--clip-norm", type=click.FloatRange(min=0),
+                     help="Clip the global gradient norm to this (0: no clipping)."),
+        click.option("--patience", type=click.IntRange(min=0),
+                     help="Stop after this many epochs without a better validation loss (0: never)."),
+        click.option("--seed", type=int, help="Random seed (weights and shuffling).  [default: 0]"),
+        click.option("--dtype", type=click.Choice(("float32", "float64")), help="Float precision."),
+        click.option("--backend", type=click.Choice(("numba", "numpy")), help="Kernels.  [default: numba]"),
+        click.option("--transform", type=click.Choice(TRANSFORM_CHOICES),
+                     help="Transform before scaling (log needs positive values)."),
+        click.option("--scaler", type=click.Choice(SCALER_CHOICES), help="Scaling, fitted on the training part."),
+        click.option("--calendar/--no-calendar", default=None,
+                     help="Also feed the sine and cosine of the day of the year of each step's next date "
+                          "(the target's date, known in advance); needs dates."),
+        click.option("--ensemble", type=click.IntRange(min=1),
+                     help="Train this many models (seeds SEED, SEED+1, ...) and average their forecasts; "
+                          "trained together as one model stack and saved as one file."),
+    ]):
+        f = opt(f)
+    return f
+
+
+def season_option(f):
+    """``--season``, as ``train`` and ``sweep`` take it."""
+    return click.option("--season", type=click.IntRange(min=0),
+                        help="Season length in steps for the seasonal baseline and the CSV look-back "
+                             "(0: none).  [default: the dataset's, or inferred from the CSV's dates]")(f)
+
+
+def panel_options(windows_default: str = "a CSV 2; tourism and retail 1, their strategy chosen offline",
+                  choice_default: str = "auto"):
+    """The panel options (``--id-column``, ``--horizon``, ``--windows``, ``--step``, ``--strategy``,
+    ``--multi``), as ``train`` and ``sweep`` take them; their help states ``windows_default`` and
+    ``choice_default`` as the defaults of ``--windows`` and of the two strategies."""
+    opts = [
+        click.option("--id-column", metavar="NAME[,NAME]",
+                     help="Panel: the CSV's series id column(s) (long format: id, date, value); with "
+                          "--dataset tourism|retail not needed."),
+        click.option("--horizon", type=click.IntRange(min=1),
+                     help="Panel: steps forecast from each origin.  [default: tourism 8, retail 24, a CSV its season]"),
+        click.option("--windows", type=click.IntRange(min=1),
+                     help=f"Panel: forecast origins per series; the last is the test part, the others choose "
+                          f"the strategy.  [default: {windows_default}]"),
+        click.option("--step", type=click.IntRange(min=1),
+                     help="Panel: steps between origins.  [default: the horizon]"),
+        click.option("--strategy", type=click.Choice(("auto", "global", "local")),
+                     help=f"Panel: one model for all series, one per series, or chosen on validation.  "
+                          f"[default: {choice_default}]"),
+        click.option("--multi", type=click.Choice(("auto", "direct", "recursive")),
+                     help=f"Panel: all horizon steps at once, one step fed back, or chosen on validation.  "
+                          f"[default: {choice_default}]"),
+    ]
+
+    def decorate(f):
+        for opt in reversed(opts):
+            f = opt(f)
+        return f
+    return decorate
+
+
+def jobs_option(f):
+    """``--jobs N``, as ``train`` and ``sweep`` take it."""
+    return click.option("--jobs", type=click.IntRange(min=1), metavar="N",
+                        help="Processes / cores for independent work, such as the threads of models "
+                             "trained together as one stack (fastrnn.threads.set_parallelism); never "
+                             "changes results, so it is not stored with the run and may be given with "
+                             "--resume.  [default: the CPUs this process may use]")(f)
 
 
 class _TrainCommand(click.Command):
@@ -183,36 +268,8 @@ class _TrainCommand(click.Command):
 
 
 @click.command(cls=_TrainCommand)
-@_data_options
-@click.option("--model", "model_kind", type=click.Choice(MODEL_CHOICES),
-              help="Recurrent cell; hybrid-KIND adds a linear AR path on the look-back, "
-                   "least squares on the training part.")
-@click.option("--hybrid", type=click.Choice(HYBRID_CHOICES),
-              help="A hybrid's linear path: trained with the network, or frozen (the network "
-                   "learns its residuals).  [default: joint]")
-@click.option("--hidden", type=click.IntRange(min=1), help="Hidden units per layer.")
-@click.option("--layers", type=click.IntRange(min=1), help="Stacked recurrent layers.")
-@click.option("--look-back", type=click.IntRange(min=1), help="Past steps the model sees.")
-@click.option("--epochs", type=click.IntRange(min=1), help="Maximum number of epochs.")
-@click.option("--batch-size", type=click.IntRange(min=1), help="Minibatch size.")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Learning rate.")
-@click.option("--optimizer", type=click.Choice(OPTIMIZER_CHOICES), help="Optimizer.")
-@click.option("--clip-norm", type=click.FloatRange(min=0),
-              help="Clip the global gradient norm to this (0: no clipping).")
-@click.option("--patience", type=click.IntRange(min=0),
-              help="Stop after this many epochs without a better validation loss (0: never).")
-@click.option("--seed", type=int, help="Random seed (weights and shuffling).  [default: 0]")
-@click.option("--dtype", type=click.Choice(("float32", "float64")), help="Float precision.")
-@click.option("--backend", type=click.Choice(("numba", "numpy")), help="Kernels.  [default: numba]")
-@click.option("--transform", type=click.Choice(TRANSFORM_CHOICES),
-              help="Transform before scaling (log needs positive values).")
-@click.option("--scaler", type=click.Choice(SCALER_CHOICES), help="Scaling, fitted on the training part.")
-@click.option("--calendar/--no-calendar", default=None,
-              help="Also feed the sine and cosine of the day of the year of each step's next date "
-                   "(the target's date, known in advance); needs dates.")
-@click.option("--ensemble", type=click.IntRange(min=1),
-              help="Train this many models (seeds SEED, SEED+1, ...) and average their forecasts; "
-                   "trained together as one model stack and saved as one file.")
+@data_options
+@model_options
 @click.option("--out", metavar="DIR",
               help="Run folder to create (must be new or empty).  [default: runs/NAME-MODEL-TIME]")
 @click.option("--plot/--no-plot", default=True, show_default=True,
@@ -221,27 +278,9 @@ class _TrainCommand(click.Command):
               help="Continue an interrupted run (the PATH it printed: its run folder or hidden "
                    ".NAME.tmp-* folder) with the settings it was started with; finished ensemble "
                    "members are reused, the result is the same as without the interruption.")
-@click.option("--season", type=click.IntRange(min=0),
-              help="Season length in steps for the seasonal baseline and the CSV look-back "
-                   "(0: none).  [default: the dataset's, or inferred from the CSV's dates]")
-@click.option("--id-column", metavar="NAME[,NAME]",
-              help="Panel: the CSV's series id column(s) (long format: id, date, value); with "
-                   "--dataset tourism|retail not needed.")
-@click.option("--horizon", type=click.IntRange(min=1),
-              help="Panel: steps forecast from each origin.  [default: tourism 8, retail 24, a CSV its season]")
-@click.option("--windows", type=click.IntRange(min=1),
-              help="Panel: forecast origins per series; the last is the test part, the others choose "
-                   "the strategy.  [default: a CSV 2; tourism and retail 1, their strategy chosen offline]")
-@click.option("--step", type=click.IntRange(min=1), help="Panel: steps between origins.  [default: the horizon]")
-@click.option("--strategy", type=click.Choice(("auto", "global", "local")),
-              help="Panel: one model for all series, one per series, or chosen on validation.  [default: auto]")
-@click.option("--multi", type=click.Choice(("auto", "direct", "recursive")),
-              help="Panel: all horizon steps at once, one step fed back, or chosen on validation.  [default: auto]")
-@click.option("--jobs", type=click.IntRange(min=1), metavar="N",
-              help="Processes / cores for independent work, such as the threads of models "
-                   "trained together as one stack (fastrnn.threads.set_parallelism); never "
-                   "changes results, so it is not stored with the run and may be given with "
-                   "--resume.  [default: the CPUs this process may use]")
+@season_option
+@panel_options()
+@jobs_option
 @cluster_options
 def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding, date_format,
           no_header, missing_dates, model_kind, hidden, layers, look_back, epochs, batch_size, lr,
@@ -282,8 +321,8 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
       fastrnn train --dataset tourism
       fastrnn train --csv stores.csv --id-column store --horizon 12 --windows 3
     """
-    read = _read_settings(sep, decimal, encoding, date_format, no_header, missing_dates)
-    _check_source(dataset, csv, column, date_column, read)
+    read = read_settings(sep, decimal, encoding, date_format, no_header, missing_dates)
+    check_source(dataset, csv, column, date_column, read)
     from fastrnn.cli import panel
 
     if panel.is_panel(dataset, id_column):
@@ -297,7 +336,7 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
                       hybrid=hybrid)
         from fastrnn import threads
 
-        with _interrupt_signals() as signals, contextlib.ExitStack() as restore:
+        with interrupt_signals() as signals, contextlib.ExitStack() as restore:
             if jobs is not None:
                 restore.callback(threads.set_parallelism, threads.set_parallelism(jobs))
             try:
@@ -305,12 +344,12 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
                 return panel.train(dataset=dataset, csv=csv, id_column=id_column, column=column,
                                    date_column=date_column, read=read, horizon=horizon, windows=windows, step=step,
                                    strategy=strategy, multi=multi, settings=settings, single_only=single, out=out,
-                                   plot=plot, errors=(_INPUT_ERRORS, _input_error))
+                                   plot=plot, errors=(INPUT_ERRORS, input_error))
             except KeyboardInterrupt as exc:  # the run folder is already removed: nothing was kept
                 signals.caught()
-                if _debug():
+                if debug():
                     raise
-                _exit_interrupted(exc, 0, None)
+                exit_interrupted(exc, 0, None)
     extra = [n for n, v in (("--horizon", horizon), ("--windows", windows), ("--step", step),
                             ("--strategy", strategy), ("--multi", multi)) if v is not None]
     if extra:
@@ -330,7 +369,7 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
                      hybrid=hybrid)
     staging = None
     # SIGTERM and SIGHUP become an interruption like Ctrl-C, so they clean up the same way.
-    with _interrupt_signals() as signals, contextlib.ExitStack() as restore:
+    with interrupt_signals() as signals, contextlib.ExitStack() as restore:
         if jobs is not None:  # for this command only (tests run the CLI in their own process)
             restore.callback(threads.set_parallelism, threads.set_parallelism(jobs))
         try:
@@ -358,7 +397,7 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
                 staging.begin(cfg, ds, plot)
             click.echo(_header(cfg, ds, prep))
             if resume is not None:
-                click.echo(f"Resuming {_shown(staging.path)}: {staging.finished_members()} of "
+                click.echo(f"Resuming {shown(staging.path)}: {staging.finished_members()} of "
                            f"{cfg.ensemble} members finished before, loaded from their checkpoints")
             result = fc.train(cfg, progress=None, data=ds, prep=prep, checkpoint=staging.path)
             note = fc.write_files(result, staging.path, plot)
@@ -367,10 +406,10 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
             if isinstance(exc, KeyboardInterrupt):
                 signals.caught()
             kept = staging.keep_or_discard(exc) if staging is not None else 0
-            if isinstance(exc, KeyboardInterrupt) and not _debug():
-                _exit_interrupted(exc, kept, staging)
-            if isinstance(exc, _INPUT_ERRORS) and not _debug():
-                raise _input_error(exc, csv) from None
+            if isinstance(exc, KeyboardInterrupt) and not debug():
+                exit_interrupted(exc, kept, staging)
+            if isinstance(exc, INPUT_ERRORS) and not debug():
+                raise input_error(exc, csv) from None
             raise
     if note:
         click.echo(f"Note: {note}", err=True)
@@ -400,7 +439,7 @@ def _check_resume_options():
 
 
 class _Interrupted(KeyboardInterrupt):
-    """SIGTERM or SIGHUP, raised by the handlers of :func:`_interrupt_signals`: a KeyboardInterrupt,
+    """SIGTERM or SIGHUP, raised by the handlers of :func:`interrupt_signals`: a KeyboardInterrupt,
     so every clean-up that runs on Ctrl-C runs on these too."""
 
     def __init__(self, signum: int):
@@ -408,7 +447,7 @@ class _Interrupted(KeyboardInterrupt):
         self.signum = signum
 
 
-class _interrupt_signals:
+class interrupt_signals:
     """Context manager: while it is active, SIGTERM and SIGHUP raise :class:`_Interrupted` (and
     Ctrl-C its KeyboardInterrupt) once; further signals are ignored until the clean-up is done.
     Signals the process ignores (``nohup``, background jobs) stay ignored; the previous handlers
@@ -496,7 +535,7 @@ class _interrupt_signals:
 _RETRY_S, _SOON_S = 0.5, 0.01
 
 
-def _shown(path) -> str:
+def shown(path) -> str:
     """``path`` relative to the current folder if it lies inside it, else as it is."""
     from pathlib import Path
 
@@ -506,9 +545,10 @@ def _shown(path) -> str:
         return str(path)
 
 
-def _exit_interrupted(exc: KeyboardInterrupt, kept: int, staging) -> None:
+def exit_interrupted(exc: KeyboardInterrupt, kept: int, staging, before: str | None = None) -> None:
     """One line on stderr saying what was kept, then exit 128 + the signal number (Ctrl-C: 130,
-    SIGTERM: 143, SIGHUP: 129)."""
+    SIGTERM: 143, SIGHUP: 129). ``before``: what had not finished when nothing was kept (default:
+    the training, or its ensemble members)."""
     import signal
 
     signum = getattr(exc, "signum", signal.SIGINT)
@@ -516,11 +556,14 @@ def _exit_interrupted(exc: KeyboardInterrupt, kept: int, staging) -> None:
     if kept:
         total = staging.config.ensemble
         click.echo(f"Interrupted ({what}); {kept} of {total} members finished; continue with: "
-                   f"fastrnn train --resume {shlex.quote(_shown(staging.resume_path()))}", err=True)
+                   f"fastrnn train --resume {shlex.quote(shown(staging.resume_path()))}", err=True)
     else:
         cfg = None if staging is None else staging.config
-        before = (f"before any of the {cfg.ensemble} ensemble members finished"
-                  if cfg is not None and cfg.ensemble > 1 else "before training finished")
+        if before is not None:
+            before = f"before {before} finished"
+        else:
+            before = (f"before any of the {cfg.ensemble} ensemble members finished"
+                      if cfg is not None and cfg.ensemble > 1 else "before training finished")
         click.echo(f"Interrupted ({what}) {before}; nothing was kept", err=True)
     raise click.exceptions.Exit(128 + int(signum))
 
@@ -538,7 +581,8 @@ def _header(cfg, ds, prep) -> str:
         extra += f", ensemble of {cfg.ensemble} (seeds {cfg.seed}-{cfg.seed + cfg.ensemble - 1})"
     read = f"; {_read_text(ds.read_info, cfg.csv)}" if ds.read_info else ""
     label = _model_label(cfg.model, cfg.hybrid)
-    return (f"{cfg.name} ({ds.column}, {_span(ds)}): {'{} ({})'.format(*label) if label[1] else label[0]} hidden {cfg.hidden}{layers}, "
+    model = "{} ({})".format(*label) if label[1] else label[0]
+    return (f"{cfg.name} ({ds.column}, {_span(ds)}): {model} hidden {cfg.hidden}{layers}, "
             f"look-back {cfg.look_back}, transform {cfg.transform or 'none'}{extra}; "
             f"{len(prep.y_train)} train / {len(prep.y_val)} validation / {len(prep.y_test)} test windows"
             f"{read}")
@@ -618,7 +662,7 @@ def format_report(m: dict) -> str:
 @click.command()
 @click.option("--model", "model_path", required=True, metavar="PATH",
               help="Run folder written by `fastrnn train`, or its model.npz.")
-@_data_options
+@data_options
 @click.option("--steps", type=click.IntRange(min=1),
               help="How many steps to forecast after the end of the series.  [default: 12; a panel "
                    "run: its horizon]")
@@ -640,8 +684,8 @@ def predict(model_path, dataset, csv, column, date_column, start, end, sep, deci
       fastrnn predict --model runs/airline-gru-20261123-174501 --steps 24
       fastrnn predict --model runs/sales/model.npz --csv sales-latest.csv --output next.csv
     """
-    read = _read_settings(sep, decimal, encoding, date_format, no_header, missing_dates)
-    _check_source(dataset, csv, column, date_column, read, own_csv_ok=True)
+    read = read_settings(sep, decimal, encoding, date_format, no_header, missing_dates)
+    check_source(dataset, csv, column, date_column, read, own_csv_ok=True)
     import os
     from pathlib import Path
 
@@ -661,7 +705,7 @@ def predict(model_path, dataset, csv, column, date_column, start, end, sep, deci
         read.pop("header", None)
         return panel.predict(model_path, dataset=dataset, csv=csv, id_column=id_column, column=column,
                              date_column=date_column, read=read, output=output, force=force,
-                             errors=(_INPUT_ERRORS, _input_error))
+                             errors=(INPUT_ERRORS, input_error))
     if id_column is not None:
         raise click.UsageError("--id-column goes with a panel run (a run folder with panel.json)")
     steps = 12 if steps is None else steps
@@ -691,20 +735,21 @@ def predict(model_path, dataset, csv, column, date_column, start, end, sep, deci
         text = _forecast_table(values, dates, ds.column)
         if output is not None:
             _write_csv(output, values, dates, force=force)
-    except _INPUT_ERRORS as exc:
-        if _debug():
+    except INPUT_ERRORS as exc:
+        if debug():
             raise
         if isinstance(exc, FileNotFoundError) and csv is None and dataset is None:
             raise click.ClickException(
                 f"the CSV file this run was trained on is gone ({exc.filename}); pass the series "
                 f"with --csv PATH") from None
-        raise _input_error(exc, csv) from None
+        raise input_error(exc, csv) from None
     cfg = run.model.config()
     after = f"after {ds.end.date()}" if ds.end is not None else f"after point {len(ds)}"
     extra = ", calendar features" if run.calendar else ""
     n_ens = int(run.info.get("ensemble", 1) or 1)
     extra += f", ensemble of {n_ens}" if n_ens > 1 else ""
-    click.echo(f"{ds.name} ({ds.column}): {steps} steps {after}, {'hybrid ' if cfg.get('ar_lags') else ''}{cfg['kind'].upper()} "
+    hybrid = "hybrid " if cfg.get("ar_lags") else ""
+    click.echo(f"{ds.name} ({ds.column}): {steps} steps {after}, {hybrid}{cfg['kind'].upper()} "
                f"look-back {run.look_back}, transform {run.transform or 'none'}{extra}")
     click.echo(text)
     if output is not None:

@@ -49,31 +49,17 @@ def train(*, dataset, csv, id_column, column, date_column, read, horizon, window
         names = ", ".join("--" + n.replace("_", "-") for n in given)
         raise click.UsageError(f"{names} {'does' if len(given) == 1 else 'do'} not apply to a panel run "
                                f"(--id-column or a panel dataset)")
-    from fastrnn.forecast import panel as _panel
     from fastrnn.forecast import panel_job, panel_runs
-    from fastrnn.forecast.datasets import load_panel
-    from fastrnn.forecast.panel_model import PanelConfig
     from fastrnn.forecast.runs import Staging
 
     input_errors, handle = errors
     staging = None
     try:
-        if csv is not None:
-            pan = _panel.read_csv(csv, id_column=id_column, date_column=date_column, column=column, **read)
-        else:
-            if dataset not in PANELS:
-                raise click.UsageError(f"--id-column goes with --csv (the shipped panels are "
-                                       f"{', '.join(PANELS)}); got --dataset {dataset}")
-            pan = load_panel(dataset)
-        shipped = panel_job.PANEL_DEFAULTS.get(dataset) if csv is None else None
-        H = horizon or (shipped["horizon"] if shipped else pan.season if pan.season and pan.season > 1 else 8)
+        pan, shipped = load(dataset=dataset, csv=csv, id_column=id_column, column=column, date_column=date_column,
+                            read=read)
+        H, cfg = config(pan, shipped, horizon, settings)
         if windows is None:
             windows = shipped["windows"] if shipped else panel_job.GENERIC_WINDOWS
-        cfg_kw = {**(shipped["config"] if shipped else {}), **{k: v for k, v in settings.items() if v is not None}}
-        cfg_kw.setdefault("look_back", panel_job.default_look_back(H, pan.season))
-        if cfg_kw.get("clip_norm") == 0:
-            cfg_kw["clip_norm"] = None
-        cfg = PanelConfig(**cfg_kw)
         # A shipped panel's default run (one origin) uses the strategy chosen for it offline; with
         # validation origins, or for a CSV, the strategy is chosen on them unless given.
         offline = shipped is not None and windows == 1
@@ -103,6 +89,40 @@ def train(*, dataset, csv, id_column, column, date_column, read, horizon, window
         ["forecast.png", "mase.png"] if plot and not note else [])
     click.echo(f"Saved {path}/  ({', '.join(files)})")
     click.echo(f"Forecast beyond the data: fastrnn predict --model {shlex.quote(str(path))}")
+
+
+def load(*, dataset, csv, id_column, column, date_column, read):
+    """The panel of ``fastrnn train`` / ``sweep``: the CSV (``--id-column``) or a shipped panel.
+
+    Returns ``(panel, shipped)``: ``shipped`` is the shipped panel's entry of
+    ``fastrnn.forecast.panel_job.PANEL_DEFAULTS`` (its horizon, windows and settings), None for a CSV.
+    """
+    from fastrnn.forecast import panel as _panel
+    from fastrnn.forecast import panel_job
+    from fastrnn.forecast.datasets import load_panel
+
+    if csv is not None:
+        return _panel.read_csv(csv, id_column=id_column, date_column=date_column, column=column, **read), None
+    if dataset not in PANELS:
+        raise click.UsageError(f"--id-column goes with --csv (the shipped panels are "
+                               f"{', '.join(PANELS)}); got --dataset {dataset}")
+    return load_panel(dataset), panel_job.PANEL_DEFAULTS.get(dataset)
+
+
+def config(pan, shipped, horizon, settings):
+    """The horizon and the forecaster's settings of a panel run: the options given (``settings``,
+    PanelConfig fields; None: not given) over the shipped panel's defaults; the horizon defaults to
+    the shipped panel's, else the season (8 without one), the look-back to
+    ``panel_job.default_look_back``. Returns ``(horizon, PanelConfig)``."""
+    from fastrnn.forecast import panel_job
+    from fastrnn.forecast.panel_model import PanelConfig
+
+    H = horizon or (shipped["horizon"] if shipped else pan.season if pan.season and pan.season > 1 else 8)
+    cfg_kw = {**(shipped["config"] if shipped else {}), **{k: v for k, v in settings.items() if v is not None}}
+    cfg_kw.setdefault("look_back", panel_job.default_look_back(H, pan.season))
+    if cfg_kw.get("clip_norm") == 0:
+        cfg_kw["clip_norm"] = None
+    return H, PanelConfig(**cfg_kw)
 
 
 def format_table(result) -> str:

@@ -44,6 +44,7 @@ library layer: ``fastrnn.models``, ``fastrnn.trainer``, ``fastrnn.optim``, ...; 
 ``panel_model``     recurrent panel forecasters: global / local (a stack), direct / recursive
 ``panel_job``       :func:`fit_panel`, the backtest of the model against the baselines
 ``panel_runs``      panel run folders (metrics, per-series and forecast CSVs, plots) and predict
+``sweeps``          :func:`sweep`: a hyperparameter grid scored on validation only, the best refitted
 ==================  ================================================================================
 
 Everything in ``__all__`` below is importable from ``fastrnn.forecast`` itself.
@@ -69,6 +70,7 @@ from fastrnn.forecast.job import (
     TrainResult,
     build_model,
     divergence_warning,
+    fit_ensemble,
     fit_model,
     load_series,
     merge_ensemble,
@@ -86,14 +88,20 @@ __all__ = [
     "fit_model", "score", "train", "run", "Staging", "default_out_dir", "write_run", "write_files",
     "load_run", "forecast", "future_dates", "max_steps", "check_steps", "training_memory",
     "RunError", "merge_ensemble", "predict_mean", "fit_panel", "PanelFit", "DIVERGENCE_FACTOR", "divergence_warning",
+    "fit_ensemble", "sweep", "SweepResult", "GridError",
 ]
 
 
 def __getattr__(name: str):
     """``fit_panel`` and ``PanelFit`` load the panel modules (pandas) on first use, so that
-    ``fastrnn train --help`` (which reads the defaults above) stays light."""
+    ``fastrnn train --help`` (which reads the defaults above) stays light; so do ``sweep``,
+    ``SweepResult`` and ``GridError`` (:mod:`fastrnn.forecast.sweeps`)."""
     if name in ("fit_panel", "PanelFit"):
         from fastrnn.forecast import panel_job
 
         return getattr(panel_job, name)
+    if name in ("sweep", "SweepResult", "GridError"):
+        from fastrnn.forecast import sweeps
+
+        return getattr(sweeps, name)
     raise AttributeError(f"module 'fastrnn.forecast' has no attribute {name!r}")

@@ -255,31 +255,30 @@ def iso_date(ts) -> str | None:
     return ts.date().isoformat() if ts == ts.normalize() else ts.isoformat()
 
 
-def train(cfg: TrainConfig, progress: bool | None = False, data=None, prep=None,
-          checkpoint=None) -> TrainResult:
-    """Run the train job: load, prepare, fit, score against the baselines. Writes nothing, except
-    checkpoints into ``checkpoint``.
+def fit_ensemble(cfg: TrainConfig, prep, progress: bool | None = False, checkpoint=None):
+    """Build and fit the model of ``cfg`` on ``prep`` (its :func:`prepare_series`), as
+    :func:`train` does: ``cfg.ensemble`` members with seeds ``cfg.seed + k``, trained together as
+    one stack (:func:`fit_model`: early stopping on the validation part, best weights restored).
 
-    ``data`` (a Dataset) and ``prep`` (its :func:`prepare_series` for ``cfg``) skip those steps.
+    Parameters
+    ----------
+    cfg : TrainConfig
+        The settings.
+    prep : Prepared
+        The windows of the series for ``cfg``.
+    progress : bool or None
+        As :func:`fit_model` takes it.
+    checkpoint : path, optional
+        A folder of finished members' checkpoints (see :func:`train`): those found are loaded,
+        the others trained and checkpointed as each finishes.
 
-    ``checkpoint``: a folder (a :class:`Staging` folder) for resumable state, at the granularity of
-    ensemble members: each member's weights and history are saved atomically (``member-K.npz``,
-    written under a temporary name, then ``os.replace``) as soon as it has finished, and a member
-    whose checkpoint is already there is loaded instead of trained. An interrupted member is
-    trained again from its start; a member is deterministic given its seed, so a resumed run gives
-    bitwise the same weights and metrics (but the timings) as an uninterrupted one.
-    ``result.resumed`` counts the members loaded.
-
-    Divergence: ``metrics["warning"]`` (one sentence with the fix) is set when the training loss
-    became NaN or infinite, or when the model's validation or test RMSE is more than
-    :data:`DIVERGENCE_FACTOR` times that of persistence (see :func:`divergence_warning`). Forecasts
-    that are not finite at all raise a ``ValueError`` saying so, with the same fix.
+    Returns
+    -------
+    tuple
+        ``(model, members, histories, train_seconds, resumed)``: the model (a stack for an
+        ensemble), its members, one History per member, the wall time of the training (after an
+        interrupted run's, up to its last checkpoint) and how many members were loaded.
     """
-    from fastrnn import __version__
-    from fastrnn.forecast import baselines
-
-    ds = load_series(cfg) if data is None else data
-    prep = prepare_series(ds, cfg) if prep is None else prep
     from fastrnn.stacks import stack
 
     folder = None if checkpoint is None else Path(checkpoint)
@@ -306,6 +305,35 @@ def train(cfg: TrainConfig, progress: bool | None = False, data=None, prep=None,
     train_seconds = (elapsed if todo else 0.0) + max((seconds[k] for k in range(cfg.ensemble) if k not in todo),
                                                      default=0.0)
     model = members[0] if cfg.ensemble == 1 else stack(members)
+    return model, members, histories, train_seconds, resumed
+
+
+def train(cfg: TrainConfig, progress: bool | None = False, data=None, prep=None,
+          checkpoint=None) -> TrainResult:
+    """Run the train job: load, prepare, fit, score against the baselines. Writes nothing, except
+    checkpoints into ``checkpoint``.
+
+    ``data`` (a Dataset) and ``prep`` (its :func:`prepare_series` for ``cfg``) skip those steps.
+
+    ``checkpoint``: a folder (a :class:`Staging` folder) for resumable state, at the granularity of
+    ensemble members: each member's weights and history are saved atomically (``member-K.npz``,
+    written under a temporary name, then ``os.replace``) as soon as it has finished, and a member
+    whose checkpoint is already there is loaded instead of trained. An interrupted member is
+    trained again from its start; a member is deterministic given its seed, so a resumed run gives
+    bitwise the same weights and metrics (but the timings) as an uninterrupted one.
+    ``result.resumed`` counts the members loaded.
+
+    Divergence: ``metrics["warning"]`` (one sentence with the fix) is set when the training loss
+    became NaN or infinite, or when the model's validation or test RMSE is more than
+    :data:`DIVERGENCE_FACTOR` times that of persistence (see :func:`divergence_warning`). Forecasts
+    that are not finite at all raise a ``ValueError`` saying so, with the same fix.
+    """
+    from fastrnn import __version__
+    from fastrnn.forecast import baselines
+
+    ds = load_series(cfg) if data is None else data
+    prep = prepare_series(ds, cfg) if prep is None else prep
+    model, members, histories, train_seconds, resumed = fit_ensemble(cfg, prep, progress, checkpoint)
     hist = histories[0]
     epochs_total = sum(h.epochs_run for h in histories)
 

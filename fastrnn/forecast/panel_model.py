@@ -174,11 +174,13 @@ class PanelForecaster:
         Each series' mean and scale (of its transformed values).
     histories : list of float ndarray
         What it was fitted on.
+    history : History or list of History, optional
+        The training record (:func:`fit`: one per model of a stack); None for a loaded run.
     """
 
-    def __init__(self, config: PanelConfig, horizon: int, model, scalers, histories) -> None:
+    def __init__(self, config: PanelConfig, horizon: int, model, scalers, histories, history=None) -> None:
         self.config, self.horizon, self.model, self.scalers = config, horizon, model, scalers
-        self.histories = histories
+        self.histories, self.history = histories, history
 
     def _predict(self, X):
         """Scaled forecasts of the next ``out`` points for windows ``X (S, L, 1)``, one per series
@@ -307,14 +309,15 @@ def fit(histories: Sequence, horizon: int, config: PanelConfig | None = None,
             Yt = np.concatenate([y for _, y in train]).astype(dt)
             Xv = np.concatenate([x for x, _ in val]).astype(dt)
             Yv = np.concatenate([y for _, y in val]).astype(dt)
-            Trainer(model, optimizer=opt, clip_norm=cfg.clip_norm).fit(Xt, Yt, validation_data=(Xv, Yv), **kw)
+            history = Trainer(model, optimizer=opt, clip_norm=cfg.clip_norm).fit(Xt, Yt, validation_data=(Xv, Yv),
+                                                                                 **kw)
         else:  # model k*E + e: series k, seed seed + k*E + e
             model = fr.stack([build(cfg.seed + j) for j in range(len(hist) * E)])
             rep = [d for d in train for _ in range(E)], [d for d in val for _ in range(E)]
-            Trainer(model, optimizer=opt, clip_norm=cfg.clip_norm).fit(
+            history = Trainer(model, optimizer=opt, clip_norm=cfg.clip_norm).fit(
                 [x.astype(dt) for x, _ in rep[0]], [y.astype(dt) for _, y in rep[0]],
                 validation_data=([x.astype(dt) for x, _ in rep[1]], [y.astype(dt) for _, y in rep[1]]), **kw)
-    return PanelForecaster(cfg, H, model, scalers, hist)
+    return PanelForecaster(cfg, H, model, scalers, hist, history)
 
 
 def forecaster(config: PanelConfig | None = None):
