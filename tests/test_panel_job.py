@@ -152,7 +152,9 @@ def test_train_and_predict_a_csv_panel(panel_csv, tmp_path):
 
 
 @pytest.mark.parametrize("args, words", [
-    (["--dataset", "airline", "--horizon", "3"], "--horizon goes with a panel"),
+    (["--dataset", "airline", "--windows", "3"], "--windows goes with --horizon"),
+    (["--dataset", "airline", "--horizon", "3", "--ensemble", "2"],
+     "--ensemble does not apply to a forecast several steps ahead (--horizon)"),
     (["--dataset", "tourism", "--ensemble", "2"], "--ensemble does not apply to a panel run"),
     (["--dataset", "airline", "--id-column", "x"], "--id-column goes with --csv"),
 ])
@@ -160,6 +162,50 @@ def test_panel_option_misuse(args, words, tmp_path):
     r = CliRunner().invoke(main, ["train", *args, "--out", str(tmp_path / "x")])
     assert r.exit_code == 2 and words in r.output
     assert not (tmp_path / "x").exists()
+
+
+def test_a_single_series_with_a_horizon_is_a_panel_of_one(tmp_path):
+    """fastrnn train --horizon H on a single series: backtested as a panel of one series, saved as a
+    panel run whose predict writes the H months after the data (re-reading the run's dataset)."""
+    runner = CliRunner()
+    out = tmp_path / "air"
+    r = runner.invoke(main, ["train", "--dataset", "airline", "--horizon", "6", *FAST, "--no-plot",
+                             "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["kind"] == "panel" and m["series"] == {"total": 1, "used": 1, "skipped": {}}
+    assert m["protocol"]["horizon"] == 6 and m["protocol"]["windows"] == panel_job.GENERIC_WINDOWS
+    assert m["config"]["window_level"] is True  # panel_job.GENERIC_CONFIG
+    fc_rows = pd.read_csv(out / "forecasts.csv")
+    air = ff.load_series(ff.make_config("airline"))
+    test = fc_rows[fc_rows.origin == fc_rows.origin.max()]
+    np.testing.assert_allclose(test.actual, air.values[-6:])  # the test part: the last 6 months
+    p = runner.invoke(main, ["predict", "--model", str(out)])
+    assert p.exit_code == 0, p.output
+    lines = p.output.strip().splitlines()
+    assert lines[0] == "id,date,step,forecast" and len(lines) == 7
+    assert [ln.split(",")[1] for ln in lines[1:]] == [f"1961-0{k}-01" for k in range(1, 7)]
+    assert all(ln.startswith("Passengers,") for ln in lines[1:])
+
+
+def test_a_single_csv_series_with_a_horizon_predicts_from_its_file(tmp_path):
+    runner = CliRunner()
+    path = tmp_path / "sales.csv"
+    dates = pd.date_range("2001-01-01", periods=60, freq="MS")
+    pd.DataFrame({"month": dates, "units": 100 + 10 * np.sin(np.arange(60) * np.pi / 6)}).to_csv(path, index=False)
+    out = tmp_path / "run"
+    r = runner.invoke(main, ["train", "--csv", str(path), "--horizon", "3", *FAST, "--no-plot", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    p = runner.invoke(main, ["predict", "--model", str(out), "--output", str(tmp_path / "next.csv")])
+    assert p.exit_code == 0, p.output
+    nxt = pd.read_csv(tmp_path / "next.csv")
+    assert list(nxt.id) == ["units"] * 3 and list(nxt.date) == ["2006-01-01", "2006-02-01", "2006-03-01"]
+    # without dates a horizon has no calendar to forecast on: one line, nothing written
+    bare = tmp_path / "bare.csv"
+    bare.write_text("units\n" + "\n".join(str(v) for v in range(60)) + "\n")
+    r = runner.invoke(main, ["train", "--csv", str(bare), "--horizon", "3", *FAST, "--out", str(tmp_path / "b")])
+    assert r.exit_code == 1 and len(r.output.strip().splitlines()) == 1, r.output
+    assert "need dates" in r.output and "--date-column" in r.output and not (tmp_path / "b").exists()
 
 
 def test_panel_input_errors_are_one_line(panel_csv, tmp_path):

@@ -311,7 +311,8 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
     A panel (many series: --dataset tourism or retail, or a CSV with --id-column) is forecast
     --horizon steps ahead instead and judged by a rolling-origin backtest (--windows, --step)
     against naive, seasonal naive, linear AR and, with statsforecast, AutoETS and AutoTheta on the
-    same windows; see the README's "Many series".
+    same windows; see the README's "Many series". A single series with --horizon H is forecast H
+    steps ahead the same way, as a panel of one series.
 
     \b
     Examples:
@@ -320,6 +321,7 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
       fastrnn train --csv sales.csv --column units --look-back 24 --out runs/sales
       fastrnn train --dataset tourism
       fastrnn train --csv stores.csv --id-column store --horizon 12 --windows 3
+      fastrnn train --dataset airline --horizon 12
     """
     read = read_settings(sep, decimal, encoding, date_format, no_header, missing_dates)
     check_source(dataset, csv, column, date_column, read)
@@ -350,11 +352,22 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
                 if debug():
                     raise
                 exit_interrupted(exc, 0, None)
-    extra = [n for n, v in (("--horizon", horizon), ("--windows", windows), ("--step", step),
-                            ("--strategy", strategy), ("--multi", multi)) if v is not None]
+    extra = [n for n, v in (("--windows", windows), ("--step", step), ("--strategy", strategy),
+                            ("--multi", multi)) if v is not None]
+    if horizon is not None:  # a single series forecast several steps ahead: a panel of one
+        return _train_series_horizon(
+            dataset=dataset, csv=csv, column=column, date_column=date_column, start=start, end=end, read=read,
+            season=season, horizon=horizon, windows=windows, step=step, strategy=strategy, multi=multi,
+            settings=dict(model=model_kind, hidden=hidden, layers=layers, look_back=look_back, epochs=epochs,
+                          batch_size=batch_size, lr=lr, patience=patience, clip_norm=clip_norm, seed=seed,
+                          dtype=dtype),
+            single_only=dict(optimizer=optimizer, backend=backend, transform=transform, scaler=scaler,
+                             calendar=calendar, ensemble=ensemble, resume=resume, hybrid=hybrid),
+            out=out, plot=plot, jobs=jobs, scheduler=scheduler, dask_workers=dask_workers)
     if extra:
-        raise click.UsageError(f"{', '.join(extra)} go{'es' if len(extra) == 1 else ''} with a panel (--id-column, "
-                               f"or --dataset tourism|retail); a single series is forecast one step ahead")
+        raise click.UsageError(f"{', '.join(extra)} go{'es' if len(extra) == 1 else ''} with --horizon (a forecast "
+                               f"several steps ahead, judged on rolling origins) or a panel (--id-column, or "
+                               f"--dataset tourism|retail); without them a single series is forecast one step ahead")
     if resume is not None:
         plot = _check_resume_options()
     from fastrnn import forecast as fc
@@ -418,6 +431,55 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
         ["loss.png", "forecast.png"] if plot and not note else [])
     click.echo(f"Saved {path}/  ({', '.join(files)})")
     click.echo(f"Forecast beyond the data: fastrnn predict --model {shlex.quote(str(path))} --steps 12")
+
+
+def _train_series_horizon(*, dataset, csv, column, date_column, start, end, read, season, horizon, windows, step,
+                          strategy, multi, settings, single_only, out, plot, jobs, scheduler, dask_workers) -> None:
+    """``fastrnn train --horizon H`` on a single series: the series as a panel of one
+    (:func:`fastrnn.forecast.panel.from_series`), backtested and saved as a panel run, so ``predict``
+    writes its next H steps. The look-back defaults to the single series' (at least H)."""
+    from fastrnn import forecast as fc
+    from fastrnn import threads
+    from fastrnn.cli import panel
+    from fastrnn.forecast.panel import from_series
+
+    given = [n for n, v in single_only.items() if v not in (None, False)]
+    if given:
+        names = ", ".join("--" + n.replace("_", "-") for n in given)
+        raise click.UsageError(f"{names} {'does' if len(given) == 1 else 'do'} not apply to a forecast several "
+                               f"steps ahead (--horizon): it is trained as a panel of one series; leave "
+                               f"{'it' if len(given) == 1 else 'them'} out, or --horizon for one-step forecasts")
+    season = "auto" if season is None else (season or None)
+    with interrupt_signals() as signals, contextlib.ExitStack() as restore:
+        if jobs is not None:
+            restore.callback(threads.set_parallelism, threads.set_parallelism(jobs))
+        try:
+            restore.enter_context(cluster_context(scheduler, dask_workers))
+            try:
+                where = dict(column=column, date_column=date_column, start=start, end=end)
+                if csv is not None:
+                    ds = fc.load_series({"csv": csv, **where, **read}, season=season)
+                    resolved = {k: ds.read_info[k] for k in fc.READ_SETTINGS}  # predict reads alike
+                    cfg = fc.make_config(csv=csv, season=ds.season, **where, **resolved)
+                else:
+                    cfg = fc.make_config(dataset=dataset, **where)
+                    ds = fc.load_series(cfg, season=season)
+                pan = from_series(ds, cfg.source())
+            except INPUT_ERRORS as exc:
+                if debug():
+                    raise
+                raise input_error(exc, csv) from None
+            if settings.get("look_back") is None:
+                settings = {**settings, "look_back": max(cfg.look_back, horizon)}
+            return panel.train(dataset=None, csv=None, id_column=None, column=column, date_column=date_column,
+                               read=read, horizon=horizon, windows=windows, step=step, strategy=strategy,
+                               multi=multi, settings=settings, single_only={}, out=out, plot=plot,
+                               errors=(INPUT_ERRORS, input_error), series=pan)
+        except KeyboardInterrupt as exc:  # the run folder is already removed: nothing was kept
+            signals.caught()
+            if debug():
+                raise
+            exit_interrupted(exc, 0, None)
 
 
 def _check_resume_options():

@@ -37,12 +37,13 @@ def is_panel(dataset, id_column) -> bool:
 
 
 def train(*, dataset, csv, id_column, column, date_column, read, horizon, windows, step, strategy, multi,
-          settings, single_only, out, plot, errors) -> None:
+          settings, single_only, out, plot, errors, series=None) -> None:
     """Run a panel backtest and write its run folder; print the table.
 
     ``settings``: the model options given (PanelConfig fields); ``single_only``: option name ->
     value of the single-series options (refused when given); ``errors``: the CLI's input-error
-    handling ``(exception types, handler)``.
+    handling ``(exception types, handler)``; ``series``: the panel itself, already read (a single
+    series as a panel of one), instead of ``dataset`` / ``csv``.
     """
     given = [name for name, v in single_only.items() if v not in (None, False)]
     if given:
@@ -55,8 +56,11 @@ def train(*, dataset, csv, id_column, column, date_column, read, horizon, window
     input_errors, handle = errors
     staging = None
     try:
-        pan, shipped = load(dataset=dataset, csv=csv, id_column=id_column, column=column, date_column=date_column,
-                            read=read)
+        if series is not None:
+            pan, shipped = series, None
+        else:
+            pan, shipped = load(dataset=dataset, csv=csv, id_column=id_column, column=column,
+                                date_column=date_column, read=read)
         H, cfg = config(pan, shipped, horizon, settings)
         if windows is None:
             windows = shipped["windows"] if shipped else panel_job.GENERIC_WINDOWS
@@ -118,11 +122,33 @@ def config(pan, shipped, horizon, settings):
     from fastrnn.forecast.panel_model import PanelConfig
 
     H = horizon or (shipped["horizon"] if shipped else pan.season if pan.season and pan.season > 1 else 8)
-    cfg_kw = {**(shipped["config"] if shipped else {}), **{k: v for k, v in settings.items() if v is not None}}
+    cfg_kw = {**(shipped["config"] if shipped else panel_job.GENERIC_CONFIG),
+              **{k: v for k, v in settings.items() if v is not None}}
     cfg_kw.setdefault("look_back", panel_job.default_look_back(H, pan.season))
     if cfg_kw.get("clip_norm") == 0:
         cfg_kw["clip_norm"] = None
     return H, PanelConfig(**cfg_kw)
+
+
+def _series_panel(info, *, dataset, csv, column, date_column, read):
+    """The single series of a ``--horizon`` run as a panel of one, with the run's id: read again from
+    the run's source, or from ``--dataset`` / ``--csv`` (with the run's column and date column
+    unless given)."""
+    from fastrnn import forecast as fc
+    from fastrnn.forecast.panel import from_series
+
+    src = dict(info["series_source"])
+    if csv is not None:
+        src = {"csv": csv, "column": column or src.get("column"), "date_column": date_column or src.get("date_column"),
+               **read}
+    elif dataset is not None:
+        src = {"dataset": dataset}
+    elif read:
+        if not src.get("csv"):
+            raise click.UsageError(f"this run was trained on the dataset {src.get('dataset')!r}, not a CSV: the "
+                                   f"CSV reading options go with --csv")
+        src.update(read)
+    return from_series(fc.load_series(src, season=info.get("season")), src, id=info["ids"][0])
 
 
 def format_table(result) -> str:
@@ -177,7 +203,9 @@ def predict(model_path, *, dataset, csv, id_column, column, date_column, read, o
     input_errors, handle = errors
     try:
         info = json.loads((Path(model_path) / "panel.json").read_text())
-        if csv is not None:
+        if info.get("series_source") and id_column is None:  # a single series, run with --horizon
+            pan = _series_panel(info, dataset=dataset, csv=csv, column=column, date_column=date_column, read=read)
+        elif csv is not None:
             pan = _panel.read_csv(csv, id_column=id_column, date_column=date_column, column=column, **read)
         else:
             name = dataset or info.get("dataset")

@@ -23,6 +23,7 @@ exactly; other dates as :func:`fastrnn.forecast.csvread.parse_dates` reads them.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from os import PathLike
@@ -40,7 +41,7 @@ from fastrnn.forecast.datasets import (
     numeric_share,
 )
 
-__all__ = ["Panel", "from_frame", "read_csv"]
+__all__ = ["Panel", "from_frame", "read_csv", "from_series"]
 
 _NIXTLA = ("unique_id", "ds", "y")
 _ID_SEP = "/"
@@ -320,6 +321,41 @@ def read_csv(path: str | PathLike, id_column=None, date_column: str | None = Non
                    name=name if name is not None else table.path.stem, source=label, info=info,
                    short_rows=lambda col: check_short_rows(df, table.nfields, col, label))
     return panel
+
+
+def from_series(ds, source: dict | None = None, id: str | None = None) -> Panel:
+    """A single series as a panel of one, for forecasts several steps ahead (``fastrnn train
+    --horizon H`` on a single series).
+
+    Parameters
+    ----------
+    ds : fastrnn.forecast.Dataset
+        The series, as :func:`fastrnn.forecast.load_series` read it (its dates, season and
+        missing-date handling are kept as they are).
+    source : dict, optional
+        How to read it again (:meth:`fastrnn.forecast.TrainConfig.source`), kept in ``read_info``
+        as ``series_source`` so that a run can re-read the series to forecast beyond its end.
+    id : str, optional
+        The series' id; ``None``: the name of its value column.
+
+    Returns
+    -------
+    Panel
+
+    Raises
+    ------
+    DataError
+        The series has no dates (a horizon needs them).
+    """
+    if ds.dates is None:
+        raise DataError(f"{ds.name}: forecasts several steps ahead (--horizon) need dates, and the series has "
+                        f"none; give its date column (--date-column), or leave out --horizon for one-step "
+                        f"forecasts")
+    frame = pd.DataFrame({"unique_id": str(id or ds.column), "ds": ds.dates, "y": ds.values})
+    # the dates as the series reader kept them (gaps it was told to keep stay), and its season
+    pan = from_frame(frame, missing_dates="ignore", season=ds.season, name=ds.name)
+    return dataclasses.replace(pan, source=ds.source, column=ds.column,
+                               read_info={**(ds.read_info or {}), **(pan.read_info or {}), "series_source": source})
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -50,6 +50,10 @@ PANEL_DEFAULTS = {
 }
 #: A CSV panel: one validation origin on which the strategy is chosen, and the test origin.
 GENERIC_WINDOWS = 2
+#: A CSV panel's (or a single series' with a horizon) settings beyond PanelConfig's defaults:
+#: windows relative to their last input, which won on the validation origins of both shipped
+#: panels by far (tourism 0.943 against 0.952, retail 1.652 against 3.25; stage 1).
+GENERIC_CONFIG = {"window_level": True}
 
 
 def default_look_back(horizon: int, season: int | None) -> int:
@@ -328,7 +332,8 @@ def fit_panel(df, horizon: int, windows: int = 2, step: int | None = None, id_co
     id_column, date_column, value_column
         As :func:`fastrnn.forecast.panel.from_frame` takes them.
     **settings
-        :class:`fastrnn.forecast.panel_model.PanelConfig` fields (``hidden``, ``epochs``, ...).
+        :class:`fastrnn.forecast.panel_model.PanelConfig` fields (``hidden``, ``epochs``, ...), over
+        :data:`GENERIC_CONFIG` (``window_level=True``) and PanelConfig's defaults.
 
     Returns
     -------
@@ -345,6 +350,6 @@ def fit_panel(df, horizon: int, windows: int = 2, step: int | None = None, id_co
 
     pan = _panel.from_frame(df, id_column=id_column, date_column=date_column, value_column=value_column)
     settings.setdefault("look_back", default_look_back(horizon, pan.season))
-    cfg = _pm.PanelConfig(**settings)
+    cfg = _pm.PanelConfig(**{**GENERIC_CONFIG, **settings})
     return PanelFit(backtest(pan, horizon, windows=windows, step=step, config=cfg, strategy=strategy, multi=multi,
                              statistical=statistical))

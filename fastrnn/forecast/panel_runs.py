@@ -128,7 +128,9 @@ def write(result, folder: Path, plot: bool = True) -> str | None:
     fitted.model.save(folder / "model.npz")
     info = {"kind": KIND, "format": FORMAT, "horizon": fitted.horizon, "config": fitted.config.to_dict(),
             "ids": ids, "scalers": [list(s) for s in fitted.scalers], "frequency": pan.freq, "season": pan.season,
-            "dataset": pan.name, "column": pan.column}
+            "dataset": pan.name, "column": pan.column,
+            # a single series run as a panel of one (--horizon): how to read it again
+            "series_source": (pan.read_info or {}).get("series_source")}
     (folder / "panel.json").write_text(json.dumps(_clean(info), indent=2) + "\n")
     if not plot:
         return None
