@@ -206,6 +206,13 @@ class _TrainCommand(click.Command):
 @click.option("--ensemble", type=click.IntRange(min=1),
               help="Train this many models (seeds SEED, SEED+1, ...) and average their forecasts; "
                    "trained together as one model stack and saved as one file.")
+@click.option("--level", "levels", metavar="L[,L]", callback=lambda ctx, param, value: _levels(value),
+              help="Prediction intervals at these levels in percent, e.g. 80,95: split conformal from "
+                   "the validation residuals; test coverage in the table, lo-L/hi-L columns in "
+                   "predict.  [default: none]")
+@click.option("--statistical/--no-statistical", default=None,
+              help="Also score statsforecast's AutoETS, AutoTheta and AutoARIMA on the test part "
+                   "(when installed: pip install 'fastrnn[baselines]').  [default: yes]")
 @click.option("--out", metavar="DIR",
               help="Run folder to create (must be new or empty).  [default: runs/NAME-MODEL-TIME]")
 @click.option("--plot/--no-plot", default=True, show_default=True,
@@ -239,7 +246,7 @@ class _TrainCommand(click.Command):
 def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding, date_format,
           no_header, missing_dates, model_kind, hidden, layers, look_back, epochs, batch_size, lr,
           optimizer, clip_norm, patience, seed, dtype, backend, transform, scaler, calendar,
-          ensemble, out, plot, resume, season, id_column, horizon, windows, step, strategy, multi, jobs,
+          ensemble, levels, statistical, out, plot, resume, season, id_column, horizon, windows, step, strategy, multi, jobs,
           scheduler, dask_workers):
     """Train a forecaster and compare it with baselines on the test part.
 
@@ -318,7 +325,8 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
                      model=model_kind, hidden=hidden, layers=layers, look_back=look_back,
                      epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
                      clip_norm=clip_norm, patience=patience, seed=seed, dtype=dtype, backend=backend,
-                     transform=transform, scaler=scaler, calendar=calendar, ensemble=ensemble)
+                     transform=transform, scaler=scaler, calendar=calendar, ensemble=ensemble,
+                     levels=levels, statistical=statistical)
     staging = None
     # SIGTERM and SIGHUP become an interruption like Ctrl-C, so they clean up the same way.
     with _interrupt_signals() as signals, contextlib.ExitStack() as restore:
@@ -370,6 +378,18 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
         ["loss.png", "forecast.png"] if plot and not note else [])
     click.echo(f"Saved {path}/  ({', '.join(files)})")
     click.echo(f"Forecast beyond the data: fastrnn predict --model {shlex.quote(str(path))} --steps 12")
+
+
+def _levels(value):
+    """``--level 80,95`` -> ``(80.0, 95.0)``; a bad value is a usage error (one line, exit 2)."""
+    if value is None:
+        return None
+    from fastrnn.forecast.intervals import parse_levels
+
+    try:
+        return parse_levels(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="'--level'") from None
 
 
 def _check_resume_options():
@@ -562,6 +582,32 @@ def _fmt(x: float) -> str:
     return f"{x:.4g}" if abs(x) >= 1000 or abs(x) < 0.01 else f"{x:.{max(1, 4 - len(str(int(abs(x)))))}f}"
 
 
+_STATISTICAL_LABELS = {"auto_ets": "AutoETS", "auto_theta": "AutoTheta", "auto_arima": "AutoARIMA"}
+
+
+def _interval_lines(iv) -> list:
+    """The table's lines on the conformal intervals (``metrics["intervals"]``), one per level."""
+    if not iv:
+        return []
+    n = iv["n_residuals"][0]
+    lines = [f"Intervals: split conformal from {n} one-step validation residuals (|actual - forecast|)"]
+    for level in iv["levels"]:
+        key = f"{level:g}"
+        w = iv["half_widths"][key][0]
+        cov = 100 * iv["coverage"][key]
+        width = (f"half-width {_fmt(w)}" if w is not None else
+                 f"unbounded: {n} residuals are too few for {key} % (it needs {_needed(level)})")
+        lines.append(f"  {key} %: test coverage {cov:.1f} % ({width})")
+    return lines
+
+
+def _needed(level: float) -> int:
+    """The fewest residuals whose conformal quantile at ``level`` % is finite."""
+    import math
+
+    return math.ceil(level / (100 - level) - 1e-9)
+
+
 def format_report(m: dict) -> str:
     """The results table printed by ``fastrnn train``."""
     n_ens = m.get("ensemble", 1) or 1
@@ -573,6 +619,12 @@ def format_report(m: dict) -> str:
         rows.append((f"seasonal naive ({m['season']})", b["seasonal_naive"]))
     if b.get("linear_ar") is not None:
         rows.append((f"linear AR({m['look_back']})", b["linear_ar"]))
+    seasons = m.get("baseline_seasons") or {}
+    for key, label in _STATISTICAL_LABELS.items():
+        if b.get(key) is not None:
+            season = seasons.get(key, 1)
+            rows.append((f"{label} ({season})" if season > 1 else
+                         f"{label} (no season)" if (m.get("season") or 1) > 1 else label, b[key]))
     when = f" from {m['test_start']}" if m.get("test_start") else ""
     lines = [f"Test: {m['n_test']} one-step-ahead forecasts{when}, in original units"]
     w = max(len(r[0]) for r in rows)
@@ -581,6 +633,12 @@ def format_report(m: dict) -> str:
         lines.append(f"  {name:{w}}  {_fmt(s['rmse']):>9}  {_fmt(s['mae']):>9}")
     if b.get("seasonal_naive") is None:
         lines.append("  (no seasonal baseline: the series has no known season)")
+    lines += list(m.get("baseline_notes") or [])
+    secs = m.get("baseline_seconds") or {}
+    if secs:
+        lines.append("Baselines: " + ", ".join(f"{_STATISTICAL_LABELS[k]} {v:.1f} s" for k, v in secs.items())
+                     + " (statsforecast: fitted once before the test part, then one step ahead)")
+    lines += _interval_lines(m.get("intervals"))
     members = m.get("members") or []
     if n_ens > 1 and members:
         epochs = "+".join(str(x["epochs_run"]) for x in members)
