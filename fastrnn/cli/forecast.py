@@ -246,8 +246,8 @@ class _TrainCommand(click.Command):
 def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding, date_format,
           no_header, missing_dates, model_kind, hidden, layers, look_back, epochs, batch_size, lr,
           optimizer, clip_norm, patience, seed, dtype, backend, transform, scaler, calendar,
-          ensemble, levels, statistical, out, plot, resume, season, id_column, horizon, windows, step, strategy, multi, jobs,
-          scheduler, dask_workers):
+          ensemble, levels, statistical, out, plot, resume, season, id_column, horizon, windows, step,
+          strategy, multi, jobs, scheduler, dask_workers):
     """Train a forecaster and compare it with baselines on the test part.
 
     With no options, trains the default model on the airline dataset. The last 33 % of the series

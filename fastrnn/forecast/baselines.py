@@ -18,8 +18,9 @@ naive methods repeat and the AR model iterates on its own forecasts).
 * **AutoETS, AutoTheta, AutoARIMA** (:func:`statistical`, when the optional
   statsforecast is installed: ``pip install 'fastrnn[baselines]'``): fitted
   once on every point before the test part with ``season_length`` the run's
-  season (AutoARIMA: none above 24, :func:`statistical_season`), then, with these parameters fixed, each test point forecast one
-  step ahead from the actual values before it (the model's ``forward``):
+  season (AutoARIMA: none above 24, :func:`statistical_season`), then,
+  with these parameters fixed, each test point forecast one step ahead
+  from the actual values before it (the model's ``forward``):
   what statsforecast's ``cross_validation(h=1, step_size=1, refit=False)``
   computes, without its memory cost on long series. The import guard and the
   note without statsforecast are :mod:`fastrnn.forecast.panel_baselines`'.
