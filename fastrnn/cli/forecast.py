@@ -728,9 +728,12 @@ def predict(model_path, dataset, csv, column, date_column, start, end, sep, deci
         fc.check_steps(steps, ds.dates, option="--steps")  # before forecasting, in the option's name
         values = fc.forecast(run, ds.values, steps, dates=ds.dates)
         dates = fc.future_dates(ds.dates, steps)
-        text = _forecast_table(values, dates, ds.column)
+        from fastrnn.forecast.predict import interval_bounds
+
+        bounds = interval_bounds(run, values)
+        text = _forecast_table(values, dates, ds.column, bounds)
         if output is not None:
-            _write_csv(output, values, dates, force=force)
+            _write_csv(output, values, dates, force=force, bounds=bounds)
     except _INPUT_ERRORS as exc:
         if _debug():
             raise
@@ -747,17 +750,32 @@ def predict(model_path, dataset, csv, column, date_column, start, end, sep, deci
     click.echo(f"{ds.name} ({ds.column}): {steps} steps {after}, {cfg['kind'].upper()} "
                f"look-back {run.look_back}, transform {run.transform or 'none'}{extra}")
     click.echo(text)
+    for key, (lo, _) in bounds.items():
+        unbounded = [k + 1 for k in range(len(lo)) if lo[k] == -float("inf")]
+        if unbounded:
+            first_step = unbounded[0]
+            click.echo(f"Note: the {key} % interval is unbounded at {len(unbounded)} of {len(lo)} steps "
+                       f"(from step {first_step}): the validation part had too few residuals for it")
     if output is not None:
         click.echo(f"Wrote {output}")
 
 
-def _forecast_table(values, dates, column) -> str:
+def _interval_columns(bounds: dict) -> list:
+    """``[("lo-80", lo), ("hi-80", hi), ...]`` from :func:`fastrnn.forecast.predict.interval_bounds`."""
+    return [c for key, (lo, hi) in bounds.items() for c in ((f"lo-{key}", lo), (f"hi-{key}", hi))]
+
+
+def _forecast_table(values, dates, column, bounds=None) -> str:
     first = "date" if dates is not None else "step"
     keys = ([str(d.date()) if d == d.normalize() else d.isoformat() for d in dates]
             if dates is not None else [str(k) for k in range(1, len(values) + 1)])
     w = max(len(first), *(len(k) for k in keys))
-    lines = [f"{first:<{w}}  forecast"]
-    lines += [f"{k:<{w}}  {v:.6g}" for k, v in zip(keys, values)]
+    cols = [("forecast", values), *_interval_columns(bounds or {})]
+    cells = [[f"{v:.6g}" for v in c] for _, c in cols]
+    widths = [max(len(name), *(len(x) for x in cs)) for (name, _), cs in zip(cols, cells)]
+    lines = [f"{first:<{w}}  " + "  ".join(f"{name:<{cw}}" for (name, _), cw in zip(cols, widths)).rstrip()]
+    for i, k in enumerate(keys):
+        lines.append(f"{k:<{w}}  " + "  ".join(f"{cs[i]:<{cw}}" for cs, cw in zip(cells, widths)).rstrip())
     return "\n".join(lines)
 
 
@@ -766,7 +784,7 @@ def _output_exists(output) -> click.ClickException:
                                 f"another name")
 
 
-def _write_csv(path, values, dates, force: bool = False) -> None:
+def _write_csv(path, values, dates, force: bool = False, bounds=None) -> None:
     """Write ``date,forecast`` (or ``step,forecast``) rows atomically: into a temporary file beside
     ``path``, then renamed onto it. Without ``force`` an existing ``path`` is never replaced: the
     temporary file is hard-linked to ``path``, which fails if it exists, even if it appeared
@@ -785,11 +803,13 @@ def _write_csv(path, values, dates, force: bool = False) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write("date,forecast\n" if dates is not None else "step,forecast\n")
+            extra = _interval_columns(bounds or {})
+            f.write(("date" if dates is not None else "step") + ",forecast"
+                    + "".join(f",{name}" for name, _ in extra) + "\n")
             for k, v in enumerate(values):
                 key = (str(dates[k].date()) if dates[k] == dates[k].normalize() else
                        dates[k].isoformat()) if dates is not None else str(k + 1)
-                f.write(f"{key},{float(v)!r}\n")
+                f.write(f"{key},{float(v)!r}" + "".join(f",{float(c[k])!r}" for _, c in extra) + "\n")
         if force:
             os.replace(tmp, path)
         else:

@@ -77,14 +77,15 @@ def parse_levels(text: str) -> tuple[float, ...]:
     text : str
         Comma-separated percentages.
     """
-    items = [t.strip() for t in str(text).split(",")]
     values = []
-    for t in items:
+    for t in (t.strip() for t in str(text).split(",")):
         try:
             v = float(t)
         except ValueError:
+            v = math.nan
+        if not math.isfinite(v) or not 0 < v < 100:
             raise ValueError(f"a level must be a percentage between 0 and 100 (exclusive), e.g. 80 or "
-                             f"95; got {t!r}") from None
+                             f"95; got {t!r}")
         values.append(v)
     return check_levels(values)
 
