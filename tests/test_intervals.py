@@ -175,3 +175,74 @@ def test_a_run_without_levels_has_no_intervals(tmp_path):
     assert "intervals" not in json.loads((out / "metrics.json").read_text())
     assert "intervals" not in json.loads((out / "preprocessing.json").read_text())
     assert "Intervals" not in res.output
+
+
+# --- panels --------------------------------------------------------------------------------------
+
+
+def _panel_frame(n_series=12, n=48, seed=1):
+    """Quarterly series of very different sizes with Gaussian noise proportional to their size."""
+    r = np.random.default_rng(seed)
+    rows = []
+    for k in range(n_series):
+        size = 10.0 ** (k % 4)
+        t = np.arange(n)
+        y = size * (10 + np.sin(2 * np.pi * t / 4) + r.normal(0, 0.3, n))
+        rows += [(f"s{k}", d, v) for d, v in zip(pd.date_range("2000-01-01", periods=n, freq="QS"), y)]
+    return pd.DataFrame(rows, columns=["unique_id", "ds", "y"])
+
+
+PANEL_FAST = ["--epochs", "2", "--hidden", "4", "--patience", "0", "--look-back", "4", "--no-plot",
+              "--no-statistical", "--horizon", "4"]
+
+
+@pytest.mark.parametrize("windows, source", [("3", "validation origins"), ("1", "early-stopping hold-out")])
+def test_panel_intervals_train_and_predict(tmp_path, windows, source):
+    from fastrnn.forecast import panel as _panel
+    from fastrnn.forecast.metrics import mase_scale
+
+    csv = tmp_path / "p.csv"
+    _panel_frame().to_csv(csv, index=False)
+    out = tmp_path / "run"
+    runner = CliRunner()
+    r = runner.invoke(main, ["train", "--csv", str(csv), "--id-column", "unique_id", "--windows", windows,
+                             "--strategy", "global", "--multi", "direct", *PANEL_FAST, "--level", "80,95",
+                             "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    m = json.loads((out / "metrics.json").read_text())
+    iv = m["intervals"]
+    assert iv["source"] == source and iv["levels"] == [80.0, 95.0]
+    # one scaled residual per series and step at each residual origin
+    assert iv["n_residuals"] == [12 * (int(windows) - 1 if windows != "1" else 1)] * 4
+    assert f"Intervals: split conformal from the {source}" in r.output and "80 %: test coverage" in r.output
+    # the coverage is recomputed from forecasts.csv: |actual - forecast| <= q_step * scale(history)
+    rows = pd.read_csv(out / "forecasts.csv")
+    pan = _panel.from_frame(_panel_frame())
+    test = rows[rows.origin == rows.groupby("id").origin.transform("max")]
+    inside = []
+    for sid, g in test.groupby("id"):
+        y = pan.values[pan.ids.index(sid)]
+        scale = mase_scale(y[:-4], 4)
+        q = np.array([np.inf if x is None else x for x in iv["quantiles"]["80"]])
+        inside += list(np.abs(g.actual.to_numpy() - g.forecast.to_numpy()) <= q[g.step.to_numpy() - 1] * scale)
+    assert iv["coverage"]["80"] == pytest.approx(np.mean(inside))
+
+    nxt = tmp_path / "next.csv"
+    p = runner.invoke(main, ["predict", "--model", str(out), "--csv", str(csv), "--id-column", "unique_id",
+                             "--output", str(nxt)])
+    assert p.exit_code == 0, p.output
+    f = pd.read_csv(nxt)
+    assert list(f.columns) == ["id", "date", "step", "forecast", "lo-80", "hi-80", "lo-95", "hi-95"]
+    for sid, g in f.groupby("id"):
+        scale = mase_scale(pan.values[pan.ids.index(sid)], 4)
+        q = np.array([np.inf if x is None else x for x in iv["quantiles"]["80"]])
+        np.testing.assert_allclose(g["hi-80"] - g.forecast, q * scale, rtol=1e-9)
+        np.testing.assert_allclose(g.forecast - g["lo-80"], q * scale, rtol=1e-9)
+    # a panel run without levels: no interval columns
+    out2 = tmp_path / "run2"
+    r = runner.invoke(main, ["train", "--csv", str(csv), "--id-column", "unique_id", "--windows", "1",
+                             "--strategy", "global", "--multi", "direct", *PANEL_FAST, "--out", str(out2)])
+    assert r.exit_code == 0, r.output
+    assert "intervals" not in json.loads((out2 / "panel.json").read_text())
+    p = runner.invoke(main, ["predict", "--model", str(out2), "--csv", str(csv), "--id-column", "unique_id"])
+    assert p.exit_code == 0 and p.output.splitlines()[0] == "id,date,step,forecast"

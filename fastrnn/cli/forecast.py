@@ -304,7 +304,8 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
                 return panel.train(dataset=dataset, csv=csv, id_column=id_column, column=column,
                                    date_column=date_column, read=read, horizon=horizon, windows=windows, step=step,
                                    strategy=strategy, multi=multi, settings=settings, single_only=single, out=out,
-                                   plot=plot, errors=(_INPUT_ERRORS, _input_error))
+                                   plot=plot, errors=(_INPUT_ERRORS, _input_error), levels=levels,
+                                   statistical=statistical)
             except KeyboardInterrupt as exc:  # the run folder is already removed: nothing was kept
                 signals.caught()
                 if _debug():

@@ -36,7 +36,7 @@ from collections.abc import Sequence
 import numpy as np
 
 __all__ = ["parse_levels", "check_levels", "level_key", "conformal_quantile", "half_widths",
-           "coverage", "series_residuals", "series_intervals", "MAX_WORK"]
+           "coverage", "series_residuals", "series_intervals", "panel_intervals", "MAX_WORK"]
 
 #: Most window forecasts :func:`series_residuals` makes (origins times steps): bounds the cost of a
 #: long validation part; the steps beyond get no finite interval.
@@ -228,3 +228,68 @@ def series_intervals(model, prep, levels: Sequence, test_pred) -> dict:
         "half_widths": {k: [_json_width(x) for x in w] for k, w in widths.items()},
         "coverage": {k: coverage(y, test_pred, w[0]) for k, w in widths.items()},
     }
+
+
+def panel_intervals(p, series, forecasts, fitted, season: int | None, levels: Sequence) -> dict:
+    """Conformal intervals of a panel backtest, per step, pooled over the series.
+
+    Residuals come from the validation origins of ``p`` (``forecasts[:, w]``, fits made before the
+    test origin); with no validation origin (``windows = 1``), from the early-stopping hold-out of
+    the test origin's fit: the last ``horizon`` points of every history, forecast from the points
+    before them (they chose the epoch, never the weights). Each series' residuals are divided by
+    its MASE scale (:func:`fastrnn.forecast.metrics.mase_scale` of the history before the origin),
+    so that series of different sizes pool; series whose scale is 0 or undefined are left out. The
+    interval of series ``s`` at step ``h`` is ``forecast -+ q_h * scale_s``.
+
+    Parameters
+    ----------
+    p : fastrnn.forecast.backtest.Plan
+    series : sequence of array_like
+        The panel's series.
+    forecasts : numpy.ndarray
+        The model's ``(len(p.used), windows, horizon)`` forecasts.
+    fitted : fastrnn.forecast.panel_model.PanelForecaster
+        The model fitted at the test origin.
+    season : int or None
+        The panel's season (of the MASE scale).
+    levels : sequence of float
+        Levels in percent.
+
+    Returns
+    -------
+    dict
+        ``levels``, ``source`` (``"validation origins"`` or ``"early-stopping hold-out"``),
+        ``n_residuals`` (per step), ``quantiles`` (level key -> per step, in MASE-scale units;
+        ``None`` where unbounded), ``coverage`` (level key -> share of the test points inside their
+        interval, over series and steps).
+    """
+    from fastrnn.forecast.metrics import mase_scale
+    from fastrnn.forecast.panel_model import PanelForecaster
+
+    levels = check_levels(levels)
+    H = p.horizon
+
+    def scaled(histories, actual, forecast):
+        sc = np.array([mase_scale(h, season) for h in histories])
+        ok = np.isfinite(sc) & (sc > 0)
+        return (actual[ok] - forecast[ok]) / sc[ok, None]
+
+    if p.validation:
+        source = "validation origins"
+        res = np.concatenate([scaled(p.histories(series, w), p.actuals(series, w), forecasts[:, w])
+                              for w in p.validation])
+    else:
+        source = "early-stopping hold-out"
+        hist = p.histories(series, p.test)
+        short = [np.asarray(h[:-H], dtype=np.float64) for h in hist]
+        f = PanelForecaster(fitted.config, H, fitted.model, fitted.scalers, short).forecast()
+        res = scaled(short, np.array([h[-H:] for h in hist]), f)
+    widths = half_widths([res[:, h] for h in range(H)], levels)
+    test_hist = p.histories(series, p.test)
+    sc = np.array([mase_scale(h, season) for h in test_hist])
+    ok = np.isfinite(sc) & (sc > 0)
+    actual, f = p.actuals(series, p.test)[ok], forecasts[ok, p.test]
+    cov = {k: coverage(actual, f, np.asarray(w)[None, :] * sc[ok, None]) for k, w in widths.items()}
+    return {"levels": list(levels), "source": source, "n_residuals": [int(np.isfinite(res[:, h]).sum())
+                                                                        for h in range(H)],
+            "quantiles": {k: [_json_width(x) for x in w] for k, w in widths.items()}, "coverage": cov}
