@@ -123,6 +123,23 @@ def test_series_residuals_are_predicts_recursive_forecasts_from_each_validation_
         np.testing.assert_allclose(got, v[s[i]:s[i] + steps] - f, rtol=1e-6, atol=1e-6)
 
 
+def test_series_residuals_with_calendar_inputs_follow_the_targets_dates(tmp_path):
+    # Calendar inputs of step h are those of the target's own window: the same as predict's
+    # forecast from the origin with the series' dates.
+    cfg = fc.make_config(dataset="temperature", hidden=4, epochs=1, ensemble=1, statistical=False,
+                         dtype="float64")
+    r = fc.train(cfg)
+    assert r.prep.calendar
+    res = I.series_residuals(r.model, r.prep, max_work=2000)
+    s, v, d = r.prep.starts["val"], r.prep.values, r.prep.dates
+    steps = len(res)
+    assert 1 < steps < len(s) and sum(len(x) for x in res) <= 2000  # max_work bounds the work
+    run = fc.load_run(fc.write_run(r, tmp_path / "run", plot=False)[0])
+    for i in (0, 17):
+        f = fc.forecast(run, v[:s[i]], steps, dates=d[:s[i]])
+        np.testing.assert_allclose([res[h][i] for h in range(steps)], v[s[i]:s[i] + steps] - f, atol=1e-8)
+
+
 # --- predict's columns ---------------------------------------------------------------------------
 
 
