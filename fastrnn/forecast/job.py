@@ -254,6 +254,13 @@ def train(cfg: TrainConfig, progress: bool | None = False, data=None, prep=None,
     bitwise the same weights and metrics (but the timings) as an uninterrupted one.
     ``result.resumed`` counts the members loaded.
 
+    Baselines: persistence, seasonal naive and linear AR, and with ``cfg.statistical`` and
+    statsforecast installed its AutoETS, AutoTheta and AutoARIMA on the same test points
+    (:func:`fastrnn.forecast.baselines.statistical`; ``metrics["baseline_seconds"]``, without
+    statsforecast one line in ``metrics["baseline_notes"]``). With ``cfg.levels``,
+    ``metrics["intervals"]`` holds the conformal intervals and their test coverage
+    (:func:`fastrnn.forecast.intervals.series_intervals`).
+
     Divergence: ``metrics["warning"]`` (one sentence with the fix) is set when the training loss
     became NaN or infinite, or when the model's validation or test RMSE is more than
     :data:`DIVERGENCE_FACTOR` times that of persistence (see :func:`divergence_warning`). Forecasts
