@@ -28,7 +28,7 @@ from fastrnn.forecast.checkpoints import save_member
 from fastrnn.trainer import History
 
 TINY = ["--hidden", "4", "--no-plot", "--ensemble", "1"]
-TIMINGS = ("train_seconds", "seconds_per_epoch", "created")
+TIMINGS = ("train_seconds", "seconds_per_epoch", "created", "baseline_seconds")
 POSIX = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 
 
