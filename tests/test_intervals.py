@@ -243,6 +243,18 @@ def test_panel_intervals_train_and_predict(tmp_path, windows, source):
         q = np.array([np.inf if x is None else x for x in iv["quantiles"]["80"]])
         inside += list(np.abs(g.actual.to_numpy() - g.forecast.to_numpy()) <= q[g.step.to_numpy() - 1] * scale)
     assert iv["coverage"]["80"] == pytest.approx(np.mean(inside))
+    if windows != "1":  # the quantiles by hand from the validation origins' rows of forecasts.csv
+        val = rows[rows.origin != rows.groupby("id").origin.transform("max")]
+        scaled = {h: [] for h in range(1, 5)}
+        for (sid, origin), g in val.groupby(["id", "origin"]):
+            y, dates = pan.values[pan.ids.index(sid)], pan.dates(pan.ids.index(sid))
+            scale = mase_scale(y[:list(dates.strftime("%Y-%m-%d")).index(origin)], 4)
+            for h, a, f in zip(g.step, g.actual, g.forecast):
+                scaled[h].append(abs(a - f) / scale)
+        for key in ("80", "95"):
+            want = [I.conformal_quantile(scaled[h], float(key)) for h in range(1, 5)]
+            got = [math.inf if x is None else x for x in iv["quantiles"][key]]
+            np.testing.assert_allclose(got, want, rtol=1e-6)
 
     nxt = tmp_path / "next.csv"
     p = runner.invoke(main, ["predict", "--model", str(out), "--csv", str(csv), "--id-column", "unique_id",
