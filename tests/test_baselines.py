@@ -115,3 +115,115 @@ def test_reference_figures(name, look_back, transform, baseline, expected, val_f
     got = evaluate(p)[baseline]["rmse"]
     decimals = len(str(expected).split(".")[1])
     assert round(got, decimals) == expected
+
+
+# --- statsforecast's models on the test points (issue 15) ---------------------------------------
+
+_needs_sf = pytest.mark.skipif(not __import__("fastrnn.forecast.panel_baselines", fromlist=["x"])
+                               .statsforecast_available(),
+                               reason="statsforecast is not installed (pip install 'fastrnn[baselines]')")
+
+
+def _airline():
+    from fastrnn import forecast as fc
+
+    cfg = fc.make_config(dataset="airline")
+    return fc.prepare_series(fc.load_series(cfg), cfg)
+
+
+@_needs_sf
+def test_statsforecast_naive_is_fastrnns_persistence_on_the_test_points():
+    # statsforecast's own protocol on the run's test points: its Naive must be persistence.
+    import pandas as pd
+    from statsforecast import StatsForecast
+    from statsforecast.models import Naive
+
+    for name in ("airline", "stock"):
+        from fastrnn import forecast as fc
+
+        cfg = fc.make_config(dataset=name)
+        prep = fc.prepare_series(fc.load_series(cfg), cfg)
+        s = prep.starts["test"]
+        df = pd.DataFrame({"unique_id": 0, "ds": np.arange(len(prep.values)), "y": prep.values})
+        cv = StatsForecast(models=[Naive()], freq=1, n_jobs=1).cross_validation(
+            df=df, h=1, step_size=1, n_windows=len(s), refit=False)
+        assert cv["ds"].tolist() == s.tolist()
+        np.testing.assert_allclose(cv["Naive"].to_numpy(), persistence(prep.values, s)[:, 0], atol=1e-6)
+        assert round(rmse(prep.targets("test"), cv["Naive"].to_numpy()), 6) == \
+            round(evaluate(prep)["persistence"]["rmse"], 6)
+
+
+@_needs_sf
+def test_statistical_one_step_is_statsforecasts_cross_validation_without_refit():
+    import pandas as pd
+    from statsforecast import StatsForecast
+    from statsforecast.models import AutoTheta
+
+    prep = _airline()
+    s = prep.starts["test"]
+    df = pd.DataFrame({"unique_id": 0, "ds": np.arange(len(prep.values)), "y": prep.values})
+    cv = StatsForecast(models=[AutoTheta(season_length=12)], freq=1, n_jobs=1).cross_validation(
+        df=df, h=1, step_size=1, n_windows=len(s), refit=False)
+    ours = baselines.statistical_one_step(prep.values, s, 12, "auto_theta")
+    np.testing.assert_allclose(ours, cv["AutoTheta"].to_numpy(), rtol=1e-10)
+
+
+@_needs_sf
+def test_statistical_rows_on_airline_are_the_issues_figures():
+    # Issue 15 measured these with statsforecast 2.1.1's cross_validation on the same test points.
+    prep = _airline()
+    st = baselines.statistical(prep, "test")
+    assert list(st.forecasts) == ["auto_ets", "auto_theta", "auto_arima"] and not st.notes
+    assert st.seasons == {"auto_ets": 12, "auto_theta": 12, "auto_arima": 12}
+    y = prep.targets("test")[:, 0]
+    got = {k: round(rmse(y, f), 2) for k, f in st.forecasts.items()}
+    assert got == {"auto_ets": 25.53, "auto_theta": 17.20, "auto_arima": 14.62}
+    assert all(v >= 0 for v in st.seconds.values())
+
+
+def test_statistical_without_statsforecast_is_one_note(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "statsforecast", None)  # import statsforecast -> ImportError
+    st = baselines.statistical(_airline(), "test")
+    assert st.forecasts == {} and st.seconds == {}
+    assert st.notes == ["Note: AutoETS, AutoTheta and AutoARIMA baselines skipped: statsforecast is not "
+                        "installed (pip install 'fastrnn[baselines]' to get them)"]
+
+
+def test_arima_gets_no_season_above_24():
+    assert baselines.statistical_season("auto_arima", 365) == 1
+    assert baselines.statistical_season("auto_arima", 24) == 24
+    assert baselines.statistical_season("auto_ets", 365) == 365
+    assert baselines.statistical_season("auto_theta", None) == 1
+
+
+def test_train_table_has_the_statistical_rows_or_one_note(monkeypatch, tmp_path):
+    import json
+    import sys
+
+    from click.testing import CliRunner
+
+    from fastrnn.cli import main
+    from fastrnn.forecast import panel_baselines
+
+    args = ["train", "--epochs", "1", "--hidden", "4", "--ensemble", "1", "--no-plot"]
+    if panel_baselines.statsforecast_available():
+        res = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "a")])
+        assert res.exit_code == 0, res.output
+        m = json.loads((tmp_path / "a" / "metrics.json").read_text())
+        for label, key in (("AutoETS (12)", "auto_ets"), ("AutoTheta (12)", "auto_theta"),
+                           ("AutoARIMA (12)", "auto_arima")):
+            row = next(line for line in res.output.splitlines() if line.strip().startswith(label))
+            assert f"{m['baselines'][key]['rmse']:.2f}" in row
+        assert set(m["baseline_seconds"]) == {"auto_ets", "auto_theta", "auto_arima"}
+        assert "Baselines: AutoETS" in res.output and "skipped" not in res.output
+    monkeypatch.setitem(sys.modules, "statsforecast", None)
+    res = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "b")])
+    assert res.exit_code == 0, res.output
+    notes = [line for line in res.output.splitlines() if "statsforecast is not installed" in line]
+    assert notes == ["Note: AutoETS, AutoTheta and AutoARIMA baselines skipped: statsforecast is not "
+                     "installed (pip install 'fastrnn[baselines]' to get them)"]
+    m = json.loads((tmp_path / "b" / "metrics.json").read_text())
+    assert set(m["baselines"]) == {"persistence", "seasonal_naive", "linear_ar"}
+    assert m["baseline_notes"] == notes

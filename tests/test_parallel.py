@@ -28,7 +28,7 @@ from fastrnn.parallel import map_jobs
 from fastrnn.trainer import Callback
 
 POSIX = pytest.mark.skipif(os.name != "posix", reason="POSIX signals and process groups")
-TIMINGS = ("train_seconds", "seconds_per_epoch", "created")
+TIMINGS = ("train_seconds", "seconds_per_epoch", "created", "baseline_seconds")
 
 
 # --- jobs (top level: the workers import them) ---------------------------------------------------

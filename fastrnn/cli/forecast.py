@@ -270,6 +270,13 @@ class _TrainCommand(click.Command):
 @click.command(cls=_TrainCommand)
 @data_options
 @model_options
+@click.option("--level", "levels", metavar="L[,L]", callback=lambda ctx, param, value: _levels(value),
+              help="Prediction intervals at these levels in percent, e.g. 80,95: split conformal from "
+                   "the validation residuals; test coverage in the table, lo-L/hi-L columns in "
+                   "predict.  [default: none]")
+@click.option("--statistical/--no-statistical", default=None,
+              help="Also score statsforecast's AutoETS, AutoTheta and AutoARIMA on the test part "
+                   "(when installed: pip install 'fastrnn[baselines]').  [default: yes]")
 @click.option("--out", metavar="DIR",
               help="Run folder to create (must be new or empty).  [default: runs/NAME-MODEL-TIME]")
 @click.option("--plot/--no-plot", default=True, show_default=True,
@@ -285,8 +292,8 @@ class _TrainCommand(click.Command):
 def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding, date_format,
           no_header, missing_dates, model_kind, hidden, layers, look_back, epochs, batch_size, lr,
           optimizer, clip_norm, patience, seed, dtype, backend, transform, scaler, calendar,
-          ensemble, out, plot, resume, hybrid, season, id_column, horizon, windows, step, strategy, multi, jobs,
-          scheduler, dask_workers):
+          ensemble, levels, statistical, out, plot, resume, hybrid, season, id_column, horizon, windows, step,
+          strategy, multi, jobs, scheduler, dask_workers):
     """Train a forecaster and compare it with baselines on the test part.
 
     With no options, trains the default model on the airline dataset. The last 33 % of the series
@@ -346,7 +353,8 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
                 return panel.train(dataset=dataset, csv=csv, id_column=id_column, column=column,
                                    date_column=date_column, read=read, horizon=horizon, windows=windows, step=step,
                                    strategy=strategy, multi=multi, settings=settings, single_only=single, out=out,
-                                   plot=plot, errors=(INPUT_ERRORS, input_error))
+                                   plot=plot, errors=(INPUT_ERRORS, input_error), levels=levels,
+                                   statistical=statistical)
             except KeyboardInterrupt as exc:  # the run folder is already removed: nothing was kept
                 signals.caught()
                 if debug():
@@ -363,7 +371,8 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
                           dtype=dtype),
             single_only=dict(optimizer=optimizer, backend=backend, transform=transform, scaler=scaler,
                              calendar=calendar, ensemble=ensemble, resume=resume, hybrid=hybrid),
-            out=out, plot=plot, jobs=jobs, scheduler=scheduler, dask_workers=dask_workers)
+            out=out, plot=plot, jobs=jobs, scheduler=scheduler, dask_workers=dask_workers, levels=levels,
+            statistical=statistical)
     if extra:
         raise click.UsageError(f"{', '.join(extra)} go{'es' if len(extra) == 1 else ''} with --horizon (a forecast "
                                f"several steps ahead, judged on rolling origins) or a panel (--id-column, or "
@@ -379,7 +388,7 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
                      epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
                      clip_norm=clip_norm, patience=patience, seed=seed, dtype=dtype, backend=backend,
                      transform=transform, scaler=scaler, calendar=calendar, ensemble=ensemble,
-                     hybrid=hybrid)
+                     hybrid=hybrid, levels=levels, statistical=statistical)
     staging = None
     # SIGTERM and SIGHUP become an interruption like Ctrl-C, so they clean up the same way.
     with interrupt_signals() as signals, contextlib.ExitStack() as restore:
@@ -434,7 +443,8 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
 
 
 def _train_series_horizon(*, dataset, csv, column, date_column, start, end, read, season, horizon, windows, step,
-                          strategy, multi, settings, single_only, out, plot, jobs, scheduler, dask_workers) -> None:
+                          strategy, multi, settings, single_only, out, plot, jobs, scheduler, dask_workers,
+                          levels, statistical) -> None:
     """``fastrnn train --horizon H`` on a single series: the series as a panel of one
     (:func:`fastrnn.forecast.panel.from_series`), backtested and saved as a panel run, so ``predict``
     writes its next H steps. The look-back defaults to the single series' (at least H)."""
@@ -474,12 +484,25 @@ def _train_series_horizon(*, dataset, csv, column, date_column, start, end, read
             return panel.train(dataset=None, csv=None, id_column=None, column=column, date_column=date_column,
                                read=read, horizon=horizon, windows=windows, step=step, strategy=strategy,
                                multi=multi, settings=settings, single_only={}, out=out, plot=plot,
-                               errors=(INPUT_ERRORS, input_error), series=pan)
+                               errors=(INPUT_ERRORS, input_error), levels=levels, statistical=statistical,
+                               series=pan)
         except KeyboardInterrupt as exc:  # the run folder is already removed: nothing was kept
             signals.caught()
             if debug():
                 raise
             exit_interrupted(exc, 0, None)
+
+
+def _levels(value):
+    """``--level 80,95`` -> ``(80.0, 95.0)``; a bad value is a usage error (one line, exit 2)."""
+    if value is None:
+        return None
+    from fastrnn.forecast.intervals import parse_levels
+
+    try:
+        return parse_levels(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="'--level'") from None
 
 
 def _check_resume_options():
@@ -685,6 +708,32 @@ def _model_label(model: str, hybrid: str | None = None) -> tuple[str, str]:
     return model.upper(), ""
 
 
+_STATISTICAL_LABELS = {"auto_ets": "AutoETS", "auto_theta": "AutoTheta", "auto_arima": "AutoARIMA"}
+
+
+def _interval_lines(iv) -> list:
+    """The table's lines on the conformal intervals (``metrics["intervals"]``), one per level."""
+    if not iv:
+        return []
+    n = iv["n_residuals"][0]
+    lines = [f"Intervals: split conformal from {n} one-step validation residuals (|actual - forecast|)"]
+    for level in iv["levels"]:
+        key = f"{level:g}"
+        w = iv["half_widths"][key][0]
+        cov = 100 * iv["coverage"][key]
+        width = (f"half-width {_fmt(w)}" if w is not None else
+                 f"unbounded: {n} residuals are too few for {key} % (it needs {_needed(level)})")
+        lines.append(f"  {key} %: test coverage {cov:.1f} % ({width})")
+    return lines
+
+
+def _needed(level: float) -> int:
+    """The fewest residuals whose conformal quantile at ``level`` % is finite."""
+    import math
+
+    return math.ceil(level / (100 - level) - 1e-9)
+
+
 def format_report(m: dict) -> str:
     """The results table printed by ``fastrnn train``."""
     n_ens = m.get("ensemble", 1) or 1
@@ -697,6 +746,12 @@ def format_report(m: dict) -> str:
         rows.append((f"seasonal naive ({m['season']})", b["seasonal_naive"]))
     if b.get("linear_ar") is not None:
         rows.append((f"linear AR({m['look_back']})", b["linear_ar"]))
+    seasons = m.get("baseline_seasons") or {}
+    for key, label in _STATISTICAL_LABELS.items():
+        if b.get(key) is not None:
+            season = seasons.get(key, 1)
+            rows.append((f"{label} ({season})" if season > 1 else
+                         f"{label} (no season)" if (m.get("season") or 1) > 1 else label, b[key]))
     when = f" from {m['test_start']}" if m.get("test_start") else ""
     lines = [f"Test: {m['n_test']} one-step-ahead forecasts{when}, in original units"]
     w = max(len(r[0]) for r in rows)
@@ -705,6 +760,12 @@ def format_report(m: dict) -> str:
         lines.append(f"  {name:{w}}  {_fmt(s['rmse']):>9}  {_fmt(s['mae']):>9}")
     if b.get("seasonal_naive") is None:
         lines.append("  (no seasonal baseline: the series has no known season)")
+    lines += list(m.get("baseline_notes") or [])
+    secs = m.get("baseline_seconds") or {}
+    if secs:
+        lines.append("Baselines: " + ", ".join(f"{_STATISTICAL_LABELS[k]} {v:.1f} s" for k, v in secs.items())
+                     + " (statsforecast: fitted once before the test part, then one step ahead)")
+    lines += _interval_lines(m.get("intervals"))
     members = m.get("members") or []
     if n_ens > 1 and members:
         epochs = "+".join(str(x["epochs_run"]) for x in members)
@@ -794,9 +855,12 @@ def predict(model_path, dataset, csv, column, date_column, start, end, sep, deci
         fc.check_steps(steps, ds.dates, option="--steps")  # before forecasting, in the option's name
         values = fc.forecast(run, ds.values, steps, dates=ds.dates)
         dates = fc.future_dates(ds.dates, steps)
-        text = _forecast_table(values, dates, ds.column)
+        from fastrnn.forecast.predict import interval_bounds
+
+        bounds = interval_bounds(run, values)
+        text = _forecast_table(values, dates, ds.column, bounds)
         if output is not None:
-            _write_csv(output, values, dates, force=force)
+            _write_csv(output, values, dates, force=force, bounds=bounds)
     except INPUT_ERRORS as exc:
         if debug():
             raise
@@ -814,17 +878,32 @@ def predict(model_path, dataset, csv, column, date_column, start, end, sep, deci
     click.echo(f"{ds.name} ({ds.column}): {steps} steps {after}, {hybrid}{cfg['kind'].upper()} "
                f"look-back {run.look_back}, transform {run.transform or 'none'}{extra}")
     click.echo(text)
+    for key, (lo, _) in bounds.items():
+        unbounded = [k + 1 for k in range(len(lo)) if lo[k] == -float("inf")]
+        if unbounded:
+            first_step = unbounded[0]
+            click.echo(f"Note: the {key} % interval is unbounded at {len(unbounded)} of {len(lo)} steps "
+                       f"(from step {first_step}): the validation part had too few residuals for it")
     if output is not None:
         click.echo(f"Wrote {output}")
 
 
-def _forecast_table(values, dates, column) -> str:
+def _interval_columns(bounds: dict) -> list:
+    """``[("lo-80", lo), ("hi-80", hi), ...]`` from :func:`fastrnn.forecast.predict.interval_bounds`."""
+    return [c for key, (lo, hi) in bounds.items() for c in ((f"lo-{key}", lo), (f"hi-{key}", hi))]
+
+
+def _forecast_table(values, dates, column, bounds=None) -> str:
     first = "date" if dates is not None else "step"
     keys = ([str(d.date()) if d == d.normalize() else d.isoformat() for d in dates]
             if dates is not None else [str(k) for k in range(1, len(values) + 1)])
     w = max(len(first), *(len(k) for k in keys))
-    lines = [f"{first:<{w}}  forecast"]
-    lines += [f"{k:<{w}}  {v:.6g}" for k, v in zip(keys, values)]
+    cols = [("forecast", values), *_interval_columns(bounds or {})]
+    cells = [[f"{v:.6g}" for v in c] for _, c in cols]
+    widths = [max(len(name), *(len(x) for x in cs)) for (name, _), cs in zip(cols, cells)]
+    lines = [f"{first:<{w}}  " + "  ".join(f"{name:<{cw}}" for (name, _), cw in zip(cols, widths)).rstrip()]
+    for i, k in enumerate(keys):
+        lines.append(f"{k:<{w}}  " + "  ".join(f"{cs[i]:<{cw}}" for cs, cw in zip(cells, widths)).rstrip())
     return "\n".join(lines)
 
 
@@ -833,7 +912,7 @@ def _output_exists(output) -> click.ClickException:
                                 f"another name")
 
 
-def _write_csv(path, values, dates, force: bool = False) -> None:
+def _write_csv(path, values, dates, force: bool = False, bounds=None) -> None:
     """Write ``date,forecast`` (or ``step,forecast``) rows atomically: into a temporary file beside
     ``path``, then renamed onto it. Without ``force`` an existing ``path`` is never replaced: the
     temporary file is hard-linked to ``path``, which fails if it exists, even if it appeared
@@ -852,11 +931,13 @@ def _write_csv(path, values, dates, force: bool = False) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write("date,forecast\n" if dates is not None else "step,forecast\n")
+            extra = _interval_columns(bounds or {})
+            f.write(("date" if dates is not None else "step") + ",forecast"
+                    + "".join(f",{name}" for name, _ in extra) + "\n")
             for k, v in enumerate(values):
                 key = (str(dates[k].date()) if dates[k] == dates[k].normalize() else
                        dates[k].isoformat()) if dates is not None else str(k + 1)
-                f.write(f"{key},{float(v)!r}\n")
+                f.write(f"{key},{float(v)!r}" + "".join(f",{float(c[k])!r}" for _, c in extra) + "\n")
         if force:
             os.replace(tmp, path)
         else:

@@ -37,13 +37,14 @@ def is_panel(dataset, id_column) -> bool:
 
 
 def train(*, dataset, csv, id_column, column, date_column, read, horizon, windows, step, strategy, multi,
-          settings, single_only, out, plot, errors, series=None) -> None:
+          settings, single_only, out, plot, errors, levels=None, statistical=None, series=None) -> None:
     """Run a panel backtest and write its run folder; print the table.
 
     ``settings``: the model options given (PanelConfig fields); ``single_only``: option name ->
     value of the single-series options (refused when given); ``errors``: the CLI's input-error
-    handling ``(exception types, handler)``; ``series``: the panel itself, already read (a single
-    series as a panel of one), instead of ``dataset`` / ``csv``.
+    handling ``(exception types, handler)``; ``levels``: conformal interval levels (``--level``);
+    ``statistical``: ``False`` leaves out statsforecast's baselines; ``series``: the panel itself,
+    already read (a single series as a panel of one), instead of ``dataset`` / ``csv``.
     """
     given = [name for name, v in single_only.items() if v not in (None, False)]
     if given:
@@ -75,7 +76,8 @@ def train(*, dataset, csv, id_column, column, date_column, read, horizon, window
                    f"{pan.season or 'none'}): {cfg.model.upper()} hidden {cfg.hidden}, look-back {cfg.look_back}, "
                    f"horizon {H}, {windows} origin(s) {step or H} apart (the last is the test part)")
         result = panel_job.backtest(pan, H, windows=windows, step=step, config=cfg, strategy=strategy, multi=multi,
-                                    progress=lambda text: click.echo(f"  {text} ...", err=True))
+                                    progress=lambda text: click.echo(f"  {text} ...", err=True),
+                                    levels=levels or (), statistical=statistical is not False)
         note = panel_runs.write(result, staging.path, plot)
         path = staging.commit()
     except BaseException as exc:
@@ -184,6 +186,15 @@ def format_table(result) -> str:
         if has_share and name != "seasonal_naive":
             line += f"  {100 * row['beats_snaive']:5.0f} %"
         lines.append(line)
+    iv = result.intervals
+    if iv:
+        lines.append(f"Intervals: split conformal from the {iv['source']} (residuals / each series' MASE scale, "
+                     f"pooled; {iv['n_residuals'][0]} per step)")
+        for level in iv["levels"]:
+            key = f"{level:g}"
+            unbounded = sum(q is None for q in iv["quantiles"][key])
+            extra = f"; unbounded at {unbounded} of {p.horizon} steps (too few residuals)" if unbounded else ""
+            lines.append(f"  {key} %: test coverage {100 * iv['coverage'][key]:.1f} % over series and steps{extra}")
     secs = result.seconds
     lines.append(f"Time: fastrnn {secs['model']:.1f} s (selection and test fit), baselines "
                  + ", ".join(f"{labels.get(k, k)} {v:.1f} s" for k, v in secs.items() if k != "model"))

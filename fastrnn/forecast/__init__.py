@@ -33,6 +33,7 @@ library layer: ``fastrnn.models``, ``fastrnn.trainer``, ``fastrnn.optim``, ...; 
                     :func:`fit_model`, :func:`predict_mean`, :func:`merge_ensemble` (old runs),
                     :func:`score`, :func:`train`,
                     the divergence warning
+``intervals``       conformal prediction intervals from the validation residuals (``--level``)
 ``plots``           ``loss.png`` and ``forecast.png``
 ``predict``         ``preprocessing.json`` (written and checked), :func:`load_run`, :func:`forecast`,
                     :func:`future_dates`

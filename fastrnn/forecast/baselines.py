@@ -15,18 +15,38 @@ naive methods repeat and the AR model iterates on its own forecasts).
   :func:`evaluate` that is all points before the test part (training and
   validation: the baseline has nothing to tune), which reproduces the
   reference figures in ``fastrnn/data/PROVENANCE.md``.
+* **AutoETS, AutoTheta, AutoARIMA** (:func:`statistical`, when the optional
+  statsforecast is installed: ``pip install 'fastrnn[baselines]'``): fitted
+  once on every point before the test part with ``season_length`` the run's
+  season (AutoARIMA: none above 24, :func:`statistical_season`), then,
+  with these parameters fixed, each test point forecast one step ahead
+  from the actual values before it (the model's ``forward``):
+  what statsforecast's ``cross_validation(h=1, step_size=1, refit=False)``
+  computes, without its memory cost on long series. The import guard and the
+  note without statsforecast are :mod:`fastrnn.forecast.panel_baselines`'.
 """
 
 from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from fastrnn.forecast.preprocessing import Prepared, apply_transform, parse_transform, undo_transform
 
 __all__ = ["rmse", "mae", "persistence", "seasonal_naive", "linear_ar", "forecasts", "evaluate",
-           "NAMES"]
+           "NAMES", "STATISTICAL", "ARIMA_MAX_SEASON", "Statistical", "statistical_one_step",
+           "statistical_season", "statistical"]
 
 NAMES = ("persistence", "seasonal_naive", "linear_ar")
+#: statsforecast's models, in table order (keys of panel_baselines.STATSFORECAST_MODELS).
+STATISTICAL = ("auto_ets", "auto_theta", "auto_arima")
+#: Longest season AutoARIMA is given: a seasonal ARIMA's state has about 2 x season dimensions and
+#: statsforecast's initial covariance grows with its fourth power (season 365 runs out of memory);
+#: above it AutoARIMA is fitted without a season (statsforecast's AutoETS likewise fits no seasonal
+#: model above 24).
+ARIMA_MAX_SEASON = 24
 
 
 def _pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
@@ -136,3 +156,101 @@ def evaluate(prep: Prepared, season: int | None = None) -> dict:
         name: None if pred is None else {"rmse": rmse(y, pred), "mae": mae(y, pred)}
         for name, pred in forecasts(prep, "test", season).items()
     }
+
+
+def statistical_one_step(values, starts, season: int | None, model: str) -> np.ndarray:
+    """One-step forecasts of statsforecast's ``model`` with fixed parameters: ``(N,)``.
+
+    Fitted once on ``values[:starts[0]]``; point ``starts[i]`` is then forecast from
+    ``values[:starts[i]]`` by the fitted model's ``forward`` (same parameters, the actual values
+    before the point), as ``cross_validation(h=1, step_size=1, refit=False)`` does.
+
+    Parameters
+    ----------
+    values : array_like
+        The series in original units.
+    starts : array_like of int
+        Indices of the points to forecast, increasing.
+    season : int or None
+        ``season_length`` (``None``: 1).
+    model : str
+        ``"auto_ets"``, ``"auto_theta"`` or ``"auto_arima"``.
+
+    Raises
+    ------
+    ImportError
+        statsforecast is not installed (the message says how to install it).
+    """
+    from fastrnn.forecast.panel_baselines import statsforecast_model
+
+    v, s = _starts(values, starts)
+    if s.size and np.any(np.diff(s) <= 0):
+        raise ValueError("starts must be increasing")
+    fitted = statsforecast_model(model, season).fit(y=v[:s[0]])
+    return np.array([fitted.forward(y=v[:t], h=1)["mean"][0] for t in s], dtype=np.float64)
+
+
+@dataclass
+class Statistical:
+    """statsforecast's baselines on a part of a prepared series (:func:`statistical`).
+
+    Attributes
+    ----------
+    forecasts : dict[str, numpy.ndarray]
+        Name (:data:`STATISTICAL`) -> one-step forecasts ``(N,)``; the models that did not run are
+        absent.
+    seconds : dict[str, float]
+        Name -> wall time of its fit and forecasts.
+    seasons : dict[str, int]
+        Name -> the ``season_length`` it was given (:func:`statistical_season`).
+    notes : list of str
+        One line if the models were skipped (statsforecast is not installed).
+    """
+
+    forecasts: dict = field(default_factory=dict)
+    seconds: dict = field(default_factory=dict)
+    seasons: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
+
+
+def statistical_season(model: str, season: int | None) -> int:
+    """The ``season_length`` :func:`statistical` gives ``model`` for a series of season ``season``:
+    the season (1 without one), except that AutoARIMA is non-seasonal (1) above
+    :data:`ARIMA_MAX_SEASON`.
+
+    Parameters
+    ----------
+    model : str
+        A name of :data:`STATISTICAL`.
+    season : int or None
+        The run's season.
+    """
+    m = season if season is not None and season > 1 else 1
+    return 1 if model == "auto_arima" and m > ARIMA_MAX_SEASON else m
+
+
+def statistical(prep: Prepared, which: str = "test") -> Statistical:
+    """AutoETS, AutoTheta and AutoARIMA on the windows of part ``which`` of ``prep``, fitted on
+    every point before it (:func:`statistical_one_step`), with the season of
+    :func:`statistical_season` (``prep.season``; AutoARIMA without a season above 24).
+
+    Parameters
+    ----------
+    prep : Prepared
+        The run's windows (one step ahead).
+    which : str
+        ``"val"`` or ``"test"``.
+    """
+    from fastrnn.forecast.panel_baselines import missing_note, statsforecast_available
+
+    s = prep.check_which(which)
+    out = Statistical()
+    if not statsforecast_available():
+        out.notes.append(missing_note(STATISTICAL))
+        return out
+    for name in STATISTICAL:
+        t0 = time.perf_counter()
+        out.seasons[name] = statistical_season(name, prep.season)
+        out.forecasts[name] = statistical_one_step(prep.values, s, out.seasons[name], name)
+        out.seconds[name] = time.perf_counter() - t0
+    return out

@@ -126,6 +126,11 @@ class TrainConfig:
     date_format: str | None = None
     header: bool = True
     missing_dates: str = "error"
+    # Baselines and intervals (they never change the model): statsforecast's AutoETS, AutoTheta and
+    # AutoARIMA when installed; conformal interval levels in percent (fastrnn.forecast.intervals),
+    # none unless asked.
+    statistical: bool = True
+    levels: tuple = ()
 
     @property
     def cell(self) -> str:
@@ -267,6 +272,14 @@ def validate(cfg: TrainConfig) -> None:
     if not isinstance(cfg.calendar, (bool, np.bool_)):
         raise ValueError(f"calendar must be True or False; got {cfg.calendar!r}")
     cfg.calendar = bool(cfg.calendar)
+    if not isinstance(cfg.statistical, (bool, np.bool_)):
+        raise ValueError(f"statistical must be True or False; got {cfg.statistical!r}")
+    cfg.statistical = bool(cfg.statistical)
+    if isinstance(cfg.levels, (str, bytes)) or not hasattr(cfg.levels, "__iter__"):
+        raise ValueError(f"levels must be a sequence of percentages such as (80, 95); got {cfg.levels!r}")
+    from fastrnn.forecast.intervals import check_levels
+
+    cfg.levels = check_levels(cfg.levels)
     if not 0 < cfg.val_fraction < 1:
         raise ValueError(f"val_fraction must be in (0, 1); got {cfg.val_fraction!r}")
     check_memory(cfg)

@@ -323,6 +323,13 @@ def train(cfg: TrainConfig, progress: bool | None = False, data=None, prep=None,
     bitwise the same weights and metrics (but the timings) as an uninterrupted one.
     ``result.resumed`` counts the members loaded.
 
+    Baselines: persistence, seasonal naive and linear AR, and with ``cfg.statistical`` and
+    statsforecast installed its AutoETS, AutoTheta and AutoARIMA on the same test points
+    (:func:`fastrnn.forecast.baselines.statistical`; ``metrics["baseline_seconds"]``, without
+    statsforecast one line in ``metrics["baseline_notes"]``). With ``cfg.levels``,
+    ``metrics["intervals"]`` holds the conformal intervals and their test coverage
+    (:func:`fastrnn.forecast.intervals.series_intervals`).
+
     Divergence: ``metrics["warning"]`` (one sentence with the fix) is set when the training loss
     became NaN or infinite, or when the model's validation or test RMSE is more than
     :data:`DIVERGENCE_FACTOR` times that of persistence (see :func:`divergence_warning`). Forecasts
@@ -346,7 +353,12 @@ def train(cfg: TrainConfig, progress: bool | None = False, data=None, prep=None,
             raise ValueError(f"training diverged: the model's {part} forecasts are not finite "
                              f"(RMSE {sc['rmse']}), so there is no run to save; {_DIVERGENCE_FIX}")
     base_scores = baselines.evaluate(prep)
-    base_pred = baselines.forecasts(prep, "test")
+    base_pred = {k: None if v is None else v[:, 0] for k, v in baselines.forecasts(prep, "test").items()}
+    stat = baselines.statistical(prep, "test") if cfg.statistical else baselines.Statistical()
+    y_test = prep.targets("test")[:, 0]
+    for name, pred in stat.forecasts.items():
+        base_scores[name] = {"rmse": baselines.rmse(y_test, pred), "mae": baselines.mae(y_test, pred)}
+        base_pred[name] = pred
     dates = prep.target_dates("test")
     sp = prep.split
     metrics = {
@@ -376,6 +388,9 @@ def train(cfg: TrainConfig, progress: bool | None = False, data=None, prep=None,
         "test": {"rmse": test["rmse"], "mae": test["mae"]},
         "val": {"rmse": val["rmse"], "mae": val["mae"]},
         "baselines": base_scores,
+        "baseline_seconds": stat.seconds,  # statsforecast's models (fit and forecasts)
+        "baseline_seasons": stat.seasons,
+        "baseline_notes": stat.notes,
         "train_seconds": train_seconds,
         "seconds_per_epoch": train_seconds / max(epochs_total, 1),
         # with an ensemble: of the first member (each member's are in "members")
@@ -391,12 +406,16 @@ def train(cfg: TrainConfig, progress: bool | None = False, data=None, prep=None,
         "fastrnn_version": __version__,
         "created": datetime.now().isoformat(timespec="seconds"),
     }
+    if cfg.levels:
+        from fastrnn.forecast.intervals import series_intervals
+
+        metrics["intervals"] = series_intervals(model, prep, cfg.levels, test["pred"])
     warning = divergence_warning(metrics, histories, prep)
     if warning is not None:
         metrics["warning"] = warning
     return TrainResult(config=cfg, data=ds, prep=prep, model=model, history=hist, metrics=metrics,
                        test_pred=test["pred"],
-                       baseline_pred={k: None if v is None else v[:, 0] for k, v in base_pred.items()},
+                       baseline_pred=base_pred,
                        histories=histories, resumed=resumed)
 
 

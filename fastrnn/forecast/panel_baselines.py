@@ -49,19 +49,30 @@ from fastrnn.forecast.preprocessing import (
 
 __all__ = ["NAMES", "STATSFORECAST_MODELS", "MISSING_STATSFORECAST", "PanelBaselines", "naive",
            "seasonal_naive", "linear_ar_local", "linear_ar_pooled", "statsforecast_available",
-           "statistical", "panel_baselines"]
+           "statsforecast_model", "missing_note", "statistical", "panel_baselines"]
 
 NAMES = ("naive", "seasonal_naive", "linear_ar_pooled", "linear_ar_local", "auto_ets",
          "auto_theta", "auto_arima")
 STATSFORECAST_MODELS = {"auto_ets": "AutoETS", "auto_theta": "AutoTheta", "auto_arima": "AutoARIMA"}
 
 
-def _missing(names: str) -> str:
-    return (f"Note: {names} baselines skipped: statsforecast is not installed "
+def missing_note(models: Sequence[str]) -> str:
+    """The note line saying that statsforecast's ``models`` (names of
+    :data:`STATSFORECAST_MODELS`, e.g. ``["auto_ets", "auto_theta"]``) were skipped and how to get
+    them; the panel and the single-series tables print it alike.
+
+    Parameters
+    ----------
+    models : sequence of str
+        Keys of :data:`STATSFORECAST_MODELS`, in table order.
+    """
+    names = [STATSFORECAST_MODELS[m] for m in models]
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return (f"Note: {listed} baselines skipped: statsforecast is not installed "
             f"(pip install 'fastrnn[baselines]' to get them)")
 
 
-MISSING_STATSFORECAST = _missing("AutoETS and AutoTheta")
+MISSING_STATSFORECAST = missing_note(["auto_ets", "auto_theta"])
 
 
 def _padded(h) -> np.ndarray:
@@ -203,6 +214,36 @@ def statsforecast_available() -> bool:
     return True
 
 
+def statsforecast_model(model: str, season: int | None):
+    """A new, unfitted statsforecast model: ``AutoETS``, ``AutoTheta`` or ``AutoARIMA`` with
+    ``season_length = season`` (``None``: 1).
+
+    Parameters
+    ----------
+    model : str
+        ``"auto_ets"``, ``"auto_theta"`` or ``"auto_arima"`` (:data:`STATSFORECAST_MODELS`).
+    season : int or None
+        The season length.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``model``.
+    ImportError
+        statsforecast is not installed (the message says how to install it).
+    """
+    if model not in STATSFORECAST_MODELS:
+        raise ValueError(f"unknown statsforecast model {model!r}; choose one of: "
+                         f"{', '.join(STATSFORECAST_MODELS)}")
+    m = 1 if season is None else check_positive_int("season", season, 1)
+    try:
+        from statsforecast import models as sf_models
+    except ImportError as e:
+        raise ImportError(f"{STATSFORECAST_MODELS[model]} needs statsforecast; "
+                          f"pip install 'fastrnn[baselines]'") from e
+    return getattr(sf_models, STATSFORECAST_MODELS[model])(season_length=m)
+
+
 def statistical(histories: Sequence, horizon: int, season: int | None, model: str) -> np.ndarray:
     """statsforecast's ``AutoETS``, ``AutoTheta`` or ``AutoARIMA`` fitted per series:
     ``(S, horizon)``.
@@ -223,18 +264,11 @@ def statistical(histories: Sequence, horizon: int, season: int | None, model: st
     ImportError
         statsforecast is not installed (the message says how to install it).
     """
-    if model not in STATSFORECAST_MODELS:
-        raise ValueError(f"unknown statsforecast model {model!r}; choose one of: "
-                         f"{', '.join(STATSFORECAST_MODELS)}")
     horizon = check_positive_int("horizon", horizon, 1)
-    m = 1 if season is None else check_positive_int("season", season, 1)
-    try:
-        import pandas as pd
-        from statsforecast import StatsForecast
-        from statsforecast import models as sf_models
-    except ImportError as e:
-        raise ImportError(f"{STATSFORECAST_MODELS[model]} needs statsforecast; "
-                          f"pip install 'fastrnn[baselines]'") from e
+    sf_model = statsforecast_model(model, season)
+    import pandas as pd
+    from statsforecast import StatsForecast
+
     name = STATSFORECAST_MODELS[model]
     lengths = [len(h) for h in histories]
     df = pd.DataFrame({
@@ -243,7 +277,7 @@ def statistical(histories: Sequence, horizon: int, season: int | None, model: st
         "y": np.concatenate([np.asarray(h, dtype=np.float64) for h in histories])
         if lengths else np.array([]),
     })
-    sf = StatsForecast(models=[getattr(sf_models, name)(season_length=m)], freq=1, n_jobs=1)
+    sf = StatsForecast(models=[sf_model], freq=1, n_jobs=1)
     res = sf.forecast(df=df, h=horizon)
     if "unique_id" not in res.columns:  # older releases put the id in the index
         res = res.reset_index()
@@ -328,8 +362,7 @@ def panel_baselines(p: _backtest.Plan, series: Sequence, season: int | None,
     out = PanelBaselines()
     wanted = (["auto_ets", "auto_theta"] if statistical_models else []) + (["auto_arima"] if arima else [])
     if wanted and not statsforecast_available():
-        out.notes.append(_missing(", ".join(STATSFORECAST_MODELS[w] for w in wanted[:-1])
-                                  + (" and " if len(wanted) > 1 else "") + STATSFORECAST_MODELS[wanted[-1]]))
+        out.notes.append(missing_note(wanted))
     elif wanted:
         for w in wanted:
             runs[w] = (lambda model: lambda hs, h: _statistical_parallel(hs, h, season, model))(w)

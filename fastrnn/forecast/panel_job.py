@@ -98,6 +98,8 @@ class PanelResult:
         The model fitted at the test origin (what ``model.npz`` stores).
     notes : list of str
         Baselines that did not run, and why.
+    intervals : dict
+        The conformal intervals (:func:`fastrnn.forecast.intervals.panel_intervals`), or empty.
     """
 
     panel: object
@@ -109,6 +111,7 @@ class PanelResult:
     seconds: dict
     fitted: _pm.PanelForecaster
     notes: list = field(default_factory=list)
+    intervals: dict = field(default_factory=dict)
 
     def table(self) -> dict[str, dict[str, float]]:
         """Mean metrics of the model and every baseline on the test origin.
@@ -150,7 +153,7 @@ def _mean_mase(p, series, forecasts, season, windows):
 
 def backtest(panel, horizon: int, windows: int = 1, step: int | None = None,
              config: _pm.PanelConfig | None = None, strategy: str = "auto", multi: str = "auto",
-             statistical: bool = True, arima: bool = False, progress=None) -> PanelResult:
+             statistical: bool = True, arima: bool = False, progress=None, levels: Sequence = ()) -> PanelResult:
     """Fit and score the panel forecaster and the baselines on the rolling origins (module docstring).
 
     Parameters
@@ -174,6 +177,9 @@ def backtest(panel, horizon: int, windows: int = 1, step: int | None = None,
         Baselines from statsforecast (AutoETS, AutoTheta; AutoARIMA) when it is installed.
     progress : callable or None
         Called with a short text before each fit (the CLI shows it).
+    levels : sequence of float
+        Conformal interval levels in percent (:func:`fastrnn.forecast.intervals.panel_intervals`;
+        none by default).
 
     Returns
     -------
@@ -239,8 +245,13 @@ def backtest(panel, horizon: int, windows: int = 1, step: int | None = None,
     forecasts = {"model": fc, **base.forecasts}
     seconds.update(base.seconds)
     scores = {name: _backtest.score_windows(p, series, f, season)[p.test] for name, f in forecasts.items()}
+    iv = {}
+    if levels:
+        from fastrnn.forecast.intervals import panel_intervals
+
+        iv = panel_intervals(p, series, fc, fitted, season, levels)
     return PanelResult(panel=panel, plan=p, config=chosen, selection=selection, forecasts=forecasts,
-                       scores=scores, seconds=seconds, fitted=fitted, notes=list(base.notes))
+                       scores=scores, seconds=seconds, fitted=fitted, notes=list(base.notes), intervals=iv)
 
 
 def ids_used(result: PanelResult) -> Sequence[str]:

@@ -81,6 +81,7 @@ def metrics(result) -> dict:
         "per_step_mase": {name: list(sc.per_step["mase"]) for name, sc in result.scores.items()},
         "seconds": result.seconds,
         "notes": result.notes,
+        **({"intervals": result.intervals} if result.intervals else {}),
         "fastrnn_version": __version__,
     })
 
@@ -131,6 +132,8 @@ def write(result, folder: Path, plot: bool = True) -> str | None:
             "dataset": pan.name, "column": pan.column,
             # a single series run as a panel of one (--horizon): how to read it again
             "series_source": (pan.read_info or {}).get("series_source")}
+    if result.intervals:  # older readers ignore the key
+        info["intervals"] = {k: result.intervals[k] for k in ("levels", "quantiles")}
     (folder / "panel.json").write_text(json.dumps(_clean(info), indent=2) + "\n")
     if not plot:
         return None
@@ -286,10 +289,37 @@ def predict(folder, pan):
         raise RunError(f"series {short[0]!r} has fewer than the {L} points (look-back) a forecast needs")
     fitted.histories = [np.asarray(pan.values[where[sid]], dtype=np.float64) for sid in ids]
     out = fitted.forecast()
+    bounds = _interval_bounds(info, fitted.histories, out)
     rows = []
     for k, sid in enumerate(ids):
         dates = pan.dates(where[sid])
         ahead = pd.date_range(dates[-1], periods=fitted.horizon + 1, freq=pan.freq)[1:]
         for s in range(fitted.horizon):
-            rows.append((sid, _iso(ahead[s]), s + 1, float(out[k, s])))
-    return pd.DataFrame(rows, columns=["id", "date", "step", "forecast"])
+            rows.append((sid, _iso(ahead[s]), s + 1, float(out[k, s]),
+                         *(float(b[k, s]) for _, b in bounds)))
+    return pd.DataFrame(rows, columns=["id", "date", "step", "forecast", *(name for name, _ in bounds)])
+
+
+def _interval_bounds(info: dict, histories, out) -> list:
+    """``[("lo-80", (S, H)), ("hi-80", ...), ...]`` from ``panel.json``'s intervals: ``out -+ q_h *``
+    each series' MASE scale of the data forecast from (``inf`` where unbounded); ``[]`` without."""
+    from fastrnn.forecast.metrics import mase_scale
+
+    iv = info.get("intervals")
+    if not iv:
+        return []
+    try:
+        quantiles = {str(k): np.array([np.inf if x is None else float(x) for x in q])
+                     for k, q in iv["quantiles"].items()}
+        if any(q.shape != (out.shape[1],) or (q < 0).any() for q in quantiles.values()):
+            raise ValueError("one number >= 0 or null per step")
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise RunError(f"panel.json: 'intervals' must hold 'quantiles' per level, one number >= 0 or null per "
+                       f"step ({e}); train the run again") from None
+    scale = np.array([mase_scale(h, info.get("season")) for h in histories])[:, None]
+    cols = []
+    for key, q in quantiles.items():
+        with np.errstate(invalid="ignore"):
+            w = np.where(np.isinf(q)[None, :], np.inf, q[None, :] * scale)
+        cols += [(f"lo-{key}", out - w), (f"hi-{key}", out + w)]
+    return cols

@@ -65,7 +65,8 @@ def plot_loss(result: TrainResult, path: Path) -> None:
 
 
 def plot_forecast(result: TrainResult, path: Path) -> None:
-    """Draw the series, the model's one-step test forecasts and linear AR's into ``path`` (PNG)."""
+    """Draw the series, the model's one-step test forecasts (with their conformal intervals, when the
+    run has them) and linear AR's into ``path`` (PNG)."""
     import matplotlib.pyplot as plt
 
     prep, m = result.prep, result.metrics
@@ -76,6 +77,13 @@ def plot_forecast(result: TrainResult, path: Path) -> None:
     ax.plot(x_all, prep.values, color="black", lw=1, label="actual")
     ax.plot(x_test, result.test_pred, color="C1", lw=1.2,
             label=f"{result.config.model.upper()} one step ahead (RMSE {m['test']['rmse']:.4g})")
+    iv = m.get("intervals") or {}
+    for k, level in enumerate(sorted(iv.get("levels", ()), reverse=True)):  # widest first, lightest
+        w = iv["half_widths"][f"{level:g}"][0]
+        if w is not None:
+            ax.fill_between(x_test, result.test_pred - w, result.test_pred + w, color="C1", lw=0,
+                            alpha=0.15 + 0.15 * k,
+                            label=f"{level:g} % interval (test coverage {100 * iv['coverage'][f'{level:g}']:.0f} %)")
     ar = result.baseline_pred.get("linear_ar")
     if ar is not None:
         ax.plot(x_test, ar, color="C2", lw=0.8, ls="--",

@@ -67,6 +67,9 @@ def preprocessing_info(result: TrainResult) -> dict:
         "season": prep.season,
         "data_end": iso_date(ds.end),
         "n_points": len(ds),
+        # conformal intervals (fastrnn.forecast.intervals): older readers ignore the key
+        **({"intervals": {k: result.metrics["intervals"][k] for k in ("levels", "half_widths")}}
+           if result.metrics.get("intervals") else {}),
     }
 
 
@@ -231,6 +234,58 @@ def _check_run_info(info, where: str, model=None, metrics=None) -> None:
         raise bad("'season'", "an integer >= 1 or null", info["season"])
     if not isinstance(info["data_end"], (str, type(None))):
         raise bad("'data_end'", "a date (a string) or null", info["data_end"])
+    if "intervals" in info:
+        _check_intervals(info["intervals"], bad)
+
+
+def _check_intervals(iv, bad) -> None:
+    """The ``"intervals"`` object of a ``preprocessing.json``: ``levels`` (percentages) and
+    ``half_widths`` (for each level's key, one number >= 0 or null per step)."""
+    from fastrnn.forecast.intervals import check_levels, level_key
+
+    shape = '{"levels": [80, 95], "half_widths": {"80": [...], "95": [...]}}'
+    if not isinstance(iv, dict) or set(iv) != {"levels", "half_widths"}:
+        raise bad("'intervals'", f"an object {shape}", iv)
+    try:
+        levels = check_levels(iv["levels"]) if isinstance(iv["levels"], list) else None
+    except ValueError:
+        levels = None
+    if not levels:
+        raise bad("'intervals.levels'", "a list of distinct percentages between 0 and 100", iv["levels"])
+    hw = iv["half_widths"]
+    if not isinstance(hw, dict) or sorted(hw) != sorted(level_key(v) for v in levels):
+        raise bad("'intervals.half_widths'", f"an object with the keys {', '.join(level_key(v) for v in levels)}",
+                  hw)
+    for key, w in hw.items():
+        if not isinstance(w, list) or not w or not all(
+                x is None or (_is_finite_number(x) and x >= 0) for x in w):
+            raise bad(f"'intervals.half_widths.{key}'", "a non-empty list of numbers >= 0 or null", w)
+
+
+def interval_bounds(run: Run, values) -> dict:
+    """The run's conformal intervals around the forecasts ``values`` of :func:`forecast` (step 1,
+    2, ...): ``{"80": (lo, hi), ...}`` in original units, or ``{}`` for a run saved without
+    intervals. Steps the validation part could not calibrate (too few residuals, or beyond it) get
+    ``-inf``/``inf``.
+
+    Parameters
+    ----------
+    run : Run
+        A loaded run.
+    values : array_like
+        Its forecasts, one per step.
+    """
+    iv = run.info.get("intervals")
+    if not iv:
+        return {}
+    v = np.asarray(values, dtype=np.float64)
+    out = {}
+    for key, widths in iv["half_widths"].items():
+        w = np.full(v.shape, np.inf)
+        k = min(len(widths), v.size)
+        w[:k] = [np.inf if x is None else float(x) for x in widths[:k]]
+        out[key] = (v - w, v + w)
+    return out
 
 
 def load_run(path) -> Run:

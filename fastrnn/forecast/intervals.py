@@ -1,0 +1,295 @@
+"""Prediction intervals by split conformal prediction on the validation part's residuals.
+
+The intervals of a forecast ``y_hat`` at level ``L`` % are ``y_hat -+ w``, where ``w`` is the
+conformal quantile of the absolute residuals ``|y - y_hat|`` of forecasts that training never saw
+(the validation part: early stopping chose the epoch on it, but the weights were not fitted to it),
+computed separately for every step ahead:
+
+    ``w = |r|_(k)``, the ``k``-th smallest of the ``n`` absolute residuals, ``k = ceil((n + 1) L / 100)``
+
+(:func:`conformal_quantile`). If the residuals and the new forecast error are exchangeable, the
+interval covers the new point with probability at least ``L`` % (and below ``L`` % + 1/(n+1) for
+continuous errors). When ``k > n`` there are too few residuals for the level (at 95 %: fewer than
+19) and the interval is unbounded (``w = inf``), which is the honest answer rather than a guess.
+
+Why symmetric intervals from absolute residuals, not two signed quantiles: the guarantee of the
+absolute score needs ``n >= L / (100 - L)`` residuals (19 at 95 %); two one-sided quantiles at
+``(100 - L) / 2`` % each need about twice as many (39 at 95 %), and validation parts are short
+(airline's has 12 points). A skewed error distribution gives wider intervals than needed on one
+side, never a lower coverage.
+
+Single series (:func:`series_residuals`): from every validation origin the model forecasts
+recursively (each forecast becomes the next input, as ``fastrnn predict`` does) as far as the
+validation part reaches, so step ``h`` has ``n_val - h + 1`` residuals. Step 1 are the validation
+part's one-step forecasts, the protocol of the test table, so the test coverage reported is that
+of step 1's width on the test part's one-step forecasts.
+
+Levels are percentages in (0, 100): ``--level 80,95`` (:func:`parse_levels`); their column names
+are ``lo-80``, ``hi-80``, ... (:func:`level_key`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = ["parse_levels", "check_levels", "level_key", "conformal_quantile", "half_widths",
+           "coverage", "series_residuals", "series_intervals", "panel_intervals", "MAX_WORK"]
+
+#: Most window forecasts :func:`series_residuals` makes (origins times steps): bounds the cost of a
+#: long validation part; the steps beyond get no finite interval.
+MAX_WORK = 200_000
+
+
+def level_key(level: float) -> str:
+    """The name of a level in columns and JSON: ``80`` -> ``"80"``, ``97.5`` -> ``"97.5"``."""
+    return f"{float(level):g}"
+
+
+def check_levels(levels: Sequence) -> tuple[float, ...]:
+    """``levels`` as a sorted tuple of floats, each a percentage strictly between 0 and 100, no
+    two equal. Raises ``ValueError`` naming the bad value and what is expected.
+
+    Parameters
+    ----------
+    levels : sequence of numbers
+        Coverage levels in percent, e.g. ``(80, 95)``.
+    """
+    out = []
+    for v in levels:
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
+                or not math.isfinite(v) or not 0 < v < 100:
+            raise ValueError(f"a level must be a percentage between 0 and 100 (exclusive), e.g. 80 or "
+                             f"95; got {v!r}")
+        if float(v) in out:
+            raise ValueError(f"level {level_key(v)} is given twice; give each level once, e.g. 80,95")
+        out.append(float(v))
+    return tuple(sorted(out))
+
+
+def parse_levels(text: str) -> tuple[float, ...]:
+    """``"80,95"`` -> ``(80.0, 95.0)`` (see :func:`check_levels`); ``ValueError`` with the bad item.
+
+    Parameters
+    ----------
+    text : str
+        Comma-separated percentages.
+    """
+    values = []
+    for t in (t.strip() for t in str(text).split(",")):
+        try:
+            v = float(t)
+        except ValueError:
+            v = math.nan
+        if not math.isfinite(v) or not 0 < v < 100:
+            raise ValueError(f"a level must be a percentage between 0 and 100 (exclusive), e.g. 80 or "
+                             f"95; got {t!r}")
+        values.append(v)
+    return check_levels(values)
+
+
+def conformal_quantile(scores, level: float) -> float:
+    """The split-conformal quantile of ``scores`` at ``level`` %: the ``ceil((n + 1) level /
+    100)``-th smallest of the ``n`` finite scores, or ``inf`` when that exceeds ``n`` (too few
+    scores for the level; also for ``n = 0``).
+
+    Parameters
+    ----------
+    scores : array_like
+        Non-conformity scores (here absolute residuals); NaN entries are left out.
+    level : float
+        Coverage in percent, in (0, 100).
+    """
+    (level,) = check_levels([level])
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    s = np.sort(s[~np.isnan(s)])
+    n = s.size
+    # (n + 1) * level / 100 in exact rational arithmetic: 0.95 * 20 must be 19, not 19.000000000000004
+    k = math.ceil((n + 1) * level / 100 - 1e-9)
+    return float(s[k - 1]) if 1 <= k <= n else math.inf
+
+
+def half_widths(residuals: Sequence, levels: Sequence) -> dict:
+    """Interval half-widths per level and step: ``{level_key: [w_step1, w_step2, ...]}``.
+
+    Parameters
+    ----------
+    residuals : sequence of array_like
+        ``residuals[h]``: the residuals (actual minus forecast) of step ``h + 1``.
+    levels : sequence of float
+        Levels in percent (:func:`check_levels`).
+    """
+    absres = [np.abs(np.asarray(r, dtype=np.float64)) for r in residuals]
+    return {level_key(lv): [conformal_quantile(a, lv) for a in absres] for lv in check_levels(levels)}
+
+
+def coverage(actual, forecast, half_width) -> float:
+    """The share of ``actual`` inside ``forecast -+ half_width`` (bounds included).
+
+    Parameters
+    ----------
+    actual, forecast : array_like
+        Same shape.
+    half_width : float or array_like
+        Broadcast against them.
+    """
+    a = np.asarray(actual, dtype=np.float64)
+    f = np.asarray(forecast, dtype=np.float64)
+    if a.shape != f.shape or a.size == 0:
+        raise ValueError(f"actual and forecast must have one non-empty shape; got {a.shape} and {f.shape}")
+    return float(np.mean(np.abs(a - f) <= half_width))
+
+
+def series_residuals(model, prep, max_work: int = MAX_WORK) -> list:
+    """Residuals (actual minus forecast, original units) of the recursive forecasts of ``model``
+    from every origin of the validation part of ``prep``, per step: ``[r_1, r_2, ...]``, ``r_h`` of
+    length ``n_val - h + 1`` (targets inside the validation part only).
+
+    Step ``h`` feeds the forecasts of steps ``1 .. h - 1`` back as inputs (in the scaled
+    representation; calendar features are those of the target's own window). At most ``max_work``
+    window forecasts in all: a long validation part stops at the step that would exceed it.
+
+    Parameters
+    ----------
+    model : a fitted model or stack (an ensemble: the mean of its members, as in ``train``)
+    prep : fastrnn.forecast.preprocessing.Prepared
+        One-step windows (``horizon == 1``).
+    max_work : int
+        Bound on origins times steps.
+    """
+    from fastrnn.forecast.job import predict_mean
+    from fastrnn.forecast.preprocessing import undo_transform
+
+    if prep.horizon != 1:
+        raise ValueError(f"series_residuals needs one-step windows; got horizon {prep.horizon}")
+    X = prep.X_val
+    s = prep.starts["val"]
+    n = len(s)
+    steps, work = 0, 0
+    while steps < n and work + (n - steps) <= max(max_work, n):
+        work += n - steps
+        steps += 1
+    scaled = np.full((n, steps), np.nan)
+    windows = X.copy()
+    for h in range(steps):
+        m = n - h  # origins whose step-h+1 target lies in the validation part
+        scaled[:m, h] = predict_mean(model, windows[:m])[:, 0]
+        if h + 1 < steps:
+            nxt = np.empty_like(windows[:m - 1])
+            nxt[:, :-1, 0] = windows[:m - 1, 1:, 0]
+            nxt[:, -1, 0] = scaled[:m - 1, h]
+            if X.shape[2] > 1:  # calendar inputs: those of the window of the target point itself
+                nxt[:, :, 1:] = X[h + 1:h + m, :, 1:]
+            windows = nxt
+    rep = prep.scaler.inverse_transform(scaled)
+    pred = undo_transform(rep, s, prep.values, prep.transform)
+    out = []
+    for h in range(steps):
+        m = n - h
+        out.append(prep.values[s[:m] + h] - pred[:m, h])
+    return out
+
+
+def _json_width(w: float):
+    return None if math.isinf(w) else float(w)
+
+
+def series_intervals(model, prep, levels: Sequence, test_pred) -> dict:
+    """The intervals of a single-series run, for ``metrics.json`` (and ``preprocessing.json``).
+
+    Parameters
+    ----------
+    model : the fitted model or stack
+    prep : fastrnn.forecast.preprocessing.Prepared
+    levels : sequence of float
+        Levels in percent.
+    test_pred : array_like
+        The model's one-step test forecasts ``(N,)`` in original units.
+
+    Returns
+    -------
+    dict
+        ``levels``; ``n_residuals`` (per step); ``half_widths`` (level key -> per step, ``None``
+        where unbounded: too few residuals); ``coverage`` (level key -> share of the test points
+        inside step 1's interval around the one-step test forecasts; 1.0 when unbounded);
+        ``method``.
+    """
+    levels = check_levels(levels)
+    res = series_residuals(model, prep)
+    widths = half_widths(res, levels)
+    y = prep.targets("test")[:, 0]
+    return {
+        "method": "split conformal: absolute residuals of the validation part's recursive forecasts, "
+                  "per step; quantile ceil((n+1)*level)/n",
+        "levels": list(levels),
+        "n_residuals": [int(len(r)) for r in res],
+        "half_widths": {k: [_json_width(x) for x in w] for k, w in widths.items()},
+        "coverage": {k: coverage(y, test_pred, w[0]) for k, w in widths.items()},
+    }
+
+
+def panel_intervals(p, series, forecasts, fitted, season: int | None, levels: Sequence) -> dict:
+    """Conformal intervals of a panel backtest, per step, pooled over the series.
+
+    Residuals come from the validation origins of ``p`` (``forecasts[:, w]``, fits made before the
+    test origin); with no validation origin (``windows = 1``), from the early-stopping hold-out of
+    the test origin's fit: the last ``horizon`` points of every history, forecast from the points
+    before them (they chose the epoch, never the weights). Each series' residuals are divided by
+    its MASE scale (:func:`fastrnn.forecast.metrics.mase_scale` of the history before the origin),
+    so that series of different sizes pool; series whose scale is 0 or undefined are left out. The
+    interval of series ``s`` at step ``h`` is ``forecast -+ q_h * scale_s``.
+
+    Parameters
+    ----------
+    p : fastrnn.forecast.backtest.Plan
+    series : sequence of array_like
+        The panel's series.
+    forecasts : numpy.ndarray
+        The model's ``(len(p.used), windows, horizon)`` forecasts.
+    fitted : fastrnn.forecast.panel_model.PanelForecaster
+        The model fitted at the test origin.
+    season : int or None
+        The panel's season (of the MASE scale).
+    levels : sequence of float
+        Levels in percent.
+
+    Returns
+    -------
+    dict
+        ``levels``, ``source`` (``"validation origins"`` or ``"early-stopping hold-out"``),
+        ``n_residuals`` (per step), ``quantiles`` (level key -> per step, in MASE-scale units;
+        ``None`` where unbounded), ``coverage`` (level key -> share of the test points inside their
+        interval, over series and steps).
+    """
+    from fastrnn.forecast.metrics import mase_scale
+    from fastrnn.forecast.panel_model import PanelForecaster
+
+    levels = check_levels(levels)
+    H = p.horizon
+
+    def scaled(histories, actual, forecast):
+        sc = np.array([mase_scale(h, season) for h in histories])
+        ok = np.isfinite(sc) & (sc > 0)
+        return (actual[ok] - forecast[ok]) / sc[ok, None]
+
+    if p.validation:
+        source = "validation origins"
+        res = np.concatenate([scaled(p.histories(series, w), p.actuals(series, w), forecasts[:, w])
+                              for w in p.validation])
+    else:
+        source = "early-stopping hold-out"
+        hist = p.histories(series, p.test)
+        short = [np.asarray(h[:-H], dtype=np.float64) for h in hist]
+        f = PanelForecaster(fitted.config, H, fitted.model, fitted.scalers, short).forecast()
+        res = scaled(short, np.array([h[-H:] for h in hist]), f)
+    widths = half_widths([res[:, h] for h in range(H)], levels)
+    test_hist = p.histories(series, p.test)
+    sc = np.array([mase_scale(h, season) for h in test_hist])
+    ok = np.isfinite(sc) & (sc > 0)
+    actual, f = p.actuals(series, p.test)[ok], forecasts[ok, p.test]
+    cov = {k: coverage(actual, f, np.asarray(w)[None, :] * sc[ok, None]) for k, w in widths.items()}
+    return {"levels": list(levels), "source": source, "n_residuals": [int(np.isfinite(res[:, h]).sum())
+                                                                        for h in range(H)],
+            "quantiles": {k: [_json_width(x) for x in w] for k, w in widths.items()}, "coverage": cov}
