@@ -239,7 +239,9 @@ def start(scheduler: str | None, workers: int | None, timeout: float | None = No
     if scheduler is None:
         with _worker_environ(parallel.WORKER_ENV):
             local = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                             host="127.0.0.1", dashboard_address=None, scheduler_port=0)
+                                             host="127.0.0.1", scheduler_port=0, dashboard_address=None,
+                                             # no dashboard; its HTTP server (health) on any free port
+                                             scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
         try:
             client = distributed.Client(local)
         except BaseException:
@@ -320,23 +322,28 @@ def run(client, fn: Callable, jobs: list, report: Callable[[int], None]) -> list
         The first failing job's exception, as :func:`fastrnn.parallel.map_jobs` raises it; the other
         tasks are cancelled. KeyboardInterrupt: the tasks are cancelled first.
     """
+    import uuid
+
     from dask.base import tokenize
 
     n = len(jobs)
     if n == 0:
         return []
     split = [(type(j) is tuple, j if type(j) is tuple else (j,)) for j in jobs]
+    call = uuid.uuid4().hex  # this call's own keys: another call's release cannot take them
     data: dict[str, Any] = {}
-    for _, parts in split:
-        for p in parts:
-            if not isinstance(p, _INLINE):
-                data.setdefault(f"fastrnn-data-{tokenize(p)}", p)
+    keys = [[None if isinstance(p, _INLINE) else f"fastrnn-data-{call}-{tokenize(p)}" for p in parts]
+            for _, parts in split]
+    for (_, parts), ks in zip(split, keys):
+        for p, k in zip(parts, ks):
+            if k is not None:
+                data.setdefault(k, p)
     futures, scattered = [], {}
     try:
         if data:
             scattered = client.scatter(data, broadcast=False, hash=False)
-        for is_tuple, parts in split:
-            args = [p if isinstance(p, _INLINE) else scattered[f"fastrnn-data-{tokenize(p)}"] for p in parts]
+        for (is_tuple, parts), ks in zip(split, keys):
+            args = [p if k is None else scattered[k] for p, k in zip(parts, ks)]
             futures.append(client.submit(_call_parts, fn, is_tuple, *args, pure=False))
         index = {f.key: i for i, f in enumerate(futures)}
         results: list = [None] * n

@@ -193,7 +193,7 @@ def group_jobs(costs: Sequence[float], min_cost: float) -> list[range]:
         An estimate of each job's work (seconds, operations: any unit, the same as ``min_cost``).
     min_cost : float
         The least work of a group (e.g. about a second's worth, so that sending a task costs
-        little beside it).
+        little beside it); ``inf``: all jobs in one group.
 
     Returns
     -------
@@ -213,9 +213,8 @@ def group_jobs(costs: Sequence[float], min_cost: float) -> list[range]:
     """
     import math
 
-    if isinstance(min_cost, bool) or not isinstance(min_cost, (int, float)) or not math.isfinite(min_cost) \
-            or min_cost <= 0:
-        raise ValueError(f"min_cost must be a positive number; got {min_cost!r}")
+    if isinstance(min_cost, bool) or not isinstance(min_cost, (int, float)) or not min_cost > 0:
+        raise ValueError(f"min_cost must be a positive number (inf: one group); got {min_cost!r}")
     groups: list[range] = []
     start, total = 0, 0.0
     for i, c in enumerate(costs):

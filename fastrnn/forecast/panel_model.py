@@ -12,7 +12,10 @@ forecasts are scaled back), so one model can learn from series of any level. Win
 * ``strategy="global"``: one model trained on the windows of every series (M5's winners, and
   neuralforecast's models, are global);
 * ``strategy="local"``: one model per series, trained together as a :func:`fastrnn.stack` (each
-  model exactly as it would train alone);
+  model exactly as it would train alone), in groups of consecutive series of about a second's
+  work or more each, one :func:`fastrnn.parallel.map_jobs` job per group (this machine's
+  processes, or the Dask cluster of an enclosing :func:`fastrnn.parallel.cluster` block), merged
+  into one stack: bitwise the models one stack of every series gives;
 * ``multi="direct"``: the head has ``H`` outputs, the next ``H`` points at once;
 * ``multi="recursive"``: one output, the next point, fed back as input ``H`` times.
 
@@ -248,8 +251,6 @@ def fit(histories: Sequence, horizon: int, config: PanelConfig | None = None,
     """
     import fastrnn as fr
     from fastrnn.forecast.config import check_positive_int
-    from fastrnn.models import model_class
-    from fastrnn.trainer import EarlyStopping, NonFiniteLossWarning, ProgressBar, Trainer
 
     cfg = PanelConfig() if config is None else config
     H = check_positive_int("horizon", horizon, 1)
@@ -264,43 +265,114 @@ def fit(histories: Sequence, horizon: int, config: PanelConfig | None = None,
             raise ValueError(f"series {k} has values <= 0, which transform='log' cannot take; use transform='none'")
     tz = [_transformed(h, cfg.transform) for h in hist]
     scalers = _scalers(tz)
+    zs = [(h - m) / s for h, (m, s) in zip(tz, scalers)]
+    if cfg.strategy == "local":
+        return PanelForecaster(cfg, H, _fit_local(cfg, H, zs, progress), scalers, hist)
     out = H if cfg.multi == "direct" else 1
     train, val = [], []
-    for h, (m, s) in zip(tz, scalers):
-        z = (h - m) / s
+    for z in zs:
         n = len(z)
         train.append(_windows(z, L, out, 0, n - H, cfg.window_level))  # targets before the last H points
         val.append(_windows(z, L, out, n - H, n, cfg.window_level))  # targets within the last H points
     dt = np.dtype(cfg.dtype)
-    cls = model_class(cfg.model)
+    model = _build(cfg, out, cfg.seed) if cfg.ensemble == 1 else fr.stack(
+        [_build(cfg, out, cfg.seed + e) for e in range(cfg.ensemble)])
+    Xt = np.concatenate([x for x, _ in train]).astype(dt)
+    Yt = np.concatenate([y for _, y in train]).astype(dt)
+    Xv = np.concatenate([x for x, _ in val]).astype(dt)
+    Yv = np.concatenate([y for _, y in val]).astype(dt)
+    _train(cfg, model, Xt, Yt, Xv, Yv, progress)
+    return PanelForecaster(cfg, H, model, scalers, hist)
 
-    def build(seed):
-        return cls(input_size=1, hidden_size=cfg.hidden, output_size=out, num_layers=cfg.layers, dtype=cfg.dtype,
-                   seed=seed)
+
+def _build(cfg: PanelConfig, out: int, seed: int):
+    """A new model of ``cfg`` with ``out`` outputs and this seed."""
+    from fastrnn.models import model_class
+
+    return model_class(cfg.model)(input_size=1, hidden_size=cfg.hidden, output_size=out, num_layers=cfg.layers,
+                                  dtype=cfg.dtype, seed=seed)
+
+
+def _train(cfg: PanelConfig, model, X, Y, Xv, Yv, progress: str | None) -> None:
+    """Train ``model`` (a model or a stack) with ``cfg``'s optimizer, clipping and early stopping."""
+    import fastrnn as fr
+    from fastrnn.trainer import EarlyStopping, NonFiniteLossWarning, ProgressBar, Trainer
 
     def opt(params):
         return fr.optim.Adam(params, lr=cfg.lr)
 
     stop = EarlyStopping(patience=cfg.patience or None)
-    kw = dict(epochs=cfg.epochs, batch_size=cfg.batch_size, verbose=0, early_stopping=stop,
-              callbacks=[] if progress is None else [ProgressBar(progress)])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NonFiniteLossWarning)
-        E = cfg.ensemble
-        if cfg.strategy == "global":
-            model = build(cfg.seed) if E == 1 else fr.stack([build(cfg.seed + e) for e in range(E)])
-            Xt = np.concatenate([x for x, _ in train]).astype(dt)
-            Yt = np.concatenate([y for _, y in train]).astype(dt)
-            Xv = np.concatenate([x for x, _ in val]).astype(dt)
-            Yv = np.concatenate([y for _, y in val]).astype(dt)
-            Trainer(model, optimizer=opt, clip_norm=cfg.clip_norm).fit(Xt, Yt, validation_data=(Xv, Yv), **kw)
-        else:  # model k*E + e: series k, seed seed + k*E + e
-            model = fr.stack([build(cfg.seed + j) for j in range(len(hist) * E)])
-            rep = [d for d in train for _ in range(E)], [d for d in val for _ in range(E)]
-            Trainer(model, optimizer=opt, clip_norm=cfg.clip_norm).fit(
-                [x.astype(dt) for x, _ in rep[0]], [y.astype(dt) for _, y in rep[0]],
-                validation_data=([x.astype(dt) for x, _ in rep[1]], [y.astype(dt) for _, y in rep[1]]), **kw)
-    return PanelForecaster(cfg, H, model, scalers, hist)
+        Trainer(model, optimizer=opt, clip_norm=cfg.clip_norm).fit(
+            X, Y, validation_data=(Xv, Yv), epochs=cfg.epochs, batch_size=cfg.batch_size, verbose=0,
+            early_stopping=stop, callbacks=[] if progress is None else [ProgressBar(progress)])
+
+
+#: The least work of one job of local models (:func:`_local_groups`): floating-point operations of
+#: the forward and backward passes over every epoch, about a second of one core's work or more
+#: (early stopping may shorten it), so that sending a job to a worker costs little beside it.
+LOCAL_GROUP_FLOPS = 3e9
+
+
+def _local_groups(cfg: PanelConfig, horizon: int, zs: Sequence[np.ndarray]) -> list[range]:
+    """The series of each job of the local strategy: consecutive series whose models' estimated
+    training work (:data:`LOCAL_GROUP_FLOPS`) reaches a second or so. From the data and the
+    settings only, never from the workers (results do not depend on it anyway: every model of a
+    stack trains exactly as it would alone)."""
+    from fastrnn import cells
+    from fastrnn.parallel import group_jobs
+
+    gates = len(cells.of_kind(cfg.model)[0].gates)
+    H = cfg.hidden
+    per_step = 6 * gates * H * (H + 1 + 1) + 6 * gates * H * (2 * H + 1) * (cfg.layers - 1)  # fwd + bwd
+    costs = [max(len(z) - cfg.look_back - horizon, 1) * cfg.look_back * per_step * cfg.epochs * cfg.ensemble
+             for z in zs]
+    return group_jobs(costs, LOCAL_GROUP_FLOPS)
+
+
+def _local_job(job):
+    """One job of the local strategy (a :func:`fastrnn.parallel.map_jobs` job): ``(cfg, horizon,
+    first, zs, progress)`` -> the trained models of series ``first ..`` (scaled histories ``zs``),
+    ``ensemble`` per series, seeds ``cfg.seed + (first + k) * E + e``, trained as one stack."""
+    import fastrnn as fr
+
+    cfg, horizon, first, zs, progress = job
+    E, L, dt = cfg.ensemble, cfg.look_back, np.dtype(cfg.dtype)
+    out = horizon if cfg.multi == "direct" else 1
+    train, val = [], []
+    for z in zs:
+        n = len(z)
+        train += [_windows(z, L, out, 0, n - horizon, cfg.window_level)] * E  # targets before the last H
+        val += [_windows(z, L, out, n - horizon, n, cfg.window_level)] * E  # targets within the last H
+    stack = fr.stack([_build(cfg, out, cfg.seed + first * E + j) for j in range(len(zs) * E)])
+    _train(cfg, stack, [x.astype(dt) for x, _ in train], [y.astype(dt) for _, y in train],
+           [x.astype(dt) for x, _ in val], [y.astype(dt) for _, y in val], progress)
+    return stack.unstack()
+
+
+def _fit_local(cfg: PanelConfig, horizon: int, zs: list, progress: str | None):
+    """The local strategy: model ``k*E + e`` for series ``k`` (seed ``seed + k*E + e``), trained in
+    groups of series (:func:`_local_groups`), one job each (:func:`fastrnn.parallel.map_jobs`:
+    this machine's processes or the Dask cluster of the enclosing block), stacked again into one
+    :class:`fastrnn.stacks.Stack`, bitwise the stack one job of all series would give."""
+    import fastrnn as fr
+    from fastrnn.parallel import map_jobs
+
+    groups = _local_groups(cfg, horizon, zs)
+    one = len(groups) == 1  # in this process: the epoch bar shows; else a bar over the jobs
+    jobs = [(cfg, horizon, g.start, [zs[k] for k in g], progress if one else None) for g in groups]
+    bar = None
+    if progress is not None and not one:
+        from fastrnn._progress import progress_bar
+
+        bar = progress_bar(total=len(jobs), desc=f"{progress} ({len(jobs)} groups of series)", unit="group")
+    try:
+        parts = map_jobs(_local_job, jobs, progress=None if bar is None else (lambda d, t: bar.update(d - bar.n)))
+    finally:
+        if bar is not None:
+            bar.close()
+    return fr.stack([m for part in parts for m in part])
 
 
 def forecaster(config: PanelConfig | None = None):
