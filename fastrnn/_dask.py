@@ -19,6 +19,7 @@ restarts a dead worker sets them again meanwhile).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import sys
@@ -240,6 +241,7 @@ def start(scheduler: str | None, workers: int | None, timeout: float | None = No
         with _worker_environ(parallel.WORKER_ENV):
             local = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                              host="127.0.0.1", scheduler_port=0, dashboard_address=None,
+                                             silence_logs=logging.ERROR,  # a worker stopped mid-task warns
                                              # no dashboard; its HTTP server (health) on any free port
                                              scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
         try:
