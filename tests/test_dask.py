@@ -271,6 +271,8 @@ def test_a_killed_worker_is_survived_with_the_same_results(tmp_path):
         restarted = [p.name for p in tmp_path.glob(f"started-{seed}-*") if p.name != name]
         assert restarted, "the killed worker's job did not run again"
         assert pid not in set(c.run(os.getpid).values())  # the nanny started a new process
+        for _, _, env, numba_threads, stack_threads, _, ignores in c.run(_where, "after").values():
+            assert env == parallel.WORKER_ENV and numba_threads == 1 and stack_threads == 1 and ignores
     assert results == map_jobs(_slow_train, [(seed, None) for seed in range(6)], n_jobs=1)
 
 
