@@ -45,7 +45,9 @@ class WorkerSetup(WorkerPlugin):
     """Prepares every worker process for fastrnn's jobs, once, when it starts (or joins).
 
     It sets the thread variables of :data:`fastrnn.parallel.WORKER_ENV` that are read at run time
-    (``FASTRNN_THREADS``; ``NUMBA_NUM_THREADS`` while Numba is not loaded yet), points
+    (``FASTRNN_THREADS``; ``NUMBA_NUM_THREADS`` while Numba is not loaded yet) and fastrnn's
+    parallelism to one CPU (:func:`fastrnn.threads.set_parallelism`: a job's own ``map_jobs``
+    runs in the worker's process, which as a daemon may not start any), points
     ``NUMBA_CACHE_DIR`` to a writable folder when the kernels' own ``__pycache__`` is not writable
     and no cache folder is set, ignores Ctrl-C (the client cancels the jobs; the nanny stops the
     process), and loads the kernels of the given kinds and dtypes (:func:`warm_up`: single models
@@ -124,6 +126,9 @@ def prepare_worker(local_directory: str | None = None) -> dict[str, str]:
         if cache is not None:
             changed["NUMBA_CACHE_DIR"] = cache
     os.environ.update(changed)
+    from fastrnn import threads  # loads Numba: after its variables
+
+    threads.set_parallelism(1)  # a job's own map_jobs runs in this process (a worker cannot have children)
     with contextlib.suppress(ValueError):  # not the main thread: leave Ctrl-C alone
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         if hasattr(signal, "pthread_sigmask"):  # blocked while the cluster was started

@@ -51,7 +51,7 @@ def _where(job):
     start = dict(kv.split("=", 1) for kv in Path("/proc/self/environ").read_text().split("\0") if "=" in kv)
     return (job, os.getpid(), {k: start.get(k) for k in parallel.WORKER_ENV}, numba.config.NUMBA_NUM_THREADS,
             threads.stack_threads(8), _threads.numba_blas_threads(),
-            signal.getsignal(signal.SIGINT) == signal.SIG_IGN)
+            signal.getsignal(signal.SIGINT) == signal.SIG_IGN, threads.parallelism())
 
 
 def _wait_for(path: Path, limit: float = 60.0) -> bool:
@@ -114,9 +114,9 @@ def test_workers_run_one_thread_each_and_ignore_ctrl_c(client):
         results = map_jobs(_where, range(4))  # the block's backend
     assert [r[0] for r in results] == [0, 1, 2, 3]
     assert os.getpid() not in {r[1] for r in results}
-    for _, _, env, numba_threads, stack_threads, blas, ignores in results:
+    for _, _, env, numba_threads, stack_threads, blas, ignores, cpus in results:
         assert env == parallel.WORKER_ENV  # in the environment the process started with
-        assert numba_threads == 1 and stack_threads == 1
+        assert numba_threads == 1 and stack_threads == 1 and cpus == 1
         assert blas in (None, 1)
         assert ignores
     assert len(client.scheduler_info()["workers"]) == 2
@@ -271,7 +271,7 @@ def test_a_killed_worker_is_survived_with_the_same_results(tmp_path):
         restarted = [p.name for p in tmp_path.glob(f"started-{seed}-*") if p.name != name]
         assert restarted, "the killed worker's job did not run again"
         assert pid not in set(c.run(os.getpid).values())  # the nanny started a new process
-        for _, _, env, numba_threads, stack_threads, _, ignores in c.run(_where, "after").values():
+        for _, _, env, numba_threads, stack_threads, _, ignores, _ in c.run(_where, "after").values():
             assert env == parallel.WORKER_ENV and numba_threads == 1 and stack_threads == 1 and ignores
     assert results == map_jobs(_slow_train, [(seed, None) for seed in range(6)], n_jobs=1)
 
@@ -331,13 +331,15 @@ def test_an_unreachable_scheduler_is_one_line(monkeypatch, tmp_path):
 
 
 def test_a_running_scheduler_is_used_and_its_workers_set_up(tmp_path):
-    """``cluster(scheduler=...)``: the plugin reaches workers the user started."""
+    """``cluster(scheduler=...)``: the plugin reaches workers the user started (here without
+    fastrnn's environment: only Dask's default thread variables)."""
     local = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
                                      dashboard_address=None, scheduler_port=0)
     try:
         with parallel.cluster(scheduler=local.scheduler_address) as c:
-            (_, pid, _, _, stack_threads, _, ignores), = map_jobs(_where, [0])
+            (_, pid, _, _, stack_threads, _, ignores, cpus), = map_jobs(_where, [0])
             assert pid != os.getpid() and stack_threads == 1 and ignores
+            assert cpus == 1  # a job's own map_jobs stays in the worker, also if Numba saw more CPUs
             assert c.scheduler.address == local.scheduler_address
     finally:
         local.close()
