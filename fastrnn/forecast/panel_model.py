@@ -366,7 +366,8 @@ def _fit_local(cfg: PanelConfig, horizon: int, zs: list, progress: str | None):
     if progress is not None and not one:
         from fastrnn._progress import progress_bar
 
-        bar = progress_bar(total=len(jobs), desc=f"{progress} ({len(jobs)} groups of series)", unit="group")
+        bar = progress_bar(total=len(jobs), desc=f"{progress} ({len(jobs)} groups of series)", unit="group",
+                           disable=None)  # on a terminal only, like the epoch bar
     try:
         parts = map_jobs(_local_job, jobs, progress=None if bar is None else (lambda d, t: bar.update(d - bar.n)))
     finally:
