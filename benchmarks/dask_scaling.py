@@ -9,7 +9,7 @@ strategy): :func:`fastrnn.forecast.panel_model.fit` on every series' data before
 It is timed (wall) three ways:
 
 * ``local``: the local backend in this process (``n_jobs=1``, the groups of series one after
-  another, one thread each);
+  another, one thread each), after the warm-up every Dask worker runs;
 * ``dask-1`` and ``dask-2``: inside :func:`fastrnn.parallel.cluster` with ``workers=1`` / ``2``
   (worker processes with one thread each; the cluster's start is timed apart, not in the fit).
 
@@ -90,6 +90,9 @@ def main(argv=None) -> int:
     groups = pm._local_groups(cfg, horizon, [np.asarray(h) for h in histories])
     print(f"retail, local strategy: {len(histories)} series in {len(groups)} groups (tasks); {cfg}")
 
+    from fastrnn._dask import warm_up
+
+    warm_up((cfg.model,), (cfg.dtype,))  # as every Dask worker does before its first task
     previous = threads.set_parallelism(1)
     try:
         local = _fit(histories, horizon, cfg)
