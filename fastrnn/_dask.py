@@ -69,16 +69,21 @@ class WorkerSetup(WorkerPlugin):
     def __init__(self, kinds: tuple[str, ...] = ("lstm",), dtypes: tuple[str, ...] = ("float32",)) -> None:
         self.kinds, self.dtypes = tuple(kinds), tuple(dtypes)
 
-    def setup(self, worker: Any) -> None:
+    async def setup(self, worker: Any) -> None:
         """Run in the worker process when the plugin is registered or the worker starts.
+
+        The warm-up runs in a thread, so that the worker keeps answering the scheduler meanwhile
+        (a cold cache compiles for minutes; a worker silent that long is taken for dead).
 
         Parameters
         ----------
         worker : distributed.Worker
         """
+        import asyncio
+
         prepare_worker(getattr(worker, "local_directory", None))
         if self.kinds and self.dtypes:
-            warm_up(self.kinds, self.dtypes)
+            await asyncio.get_running_loop().run_in_executor(None, warm_up, self.kinds, self.dtypes)
 
 
 def warm_up(kinds: tuple[str, ...], dtypes: tuple[str, ...]) -> None:
@@ -131,8 +136,6 @@ def prepare_worker(local_directory: str | None = None) -> dict[str, str]:
     threads.set_parallelism(1)  # a job's own map_jobs runs in this process (a worker cannot have children)
     with contextlib.suppress(ValueError):  # not the main thread: leave Ctrl-C alone
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        if hasattr(signal, "pthread_sigmask"):  # blocked while the cluster was started
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     return changed
 
 
@@ -169,22 +172,17 @@ def _numba_cache_dir(local_directory: str | None) -> str | None:
 @contextlib.contextmanager
 def _worker_environ(env: dict[str, str]) -> Iterator[None]:
     """While a local cluster starts: ``env`` in this process's environment and in Dask's
-    ``pre-spawn-environ`` (the nanny reads both), SIGINT blocked in this thread (the cluster's
-    threads, and so its worker processes, inherit the mask until :func:`prepare_worker` ignores
-    and unblocks it); afterwards the environment as it was."""
-    block = hasattr(signal, "pthread_sigmask")
+    ``pre-spawn-environ`` (the nanny reads both, now and when it restarts a worker); afterwards
+    this process's environment as it was."""
     pre = {**{k: v for k, v in _pre_spawn().items() if v}, **env}
     with parallel._env_lock:
         saved = {k: os.environ.get(k) for k in {**_pre_spawn(), **env}}
-        old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if block else None
         try:
             os.environ.update(env)
             with dask.config.set({"distributed.nanny.pre-spawn-environ": pre}):
                 yield
         finally:
             _restore(saved)
-            if old_mask is not None:
-                signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
 
 
 def _pre_spawn() -> dict:
@@ -242,25 +240,26 @@ def start(scheduler: str | None, workers: int | None, timeout: float | None = No
     saved = {k: os.environ.get(k) for k in {**_pre_spawn(), **parallel.WORKER_ENV}}
     timeout = CONNECT_TIMEOUT_S if timeout is None else timeout
     local = None
-    if scheduler is None:
-        with _worker_environ(parallel.WORKER_ENV):
-            local = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                             host="127.0.0.1", scheduler_port=0, dashboard_address=None,
-                                             silence_logs=logging.ERROR,  # a worker stopped mid-task warns
-                                             # no dashboard; its HTTP server (health) on any free port
-                                             scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
-        try:
+    try:
+        if scheduler is None:
+            with _worker_environ(parallel.WORKER_ENV):
+                local = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                                 host="127.0.0.1", scheduler_port=0, dashboard_address=None,
+                                                 silence_logs=logging.ERROR,  # a worker stopped mid-task warns
+                                                 # no dashboard; its HTTP server (health) on any free port
+                                                 scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
             client = distributed.Client(local)
-        except BaseException:
-            local.close()
-            raise
-    else:
-        try:
-            client = distributed.Client(scheduler, timeout=timeout)
-        except Exception as exc:
-            why = " ".join(str(exc).split()) or type(exc).__name__
-            raise ConnectionError(f"cannot reach the Dask scheduler at {scheduler} ({why}); start one with: "
-                                  f"dask scheduler") from None
+        else:
+            try:
+                client = distributed.Client(scheduler, timeout=timeout)
+            except Exception as exc:
+                why = " ".join(str(exc).split()) or type(exc).__name__
+                raise ConnectionError(f"cannot reach the Dask scheduler at {scheduler} ({why}); start one with: "
+                                      f"dask scheduler") from None
+    except BaseException:  # Ctrl-C while the workers start, too
+        if local is not None:
+            stop(Session(_Closed(), local, saved))
+        raise
     try:
         client.register_plugin(WorkerSetup())
         if scheduler is not None:
@@ -269,6 +268,13 @@ def start(scheduler: str | None, workers: int | None, timeout: float | None = No
         stop(Session(client, local, saved))
         raise
     return Session(client, local, saved)
+
+
+class _Closed:
+    """A stand-in client that is closed already."""
+
+    def close(self) -> None:
+        pass
 
 
 def _check_workers(client, scheduler: str) -> None:

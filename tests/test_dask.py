@@ -93,7 +93,9 @@ def _slow_train(job):
 
     seed, folder = job
     if folder is not None:
-        (Path(folder) / f"started-{seed}-{os.getpid()}").write_text(str(os.getpid()))
+        tmp = Path(folder) / f".started-{seed}-{os.getpid()}"  # written, then renamed: never read half-written
+        tmp.write_text(str(os.getpid()))
+        tmp.rename(Path(folder) / f"started-{seed}-{os.getpid()}")
         time.sleep(1.5)
     series = np.sin(np.arange(80, dtype="float32") / 4)
     X, y = np.lib.stride_tricks.sliding_window_view(series[:-1], 6), series[6:]
