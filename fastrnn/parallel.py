@@ -58,7 +58,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
-__all__ = ["map_jobs", "use_backend", "cluster", "group_jobs", "BACKENDS", "WORKER_ENV"]
+__all__ = ["map_jobs", "use_backend", "cluster", "current_backend", "group_jobs", "BACKENDS", "WORKER_ENV"]
 
 J = TypeVar("J")
 R = TypeVar("R")
@@ -115,6 +115,24 @@ def use_backend(backend: str = "local", client: Any = None) -> Iterator[None]:
         yield
     finally:
         _current.reset(token)
+
+
+def current_backend() -> str:
+    """The backend of the :func:`map_jobs` calls that name none, here and now.
+
+    Returns
+    -------
+    str
+        ``"dask"`` inside a :func:`cluster` (or ``use_backend("dask", ...)``) block, else the
+        enclosing :func:`use_backend`'s, ``"local"`` outside any (and in any worker process).
+
+    Examples
+    --------
+    >>> from fastrnn.parallel import current_backend
+    >>> current_backend()
+    'local'
+    """
+    return _current.get()[0]
 
 
 @contextlib.contextmanager

@@ -34,8 +34,17 @@ TIMINGS = ("seconds", "created", "train_seconds", "seconds_per_epoch")
 
 @pytest.fixture(scope="module")
 def client():
-    with parallel.cluster(workers=2) as c:
-        yield c
+    """A client of a local cluster of two worker processes, NOT the default backend of the tests
+    (as ``with parallel.cluster(...)`` in a fixture would make it for the whole module)."""
+    session = _dask.start(None, 2)
+    try:
+        yield session.client
+    finally:
+        _dask.stop(session)
+
+
+def test_the_tests_run_on_the_local_backend_unless_they_say_otherwise(client):
+    assert parallel.current_backend() == "local"
 
 
 # --- jobs (top level: the workers import them) ---------------------------------------------------
@@ -178,9 +187,14 @@ def _histories(n_series=6, seed=0):
     return out
 
 
-def _fitted(monkeypatch, group_flops, histories, cfg, horizon):
+def _fitted(monkeypatch, group_flops, histories, cfg, horizon, groups=None):
     monkeypatch.setattr(pm, "LOCAL_GROUP_FLOPS", group_flops)
-    f = pm.fit(histories, horizon, cfg)
+    if groups is None:
+        f = pm.fit(histories, horizon, cfg)
+    else:  # the groups' jobs on the local backend: spawned processes
+        scalers = pm._scalers(histories)
+        model = pm._fit_local(cfg, horizon, [(h - m) / s for h, (m, s) in zip(histories, scalers)], None, groups)
+        f = pm.PanelForecaster(cfg, horizon, model, scalers, histories)
     return f.forecast(), {k: v.copy() for k, v in f.model.parameters().items()}, f.model.seeds
 
 
@@ -191,8 +205,8 @@ def test_local_panel_models_in_groups_and_on_dask_are_bitwise_one_stack(client, 
     assert len(pm._local_groups(cfg, 3, hist)) == 1  # a tiny panel is one job of ~a second
     monkeypatch.setattr(pm, "LOCAL_GROUP_FLOPS", 1.0)
     assert [len(g) for g in pm._local_groups(cfg, 3, hist)] == [1] * 6  # each series a job
-    one = _fitted(monkeypatch, float("inf"), hist, cfg, 3)  # one stack, this process
-    jobs = _fitted(monkeypatch, 1.0, hist, cfg, 3)  # 6 jobs, local processes
+    one = _fitted(monkeypatch, 1.0, hist, cfg, 3)  # one stack in this process (local backend: no groups)
+    jobs = _fitted(monkeypatch, 1.0, hist, cfg, 3, groups=[range(0, 2), range(2, 3), range(3, 6)])  # processes
     with parallel.use_backend("dask", client):
         dask = _fitted(monkeypatch, 1.0, hist, cfg, 3)  # 6 tasks on the cluster
         dask_one = _fitted(monkeypatch, float("inf"), hist, cfg, 3)  # 1 task
@@ -204,6 +218,26 @@ def test_local_panel_models_in_groups_and_on_dask_are_bitwise_one_stack(client, 
             assert np.array_equal(one[1][k], other[1][k]), k
         assert one[2] == other[2]
     assert not np.array_equal(one[1]["weight_hh_l0"][0], one[1]["weight_hh_l0"][1])  # models differ
+
+
+def test_local_panel_models_go_to_dask_in_groups(client, monkeypatch):
+    """On Dask, one task per group of series; on this machine, no task at all (one stack here)."""
+    seen = []
+    real = parallel.map_jobs
+
+    def recording(fn, jobs, *a, **kw):
+        jobs = list(jobs)
+        seen.append((parallel.current_backend(), len(jobs)))
+        return real(fn, jobs, *a, **kw)
+
+    monkeypatch.setattr(parallel, "map_jobs", recording)
+    monkeypatch.setattr(pm, "LOCAL_GROUP_FLOPS", 1.0)
+    cfg = pm.PanelConfig(hidden=4, epochs=2, look_back=4, strategy="local")
+    pm.fit(_histories(), 3, cfg)
+    assert seen == []
+    with parallel.use_backend("dask", client):
+        pm.fit(_histories(), 3, cfg)
+    assert seen == [("dask", 6)]
 
 
 def _panel_csv(path: Path) -> Path:

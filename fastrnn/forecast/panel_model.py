@@ -12,10 +12,10 @@ forecasts are scaled back), so one model can learn from series of any level. Win
 * ``strategy="global"``: one model trained on the windows of every series (M5's winners, and
   neuralforecast's models, are global);
 * ``strategy="local"``: one model per series, trained together as a :func:`fastrnn.stack` (each
-  model exactly as it would train alone), in groups of consecutive series of about a second's
-  work or more each, one :func:`fastrnn.parallel.map_jobs` job per group (this machine's
-  processes, or the Dask cluster of an enclosing :func:`fastrnn.parallel.cluster` block), merged
-  into one stack: bitwise the models one stack of every series gives;
+  model exactly as it would train alone); on a Dask cluster (an enclosing
+  :func:`fastrnn.parallel.cluster` block) in groups of consecutive series of about a second's
+  work or more each, one task per group, merged into one stack: bitwise the models one stack of
+  every series gives;
 * ``multi="direct"``: the head has ``H`` outputs, the next ``H`` points at once;
 * ``multi="recursive"``: one output, the next point, fed back as input ``H`` times.
 
@@ -351,19 +351,26 @@ def _local_job(job):
     return stack.unstack()
 
 
-def _fit_local(cfg: PanelConfig, horizon: int, zs: list, progress: str | None):
-    """The local strategy: model ``k*E + e`` for series ``k`` (seed ``seed + k*E + e``), trained in
-    groups of series (:func:`_local_groups`), one job each (:func:`fastrnn.parallel.map_jobs`:
-    this machine's processes or the Dask cluster of the enclosing block), stacked again into one
-    :class:`fastrnn.stacks.Stack`, bitwise the stack one job of all series would give."""
-    import fastrnn as fr
-    from fastrnn.parallel import map_jobs
+def _fit_local(cfg: PanelConfig, horizon: int, zs: list, progress: str | None, groups: list | None = None):
+    """The local strategy: model ``k*E + e`` for series ``k`` (seed ``seed + k*E + e``).
 
-    groups = _local_groups(cfg, horizon, zs)
-    one = len(groups) == 1  # in this process: the epoch bar shows; else a bar over the jobs
-    jobs = [(cfg, horizon, g.start, [zs[k] for k in g], progress if one else None) for g in groups]
+    On this machine (the local backend), one stack of every series in this process: its models
+    already run in parallel over the cores, on Numba's threads, and worker processes would only
+    add their start. On Dask (inside :func:`fastrnn.parallel.cluster`), the series are cut into
+    groups (:func:`_local_groups`, or ``groups``), each group's stack trained in one task
+    (:func:`fastrnn.parallel.map_jobs`), and the groups' models stacked again: bitwise the one
+    stack, since every model of a stack trains exactly as it would alone.
+    """
+    import fastrnn as fr
+    from fastrnn.parallel import current_backend, map_jobs
+
+    if groups is None:
+        groups = _local_groups(cfg, horizon, zs) if current_backend() == "dask" else [range(0, len(zs))]
+    if len(groups) == 1 and current_backend() == "local":
+        return fr.stack(_local_job((cfg, horizon, 0, zs, progress)))
+    jobs = [(cfg, horizon, g.start, [zs[k] for k in g], None) for g in groups]
     bar = None
-    if progress is not None and not one:
+    if progress is not None:
         from fastrnn._progress import progress_bar
 
         bar = progress_bar(total=len(jobs), desc=f"{progress} ({len(jobs)} groups of series)", unit="group",
