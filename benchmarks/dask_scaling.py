@@ -92,7 +92,7 @@ def main(argv=None) -> int:
 
     from fastrnn._dask import warm_up
 
-    warm_up((cfg.model,), (cfg.dtype,))  # as every Dask worker does before its first task
+    warm_up((cfg.model.split("-")[-1],), (cfg.dtype,))  # as a Dask worker does ("hybrid-lstm": the lstm's)
     previous = threads.set_parallelism(1)
     try:
         local = _fit(histories, horizon, cfg)
