@@ -58,7 +58,7 @@ def _problem(n_series: int | None):
     panel = load_panel("retail")
     d = panel_job.PANEL_DEFAULTS["retail"]
     horizon = d["horizon"]
-    cfg = pm.PanelConfig(look_back=panel_job.default_look_back(horizon, panel.season), **d["config"])
+    cfg = pm.PanelConfig(**{"look_back": panel_job.default_look_back(horizon, panel.season), **d["config"]})
     cfg = replace(cfg, strategy="local")
     series = panel.values if n_series is None else panel.values[:n_series]
     p = backtest.plan(series, cfg.look_back + horizon, horizon, d["windows"], None)
