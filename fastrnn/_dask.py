@@ -49,8 +49,9 @@ class WorkerSetup(WorkerPlugin):
     parallelism to one CPU (:func:`fastrnn.threads.set_parallelism`: a job's own ``map_jobs``
     runs in the worker's process, which as a daemon may not start any), points
     ``NUMBA_CACHE_DIR`` to a writable folder when the kernels' own ``__pycache__`` is not writable
-    and no cache folder is set, ignores Ctrl-C (the client cancels the jobs; the nanny stops the
-    process), and loads the kernels of the given kinds and dtypes (:func:`warm_up`: single models
+    and no cache folder is set, for a local cluster's workers ignores Ctrl-C (the client cancels
+    the jobs, the cluster stops the process; the workers of a user's ``dask worker`` keep theirs),
+    and loads the kernels of the given kinds and dtypes (:func:`warm_up`: single models
     and stacks), so that loading (or compiling) them is not billed to the worker's first task. A
     warm-up of the LSTM in float32 (the shipped defaults' model) costs what the first task would
     pay to load its kernels otherwise; one of every kind and dtype costs several times that at
@@ -62,12 +63,15 @@ class WorkerSetup(WorkerPlugin):
         Model kinds to warm up; empty: none.
     dtypes : tuple of str, default ("float32",)
         Dtypes to warm up.
+    ignore_interrupt : bool, default False
+        Ignore Ctrl-C in the worker (the workers of a local cluster started by :func:`start`).
     """
 
     name = "fastrnn-worker-setup"
 
-    def __init__(self, kinds: tuple[str, ...] = ("lstm",), dtypes: tuple[str, ...] = ("float32",)) -> None:
-        self.kinds, self.dtypes = tuple(kinds), tuple(dtypes)
+    def __init__(self, kinds: tuple[str, ...] = ("lstm",), dtypes: tuple[str, ...] = ("float32",),
+                 ignore_interrupt: bool = False) -> None:
+        self.kinds, self.dtypes, self.ignore_interrupt = tuple(kinds), tuple(dtypes), bool(ignore_interrupt)
 
     async def setup(self, worker: Any) -> None:
         """Run in the worker process when the plugin is registered or the worker starts.
@@ -81,7 +85,7 @@ class WorkerSetup(WorkerPlugin):
         """
         import asyncio
 
-        prepare_worker(getattr(worker, "local_directory", None))
+        prepare_worker(getattr(worker, "local_directory", None), self.ignore_interrupt)
         if self.kinds and self.dtypes:
             await asyncio.get_running_loop().run_in_executor(None, warm_up, self.kinds, self.dtypes)
 
@@ -111,13 +115,15 @@ def warm_up(kinds: tuple[str, ...], dtypes: tuple[str, ...]) -> None:
             st.predict(x)
 
 
-def prepare_worker(local_directory: str | None = None) -> dict[str, str]:
+def prepare_worker(local_directory: str | None = None, ignore_interrupt: bool = False) -> dict[str, str]:
     """Environment, Numba cache and Ctrl-C of a worker process (:class:`WorkerSetup`).
 
     Parameters
     ----------
     local_directory : str or None
         The worker's scratch folder: the Numba cache's last resort.
+    ignore_interrupt : bool
+        Ignore Ctrl-C from now on.
 
     Returns
     -------
@@ -134,8 +140,9 @@ def prepare_worker(local_directory: str | None = None) -> dict[str, str]:
     from fastrnn import threads  # loads Numba: after its variables
 
     threads.set_parallelism(1)  # a job's own map_jobs runs in this process (a worker cannot have children)
-    with contextlib.suppress(ValueError):  # not the main thread: leave Ctrl-C alone
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if ignore_interrupt:
+        with contextlib.suppress(ValueError):  # not the main thread: leave Ctrl-C alone
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
     return changed
 
 
@@ -261,7 +268,7 @@ def start(scheduler: str | None, workers: int | None, timeout: float | None = No
             stop(Session(_Closed(), local, saved))
         raise
     try:
-        client.register_plugin(WorkerSetup())
+        client.register_plugin(WorkerSetup(ignore_interrupt=scheduler is None))
         if scheduler is not None:
             _check_workers(client, scheduler)
     except BaseException:

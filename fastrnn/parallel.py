@@ -144,7 +144,8 @@ def cluster(scheduler: str | None = None, workers: int | None = None,
     Every worker gets a plugin (:class:`fastrnn._dask.WorkerSetup`) that sets the thread variables
     read at run time (``FASTRNN_THREADS=1``; ``NUMBA_NUM_THREADS=1`` while Numba is not loaded), a
     writable ``NUMBA_CACHE_DIR`` when the kernels' own cache folder is not writable, ignores
-    Ctrl-C, and loads the LSTM float32 kernels once, before its first task.
+    Ctrl-C (a local cluster's workers only), and loads the LSTM float32 kernels once, before its
+    first task.
 
     Parameters
     ----------

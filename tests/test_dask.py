@@ -374,8 +374,82 @@ def test_a_running_scheduler_is_used_and_its_workers_set_up(tmp_path):
     try:
         with parallel.cluster(scheduler=local.scheduler_address) as c:
             (_, pid, _, _, stack_threads, _, ignores, cpus), = map_jobs(_where, [0])
-            assert pid != os.getpid() and stack_threads == 1 and ignores
+            assert pid != os.getpid() and stack_threads == 1
+            assert not ignores  # the user's workers keep their Ctrl-C (dask worker --no-nanny stops on it)
             assert cpus == 1  # a job's own map_jobs stays in the worker, also if Numba saw more CPUs
             assert c.scheduler.address == local.scheduler_address
     finally:
         local.close()
+
+
+# --- Ctrl-C ----------------------------------------------------------------------------------------
+
+_DRIVER = """
+import os, sys, time
+from pathlib import Path
+from fastrnn.parallel import cluster, map_jobs
+
+def sleeper(i):
+    tmp = Path(f".started-{i}")
+    tmp.write_text(str(os.getpid()))
+    tmp.rename(f"started-{i}")
+    time.sleep(120)
+    Path(f"finished-{i}").write_text("")
+    return i
+
+if __name__ == "__main__":
+    with cluster(workers=2):
+        map_jobs(sleeper, range(4))
+"""
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_ctrl_c_cancels_the_tasks_and_stops_the_local_cluster(tmp_path):
+    """Ctrl-C at a terminal reaches the whole process group: the workers ignore it, the parent
+    raises KeyboardInterrupt, cancels the tasks and closes the cluster; no process is left."""
+    import subprocess
+
+    def default_signals():
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
+
+    (tmp_path / "driver.py").write_text(_DRIVER)
+    proc = subprocess.Popen([sys.executable, "driver.py"], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True, preexec_fn=default_signals)
+    t_end = time.monotonic() + 180  # a guard against a hang, no timing assertion
+    while len(list(tmp_path.glob("started-*"))) < 2:
+        if proc.poll() is not None or time.monotonic() > t_end:
+            proc.kill()
+            pytest.fail(f"the two workers did not start: {proc.communicate()}")
+        time.sleep(0.02)
+    workers = {int(f.read_text()) for f in tmp_path.glob("started-*")}
+    children = _children(proc.pid)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert err.rstrip().splitlines()[-1] == "KeyboardInterrupt", err
+    assert err.count("Traceback") == 1, err  # the parent's; no worker printed one
+    assert not list(tmp_path.glob("finished-*"))
+    t_end = time.monotonic() + 60
+    while any(_alive(pid) for pid in [*children, *workers]) and time.monotonic() < t_end:
+        time.sleep(0.05)
+    assert not [pid for pid in [*children, *workers] if _alive(pid)], "processes left behind"
