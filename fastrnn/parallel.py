@@ -3,35 +3,46 @@
 A *job* is one unit of independent work (an ensemble member or a stack of them, a group of series,
 a backtest window, a hyperparameter candidate): a picklable value that carries everything its
 result depends on, its seed included. ``fn(job)`` turns it into a result. :func:`map_jobs` runs
-``fn`` over the jobs, in this process or in a pool of worker processes, and returns the results in
-the order of the jobs, so a result never depends on how many processes there were or on which one
-ran it.
+``fn`` over the jobs, in this process, in a pool of worker processes on this machine (the
+``local`` backend) or on a ``dask.distributed`` cluster (the ``dask`` backend), and returns the
+results in the order of the jobs, so a result never depends on how many processes there were or
+on which one ran it.
 
-Worker processes are started with the ``spawn`` method (a fresh interpreter: a fork of a process
-whose BLAS or Numba threads exist can deadlock), with ``OPENBLAS_NUM_THREADS``,
+Worker processes of the local backend are started with the ``spawn`` method (a fresh interpreter:
+a fork of a process whose BLAS or Numba threads exist can deadlock), with ``OPENBLAS_NUM_THREADS``,
 ``OMP_NUM_THREADS``, ``NUMBA_NUM_THREADS`` and ``FASTRNN_THREADS`` set to 1 in their environment
 from the start (:data:`WORKER_ENV`), so that BLAS and Numba load single-threaded: the parallelism
 is the processes', and no worker's thread pool competes with another's for the cores. A worker
 ignores Ctrl-C; the parent, which receives it too, stops the workers and raises
-:class:`KeyboardInterrupt`.
+:class:`KeyboardInterrupt`. These workers run no warm-up: each loads the kernels it needs from
+Numba's on-disk cache with its first job, which costs what a warm-up of those kernels would.
 
-Workers run no warm-up: each loads the kernels it needs from Numba's on-disk cache with its first
-job, which costs what a warm-up of those kernels would, while a warm-up of every cell and dtype
-(:func:`fastrnn.warmup.warm_up`) costs more than a job of one kind needs.
+The ``dask`` backend sends every job as a task of one top-level function to the workers of a
+``dask.distributed.Client``. Each distinct piece of the jobs' data (the parts of a tuple job that
+are not plain scalars) is scattered to the cluster once, by content, however many jobs share it;
+results are gathered in job order, never in the order the tasks finished; the first failing job
+is raised as with the local backend; Ctrl-C (or an error) cancels the tasks. A worker that dies
+has its task run again elsewhere by Dask (the results do not change: a job carries its seed).
+:func:`cluster` opens such a client for a block: a ``LocalCluster`` of worker processes on
+127.0.0.1 (``workers=N``: one thread each, :data:`WORKER_ENV` set before they start) or a running
+scheduler (``scheduler=ADDRESS``; start its workers with ``--nthreads 1`` and
+``OPENBLAS_NUM_THREADS=1``); on every worker a plugin (:class:`fastrnn._dask.WorkerSetup`) sets
+the run-time thread variables, a writable ``NUMBA_CACHE_DIR`` when the kernels' own cache folder
+is not writable, and loads the LSTM float32 kernels once, before the first task.
 
 The backend a ``map_jobs`` call uses when it names none is the one :func:`use_backend` (or
 :func:`cluster`, which the CLI's ``--scheduler`` / ``--dask-workers`` enter) set for the block
 around it, and ``"local"`` outside any: code deep inside a run calls ``map_jobs(fn, jobs)`` and
-runs wherever the caller chose, with no backend argument passed down through every function.
+runs wherever the caller chose, with no backend argument passed down through every function. In a
+worker (of either backend) that block is not there: a job's own ``map_jobs`` runs locally, and
+there in the worker's process (its parallelism is one CPU).
 
-Still to come here: the ``dask`` backend (``backend="dask"``, ``client``, :func:`cluster`; issue
-14), and a helper that groups small jobs into tasks of at least about a second each, so that the
-cost of sending a job to a worker stays small beside its work (e.g. ``group_jobs(jobs,
-min_seconds, estimate)``, returning lists of jobs that one task runs one after another, results
-still in job order).
+A job should do about a second of work or more, so that sending it to a worker costs little beside
+it: :func:`group_jobs` cuts a sequence of small jobs, by an estimate of their cost, into
+consecutive groups of at least a given cost, one task each (results still in job order).
 
 Importing this module loads neither NumPy nor Numba (a worker loads them with its first job), nor
-Dask (only ``backend="dask"`` looks for it).
+Dask (only ``backend="dask"`` and :func:`cluster` look for it).
 """
 
 from __future__ import annotations
@@ -44,16 +55,16 @@ import pickle
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
-__all__ = ["map_jobs", "use_backend", "cluster", "BACKENDS", "WORKER_ENV"]
+__all__ = ["map_jobs", "use_backend", "cluster", "current_backend", "group_jobs", "BACKENDS", "WORKER_ENV"]
 
 J = TypeVar("J")
 R = TypeVar("R")
 
 #: The backends of :func:`map_jobs`: ``local`` (processes on this machine) and ``dask``
-#: (a ``dask.distributed`` cluster; not implemented yet, issue 14).
+#: (a ``dask.distributed`` cluster).
 BACKENDS = ("local", "dask")
 
 #: The environment every worker process starts with (on top of the parent's): one BLAS thread,
@@ -88,7 +99,7 @@ def use_backend(backend: str = "local", client: Any = None) -> Iterator[None]:
 
     Raises
     ------
-    ValueError, ImportError, NotImplementedError
+    ValueError, ImportError
         As :func:`map_jobs` raises them for these arguments.
 
     Examples
@@ -106,18 +117,49 @@ def use_backend(backend: str = "local", client: Any = None) -> Iterator[None]:
         _current.reset(token)
 
 
+def current_backend() -> str:
+    """The backend of the :func:`map_jobs` calls that name none, here and now.
+
+    Returns
+    -------
+    str
+        ``"dask"`` inside a :func:`cluster` (or ``use_backend("dask", ...)``) block, else the
+        enclosing :func:`use_backend`'s, ``"local"`` outside any (and in any worker process).
+
+    Examples
+    --------
+    >>> from fastrnn.parallel import current_backend
+    >>> current_backend()
+    'local'
+    """
+    return _current.get()[0]
+
+
 @contextlib.contextmanager
-def cluster(scheduler: str | None = None, workers: int | None = None) -> Iterator[Any]:
+def cluster(scheduler: str | None = None, workers: int | None = None,
+            timeout: float | None = None) -> Iterator[Any]:
     """A ``dask.distributed`` cluster for the block: every :func:`map_jobs` call within that names
     no backend runs on it (:func:`use_backend`).
+
+    Every worker gets a plugin (:class:`fastrnn._dask.WorkerSetup`) that sets the thread variables
+    read at run time (``FASTRNN_THREADS=1``; ``NUMBA_NUM_THREADS=1`` while Numba is not loaded), a
+    writable ``NUMBA_CACHE_DIR`` when the kernels' own cache folder is not writable, ignores
+    Ctrl-C (a local cluster's workers only), and loads the LSTM float32 kernels once, before its
+    first task.
 
     Parameters
     ----------
     scheduler : str, optional
         The address of a running scheduler (``dask scheduler``), e.g. ``"tcp://10.0.0.5:8786"``.
+        Its workers should run one thread each, with one BLAS thread: start them with
+        ``OPENBLAS_NUM_THREADS=1 dask worker ADDRESS --nworkers N --nthreads 1`` (a warning says
+        so when they run more threads).
     workers : int, optional
-        Without ``scheduler``: start a ``LocalCluster`` of this many worker processes on this
-        machine for the block, and close it after.
+        Without ``scheduler``: start a ``LocalCluster`` of this many worker processes on 127.0.0.1
+        for the block (one thread each, no dashboard, :data:`WORKER_ENV` in their environment
+        before they start), and close it after.
+    timeout : float, optional
+        Seconds to wait for ``scheduler`` to answer (default 10).
 
     Yields
     ------
@@ -128,17 +170,86 @@ def cluster(scheduler: str | None = None, workers: int | None = None) -> Iterato
     ValueError
         Both or neither of ``scheduler`` and ``workers``, or ``workers`` not a positive integer.
     ImportError
-        ``dask.distributed`` is not installed.
-    NotImplementedError
-        Until issue 14 implements the backend.
+        ``dask.distributed`` is not installed (the message names the install).
+    ConnectionError
+        The scheduler cannot be reached: ``cannot reach the Dask scheduler at ADDRESS (...);
+        start one with: dask scheduler``.
+
+    Examples
+    --------
+    >>> from fastrnn.parallel import cluster, map_jobs
+    >>> with cluster(workers=2):  # doctest: +SKIP
+    ...     map_jobs(abs, [-1, 2, -3])
+    [1, 2, 3]
     """
     if (scheduler is None) == (workers is None):
         raise ValueError("give either scheduler (the address of a running dask scheduler) or workers "
                          "(the worker processes of a local cluster), not both or neither")
     if workers is not None:
-        _check_n_jobs(workers)
-    _check_backend("dask", None)
-    yield None  # pragma: no cover (the backend comes with issue 14)
+        workers = _check_n_jobs(workers)
+    _import_dask()
+    from fastrnn import _dask
+
+    session = _dask.start(scheduler, workers, timeout)
+    try:
+        with use_backend("dask", session.client):
+            yield session.client
+    finally:
+        _dask.stop(session)
+
+
+def group_jobs(costs: Sequence[float], min_cost: float) -> list[range]:
+    """Cut jobs ``0 .. len(costs) - 1`` into consecutive groups of at least ``min_cost`` each.
+
+    A group closes as soon as the costs of its jobs add up to ``min_cost``; a last group that
+    falls short joins the one before it. The groups depend on the costs only (never on the
+    workers), so a run is cut the same way everywhere; results stay in job order when the
+    groups' results are concatenated.
+
+    Parameters
+    ----------
+    costs : sequence of float
+        An estimate of each job's work (seconds, operations: any unit, the same as ``min_cost``).
+    min_cost : float
+        The least work of a group (e.g. about a second's worth, so that sending a task costs
+        little beside it); ``inf``: all jobs in one group.
+
+    Returns
+    -------
+    list of range
+        The jobs of each group, in order; empty for no jobs.
+
+    Raises
+    ------
+    ValueError
+        A negative or non-finite cost, or a ``min_cost`` that is not a positive number.
+
+    Examples
+    --------
+    >>> from fastrnn.parallel import group_jobs
+    >>> group_jobs([0.4, 0.4, 0.4, 1.5, 0.2], min_cost=1.0)
+    [range(0, 3), range(3, 5)]
+    """
+    import math
+
+    if isinstance(min_cost, bool) or not isinstance(min_cost, (int, float)) or not min_cost > 0:
+        raise ValueError(f"min_cost must be a positive number (inf: one group); got {min_cost!r}")
+    groups: list[range] = []
+    start, total = 0, 0.0
+    for i, c in enumerate(costs):
+        c = float(c)
+        if not math.isfinite(c) or c < 0:
+            raise ValueError(f"costs must be finite and >= 0; job {i} has {c!r}")
+        total += c
+        if total >= min_cost:
+            groups.append(range(start, i + 1))
+            start, total = i + 1, 0.0
+    if start < len(costs):
+        if groups:
+            groups[-1] = range(groups[-1].start, len(costs))
+        else:
+            groups.append(range(0, len(costs)))
+    return groups
 
 
 def map_jobs(fn: Callable[[J], R], jobs: Iterable[J], n_jobs: int | None = None,
@@ -150,24 +261,29 @@ def map_jobs(fn: Callable[[J], R], jobs: Iterable[J], n_jobs: int | None = None,
     ----------
     fn : callable
         A function of one job. With more than one process it is sent to the workers by reference,
-        so it must be defined at the top level of an importable module (not a lambda, not a
-        function defined inside another one or typed in an interactive session), and the jobs and
-        results must be picklable.
+        so for the local backend it must be defined at the top level of an importable module (not
+        a lambda, not a function defined inside another one or typed in an interactive session;
+        Dask sends those by value), and the jobs and results must be picklable.
     jobs : iterable
         The jobs. Each carries everything its result depends on (its seed included), so that the
-        results do not depend on ``n_jobs`` or on which process ran a job.
+        results do not depend on ``n_jobs`` or on which process ran a job. With the ``dask``
+        backend, a job that is a tuple is sent as its parts, and each distinct part that is not a
+        plain scalar or string is scattered to the cluster once, however many jobs hold it.
     n_jobs : int, optional
         Processes to run the jobs in; default :func:`fastrnn.threads.parallelism` (the CPUs this
         process may use, or what ``fastrnn train --jobs`` / :func:`fastrnn.threads.set_parallelism`
         set). With ``n_jobs=1`` or a single job, the jobs run in this process, one after another,
         with no pool to start; otherwise in ``min(n_jobs, len(jobs))`` worker processes, each
-        started with one BLAS and one Numba thread (:data:`WORKER_ENV`).
+        started with one BLAS and one Numba thread (:data:`WORKER_ENV`). Ignored by the ``dask``
+        backend (checked all the same): the cluster runs as many jobs at once as its workers have
+        threads, and sends every job, even a single one, to a worker.
     backend : {"local", "dask"}, optional
-        ``"local"``: this machine. ``"dask"`` (a ``dask.distributed`` cluster, issue 14) is not
-        implemented yet. Default: the backend (and client) of the enclosing :func:`use_backend` or
-        :func:`cluster` block, ``"local"`` outside any.
+        ``"local"``: this machine. ``"dask"``: the ``dask.distributed`` cluster of ``client``.
+        Default: the backend (and client) of the enclosing :func:`use_backend` or :func:`cluster`
+        block, ``"local"`` outside any.
     client : optional
-        The ``dask.distributed.Client`` of the ``dask`` backend; must be None with ``"local"``.
+        The ``dask.distributed.Client`` of the ``dask`` backend (required with it, unless the
+        enclosing block gives one); must be None with ``"local"``.
     progress : bool or callable, optional
         ``True``: a progress bar over the finished jobs; a callable: called as
         ``progress(done, total)`` after each finished job (in the order they finish).
@@ -182,18 +298,17 @@ def map_jobs(fn: Callable[[J], R], jobs: Iterable[J], n_jobs: int | None = None,
     ------
     ValueError
         On bad arguments: ``n_jobs`` not a positive integer, an unknown ``backend``, a ``client``
-        with the local backend, an ``fn`` the workers cannot import.
+        with the local backend or none with the dask backend, an ``fn`` the workers cannot import.
     ImportError
         For ``backend="dask"`` when ``dask.distributed`` is not installed.
-    NotImplementedError
-        For ``backend="dask"`` when it is installed (the backend comes with issue 14).
     Exception
         The first exception a job raised, as the same type with ``job I of N: `` (``I`` its index
         in ``jobs``, from 0) before its message, the original exception (and the worker's
-        traceback) as its cause. The jobs not finished yet are cancelled and the workers stopped.
+        traceback) as its cause. The jobs not finished yet are cancelled and the workers stopped
+        (the local backend's; a Dask cluster's workers stay for the next call).
     KeyboardInterrupt
         On Ctrl-C (or an interruption the caller raises for SIGTERM): the workers are stopped
-        first, none is left behind.
+        (Dask: the tasks cancelled) first, none is left behind.
 
     Examples
     --------
@@ -208,13 +323,17 @@ def map_jobs(fn: Callable[[J], R], jobs: Iterable[J], n_jobs: int | None = None,
     _check_backend(backend, client)
     if not callable(fn):
         raise ValueError(f"fn must be a function of one job; got {fn!r}")
-    if n_jobs is None:
-        from fastrnn import threads
-
-        n_jobs = threads.parallelism()
-    else:
+    if n_jobs is not None:
         n_jobs = _check_n_jobs(n_jobs)
     with _reporter(progress, len(jobs)) as report:
+        if backend == "dask":
+            from fastrnn import _dask
+
+            return _dask.run(client, fn, jobs, report)
+        if n_jobs is None:
+            from fastrnn import threads
+
+            n_jobs = threads.parallelism()
         if n_jobs == 1 or len(jobs) <= 1:
             return _run_here(fn, jobs, report)
         _check_importable(fn)
@@ -235,14 +354,20 @@ def _check_backend(backend, client) -> None:
         if client is not None:
             raise ValueError("client goes with backend='dask'; drop it, or pass backend='dask'")
         return
+    _import_dask()
+    if client is None:
+        raise ValueError("backend='dask' needs a client: pass client=dask.distributed.Client(...), or call "
+                         "map_jobs inside a fastrnn.parallel.cluster(...) block")
+
+
+def _import_dask() -> None:
+    """ImportError naming the install unless ``dask.distributed`` can be imported."""
     try:
         import dask.distributed  # noqa: F401
     except ImportError:
         raise ImportError("backend='dask' needs dask.distributed, which is not installed; "
                           "pip install 'fastrnn[dask]' (or pip install 'dask[distributed]'), "
                           "or use backend='local'", name="dask.distributed") from None
-    raise NotImplementedError("backend='dask' is not implemented yet (it comes with issue 14); "
-                              "use backend='local'")
 
 
 def _check_importable(fn) -> None:

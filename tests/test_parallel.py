@@ -381,16 +381,45 @@ def test_dask_backend_without_dask_says_what_to_install(monkeypatch):
         map_jobs(abs, [1], backend="dask")
 
 
-def test_dask_backend_with_dask_is_not_implemented_yet(monkeypatch):
+def test_dask_backend_needs_a_client_or_a_cluster_block(monkeypatch):
     import types
 
-    dask = types.ModuleType("dask")
+    dask = types.ModuleType("dask")  # a stand-in: dask need not be installed for this check
     dask.distributed = types.ModuleType("dask.distributed")
     monkeypatch.setitem(sys.modules, "dask", dask)
     monkeypatch.setitem(sys.modules, "dask.distributed", dask.distributed)
-    with pytest.raises(NotImplementedError, match=r"^backend='dask' is not implemented yet \(it comes "
-                                                  r"with issue 14\); use backend='local'$"):
+    with pytest.raises(ValueError, match=r"^backend='dask' needs a client: pass client=dask.distributed.Client"
+                                         r"\(...\), or call map_jobs inside a fastrnn.parallel.cluster\(...\) block$"):
         map_jobs(abs, [1], backend="dask")
+
+
+def test_cluster_needs_one_of_scheduler_and_workers():
+    for kw in ({}, {"scheduler": "tcp://127.0.0.1:8786", "workers": 2}):
+        with pytest.raises(ValueError, match=r"^give either scheduler"):
+            with parallel.cluster(**kw):
+                pass
+    with pytest.raises(ValueError, match=r"^n_jobs must be a positive integer"):
+        with parallel.cluster(workers=0):
+            pass
+
+
+def test_group_jobs_cuts_consecutive_groups_of_at_least_min_cost():
+    from fastrnn.parallel import group_jobs
+
+    assert group_jobs([0.4, 0.4, 0.4, 1.5, 0.2], 1.0) == [range(0, 3), range(3, 5)]
+    assert group_jobs([2.0, 2.0, 0.1], 1.0) == [range(0, 1), range(1, 3)]  # a short last group joins
+    assert group_jobs([0.1, 0.1], 1.0) == [range(0, 2)]
+    assert group_jobs([5.0] * 3, float("inf")) == [range(0, 3)]
+    assert group_jobs([], 1.0) == []
+    costs = list(np.random.default_rng(0).uniform(0, 1, 50))
+    groups = group_jobs(costs, 2.0)
+    assert [i for g in groups for i in g] == list(range(50))  # every job once, in order
+    assert all(sum(costs[i] for i in g) >= 2.0 for g in groups)
+    for bad in (0, -1.0, float("nan"), True, "1"):
+        with pytest.raises(ValueError, match="^min_cost must be a positive number"):
+            group_jobs([1.0], bad)
+    with pytest.raises(ValueError, match=r"^costs must be finite and >= 0; job 1 has -1.0$"):
+        group_jobs([1.0, -1.0], 1.0)
 
 
 def test_fn_must_be_importable_by_the_workers():

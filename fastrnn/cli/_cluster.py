@@ -57,7 +57,8 @@ def cluster_context(scheduler: str | None, dask_workers: int | None) -> Iterator
     click.UsageError
         Both options given.
     click.ClickException
-        Dask is not installed (one line naming the install), or the cluster cannot be reached.
+        Dask is not installed (``--dask-workers needs dask.distributed, which is not installed; pip
+        install 'fastrnn[dask]', or drop --dask-workers``), or the scheduler cannot be reached.
     """
     if scheduler is None and dask_workers is None:
         yield None
@@ -67,10 +68,16 @@ def cluster_context(scheduler: str | None, dask_workers: int | None) -> Iterator
                                "running scheduler, or the number of local workers to start")
     from fastrnn import parallel
 
+    option = "--scheduler" if scheduler is not None else "--dask-workers"
     try:
         manager = parallel.cluster(scheduler=scheduler, workers=dask_workers)
         client = manager.__enter__()
-    except (ImportError, NotImplementedError) as exc:
+    except ImportError as exc:
+        if not str(getattr(exc, "name", "") or "").startswith("dask"):
+            raise
+        raise click.ClickException(f"{option} needs dask.distributed, which is not installed; pip install "
+                                   f"'fastrnn[dask]', or drop {option}") from None
+    except (ConnectionError, ValueError) as exc:
         raise click.ClickException(" ".join(str(exc).split())) from None
     try:
         yield client

@@ -12,7 +12,10 @@ forecasts are scaled back), so one model can learn from series of any level. Win
 * ``strategy="global"``: one model trained on the windows of every series (M5's winners, and
   neuralforecast's models, are global);
 * ``strategy="local"``: one model per series, trained together as a :func:`fastrnn.stack` (each
-  model exactly as it would train alone);
+  model exactly as it would train alone); on a Dask cluster (an enclosing
+  :func:`fastrnn.parallel.cluster` block) in groups of consecutive series of about a second's
+  work or more each, one task per group, merged into one stack: bitwise the models one stack of
+  every series gives;
 * ``multi="direct"``: the head has ``H`` outputs, the next ``H`` points at once;
 * ``multi="recursive"``: one output, the next point, fed back as input ``H`` times.
 
@@ -256,9 +259,7 @@ def fit(histories: Sequence, horizon: int, config: PanelConfig | None = None,
         A history shorter than :func:`min_history`, or not finite.
     """
     import fastrnn as fr
-    from fastrnn.forecast.config import cell_kind, check_positive_int, is_hybrid
-    from fastrnn.models import model_class
-    from fastrnn.trainer import EarlyStopping, NonFiniteLossWarning, ProgressBar, Trainer
+    from fastrnn.forecast.config import check_positive_int, is_hybrid
 
     cfg = PanelConfig() if config is None else config
     H = check_positive_int("horizon", horizon, 1)
@@ -273,51 +274,141 @@ def fit(histories: Sequence, horizon: int, config: PanelConfig | None = None,
             raise ValueError(f"series {k} has values <= 0, which transform='log' cannot take; use transform='none'")
     tz = [_transformed(h, cfg.transform) for h in hist]
     scalers = _scalers(tz)
+    zs = [(h - m) / s for h, (m, s) in zip(tz, scalers)]
     out = H if cfg.multi == "direct" else 1
     train, val = [], []
-    for h, (m, s) in zip(tz, scalers):
-        z = (h - m) / s
+    for z in zs:
         n = len(z)
         train.append(_windows(z, L, out, 0, n - H, cfg.window_level))  # targets before the last H points
         val.append(_windows(z, L, out, n - H, n, cfg.window_level))  # targets within the last H points
+    pooled = None  # every series' training windows: a hybrid's least-squares start (global; local fallback)
+    if is_hybrid(cfg.model) and (cfg.strategy == "global" or any(len(x) <= L for x, _ in train)):
+        pooled = (np.concatenate([x for x, _ in train]), np.concatenate([y for _, y in train]))
+    if cfg.strategy == "local":
+        model, history = _fit_local(cfg, H, zs, progress, pooled)
+        return PanelForecaster(cfg, H, model, scalers, hist, history)
     dt = np.dtype(cfg.dtype)
-    cls = model_class(cell_kind(cfg.model))
-    hybrid = is_hybrid(cfg.model)
+    model = _build(cfg, out, cfg.seed, pooled) if cfg.ensemble == 1 else fr.stack(
+        [_build(cfg, out, cfg.seed + e, pooled) for e in range(cfg.ensemble)])
+    Xt = np.concatenate([x for x, _ in train]).astype(dt)
+    Yt = np.concatenate([y for _, y in train]).astype(dt)
+    Xv = np.concatenate([x for x, _ in val]).astype(dt)
+    Yv = np.concatenate([y for _, y in val]).astype(dt)
+    history = _train(cfg, model, Xt, Yt, Xv, Yv, progress)
+    return PanelForecaster(cfg, H, model, scalers, hist, history)
 
-    def build(seed):
-        model = cls(input_size=1, hidden_size=cfg.hidden, output_size=out, num_layers=cfg.layers, dtype=cfg.dtype,
-                    seed=seed, ar_lags=L if hybrid else 0)
-        if hybrid:  # local: model k*E + e (seed seed + k*E + e) is series k's
-            own = train[(seed - cfg.seed) // cfg.ensemble] if cfg.strategy == "local" else ()
-            X, Y = own if len(own) and len(own[0]) > L else (np.concatenate([x for x, _ in train]),
-                                                             np.concatenate([y for _, y in train]))
-            model.least_squares_init(X, Y)
-        return model
+
+def _build(cfg: PanelConfig, out: int, seed: int, init=None):
+    """A new model of ``cfg`` with ``out`` outputs and this seed; a hybrid's linear path started as
+    the least-squares AR on the windows ``init = (X, Y)``."""
+    from fastrnn.forecast.config import cell_kind, is_hybrid
+    from fastrnn.models import model_class
+
+    hybrid = is_hybrid(cfg.model)
+    model = model_class(cell_kind(cfg.model))(input_size=1, hidden_size=cfg.hidden, output_size=out,
+                                              num_layers=cfg.layers, dtype=cfg.dtype, seed=seed,
+                                              ar_lags=cfg.look_back if hybrid else 0)
+    if hybrid:
+        model.least_squares_init(*init)
+    return model
+
+
+def _train(cfg: PanelConfig, model, X, Y, Xv, Yv, progress: str | None):
+    """Train ``model`` (a model or a stack) with ``cfg``'s optimizer, clipping and early stopping;
+    its History (one per model of a stack)."""
+    import fastrnn as fr
+    from fastrnn.trainer import EarlyStopping, NonFiniteLossWarning, ProgressBar, Trainer
 
     def opt(params):
         return fr.optim.Adam(params, lr=cfg.lr)
 
     stop = EarlyStopping(patience=cfg.patience or None)
-    kw = dict(epochs=cfg.epochs, batch_size=cfg.batch_size, verbose=0, early_stopping=stop,
-              callbacks=[] if progress is None else [ProgressBar(progress)])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NonFiniteLossWarning)
-        E = cfg.ensemble
-        if cfg.strategy == "global":
-            model = build(cfg.seed) if E == 1 else fr.stack([build(cfg.seed + e) for e in range(E)])
-            Xt = np.concatenate([x for x, _ in train]).astype(dt)
-            Yt = np.concatenate([y for _, y in train]).astype(dt)
-            Xv = np.concatenate([x for x, _ in val]).astype(dt)
-            Yv = np.concatenate([y for _, y in val]).astype(dt)
-            history = Trainer(model, optimizer=opt, clip_norm=cfg.clip_norm).fit(Xt, Yt, validation_data=(Xv, Yv),
-                                                                                 **kw)
-        else:  # model k*E + e: series k, seed seed + k*E + e
-            model = fr.stack([build(cfg.seed + j) for j in range(len(hist) * E)])
-            rep = [d for d in train for _ in range(E)], [d for d in val for _ in range(E)]
-            history = Trainer(model, optimizer=opt, clip_norm=cfg.clip_norm).fit(
-                [x.astype(dt) for x, _ in rep[0]], [y.astype(dt) for _, y in rep[0]],
-                validation_data=([x.astype(dt) for x, _ in rep[1]], [y.astype(dt) for _, y in rep[1]]), **kw)
-    return PanelForecaster(cfg, H, model, scalers, hist, history)
+        return Trainer(model, optimizer=opt, clip_norm=cfg.clip_norm).fit(
+            X, Y, validation_data=(Xv, Yv), epochs=cfg.epochs, batch_size=cfg.batch_size, verbose=0,
+            early_stopping=stop, callbacks=[] if progress is None else [ProgressBar(progress)])
+
+
+#: The least work of one job of local models (:func:`_local_groups`): floating-point operations of
+#: the forward and backward passes over every epoch, about a second of one core's work or more
+#: (early stopping may shorten it), so that sending a job to a worker costs little beside it.
+LOCAL_GROUP_FLOPS = 3e9
+
+
+def _local_groups(cfg: PanelConfig, horizon: int, zs: Sequence[np.ndarray]) -> list[range]:
+    """The series of each job of the local strategy: consecutive series whose models' estimated
+    training work (:data:`LOCAL_GROUP_FLOPS`) reaches a second or so. From the data and the
+    settings only, never from the workers (results do not depend on it anyway: every model of a
+    stack trains exactly as it would alone)."""
+    from fastrnn import cells
+    from fastrnn.forecast.config import cell_kind
+    from fastrnn.parallel import group_jobs
+
+    gates = len(cells.of_kind(cell_kind(cfg.model))[0].gates)
+    H = cfg.hidden
+    per_step = 6 * gates * H * (H + 1 + 1) + 6 * gates * H * (2 * H + 1) * (cfg.layers - 1)  # fwd + bwd
+    costs = [max(len(z) - cfg.look_back - horizon, 1) * cfg.look_back * per_step * cfg.epochs * cfg.ensemble
+             for z in zs]
+    return group_jobs(costs, LOCAL_GROUP_FLOPS)
+
+
+def _local_job(job):
+    """One job of the local strategy (a :func:`fastrnn.parallel.map_jobs` job): ``(cfg, horizon,
+    first, zs, pooled, progress)`` -> the trained models of series ``first ..`` (scaled histories
+    ``zs``), ``ensemble`` per series, seeds ``cfg.seed + (first + k) * E + e``, trained as one stack,
+    and their Histories. A hybrid starts from its own series' least-squares AR, or from
+    ``pooled`` (every series' training windows) when its series has too few windows."""
+    import fastrnn as fr
+
+    cfg, horizon, first, zs, pooled, progress = job
+    E, L, dt = cfg.ensemble, cfg.look_back, np.dtype(cfg.dtype)
+    out = horizon if cfg.multi == "direct" else 1
+    train, val = [], []
+    for z in zs:
+        n = len(z)
+        train += [_windows(z, L, out, 0, n - horizon, cfg.window_level)] * E  # targets before the last H
+        val += [_windows(z, L, out, n - horizon, n, cfg.window_level)] * E  # targets within the last H
+    stack = fr.stack([_build(cfg, out, cfg.seed + first * E + j, train[j] if len(train[j][0]) > L else pooled)
+                      for j in range(len(zs) * E)])
+    history = _train(cfg, stack, [x.astype(dt) for x, _ in train], [y.astype(dt) for _, y in train],
+                     [x.astype(dt) for x, _ in val], [y.astype(dt) for _, y in val], progress)
+    return stack.unstack(), list(history)
+
+
+def _fit_local(cfg: PanelConfig, horizon: int, zs: list, progress: str | None, pooled=None,
+               groups: list | None = None):
+    """The local strategy: model ``k*E + e`` for series ``k`` (seed ``seed + k*E + e``); the
+    stack and its Histories.
+
+    On this machine (the local backend), one stack of every series in this process: its models
+    already run in parallel over the cores, on Numba's threads, and worker processes would only
+    add their start. On Dask (inside :func:`fastrnn.parallel.cluster`), the series are cut into
+    groups (:func:`_local_groups`, or ``groups``), each group's stack trained in one task
+    (:func:`fastrnn.parallel.map_jobs`), and the groups' models stacked again: bitwise the one
+    stack, since every model of a stack trains exactly as it would alone.
+    """
+    import fastrnn as fr
+    from fastrnn.parallel import current_backend, map_jobs
+
+    if groups is None:
+        groups = _local_groups(cfg, horizon, zs) if current_backend() == "dask" else [range(0, len(zs))]
+    if len(groups) == 1 and current_backend() == "local":
+        models, history = _local_job((cfg, horizon, 0, zs, pooled, progress))
+        return fr.stack(models), history
+    jobs = [(cfg, horizon, g.start, [zs[k] for k in g], pooled, None) for g in groups]
+    bar = None
+    if progress is not None:
+        from fastrnn._progress import progress_bar
+
+        bar = progress_bar(total=len(jobs), desc=f"{progress} ({len(jobs)} groups of series)", unit="group",
+                           disable=None)  # on a terminal only, like the epoch bar
+    try:
+        parts = map_jobs(_local_job, jobs, progress=None if bar is None else (lambda d, t: bar.update(d - bar.n)))
+    finally:
+        if bar is not None:
+            bar.close()
+    return fr.stack([m for models, _ in parts for m in models]), [h for _, hs in parts for h in hs]
 
 
 def forecaster(config: PanelConfig | None = None):

@@ -50,8 +50,9 @@ __all__ = ["GridError", "SweepResult", "grid_keys", "parse_grid", "grid_candidat
            "format_value"]
 
 #: TrainConfig fields a sweep does not vary: where the data comes from and how it is read, the
-#: split (it defines what validation is), what the report adds (intervals, statsforecast rows), and the seed (choosing a seed on validation is fitting
-#: noise; ``seed`` fixes it for every candidate).
+#: split (it defines what validation is), what the report adds (intervals, statsforecast rows),
+#: and the seed (choosing a seed on validation is fitting noise; ``seed`` fixes it for every
+#: candidate).
 _FIXED_SERIES = {"dataset", "csv", "column", "date_column", "start", "end", "seed", "test_fraction",
                  "val_fraction", "levels", "statistical", *READ_SETTINGS}
 _FIXED_PANEL = {"seed"}
