@@ -187,6 +187,7 @@ def cluster(scheduler: str | None = None, workers: int | None = None,
                          "(the worker processes of a local cluster), not both or neither")
     if workers is not None:
         workers = _check_n_jobs(workers)
+        _check_not_starting()
     _import_dask()
     from fastrnn import _dask
 
@@ -306,6 +307,13 @@ def map_jobs(fn: Callable[[J], R], jobs: Iterable[J], n_jobs: int | None = None,
         in ``jobs``, from 0) before its message, the original exception (and the worker's
         traceback) as its cause. The jobs not finished yet are cancelled and the workers stopped
         (the local backend's; a Dask cluster's workers stay for the next call).
+    RuntimeError
+        ``concurrent.futures.process.BrokenProcessPool`` (a RuntimeError, ``job I of N: ...``) when
+        a local worker process ended abruptly (killed, out of memory, or failed while it started);
+        a RuntimeError when this is a worker process still importing its parent's script. Both
+        messages say that a script which calls ``map_jobs`` (or ``fit_panel``, ``sweep``,
+        ``cluster``) at its top level needs an ``if __name__ == "__main__":`` guard: without one
+        it runs again in every worker.
     KeyboardInterrupt
         On Ctrl-C (or an interruption the caller raises for SIGTERM): the workers are stopped
         (Dask: the tasks cancelled) first, none is left behind.
@@ -316,6 +324,7 @@ def map_jobs(fn: Callable[[J], R], jobs: Iterable[J], n_jobs: int | None = None,
     >>> map_jobs(abs, [-2, 3, -5], n_jobs=1)
     [2, 3, 5]
     """
+    _check_not_starting()
     jobs = list(jobs)
     if backend is None:
         backend, current_client = _current.get()
@@ -338,6 +347,23 @@ def map_jobs(fn: Callable[[J], R], jobs: Iterable[J], n_jobs: int | None = None,
             return _run_here(fn, jobs, report)
         _check_importable(fn)
         return _run_pool(fn, jobs, min(n_jobs, len(jobs)), report)
+
+
+#: What goes wrong when a script runs fastrnn's parallel work at its top level, and the fix.
+_UNGUARDED = ("a script that runs fastrnn's parallel work (map_jobs, fit_panel, sweep, cluster) at "
+              "its top level runs again in every worker process, which imports it; put that code under "
+              "`if __name__ == \"__main__\":`, or pass n_jobs=1 (no worker processes)")
+
+
+def _check_not_starting() -> None:
+    """RuntimeError in a worker process that is still importing the parent's script (a spawned
+    worker imports the ``__main__`` of its parent before its first job): the script has no
+    ``if __name__ == "__main__":`` guard, and its top-level code would start workers of its own
+    (or, in a worker of one thread, do all of the parent's work again, silently)."""
+    import multiprocessing
+
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise RuntimeError(_UNGUARDED)
 
 
 def _check_n_jobs(n_jobs) -> int:
@@ -422,6 +448,7 @@ def _run_pool(fn, jobs: list, workers: int, report) -> list:
     """The jobs in a pool of ``workers`` spawned processes; results in job order."""
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
 
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_init_worker)
@@ -443,6 +470,10 @@ def _run_pool(fn, jobs: list, workers: int, report) -> list:
                 results[index[f]] = f.result()
                 done += 1
                 report(done)
+    except BrokenProcessPool as exc:  # a worker ended abruptly, or failed while it started
+        _stop(pool)
+        raise BrokenProcessPool(f"{str(exc).rstrip('.')}: it was killed (out of memory?), or it failed "
+                                f"while it started; {_UNGUARDED}") from exc
     except BaseException:
         _stop(pool)
         raise

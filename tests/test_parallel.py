@@ -560,3 +560,35 @@ def test_train_resume_accepts_jobs(tmp_path):
 
     result = CliRunner().invoke(main, ["train", "--resume", str(tmp_path / "missing"), "--jobs", "2"])
     assert result.exit_code == 1 and "does not exist" in result.output, result.output
+
+
+def test_a_script_without_a_main_guard_gets_the_fix_not_a_silent_rerun(tmp_path):
+    """A spawned worker imports its parent's script: without an ``if __name__ == "__main__":``
+    guard its top-level map_jobs would run again in every worker (in a worker of one thread: all
+    of the parent's work, silently). The worker refuses, and the parent says what to do."""
+    (tmp_path / "unguarded.py").write_text("from fastrnn.parallel import map_jobs\n"
+                                           "print(map_jobs(abs, [-1, -2, -3], n_jobs=2))\n")
+    r = subprocess.run([sys.executable, "unguarded.py"], cwd=tmp_path, capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode != 0 and r.stdout == ""
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("concurrent.futures.process.BrokenProcessPool: job ") and "failed while it started" in last
+    assert 'if __name__ == "__main__":' in last
+    guarded = ("from fastrnn.parallel import map_jobs\nif __name__ == '__main__':\n"
+               "    print(map_jobs(abs, [-1, -2, -3], n_jobs=2))\n")
+    (tmp_path / "guarded.py").write_text(guarded)
+    r = subprocess.run([sys.executable, "guarded.py"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0 and r.stdout.strip() == "[1, 2, 3]", r.stderr
+
+
+def test_map_jobs_in_a_worker_still_importing_its_parents_script_refuses(monkeypatch):
+    """While a spawned worker imports its parent's unguarded script, map_jobs would run the
+    parent's jobs again in the worker (one process there: silently, all of them); it refuses."""
+    import multiprocessing
+
+    monkeypatch.setattr(multiprocessing.current_process(), "_inheriting", True, raising=False)
+    with pytest.raises(RuntimeError, match=r'put that code under `if __name__ == "__main__":`'):
+        map_jobs(abs, [-1], n_jobs=1)
+    with pytest.raises(RuntimeError, match=r"runs again in every worker process"):
+        with parallel.cluster(workers=2):
+            pass
