@@ -330,9 +330,12 @@ def _train(cfg: PanelConfig, model, X, Y, Xv, Yv, progress: str | None):
             early_stopping=stop, callbacks=[] if progress is None else [ProgressBar(progress)])
 
 
-#: The least work of one job of local models (:func:`_local_groups`): floating-point operations of
-#: the forward and backward passes over every epoch, about a second of one core's work or more
-#: (early stopping may shorten it), so that sending a job to a worker costs little beside it.
+#: The least work of one job of local models (:func:`_local_groups`), in the units of its estimate:
+#: floating-point operations of the forward and backward passes over every one of ``epochs``
+#: epochs (early stopping ends most fits long before). A retail series' models reach it alone, so
+#: each is one job of a fraction of a second: measured, that balanced better over the workers than
+#: jobs of about a second (several series per stack), while the scheduler's cost per task stayed
+#: a few percent of a job (benchmarks/README.md, "Dask scaling").
 LOCAL_GROUP_FLOPS = 3e9
 
 
