@@ -343,23 +343,12 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
         single = dict(optimizer=optimizer, backend=backend, transform=transform, scaler=scaler, calendar=calendar,
                       ensemble=ensemble, resume=resume, start=start, end=end, no_header=no_header,
                       hybrid=hybrid)
-        from fastrnn import threads
-
-        with interrupt_signals() as signals, contextlib.ExitStack() as restore:
-            if jobs is not None:
-                restore.callback(threads.set_parallelism, threads.set_parallelism(jobs))
-            try:
-                restore.enter_context(cluster_context(scheduler, dask_workers))
-                return panel.train(dataset=dataset, csv=csv, id_column=id_column, column=column,
-                                   date_column=date_column, read=read, horizon=horizon, windows=windows, step=step,
-                                   strategy=strategy, multi=multi, settings=settings, single_only=single, out=out,
-                                   plot=plot, errors=(INPUT_ERRORS, input_error), levels=levels,
-                                   statistical=statistical)
-            except KeyboardInterrupt as exc:  # the run folder is already removed: nothing was kept
-                signals.caught()
-                if debug():
-                    raise
-                exit_interrupted(exc, 0, None)
+        with _panel_run(jobs, scheduler, dask_workers):
+            return panel.train(dataset=dataset, csv=csv, id_column=id_column, column=column,
+                               date_column=date_column, read=read, horizon=horizon, windows=windows, step=step,
+                               strategy=strategy, multi=multi, settings=settings, single_only=single, out=out,
+                               plot=plot, errors=(INPUT_ERRORS, input_error), levels=levels,
+                               statistical=statistical)
     extra = [n for n, v in (("--windows", windows), ("--step", step), ("--strategy", strategy),
                             ("--multi", multi)) if v is not None]
     if horizon is not None:  # a single series forecast several steps ahead: a panel of one
@@ -449,7 +438,6 @@ def _train_series_horizon(*, dataset, csv, column, date_column, start, end, read
     (:func:`fastrnn.forecast.panel.from_series`), backtested and saved as a panel run, so ``predict``
     writes its next H steps. The look-back defaults to the single series' (at least H)."""
     from fastrnn import forecast as fc
-    from fastrnn import threads
     from fastrnn.cli import panel
     from fastrnn.forecast.panel import from_series
 
@@ -460,33 +448,45 @@ def _train_series_horizon(*, dataset, csv, column, date_column, start, end, read
                                f"steps ahead (--horizon): it is trained as a panel of one series; leave "
                                f"{'it' if len(given) == 1 else 'them'} out, or --horizon for one-step forecasts")
     season = "auto" if season is None else (season or None)
+    with _panel_run(jobs, scheduler, dask_workers):
+        try:
+            where = dict(column=column, date_column=date_column, start=start, end=end)
+            if csv is not None:
+                ds = fc.load_series({"csv": csv, **where, **read}, season=season)
+                resolved = {k: ds.read_info[k] for k in fc.READ_SETTINGS}  # predict reads alike
+                cfg = fc.make_config(csv=csv, season=ds.season, **where, **resolved)
+            else:
+                cfg = fc.make_config(dataset=dataset, **where)
+                ds = fc.load_series(cfg, season=season)
+            pan = from_series(ds, cfg.source())
+        except INPUT_ERRORS as exc:
+            if debug():
+                raise
+            raise input_error(exc, csv) from None
+        if settings.get("look_back") is None:
+            settings = {**settings, "look_back": max(cfg.look_back, horizon)}
+        return panel.train(dataset=None, csv=None, id_column=None, column=column, date_column=date_column,
+                           read=read, horizon=horizon, windows=windows, step=step, strategy=strategy,
+                           multi=multi, settings=settings, single_only={}, out=out, plot=plot,
+                           errors=(INPUT_ERRORS, input_error), levels=levels, statistical=statistical,
+                           series=pan)
+
+
+@contextlib.contextmanager
+def _panel_run(jobs, scheduler, dask_workers):
+    """The block a panel run (a panel, or a single series with --horizon) runs in: SIGTERM and
+    SIGHUP as interruptions, ``--jobs`` for this command only, the Dask cluster of ``--scheduler``
+    / ``--dask-workers``; an interruption ends it with one line (the run folder is already
+    removed by then: nothing was kept)."""
+    from fastrnn import threads
+
     with interrupt_signals() as signals, contextlib.ExitStack() as restore:
         if jobs is not None:
             restore.callback(threads.set_parallelism, threads.set_parallelism(jobs))
         try:
             restore.enter_context(cluster_context(scheduler, dask_workers))
-            try:
-                where = dict(column=column, date_column=date_column, start=start, end=end)
-                if csv is not None:
-                    ds = fc.load_series({"csv": csv, **where, **read}, season=season)
-                    resolved = {k: ds.read_info[k] for k in fc.READ_SETTINGS}  # predict reads alike
-                    cfg = fc.make_config(csv=csv, season=ds.season, **where, **resolved)
-                else:
-                    cfg = fc.make_config(dataset=dataset, **where)
-                    ds = fc.load_series(cfg, season=season)
-                pan = from_series(ds, cfg.source())
-            except INPUT_ERRORS as exc:
-                if debug():
-                    raise
-                raise input_error(exc, csv) from None
-            if settings.get("look_back") is None:
-                settings = {**settings, "look_back": max(cfg.look_back, horizon)}
-            return panel.train(dataset=None, csv=None, id_column=None, column=column, date_column=date_column,
-                               read=read, horizon=horizon, windows=windows, step=step, strategy=strategy,
-                               multi=multi, settings=settings, single_only={}, out=out, plot=plot,
-                               errors=(INPUT_ERRORS, input_error), levels=levels, statistical=statistical,
-                               series=pan)
-        except KeyboardInterrupt as exc:  # the run folder is already removed: nothing was kept
+            yield
+        except KeyboardInterrupt as exc:
             signals.caught()
             if debug():
                 raise
