@@ -278,6 +278,29 @@ def test_cli_panel_run_on_dask_writes_the_same_files(tmp_path):
     assert runs["here"][2:] == runs["dask"][2:]
 
 
+@pytest.mark.parametrize("data", [["--dataset", "airline", "--ensemble", "1"],
+                                  ["--id-column", "id", "--horizon", "3", "--windows", "2", "--look-back", "4"]],
+                         ids=["series", "panel"])
+def test_cli_sweep_on_dask_gives_the_same_table_and_best_run(tmp_path, data):
+    """A sweep's candidates are jobs: on a local Dask cluster the table (but its times), the choice
+    and the best run's weights are those of the run on this machine."""
+    from fastrnn.cli import main
+
+    if "--id-column" in data:
+        data = ["--csv", str(_panel_csv(tmp_path / "panel.csv")), *data]
+    args = ["sweep", *data, "--grid", "hidden=3,4", "--epochs", "3", "--no-plot"]
+    runs = {}
+    for name, extra in (("here", ["--jobs", "1"]), ("dask", ["--dask-workers", "2"])):
+        out = tmp_path / name
+        r = CliRunner().invoke(main, [*args, *extra, "--out", str(out)])
+        assert r.exit_code == 0, r.output
+        table = pd.read_csv(out / "sweep.csv").drop(columns=["seconds"])
+        with np.load(out / "best" / "model.npz") as z:
+            runs[name] = (table, {k: z[k].tobytes() for k in z.files})
+    pd.testing.assert_frame_equal(runs["here"][0], runs["dask"][0])
+    assert len(runs["here"][0]) == 2 and runs["here"][1] == runs["dask"][1]
+
+
 # --- a worker killed mid-run -----------------------------------------------------------------------
 
 def test_a_killed_worker_is_survived_with_the_same_results(tmp_path):
