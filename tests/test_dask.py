@@ -399,7 +399,9 @@ def test_a_running_scheduler_is_used_and_its_workers_set_up(tmp_path):
         with parallel.cluster(scheduler=local.scheduler_address) as c:
             (_, pid, _, _, stack_threads, _, ignores, cpus), = map_jobs(_where, [0])
             assert pid != os.getpid() and stack_threads == 1
-            assert not ignores  # the user's workers keep their Ctrl-C (dask worker --no-nanny stops on it)
+            # the user's workers keep their Ctrl-C (dask worker --no-nanny stops on it): the plugin does
+            # not ignore it; they ignore it only if they inherited that (a run started in the background)
+            assert ignores == (signal.getsignal(signal.SIGINT) is signal.SIG_IGN)
             assert cpus == 1  # a job's own map_jobs stays in the worker, also if Numba saw more CPUs
             assert c.scheduler.address == local.scheduler_address
     finally:
