@@ -298,3 +298,32 @@ def torch_reference(cell, x, params, state0, r_out, r_state):
         "state": make_state(cell, [s[0].detach().numpy().copy() for s in hn]),
         "grads": grads,
     }
+
+
+# --- jobs for fastrnn.parallel.map_jobs (test_parallel, test_dask) ------------------------------
+# Top-level functions here, so that worker processes (local or Dask) import them by reference.
+
+def wait_for_file(path, limit: float = 60.0) -> bool:
+    """Wait until ``path`` exists (True) or ``limit`` seconds passed (False): a guard, no timing."""
+    import time
+    from pathlib import Path
+
+    t_end = time.monotonic() + limit
+    while not Path(path).exists():
+        if time.monotonic() > t_end:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def finish_out_of_order(job):
+    """A job ``(i, folder)``: job 0 finishes only after job 1 has, so the completion order is 1, 0;
+    returns ``10 * i``."""
+    from pathlib import Path
+
+    i, folder = job
+    folder = Path(folder)
+    if i == 0:
+        assert wait_for_file(folder / "done-1"), "job 1 never finished"
+    (folder / f"done-{i}").write_text("")
+    return i * 10

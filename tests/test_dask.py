@@ -29,6 +29,11 @@ from fastrnn import _dask, parallel  # noqa: E402
 from fastrnn.forecast import panel_model as pm  # noqa: E402
 from fastrnn.parallel import map_jobs  # noqa: E402
 
+try:
+    import _helpers as H
+except ImportError:  # tests/ imported as a package
+    from tests import _helpers as H
+
 TIMINGS = ("seconds", "created", "train_seconds", "seconds_per_epoch")
 
 
@@ -61,23 +66,6 @@ def _where(job):
     return (job, os.getpid(), {k: start.get(k) for k in parallel.WORKER_ENV}, numba.config.NUMBA_NUM_THREADS,
             threads.stack_threads(8), _threads.numba_blas_threads(),
             signal.getsignal(signal.SIGINT) == signal.SIG_IGN, threads.parallelism())
-
-
-def _wait_for(path: Path, limit: float = 60.0) -> bool:
-    t_end = time.monotonic() + limit
-    while not path.exists():
-        if time.monotonic() > t_end:
-            return False
-        time.sleep(0.01)
-    return True
-
-
-def _finish_out_of_order(job):
-    i, folder = job
-    if i == 0:
-        assert _wait_for(Path(folder) / "done-1"), "job 1 never finished"
-    (Path(folder) / f"done-{i}").write_text("")
-    return i * 10
 
 
 class JobError(ValueError):
@@ -117,7 +105,7 @@ def _slow_train(job):
 
 def test_results_come_in_job_order_not_completion_order(client, tmp_path):
     jobs = [(0, str(tmp_path)), (1, str(tmp_path))]
-    assert map_jobs(_finish_out_of_order, jobs, backend="dask", client=client) == [0, 10]
+    assert map_jobs(H.finish_out_of_order, jobs, backend="dask", client=client) == [0, 10]
 
 
 def test_workers_run_one_thread_each_and_ignore_ctrl_c(client):

@@ -27,6 +27,11 @@ from fastrnn import parallel, threads
 from fastrnn.parallel import map_jobs
 from fastrnn.trainer import Callback
 
+try:
+    import _helpers as H
+except ImportError:  # tests/ imported as a package
+    from tests import _helpers as H
+
 POSIX = pytest.mark.skipif(os.name != "posix", reason="POSIX signals and process groups")
 TIMINGS = ("train_seconds", "seconds_per_epoch", "created", "baseline_seconds")
 
@@ -47,26 +52,6 @@ def _where(job):
     env = {k: start.get(k) for k in parallel.WORKER_ENV}
     return (job, os.getpid(), env, numba.config.NUMBA_NUM_THREADS, _threads.numba_blas_threads(),
             signal.getsignal(signal.SIGINT) == signal.SIG_IGN)
-
-
-def _wait_for(path: Path, limit: float = 60.0) -> bool:
-    """Wait until ``path`` exists (True) or ``limit`` seconds passed (False): a guard, no timing."""
-    t_end = time.monotonic() + limit
-    while not path.exists():
-        if time.monotonic() > t_end:
-            return False
-        time.sleep(0.01)
-    return True
-
-
-def _finish_out_of_order(job):
-    """Job 0 finishes only after job 1 has: the completion order is 1, 0."""
-    i, folder = job
-    folder = Path(folder)
-    if i == 0:
-        assert _wait_for(folder / "done-1"), "job 1 never finished"
-    (folder / f"done-{i}").write_text("")
-    return i * 10
 
 
 def _train(job):
@@ -94,7 +79,7 @@ def _fail_at_3(job):
         tmp = Path(folder) / f".started-{i}"  # written, then renamed: a worker stopped mid-write leaves no
         tmp.write_text(str(os.getpid()))       # empty started-* file behind
         tmp.rename(Path(folder) / f"started-{i}")
-        if i > 3 and not _wait_for(Path(folder) / "never", limit=20.0):
+        if i > 3 and not H.wait_for_file(Path(folder) / "never", limit=20.0):
             (Path(folder) / f"finished-{i}").write_text("")
     return i
 
@@ -120,7 +105,7 @@ def _raise_unpicklable(i):
 
 def test_results_come_in_job_order_not_completion_order(tmp_path):
     jobs = [(0, str(tmp_path)), (1, str(tmp_path))]
-    assert map_jobs(_finish_out_of_order, jobs, n_jobs=2) == [0, 10]
+    assert map_jobs(H.finish_out_of_order, jobs, n_jobs=2) == [0, 10]
 
 
 def test_results_are_bitwise_independent_of_n_jobs():
