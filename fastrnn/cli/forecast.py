@@ -391,14 +391,8 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
                 ds = fc.load_series(cfg)
                 staging.check_data(ds)  # and take the staging folder over
                 plot = staging.manifest.get("plot", True) if plot is None else plot
-            elif csv is not None:
-                ds = fc.load_series({"csv": csv, "column": column, "date_column": date_column,
-                                     "start": start, "end": end, **read}, season=season)
-                resolved = {k: ds.read_info[k] for k in fc.READ_SETTINGS}  # predict reads alike
-                cfg = fc.make_config(csv=csv, season=ds.season, **overrides, **resolved)
             else:
-                cfg = fc.make_config(dataset=dataset, **overrides)
-                ds = fc.load_series(cfg, season=season)
+                ds, cfg = _load_series(dataset, csv, read, season, overrides)
             prep = fc.prepare_series(ds, cfg)
             if staging is None:
                 # Reserve the run folder before training: an unwritable --out fails now, not in a
@@ -437,7 +431,6 @@ def _train_series_horizon(*, dataset, csv, column, date_column, start, end, read
     """``fastrnn train --horizon H`` on a single series: the series as a panel of one
     (:func:`fastrnn.forecast.panel.from_series`), backtested and saved as a panel run, so ``predict``
     writes its next H steps. The look-back defaults to the single series' (at least H)."""
-    from fastrnn import forecast as fc
     from fastrnn.cli import panel
     from fastrnn.forecast.panel import from_series
 
@@ -450,14 +443,8 @@ def _train_series_horizon(*, dataset, csv, column, date_column, start, end, read
     season = "auto" if season is None else (season or None)
     with _panel_run(jobs, scheduler, dask_workers):
         try:
-            where = dict(column=column, date_column=date_column, start=start, end=end)
-            if csv is not None:
-                ds = fc.load_series({"csv": csv, **where, **read}, season=season)
-                resolved = {k: ds.read_info[k] for k in fc.READ_SETTINGS}  # predict reads alike
-                cfg = fc.make_config(csv=csv, season=ds.season, **where, **resolved)
-            else:
-                cfg = fc.make_config(dataset=dataset, **where)
-                ds = fc.load_series(cfg, season=season)
+            ds, cfg = _load_series(dataset, csv, read, season,
+                                   dict(column=column, date_column=date_column, start=start, end=end))
             pan = from_series(ds, cfg.source())
         except INPUT_ERRORS as exc:
             if debug():
@@ -470,6 +457,46 @@ def _train_series_horizon(*, dataset, csv, column, date_column, start, end, read
                            multi=multi, settings=settings, single_only={}, out=out, plot=plot,
                            errors=(INPUT_ERRORS, input_error), levels=levels, statistical=statistical,
                            series=pan)
+
+
+def _load_series(dataset, csv, read, season, overrides):
+    """The single series of ``train`` and its :class:`~fastrnn.forecast.TrainConfig`: a CSV read
+    with ``read`` (the settings it resolved are kept in the config, so ``predict`` reads it alike),
+    or a dataset; ``overrides``: the config's options given (column, dates, model settings).
+    Returns ``(Dataset, TrainConfig)``."""
+    from fastrnn import forecast as fc
+
+    if csv is None:
+        cfg = fc.make_config(dataset=dataset, **overrides)
+        return fc.load_series(cfg, season=season), cfg
+    where = {k: overrides.get(k) for k in ("column", "date_column", "start", "end")}
+    ds = fc.load_series({"csv": csv, **where, **read}, season=season)
+    resolved = {k: ds.read_info[k] for k in fc.READ_SETTINGS}
+    return ds, fc.make_config(csv=csv, season=ds.season, **overrides, **resolved)
+
+
+def prediction_source(stored: dict, *, dataset, csv, column, date_column, read) -> dict:
+    """Where ``predict`` reads the series a run forecasts from: the run's own source (``stored``,
+    a :meth:`~fastrnn.forecast.TrainConfig.source` dict), ``--csv`` (with ``--column``,
+    ``--date-column`` and the reading options) or ``--dataset`` instead, or the run's own CSV read
+    with other reading options.
+
+    Raises
+    ------
+    click.UsageError
+        Reading options for a run trained on a dataset, without ``--csv``.
+    """
+    if csv is not None:
+        return {"csv": csv, "column": column, "date_column": date_column, **read}
+    if dataset is not None:
+        return {"dataset": dataset}
+    src = dict(stored)
+    if read:  # the run's own CSV, read with these settings instead of the stored ones
+        if not src.get("csv"):
+            raise click.UsageError(f"this run was trained on the dataset {src.get('dataset')!r}, not a CSV: "
+                                   f"the CSV reading options go with --csv")
+        src.update(read)
+    return src
 
 
 @contextlib.contextmanager
@@ -839,17 +866,8 @@ def predict(model_path, dataset, csv, column, date_column, start, end, sep, deci
 
     try:
         run = fc.load_run(model_path)
-        src = run.source_config()
-        if csv is not None:
-            src = {"csv": csv, "column": column, "date_column": date_column, **read}
-        elif dataset is not None:
-            src = {"dataset": dataset}
-        elif read:  # the run's own CSV, read with these settings instead of the stored ones
-            if not src.get("csv"):
-                raise click.UsageError(f"this run was trained on the dataset "
-                                       f"{src.get('dataset')!r}, not a CSV: the CSV reading "
-                                       f"options go with --csv")
-            src.update(read)
+        src = prediction_source(run.source_config(), dataset=dataset, csv=csv, column=column,
+                                date_column=date_column, read=read)
         src.update(start=start, end=end)
         ds = fc.load_series(src)
         fc.check_steps(steps, ds.dates, option="--steps")  # before forecasting, in the option's name

@@ -137,19 +137,12 @@ def _series_panel(info, *, dataset, csv, column, date_column, read):
     the run's source, or from ``--dataset`` / ``--csv`` (with the run's column and date column
     unless given)."""
     from fastrnn import forecast as fc
+    from fastrnn.cli.forecast import prediction_source
     from fastrnn.forecast.panel import from_series
 
-    src = dict(info["series_source"])
-    if csv is not None:
-        src = {"csv": csv, "column": column or src.get("column"), "date_column": date_column or src.get("date_column"),
-               **read}
-    elif dataset is not None:
-        src = {"dataset": dataset}
-    elif read:
-        if not src.get("csv"):
-            raise click.UsageError(f"this run was trained on the dataset {src.get('dataset')!r}, not a CSV: the "
-                                   f"CSV reading options go with --csv")
-        src.update(read)
+    stored = info["series_source"]
+    src = prediction_source(stored, dataset=dataset, csv=csv, column=column or stored.get("column"),
+                            date_column=date_column or stored.get("date_column"), read=read)
     return from_series(fc.load_series(src, season=info.get("season")), src, id=info["ids"][0])
 
 
