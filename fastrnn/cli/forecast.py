@@ -129,6 +129,28 @@ def data_options(f):
     return f
 
 
+def covariate_options(f):
+    """--covariates / --past-covariates of ``train``: other columns of the CSV as inputs."""
+    f = click.option("--past-covariates", metavar="COL[,COL]",
+                     help="Columns known only up to the present (e.g. visits): each input step sees "
+                          "their value at its own date.")(f)
+    return click.option("--covariates", metavar="COL[,COL]",
+                        help="Columns known in advance (holidays, prices, weather forecasts): each "
+                             "input step sees their values at the dates it forecasts; predict then "
+                             "needs their future values (--future).")(f)
+
+
+def covariate_names(covariates, past_covariates) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The two options' column names (:func:`fastrnn.forecast.covariates.parse_names`); a bad list
+    is a usage error."""
+    from fastrnn.forecast.covariates import parse_names
+
+    try:
+        return parse_names(covariates, "--covariates"), parse_names(past_covariates, "--past-covariates")
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
 def read_settings(sep, decimal, encoding, date_format, no_header, missing_dates) -> dict:
     """The CSV reading options that were given, as ``load_csv`` arguments."""
     given = dict(sep=sep, decimal=decimal, encoding=encoding, date_format=date_format,
@@ -269,6 +291,7 @@ class _TrainCommand(click.Command):
 
 @click.command(cls=_TrainCommand)
 @data_options
+@covariate_options
 @model_options
 @click.option("--level", "levels", metavar="L[,L]", callback=lambda ctx, param, value: _levels(value),
               help="Prediction intervals at these levels in percent, e.g. 80,95: split conformal from "
@@ -290,7 +313,8 @@ class _TrainCommand(click.Command):
 @jobs_option
 @cluster_options
 def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding, date_format,
-          no_header, missing_dates, model_kind, hidden, layers, look_back, epochs, batch_size, lr,
+          no_header, missing_dates, covariates, past_covariates, model_kind, hidden, layers, look_back,
+          epochs, batch_size, lr,
           optimizer, clip_norm, patience, seed, dtype, backend, transform, scaler, calendar,
           ensemble, levels, statistical, out, plot, resume, hybrid, season, id_column, horizon, windows, step,
           strategy, multi, jobs, scheduler, dask_workers):
@@ -332,6 +356,7 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
     """
     read = read_settings(sep, decimal, encoding, date_format, no_header, missing_dates)
     check_source(dataset, csv, column, date_column, read)
+    known, past = covariate_names(covariates, past_covariates)
     from fastrnn.cli import panel
 
     if panel.is_panel(dataset, id_column):
@@ -348,7 +373,7 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
                                date_column=date_column, read=read, horizon=horizon, windows=windows, step=step,
                                strategy=strategy, multi=multi, settings=settings, single_only=single, out=out,
                                plot=plot, errors=(INPUT_ERRORS, input_error), levels=levels,
-                               statistical=statistical)
+                               statistical=statistical, covariates=known, past_covariates=past)
     extra = [n for n, v in (("--windows", windows), ("--step", step), ("--strategy", strategy),
                             ("--multi", multi)) if v is not None]
     if horizon is not None:  # a single series forecast several steps ahead: a panel of one
@@ -361,13 +386,15 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
             single_only=dict(optimizer=optimizer, backend=backend, transform=transform, scaler=scaler,
                              calendar=calendar, ensemble=ensemble, resume=resume, hybrid=hybrid),
             out=out, plot=plot, jobs=jobs, scheduler=scheduler, dask_workers=dask_workers, levels=levels,
-            statistical=statistical)
+            statistical=statistical, covariates=known, past_covariates=past)
     if extra:
         raise click.UsageError(f"{', '.join(extra)} go{'es' if len(extra) == 1 else ''} with --horizon (a forecast "
                                f"several steps ahead, judged on rolling origins) or a panel (--id-column, or "
                                f"--dataset tourism|retail); without them a single series is forecast one step ahead")
     if resume is not None:
         plot = _check_resume_options()
+    if known or past:  # SCAFFOLD (issue 15, covariates): replaced by the single-series implementation
+        raise click.UsageError("covariates of a single series one step ahead are not built yet")
     from fastrnn import forecast as fc
     from fastrnn import threads
 
@@ -427,7 +454,7 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
 
 def _train_series_horizon(*, dataset, csv, column, date_column, start, end, read, season, horizon, windows, step,
                           strategy, multi, settings, single_only, out, plot, jobs, scheduler, dask_workers,
-                          levels, statistical) -> None:
+                          levels, statistical, covariates=(), past_covariates=()) -> None:
     """``fastrnn train --horizon H`` on a single series: the series as a panel of one
     (:func:`fastrnn.forecast.panel.from_series`), backtested and saved as a panel run, so ``predict``
     writes its next H steps. The look-back defaults to the single series' (at least H)."""
@@ -456,7 +483,7 @@ def _train_series_horizon(*, dataset, csv, column, date_column, start, end, read
                            read=read, horizon=horizon, windows=windows, step=step, strategy=strategy,
                            multi=multi, settings=settings, single_only={}, out=out, plot=plot,
                            errors=(INPUT_ERRORS, input_error), levels=levels, statistical=statistical,
-                           series=pan)
+                           series=pan, covariates=covariates, past_covariates=past_covariates)
 
 
 def _load_series(dataset, csv, read, season, overrides):
@@ -820,8 +847,11 @@ def format_report(m: dict) -> str:
               help="Also write the forecast to this CSV file (a new one, unless --force).")
 @click.option("--force", is_flag=True, help="Let --output replace an existing file.")
 @click.option("--id-column", metavar="NAME[,NAME]", help="Panel runs: the CSV's series id column(s).")
+@click.option("--future", metavar="FILE",
+              help="Runs with covariates known in advance: a CSV with their values at the dates "
+                   "forecast (a date column and those columns; a panel run: and its id columns).")
 def predict(model_path, dataset, csv, column, date_column, start, end, sep, decimal, encoding,
-            date_format, no_header, missing_dates, steps, output, force, id_column):
+            date_format, no_header, missing_dates, steps, output, force, id_column, future):
     """Forecast the next steps after the end of a series with a trained run.
 
     Forecasts are recursive: each one-step forecast becomes an input for the next. They use the
@@ -855,9 +885,11 @@ def predict(model_path, dataset, csv, column, date_column, start, end, sep, deci
         read.pop("header", None)
         return panel.predict(model_path, dataset=dataset, csv=csv, id_column=id_column, column=column,
                              date_column=date_column, read=read, output=output, force=force,
-                             errors=(INPUT_ERRORS, input_error))
+                             errors=(INPUT_ERRORS, input_error), future=future)
     if id_column is not None:
         raise click.UsageError("--id-column goes with a panel run (a run folder with panel.json)")
+    if future is not None:  # SCAFFOLD (issue 15, covariates): replaced by the single-series implementation
+        raise click.UsageError("--future goes with a run trained with --covariates; this run has none")
     steps = 12 if steps is None else steps
 
     if output is not None and not force and os.path.lexists(output):

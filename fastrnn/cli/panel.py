@@ -37,7 +37,8 @@ def is_panel(dataset, id_column) -> bool:
 
 
 def train(*, dataset, csv, id_column, column, date_column, read, horizon, windows, step, strategy, multi,
-          settings, single_only, out, plot, errors, levels=None, statistical=None, series=None) -> None:
+          settings, single_only, out, plot, errors, levels=None, statistical=None, series=None,
+          covariates=(), past_covariates=()) -> None:
     """Run a panel backtest and write its run folder; print the table.
 
     ``settings``: the model options given (PanelConfig fields); ``single_only``: option name ->
@@ -51,6 +52,8 @@ def train(*, dataset, csv, id_column, column, date_column, read, horizon, window
         names = ", ".join("--" + n.replace("_", "-") for n in given)
         raise click.UsageError(f"{names} {'does' if len(given) == 1 else 'do'} not apply to a panel run "
                                f"(--id-column or a panel dataset)")
+    if covariates or past_covariates:  # SCAFFOLD (issue 15, covariates): replaced by the panel implementation
+        raise click.UsageError("covariates of panels are not built yet")
     from fastrnn.forecast import panel_job, panel_runs
     from fastrnn.forecast.runs import Staging
 
@@ -194,7 +197,8 @@ def format_table(result) -> str:
     return "\n".join(lines)
 
 
-def predict(model_path, *, dataset, csv, id_column, column, date_column, read, output, force, errors) -> None:
+def predict(model_path, *, dataset, csv, id_column, column, date_column, read, output, force, errors,
+            future=None) -> None:
     """Write (or print) the next horizon of every series of a panel run as a long CSV
     ``id, date, step, forecast``."""
     import json
@@ -204,6 +208,8 @@ def predict(model_path, *, dataset, csv, id_column, column, date_column, read, o
     from fastrnn.forecast import panel_runs
     from fastrnn.forecast.datasets import load_panel
 
+    if future is not None:  # SCAFFOLD (issue 15, covariates): replaced by the panel implementation
+        raise click.UsageError("--future goes with a run trained with --covariates; this run has none")
     input_errors, handle = errors
     try:
         info = json.loads((Path(model_path) / "panel.json").read_text())
