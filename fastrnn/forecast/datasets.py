@@ -46,7 +46,7 @@ import copy
 import errno
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from os import PathLike
 from pathlib import Path
@@ -75,6 +75,8 @@ class Dataset:
             or ``None`` if there is no (known) seasonality.
         source: where the data came from (path or attribution).
         read_info: how the data was read (see :func:`load_csv`), or ``None``.
+        covariates: other columns read beside the values (name -> 1-D float64 array of the
+            same length; see :mod:`fastrnn.forecast.covariates`), empty if none.
     """
 
     name: str
@@ -84,6 +86,7 @@ class Dataset:
     season: int | None
     source: str
     read_info: dict | None = None
+    covariates: dict = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.values)

@@ -86,6 +86,9 @@ class Panel:
     explicit_dates : dict of int to pandas.DatetimeIndex
         The dates of the series (by position) that are not a regular run of ``freq`` from their
         start: business days with holidays, or gaps kept with ``missing_dates="ignore"``.
+    covariates : dict of str to list of numpy.ndarray
+        Other columns read beside the values: name -> one float64 array per series, aligned with
+        :attr:`values` (see :mod:`fastrnn.forecast.covariates`); empty if none.
     """
 
     name: str
@@ -98,6 +101,7 @@ class Panel:
     read_info: dict | None = None
     column: str = "y"
     explicit_dates: dict = field(default_factory=dict)
+    covariates: dict = field(default_factory=dict)
     _span: list = field(default_factory=list, init=False, repr=False)  # cache of dates()
 
     def __len__(self) -> int:
