@@ -229,6 +229,21 @@ def test_staging_discard_removes_everything_it_made(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+def test_staging_as_a_with_block_commits_or_leaves_nothing(tmp_path):
+    st = fc.Staging.for_out(None, "airline", "lstm", root=tmp_path / "runs")
+    with st:
+        (st.path / "model.npz").write_bytes(b"whole")
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == [st.final.name]
+    assert os.listdir(st.final) == ["model.npz"]
+
+    st = fc.Staging.for_out(tmp_path / "a" / "run", "airline", "lstm")
+    with pytest.raises(KeyboardInterrupt):
+        with st:
+            (st.path / "model.npz").write_bytes(b"half")
+            raise KeyboardInterrupt  # no finished member (no resume state): nothing is kept
+    assert st.kept == 0 and not (tmp_path / "a").exists()
+
+
 def test_staging_under_a_file_is_unwritable(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(fc.RunError, match="cannot write"):

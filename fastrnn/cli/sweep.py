@@ -139,7 +139,6 @@ def sweep(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
     from fastrnn import threads
     from fastrnn.forecast.runs import Staging
 
-    staging = None
     with interrupt_signals() as signals, contextlib.ExitStack() as restore:
         if jobs is not None:  # for this command only
             restore.callback(threads.set_parallelism, threads.set_parallelism(jobs))
@@ -164,18 +163,17 @@ def sweep(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
                           f"`fastrnn train` trains it, scored by its validation RMSE (one step ahead, original "
                           f"units); the test part is kept for the best")
             # the folder is reserved before any training (an unwritable --out fails now)
-            staging = Staging(out) if out is not None else Staging.fresh("sweep", name)
+            staging = Staging.for_out(out, "sweep", name)
             import sys
 
-            result = sweeps.sweep(data, parsed, samples=samples, seed=seed or 0, config=base,
-                                  progress=sys.stderr.isatty(), started=lambda: click.echo(header), **kw)
-            note = sweeps.write_sweep(result, staging.path, plot)
-            path = staging.commit()
+            with staging:  # discarded if the sweep fails or is interrupted
+                result = sweeps.sweep(data, parsed, samples=samples, seed=seed or 0, config=base,
+                                      progress=sys.stderr.isatty(), started=lambda: click.echo(header), **kw)
+                note = sweeps.write_sweep(result, staging.path, plot)
+            path = staging.final
         except BaseException as exc:  # incl. KeyboardInterrupt: nothing is left in --out
             if isinstance(exc, KeyboardInterrupt):
                 signals.caught()
-            if staging is not None:
-                staging.discard()
             if isinstance(exc, KeyboardInterrupt) and not debug():
                 exit_interrupted(exc, 0, None, before="the sweep")
             if isinstance(exc, sweeps.GridError) and not debug():

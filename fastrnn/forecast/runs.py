@@ -93,6 +93,15 @@ class Staging:
     over again. :meth:`discard` removes the staging folder, the reservation and any parent folders
     this object created; :meth:`keep_or_discard` keeps an interrupted staging folder that holds
     finished members.
+
+    Used as a context manager, a staging folder is committed when the block ends and kept or
+    discarded (:meth:`keep_or_discard`) when it raises, so everything written into ``path`` either
+    appears under ``final`` complete or not at all::
+
+        staging = Staging.for_out(out, "airline", "lstm")
+        with staging:
+            write_files(result, staging.path, plot)
+        staging.final  # the run folder
     """
 
     def __init__(self, final, _reserve: bool = False):
@@ -101,6 +110,7 @@ class Staging:
         self.config: TrainConfig | None = None  # set by begin() and resume()
         self.manifest: dict | None = None
         self._owned: bool | None = None  # None: a new run; False/True: resumed, before/after check_data
+        self.kept = 0  # finished members kept by keep_or_discard when a with block raised
         if not _reserve and self.final.exists():
             if not self.final.is_dir():
                 raise RunError(f"--out {self.final} exists and is not a folder; choose a new folder name")
@@ -144,6 +154,22 @@ class Staging:
         now : the time stamp to use (default: now).
         """
         return cls(_stamped(name, model, root, now), _reserve=True)
+
+    @classmethod
+    def for_out(cls, out, name: str, model: str, root="runs") -> Staging:
+        """A staging folder for ``out`` (an explicit ``--out``), or for a fresh default run folder
+        (:meth:`fresh`) when ``out`` is ``None``."""
+        return cls(out) if out is not None else cls.fresh(name, model, root)
+
+    def __enter__(self) -> Staging:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc is None:
+            self.commit()
+        else:
+            self.kept = self.keep_or_discard(exc)
+        return False
 
     def _reserve(self) -> None:
         base = self.final
@@ -364,18 +390,10 @@ def write_run(result: TrainResult, out=None, plot: bool = True, root="runs"):
     Returns ``(path, note)``; ``note`` says why the plots were skipped (matplotlib missing), or is
     ``None``.
     """
-    staging = _staging(result.config, out, root)
-    try:
+    staging = Staging.for_out(out, result.config.name, result.config.model, root)
+    with staging:
         note = write_files(result, staging.path, plot)
-        path = staging.commit()
-    except BaseException:
-        staging.discard()
-        raise
-    return path, note
-
-
-def _staging(cfg: TrainConfig, out, root) -> Staging:
-    return Staging(out) if out is not None else Staging.fresh(cfg.name, cfg.model, root)
+    return staging.final, note
 
 
 def run(cfg: TrainConfig, out=None, plot: bool = True, progress: bool | None = None, root="runs",
@@ -398,8 +416,8 @@ def run(cfg: TrainConfig, out=None, plot: bool = True, progress: bool | None = N
         staging = Staging.resume(resume)
         cfg = staging.config
     else:
-        staging = _staging(cfg, out, root)
-    try:
+        staging = Staging.for_out(out, cfg.name, cfg.model, root)
+    with staging:  # kept for resume if interrupted after a member finished, else discarded
         data = load_series(cfg)
         if resume is not None:
             staging.check_data(data)
@@ -407,11 +425,7 @@ def run(cfg: TrainConfig, out=None, plot: bool = True, progress: bool | None = N
             staging.begin(cfg, data, plot)
         result = train(cfg, progress=progress, data=data, checkpoint=staging.path)
         note = write_files(result, staging.path, plot)
-        path = staging.commit()
-    except BaseException as exc:
-        staging.keep_or_discard(exc)
-        raise
-    return result, path, note
+    return result, staging.final, note
 
 
 def write_files(result: TrainResult, folder: Path, plot: bool) -> str | None:

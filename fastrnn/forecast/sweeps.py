@@ -371,14 +371,10 @@ class SweepResult:
         """
         from fastrnn.forecast.runs import Staging
 
-        staging = Staging(out) if out is not None else Staging.fresh("sweep", _data_name(self), root)
-        try:
+        staging = Staging.for_out(out, "sweep", _data_name(self), root)
+        with staging:
             note = write_sweep(self, staging.path, plot)
-            path = staging.commit()
-        except BaseException:
-            staging.discard()
-            raise
-        return path, note
+        return staging.final, note
 
 
 def _data_name(result: SweepResult) -> str:
