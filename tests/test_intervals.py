@@ -91,15 +91,40 @@ def test_coverage_on_an_ar1_series_with_known_gaussian_noise():
     assert iv["n_residuals"][:3] == [n_val, n_val - 1, n_val - 2]
     assert abs(iv["coverage"]["80"] - 0.80) < 0.05
     assert abs(iv["coverage"]["95"] - 0.95) < 0.03
-    # No forecaster beats the innovations: the 95 % half-width is at least 1.96 sigma (less 5 %
-    # for the quantile's own sampling error at n = 1340).
-    assert iv["half_widths"]["95"][0] >= 0.95 * 1.96
-    # and the coverage is what the saved forecasts give
+    # No forecaster beats the innovations: the 95 % half-width is at least 1.96 sigma on average
+    # (less 5 % for the quantile's own sampling error at n = 1340).
+    assert iv["mean_half_width"]["95"] >= 0.95 * 1.96
+    # and the coverage is what the saved forecasts give, with each window's scale: the mean
+    # absolute change over its 3 values (a floor of a tenth of the training part's)
+    v, s = r.prep.values, r.prep.starts["test"]
+    floor = 0.1 * np.mean(np.abs(np.diff(v[:r.prep.split.train_end])))
+    scale = np.maximum((np.abs(v[s - 1] - v[s - 2]) + np.abs(v[s - 2] - v[s - 3])) / 2, floor)
     y_test = r.prep.targets("test")[:, 0]
-    w = iv["half_widths"]["80"][0]
-    assert iv["coverage"]["80"] == np.mean(np.abs(y_test - r.test_pred) <= w)
+    q = iv["quantiles"]["80"][0]
+    assert iv["coverage"]["80"] == np.mean(np.abs(y_test - r.test_pred) <= q * scale)
     # the recursive residuals spread out with the horizon on an AR(1) (error variance grows)
-    assert iv["half_widths"]["80"][9] > iv["half_widths"]["80"][0]
+    assert iv["quantiles"]["80"][9] > iv["quantiles"]["80"][0]
+
+
+def test_normalised_intervals_follow_a_series_whose_changes_grow():
+    # A random walk whose step sd grows as exp(t / 1500): over the test part (points 4020-5999)
+    # the steps are about 2.4 times those of the validation part (3618-4019). Widths fixed on the
+    # validation residuals cover about 2 * Phi(1.28 / 2.4) - 1 = 40-50 % of the test points at
+    # 80 %; the normalised intervals scale with the last look-back's changes and stay near 80 %
+    # (sd of a coverage on 402 calibration and 1980 test points: about 0.022; tolerance 0.06).
+    rng = np.random.default_rng(3)
+    n = 6000
+    y = 100 + np.cumsum(rng.normal(0.0, 1.0, n) * np.exp(np.arange(n) / 1500))
+    ds = Dataset(name="rw", values=y, dates=None, column="y", season=None, source="synthetic")
+    cfg = fc.make_config(csv="rw.csv", look_back=20, transform="diff", hidden=4, epochs=2,
+                         ensemble=1, levels=(80,), statistical=False)
+    r = fc.train(cfg, data=ds)
+    iv = r.metrics["intervals"]
+    y_test = r.prep.targets("test")[:, 0]
+    fixed = I.conformal_quantile(np.abs(r.prep.targets("val")[:, 0] - r.prep.inverse(
+        fc.predict_mean(r.model, r.prep.X_val), "val")[:, 0]), 80)
+    assert np.mean(np.abs(y_test - r.test_pred) <= fixed) < 0.6  # what fixed widths would give
+    assert abs(iv["coverage"]["80"] - 0.80) < 0.06
 
 
 # --- the recursive residuals equal predict's forecasts -------------------------------------------
@@ -152,17 +177,20 @@ def test_predict_writes_interval_columns_and_old_runs_still_predict(tmp_path):
     assert m["intervals"]["levels"] == [80.0, 95.0]
     assert "80 %: test coverage" in res.output and "95 %: test coverage" in res.output
     info = json.loads((out / "preprocessing.json").read_text())
-    assert info["intervals"]["half_widths"] == m["intervals"]["half_widths"]
+    assert info["intervals"]["quantiles"] == m["intervals"]["quantiles"]
 
     csv = tmp_path / "next.csv"
     res = runner.invoke(main, ["predict", "--model", str(out), "--steps", "14", "--output", str(csv)])
     assert res.exit_code == 0, res.output
     df = pd.read_csv(csv)
     assert list(df.columns) == ["date", "forecast", "lo-80", "hi-80", "lo-95", "hi-95"]
-    w80 = m["intervals"]["half_widths"]["80"]  # 12 validation points: steps 1-12 only
-    assert len(w80) == 12
+    q80 = m["intervals"]["quantiles"]["80"]  # 12 validation points: steps 1-12 only
+    assert len(q80) == 12
+    # the scale of the last window: airline's look-back 13, the mean of its 12 absolute changes
+    last = fc.load_series(fc.make_config(dataset="airline")).values[-13:]
+    scale = max(np.mean(np.abs(np.diff(last))), m["intervals"]["scale"]["floor"])
     for k in range(14):
-        want = w80[k] if k < len(w80) and w80[k] is not None else math.inf
+        want = q80[k] * scale if k < len(q80) and q80[k] is not None else math.inf
         assert df["hi-80"][k] - df["forecast"][k] == pytest.approx(want)
         assert df["forecast"][k] - df["lo-80"][k] == pytest.approx(want)
     assert np.isinf(df["hi-95"]).all()  # 12 residuals are too few for 95 % (19 needed)
@@ -178,11 +206,23 @@ def test_predict_writes_interval_columns_and_old_runs_still_predict(tmp_path):
     assert list(pd.read_csv(tmp_path / "old.csv").columns) == ["date", "forecast"]
     np.testing.assert_allclose(pd.read_csv(tmp_path / "old.csv")["forecast"], df["forecast"][:3])
 
-    # a damaged intervals object is refused with the field named
-    info["intervals"] = {"levels": [80], "half_widths": {"80": [-1.0]}}
+    # a run saved with fixed half-widths (before intervals were normalised) still predicts them
+    info["intervals"] = {"levels": [80], "half_widths": {"80": [2.5, 4.0]}}
     (out / "preprocessing.json").write_text(json.dumps(info))
-    res = runner.invoke(main, ["predict", "--model", str(out), "--steps", "3"])
-    assert res.exit_code == 1 and "'intervals.half_widths.80' must be" in res.output
+    res = runner.invoke(main, ["predict", "--model", str(out), "--steps", "3", "--output",
+                               str(tmp_path / "fixed.csv")])
+    assert res.exit_code == 0, res.output
+    fixed = pd.read_csv(tmp_path / "fixed.csv")
+    np.testing.assert_allclose(fixed["hi-80"] - fixed["forecast"], [2.5, 4.0, math.inf])
+
+    # a damaged intervals object is refused with the field named
+    for bad, field in [({"levels": [80], "half_widths": {"80": [-1.0]}}, "'intervals.half_widths.80'"),
+                       ({"levels": [80], "quantiles": {"80": [1.0]}, "scale": {"look_back": 13, "floor": 0}},
+                        "'intervals.scale'")]:
+        info["intervals"] = bad
+        (out / "preprocessing.json").write_text(json.dumps(info))
+        res = runner.invoke(main, ["predict", "--model", str(out), "--steps", "3"])
+        assert res.exit_code == 1 and f"{field} must be" in res.output
 
 
 def test_a_run_without_levels_has_no_intervals(tmp_path):

@@ -770,12 +770,13 @@ def _interval_lines(iv) -> list:
     if not iv:
         return []
     n = iv["n_residuals"][0]
-    lines = [f"Intervals: split conformal from {n} one-step validation residuals (|actual - forecast|)"]
+    lines = [f"Intervals: split conformal from {n} one-step validation residuals (|actual - forecast| / "
+             f"the mean absolute change over the look-back)"]
     for level in iv["levels"]:
         key = f"{level:g}"
-        w = iv["half_widths"][key][0]
+        w = iv["mean_half_width"][key]
         cov = 100 * iv["coverage"][key]
-        width = (f"half-width {_fmt(w)}" if w is not None else
+        width = (f"half-width {_fmt(w)} on average" if w is not None else
                  f"unbounded: {n} residuals are too few for {key} % (it needs {_needed(level)})")
         lines.append(f"  {key} %: test coverage {cov:.1f} % ({width})")
     return lines
@@ -907,7 +908,7 @@ def predict(model_path, dataset, csv, column, date_column, start, end, sep, deci
         dates = fc.future_dates(ds.dates, steps)
         from fastrnn.forecast.predict import interval_bounds
 
-        bounds = interval_bounds(run, values)
+        bounds = interval_bounds(run, values, history=ds.values)
         text = _forecast_table(values, dates, ds.column, bounds)
         if output is not None:
             _write_csv(output, values, dates, force=force, bounds=bounds)

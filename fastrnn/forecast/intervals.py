@@ -22,7 +22,17 @@ Single series (:func:`series_residuals`): from every validation origin the model
 recursively (each forecast becomes the next input, as ``fastrnn predict`` does) as far as the
 validation part reaches, so step ``h`` has ``n_val - h + 1`` residuals. Step 1 are the validation
 part's one-step forecasts, the protocol of the test table, so the test coverage reported is that
-of step 1's width on the test part's one-step forecasts.
+of step 1's interval on the test part's one-step forecasts.
+
+Normalised scores (single series): each residual is divided by the scale of the window its
+forecast started from, :func:`window_scale` (the mean absolute change over the window's
+``look_back`` values, at least :func:`scale_floor`), and the interval of a forecast from window
+``x`` is ``forecast -+ q * scale(x)`` with ``q`` the conformal quantile of the scores. The
+guarantee is the same (the scores are exchangeable when the scaled errors are), but the width
+follows the series: wider when it has been moving more, as stock prices and multiplicative seasons
+do. ``scripts/select_intervals.py`` chose this over fixed widths on validation data (its output is
+``scripts/select_intervals.txt``); the panels' intervals scale each series' residuals by its MASE
+scale in the same way (:func:`panel_intervals`).
 
 Levels are percentages in (0, 100): ``--level 80,95`` (:func:`parse_levels`); their column names
 are ``lo-80``, ``hi-80``, ... (:func:`level_key`).
@@ -36,7 +46,8 @@ from collections.abc import Sequence
 import numpy as np
 
 __all__ = ["parse_levels", "check_levels", "level_key", "conformal_quantile", "half_widths",
-           "coverage", "series_residuals", "series_intervals", "panel_intervals", "MAX_WORK"]
+           "coverage", "window_scale", "scale_floor", "series_residuals", "series_intervals",
+           "panel_intervals", "MAX_WORK"]
 
 #: Most window forecasts :func:`series_residuals` makes (origins times steps): bounds the cost of a
 #: long validation part; the steps beyond get no finite interval.
@@ -142,6 +153,50 @@ def coverage(actual, forecast, half_width) -> float:
     return float(np.mean(np.abs(a - f) <= half_width))
 
 
+#: The smallest window scale, as a share of the training part's mean absolute change
+#: (:func:`scale_floor`): a window that did not move gets an interval, not a zero-width one.
+SCALE_FLOOR_SHARE = 0.1
+
+
+def scale_floor(values, stop: int) -> float:
+    """The smallest window scale of a series: :data:`SCALE_FLOOR_SHARE` times the mean absolute
+    change of ``values[:stop]`` (the training part), or 1 if those values never change.
+
+    Parameters
+    ----------
+    values : array_like
+        The series in original units.
+    stop : int
+        End of the part the floor is measured on.
+    """
+    d = np.abs(np.diff(np.asarray(values, dtype=np.float64)[:stop]))
+    m = float(d.mean()) if d.size else 0.0
+    return SCALE_FLOOR_SHARE * m if m > 0 and math.isfinite(m) else 1.0
+
+
+def window_scale(values, starts, look_back: int, floor: float) -> np.ndarray:
+    """The scale of each window: the mean absolute change over the ``look_back`` values before its
+    first target ``starts[k]``, at least ``floor``.
+
+    Parameters
+    ----------
+    values : array_like
+        The series in original units.
+    starts : array_like of int
+        Each window's first target index (the window is ``values[t - look_back:t]``).
+    look_back : int
+        Values per window (>= 2 for a change; with 1 every scale is ``floor``).
+    floor : float
+        The smallest scale (:func:`scale_floor`).
+    """
+    v = np.asarray(values, dtype=np.float64)
+    starts = np.asarray(starts, dtype=np.int64)
+    if look_back < 2 or starts.size == 0:
+        return np.full(starts.shape, float(floor))
+    w = v[starts[:, None] - look_back + np.arange(look_back)[None, :]]
+    return np.maximum(np.mean(np.abs(np.diff(w, axis=1)), axis=1), floor)
+
+
 def series_residuals(model, prep, max_work: int = MAX_WORK) -> list:
     """Residuals (actual minus forecast, original units) of the recursive forecasts of ``model``
     from every origin of the validation part of ``prep``, per step: ``[r_1, r_2, ...]``, ``r_h`` of
@@ -211,22 +266,30 @@ def series_intervals(model, prep, levels: Sequence, test_pred) -> dict:
     Returns
     -------
     dict
-        ``levels``; ``n_residuals`` (per step); ``half_widths`` (level key -> per step, ``None``
-        where unbounded: too few residuals); ``coverage`` (level key -> share of the test points
+        ``levels``; ``n_residuals`` (per step); ``quantiles`` (level key -> per step, in window
+        scales; ``None`` where unbounded: too few residuals); ``scale`` (``look_back`` and
+        ``floor`` of :func:`window_scale`); ``coverage`` (level key -> share of the test points
         inside step 1's interval around the one-step test forecasts; 1.0 when unbounded);
-        ``method``.
+        ``mean_half_width`` (level key -> the mean step-1 half-width over the test part, original
+        units); ``method``.
     """
     levels = check_levels(levels)
     res = series_residuals(model, prep)
-    widths = half_widths(res, levels)
+    floor = scale_floor(prep.values, prep.split.train_end)
+    s_val = window_scale(prep.values, prep.starts["val"], prep.look_back, floor)
+    q = half_widths([r / s_val[:len(r)] for r in res], levels)
+    s_test = window_scale(prep.values, prep.starts["test"], prep.look_back, floor)
     y = prep.targets("test")[:, 0]
     return {
-        "method": "split conformal: absolute residuals of the validation part's recursive forecasts, "
-                  "per step; quantile ceil((n+1)*level)/n",
+        "method": "split conformal, normalised: absolute residuals of the validation part's recursive "
+                  "forecasts divided by their window's mean absolute change, per step; quantile "
+                  "ceil((n+1)*level)/n; interval forecast -+ quantile * scale of the last window",
         "levels": list(levels),
         "n_residuals": [int(len(r)) for r in res],
-        "half_widths": {k: [_json_width(x) for x in w] for k, w in widths.items()},
-        "coverage": {k: coverage(y, test_pred, w[0]) for k, w in widths.items()},
+        "quantiles": {k: [_json_width(x) for x in w] for k, w in q.items()},
+        "scale": {"look_back": int(prep.look_back), "floor": float(floor)},
+        "coverage": {k: coverage(y, test_pred, w[0] * s_test) for k, w in q.items()},
+        "mean_half_width": {k: _json_width(float(w[0] * s_test.mean())) for k, w in q.items()},
     }
 
 

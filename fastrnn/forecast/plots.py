@@ -78,8 +78,13 @@ def plot_forecast(result: TrainResult, path: Path) -> None:
     ax.plot(x_test, result.test_pred, color="C1", lw=1.2,
             label=f"{result.config.model.upper()} one step ahead (RMSE {m['test']['rmse']:.4g})")
     iv = m.get("intervals") or {}
+    if iv:
+        from fastrnn.forecast.intervals import window_scale
+
+        scale = window_scale(prep.values, s, iv["scale"]["look_back"], iv["scale"]["floor"])
     for k, level in enumerate(sorted(iv.get("levels", ()), reverse=True)):  # widest first, lightest
-        w = iv["half_widths"][f"{level:g}"][0]
+        q = iv["quantiles"][f"{level:g}"][0]
+        w = None if q is None else q * scale
         if w is not None:
             ax.fill_between(x_test, result.test_pred - w, result.test_pred + w, color="C1", lw=0,
                             alpha=0.15 + 0.15 * k,

@@ -68,7 +68,7 @@ def preprocessing_info(result: TrainResult) -> dict:
         "data_end": iso_date(ds.end),
         "n_points": len(ds),
         # conformal intervals (fastrnn.forecast.intervals): older readers ignore the key
-        **({"intervals": {k: result.metrics["intervals"][k] for k in ("levels", "half_widths")}}
+        **({"intervals": {k: result.metrics["intervals"][k] for k in ("levels", "quantiles", "scale")}}
            if result.metrics.get("intervals") else {}),
     }
 
@@ -239,12 +239,15 @@ def _check_run_info(info, where: str, model=None, metrics=None) -> None:
 
 
 def _check_intervals(iv, bad) -> None:
-    """The ``"intervals"`` object of a ``preprocessing.json``: ``levels`` (percentages) and
-    ``half_widths`` (for each level's key, one number >= 0 or null per step)."""
+    """The ``"intervals"`` object of a ``preprocessing.json``: ``levels`` (percentages) and either
+    ``quantiles`` (per level's key, one number >= 0 or null per step, in window scales) with
+    ``scale`` (``look_back`` and ``floor`` of :func:`fastrnn.forecast.intervals.window_scale`), or,
+    in runs written before intervals were normalised, ``half_widths`` (the same, in original
+    units)."""
     from fastrnn.forecast.intervals import check_levels, level_key
 
-    shape = '{"levels": [80, 95], "half_widths": {"80": [...], "95": [...]}}'
-    if not isinstance(iv, dict) or set(iv) != {"levels", "half_widths"}:
+    shape = '{"levels": [80, 95], "quantiles": {"80": [...], "95": [...]}, "scale": {...}}'
+    if not isinstance(iv, dict) or set(iv) not in ({"levels", "half_widths"}, {"levels", "quantiles", "scale"}):
         raise bad("'intervals'", f"an object {shape}", iv)
     try:
         levels = check_levels(iv["levels"]) if isinstance(iv["levels"], list) else None
@@ -252,17 +255,23 @@ def _check_intervals(iv, bad) -> None:
         levels = None
     if not levels:
         raise bad("'intervals.levels'", "a list of distinct percentages between 0 and 100", iv["levels"])
-    hw = iv["half_widths"]
+    field = "half_widths" if "half_widths" in iv else "quantiles"
+    hw = iv[field]
     if not isinstance(hw, dict) or sorted(hw) != sorted(level_key(v) for v in levels):
-        raise bad("'intervals.half_widths'", f"an object with the keys {', '.join(level_key(v) for v in levels)}",
+        raise bad(f"'intervals.{field}'", f"an object with the keys {', '.join(level_key(v) for v in levels)}",
                   hw)
     for key, w in hw.items():
         if not isinstance(w, list) or not w or not all(
                 x is None or (_is_finite_number(x) and x >= 0) for x in w):
-            raise bad(f"'intervals.half_widths.{key}'", "a non-empty list of numbers >= 0 or null", w)
+            raise bad(f"'intervals.{field}.{key}'", "a non-empty list of numbers >= 0 or null", w)
+    if field == "quantiles":
+        sc = iv["scale"]
+        if not isinstance(sc, dict) or not _is_int(sc.get("look_back"), 1) or not (
+                _is_finite_number(sc.get("floor")) and sc["floor"] > 0):
+            raise bad("'intervals.scale'", 'an object {"look_back": an integer >= 1, "floor": a number > 0}', sc)
 
 
-def interval_bounds(run: Run, values) -> dict:
+def interval_bounds(run: Run, values, history=None) -> dict:
     """The run's conformal intervals around the forecasts ``values`` of :func:`forecast` (step 1,
     2, ...): ``{"80": (lo, hi), ...}`` in original units, or ``{}`` for a run saved without
     intervals. Steps the validation part could not calibrate (too few residuals, or beyond it) get
@@ -274,16 +283,32 @@ def interval_bounds(run: Run, values) -> dict:
         A loaded run.
     values : array_like
         Its forecasts, one per step.
+    history : array_like
+        The series the forecasts continue (original units): the half-widths are the run's
+        quantiles times the scale of its last window
+        (:func:`fastrnn.forecast.intervals.window_scale`). Not needed by runs with fixed
+        half-widths (written before intervals were normalised).
     """
     iv = run.info.get("intervals")
     if not iv:
         return {}
     v = np.asarray(values, dtype=np.float64)
+    if "quantiles" in iv:
+        from fastrnn.forecast.intervals import window_scale
+
+        if history is None:
+            raise ValueError("interval_bounds needs the history the forecasts continue (history=...)")
+        h = np.asarray(history, dtype=np.float64)
+        lb = iv["scale"]["look_back"]
+        scale = float(window_scale(h, [len(h)], lb, iv["scale"]["floor"])[0]) if len(h) >= lb else math.inf
+        table = iv["quantiles"]
+    else:
+        scale, table = 1.0, iv["half_widths"]
     out = {}
-    for key, widths in iv["half_widths"].items():
+    for key, widths in table.items():
         w = np.full(v.shape, np.inf)
         k = min(len(widths), v.size)
-        w[:k] = [np.inf if x is None else float(x) for x in widths[:k]]
+        w[:k] = [np.inf if x is None else float(x) * scale for x in widths[:k]]
         out[key] = (v - w, v + w)
     return out
 
