@@ -956,7 +956,7 @@ def predict(model_path, dataset, csv, column, date_column, start, end, sep, deci
     n_ens = int(run.info.get("ensemble", 1) or 1)
     extra += f", ensemble of {n_ens}" if n_ens > 1 else ""
     hybrid = "hybrid " if cfg.get("ar_lags") else ""
-    click.echo(f"{ds.name} ({ds.column}): {_count(steps, 'step')} {after}, {hybrid}{cfg['kind'].upper()} "
+    click.echo(f"{ds.name} ({ds.column}): {steps} step{'s' if steps != 1 else ''} {after}, {hybrid}{cfg['kind'].upper()} "
                f"look-back {run.look_back}, transform {run.transform or 'none'}{extra}")
     click.echo(text)
     for key, (lo, _) in bounds.items():
