@@ -188,14 +188,19 @@ def test_train_saves_a_run_with_covariates(known_run):
 
 def test_predict_with_future_values(known_run, tmp_path):
     out, _ = known_run
-    fut = future_csv(tmp_path / "future.csv", ["2021-02-04", "2021-02-05", "2021-02-06", "2021-02-07"],
-                     [1, 0, 0, 1])
+    # rows in any order, an earlier and a later date besides the three forecast (the series ends 2021-02-03)
+    fut = future_csv(tmp_path / "future.csv", ["2021-02-01", "2021-02-06", "2021-02-04", "2021-02-07", "2021-02-05"],
+                     [1, 0, 1, 1, 0])
     dest = tmp_path / "next.csv"
     result = invoke("predict", "--model", out, "--steps", 3, "--future", fut, "--output", dest)
     assert result.exit_code == 0, result.output
     written = pd.read_csv(dest)
     assert written["date"].tolist() == ["2021-02-04", "2021-02-05", "2021-02-06"]
     assert np.isfinite(written["forecast"]).all()
+    run = fc.load_run(out)
+    ds = fc.load_series(run.source_config())
+    want = fc.forecast(run, ds.values, 3, dates=ds.dates, covariates=ds.covariates, future={"holiday": [1, 0, 0]})
+    np.testing.assert_allclose(written["forecast"], want, rtol=1e-12)
     assert "covariates holiday (known in advance)" in result.output
 
 
