@@ -311,3 +311,43 @@ def test_a_known_covariate_lowers_the_test_error_and_moves_the_forecast(tmp_path
     on, off = (fc.forecast(run, ds.values, 1, dates=ds.dates, covariates=ds.covariates, future={"holiday": [h]})[0]
                for h in (1.0, 0.0))
     assert on - off > 1.5, (on, off)
+
+
+def test_resume_keeps_the_covariates_and_refuses_changed_ones(tmp_path, monkeypatch):
+    """Interrupted after the first member's checkpoint, a run with covariates resumes with them
+    (stored with the run) to the same result; a changed covariate column is refused."""
+    from fastrnn.forecast import job
+
+    csv = tmp_path / "s.csv"
+    holiday_series(200).to_csv(csv, index=False)
+
+    def config():
+        return fc.make_config(csv=str(csv), column="y", covariates="holiday", past_covariates="visits",
+                              epochs=3, hidden=4, ensemble=3, patience=0, statistical=False)
+
+    real_save, calls = job.save_member, []
+
+    def interrupt_second(folder, k, *a, **kw):
+        calls.append(k)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_save(folder, k, *a, **kw)
+
+    monkeypatch.setattr(job, "save_member", interrupt_second)
+    with pytest.raises(KeyboardInterrupt):
+        fc.run(config(), plot=False, progress=False, root=tmp_path / "runs")
+    monkeypatch.setattr(job, "save_member", real_save)
+    (reserved,) = [p for p in (tmp_path / "runs").iterdir() if not p.name.startswith(".")]
+
+    text = csv.read_text()
+    df = holiday_series(200)
+    df.loc[50, "holiday"] = 1 - df.loc[50, "holiday"]  # one covariate value changed, the series not
+    df.to_csv(csv, index=False)
+    with pytest.raises(fc.RunError, match="changed since it was interrupted"):
+        fc.run(None, resume=reserved, plot=False)
+    csv.write_text(text)
+
+    res, path, _ = fc.run(None, plot=False, progress=False, resume=reserved)
+    assert res.resumed == 1 and res.config.covariates == ("holiday",) and res.config.past_covariates == ("visits",)
+    ref, _, _ = fc.run(config(), out=tmp_path / "ref", plot=False, progress=False)
+    assert res.metrics["test"] == ref.metrics["test"]
