@@ -132,12 +132,13 @@ def data_options(f):
 def covariate_options(f):
     """--covariates / --past-covariates of ``train``: other columns of the CSV as inputs."""
     f = click.option("--past-covariates", metavar="COL[,COL]",
-                     help="Columns known only up to the present (e.g. visits): each input step sees "
-                          "their value at its own date.")(f)
+                     help="Columns of the CSV known only up to the present (e.g. visits): each input step "
+                          "sees their value at its own date; predict then forecasts one step only.")(f)
     return click.option("--covariates", metavar="COL[,COL]",
-                        help="Columns known in advance (holidays, prices, weather forecasts): each "
-                             "input step sees their values at the dates it forecasts; predict then "
-                             "needs their future values (--future).")(f)
+                        help="Columns of the CSV known in advance (holidays, prices, weather forecasts): each "
+                             "input step sees their values at the date it leads to (scaled on the training "
+                             "part; the baselines do not see them); predict then needs their values at the "
+                             "dates forecast (--future FILE).")(f)
 
 
 def covariate_names(covariates, past_covariates) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -350,6 +351,7 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
       fastrnn train
       fastrnn train --dataset temperature --model gru
       fastrnn train --csv sales.csv --column units --look-back 24 --out runs/sales
+      fastrnn train --csv sales.csv --column units --covariates price,holiday
       fastrnn train --dataset tourism
       fastrnn train --csv stores.csv --id-column store --horizon 12 --windows 3
       fastrnn train --dataset airline --horizon 12
@@ -878,6 +880,7 @@ def predict(model_path, dataset, csv, column, date_column, start, end, sep, deci
     Examples:
       fastrnn predict --model runs/airline-gru-20261123-174501 --steps 24
       fastrnn predict --model runs/sales/model.npz --csv sales-latest.csv --output next.csv
+      fastrnn predict --model runs/sales --steps 3 --future prices-next.csv
     """
     read = read_settings(sep, decimal, encoding, date_format, no_header, missing_dates)
     check_source(dataset, csv, column, date_column, read, own_csv_ok=True)
@@ -956,7 +959,8 @@ def predict(model_path, dataset, csv, column, date_column, start, end, sep, deci
     n_ens = int(run.info.get("ensemble", 1) or 1)
     extra += f", ensemble of {n_ens}" if n_ens > 1 else ""
     hybrid = "hybrid " if cfg.get("ar_lags") else ""
-    click.echo(f"{ds.name} ({ds.column}): {steps} step{'s' if steps != 1 else ''} {after}, {hybrid}{cfg['kind'].upper()} "
+    plural = "s" if steps != 1 else ""
+    click.echo(f"{ds.name} ({ds.column}): {steps} step{plural} {after}, {hybrid}{cfg['kind'].upper()} "
                f"look-back {run.look_back}, transform {run.transform or 'none'}{extra}")
     click.echo(text)
     for key, (lo, _) in bounds.items():
