@@ -278,7 +278,7 @@ def test_api_forecast_needs_the_covariates(known_run):
 def test_first_forecast_equals_the_test_forecast_of_train(csv_file):
     ds = datasets.load_csv(csv_file, column="y", covariates=["holiday"], past_covariates=["visits"])
     cfg = fc.make_config(csv=str(csv_file), column="y", covariates=("holiday",), past_covariates=("visits",),
-                         hidden=4, epochs=2, ensemble=1, statistical=False, dtype="float64")
+                         hidden=4, epochs=2, ensemble=1, statistical=False, dtype="float64", calendar=True)
     result = fc.train(cfg, data=ds)
     run = fc.Run(path=None, model=result.model, info=fc.predict.preprocessing_info(result))
     k = 7
