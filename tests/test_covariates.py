@@ -9,6 +9,7 @@ tests/test_covariate_windows.py.
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -184,6 +185,24 @@ def test_train_saves_a_run_with_covariates(known_run):
     assert info["format"] == 3
     run = fc.load_run(out)
     assert run.model.input_size == 2 and run.covariates == ("holiday",)
+
+
+def test_a_changed_run_file_is_refused(known_run, tmp_path):
+    import shutil
+
+    out, _ = known_run
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    info = json.loads((copy / "preprocessing.json").read_text())
+    for change, words in ((lambda i: (i.pop("covariates"), i["source"].pop("covariates")),
+                           "'covariates' must be present for this model.npz"),
+                          (lambda i: i["covariates"]["scaler"]["scale"].append(1.0), "'covariates.scaler.scale'"),
+                          (lambda i: i["source"].update(covariates=["other"]), "'source.covariates'")):
+        changed = json.loads(json.dumps(info))
+        change(changed)
+        (copy / "preprocessing.json").write_text(json.dumps(changed))
+        with pytest.raises(fc.RunError, match=re.escape(words)):
+            fc.load_run(copy)
 
 
 def test_predict_with_future_values(known_run, tmp_path):
