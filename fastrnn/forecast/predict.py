@@ -189,6 +189,9 @@ def _check_run_info(info, where: str, model=None, metrics=None) -> None:
         if n_cov and model.input_size != n_in:
             raise bad("'covariates'", f"{model.input_size - (3 if calendar else 1)} names in all for this "
                       f"model.npz ({model.input_size} input(s) per step)", detail=f"{n_cov}")
+        if not n_cov and model.input_size not in (1, 3):
+            raise bad("'covariates'", f"present for this model.npz ({model.input_size} inputs per step: the "
+                      f"value, calendar features and covariates)", detail="nothing (the key is missing)")
         if model.input_size != n_in:
             raise bad("'calendar'", f"{str(model.input_size == 3).lower()} for this model.npz "
                       f"({model.input_size} input(s) per step; 3 with calendar features, 1 "
