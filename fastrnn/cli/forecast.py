@@ -132,12 +132,13 @@ def data_options(f):
 def covariate_options(f):
     """--covariates / --past-covariates of ``train``: other columns of the CSV as inputs."""
     f = click.option("--past-covariates", metavar="COL[,COL]",
-                     help="Columns known only up to the present (e.g. visits): each input step sees "
-                          "their value at its own date.")(f)
+                     help="Columns of the CSV known only up to the present (e.g. visits): each input step "
+                          "sees their value at its own date; predict then forecasts one step only.")(f)
     return click.option("--covariates", metavar="COL[,COL]",
-                        help="Columns known in advance (holidays, prices, weather forecasts): each "
-                             "input step sees their values at the dates it forecasts; predict then "
-                             "needs their future values (--future).")(f)
+                        help="Columns of the CSV known in advance (holidays, prices, weather forecasts): each "
+                             "input step sees their values at the date it leads to (scaled on the training "
+                             "part; the baselines do not see them); predict then needs their values at the "
+                             "dates forecast (--future FILE).")(f)
 
 
 def covariate_names(covariates, past_covariates) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -350,6 +351,7 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
       fastrnn train
       fastrnn train --dataset temperature --model gru
       fastrnn train --csv sales.csv --column units --look-back 24 --out runs/sales
+      fastrnn train --csv sales.csv --column units --covariates price,holiday
       fastrnn train --dataset tourism
       fastrnn train --csv stores.csv --id-column store --horizon 12 --windows 3
       fastrnn train --dataset airline --horizon 12
@@ -393,8 +395,9 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
                                f"--dataset tourism|retail); without them a single series is forecast one step ahead")
     if resume is not None:
         plot = _check_resume_options()
-    if known or past:  # SCAFFOLD (issue 15, covariates): replaced by the single-series implementation
-        raise click.UsageError("covariates of a single series one step ahead are not built yet")
+    if (known or past) and csv is None and resume is None:
+        raise click.UsageError("--covariates and --past-covariates name columns of a CSV file, and the shipped "
+                               "datasets have no other columns; pass --csv FILE")
     from fastrnn import forecast as fc
     from fastrnn import threads
 
@@ -404,7 +407,8 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
                      epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
                      clip_norm=clip_norm, patience=patience, seed=seed, dtype=dtype, backend=backend,
                      transform=transform, scaler=scaler, calendar=calendar, ensemble=ensemble,
-                     hybrid=hybrid, levels=levels, statistical=statistical)
+                     hybrid=hybrid, levels=levels, statistical=statistical,
+                     covariates=known, past_covariates=past)
     staging = None
     # SIGTERM and SIGHUP become an interruption like Ctrl-C, so they clean up the same way.
     with interrupt_signals() as signals, contextlib.ExitStack() as restore:
@@ -449,7 +453,9 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
     files = ["model.npz", "metrics.json", "preprocessing.json"] + (
         ["loss.png", "forecast.png"] if plot and not note else [])
     click.echo(f"Saved {path}/  ({', '.join(files)})")
-    click.echo(f"Forecast beyond the data: fastrnn predict --model {shlex.quote(str(path))} --steps 12")
+    ahead = ("--steps 1" if cfg.past_covariates else "--steps 12") + (
+        f" --future FILE (the values of {', '.join(cfg.covariates)} at the dates forecast)" if cfg.covariates else "")
+    click.echo(f"Forecast beyond the data: fastrnn predict --model {shlex.quote(str(path))} {ahead}")
 
 
 def _train_series_horizon(*, dataset, csv, column, date_column, start, end, read, season, horizon, windows, step,
@@ -496,7 +502,8 @@ def _load_series(dataset, csv, read, season, overrides):
     if csv is None:
         cfg = fc.make_config(dataset=dataset, **overrides)
         return fc.load_series(cfg, season=season), cfg
-    where = {k: overrides.get(k) for k in ("column", "date_column", "start", "end")}
+    where = {k: overrides.get(k) for k in ("column", "date_column", "start", "end", "covariates",
+                                           "past_covariates")}
     ds = fc.load_series({"csv": csv, **where, **read}, season=season)
     resolved = {k: ds.read_info[k] for k in fc.READ_SETTINGS}
     return ds, fc.make_config(csv=csv, season=ds.season, **overrides, **resolved)
@@ -716,6 +723,7 @@ def _span(ds) -> str:
 def _header(cfg, ds, prep) -> str:
     layers = f", {cfg.layers} layers" if cfg.layers > 1 else ""
     extra = ", calendar features" if cfg.calendar else ""
+    extra += _covariates_text(cfg.covariates, cfg.past_covariates)
     if cfg.ensemble > 1:
         extra += f", ensemble of {cfg.ensemble} (seeds {cfg.seed}-{cfg.seed + cfg.ensemble - 1})"
     read = f"; {_read_text(ds.read_info, cfg.csv)}" if ds.read_info else ""
@@ -725,6 +733,13 @@ def _header(cfg, ds, prep) -> str:
             f"look-back {cfg.look_back}, transform {cfg.transform or 'none'}{extra}; "
             f"{len(prep.y_train)} train / {len(prep.y_val)} validation / {len(prep.y_test)} test windows"
             f"{read}")
+
+
+def _covariates_text(known, past) -> str:
+    """``", covariates a, b (known in advance), c (past)"`` for the header lines; ``""`` without."""
+    parts = [f"{', '.join(names)} ({what})" for names, what in ((known, "known in advance"), (past, "past"))
+             if names]
+    return f", covariates {', '.join(parts)}" if parts else ""
 
 
 def _read_text(ri: dict, csv=None) -> str:
@@ -815,6 +830,8 @@ def format_report(m: dict) -> str:
         lines.append(f"  {name:{w}}  {_fmt(s['rmse']):>9}  {_fmt(s['mae']):>9}")
     if b.get("seasonal_naive") is None:
         lines.append("  (no seasonal baseline: the series has no known season)")
+    if m.get("covariates") or m.get("past_covariates"):
+        lines.append("  (the baselines see the series only, not the covariates)")
     lines += list(m.get("baseline_notes") or [])
     secs = m.get("baseline_seconds") or {}
     if secs:
@@ -864,6 +881,7 @@ def predict(model_path, dataset, csv, column, date_column, start, end, sep, deci
     Examples:
       fastrnn predict --model runs/airline-gru-20261123-174501 --steps 24
       fastrnn predict --model runs/sales/model.npz --csv sales-latest.csv --output next.csv
+      fastrnn predict --model runs/sales --steps 3 --future prices-next.csv
     """
     read = read_settings(sep, decimal, encoding, date_format, no_header, missing_dates)
     check_source(dataset, csv, column, date_column, read, own_csv_ok=True)
@@ -889,8 +907,7 @@ def predict(model_path, dataset, csv, column, date_column, start, end, sep, deci
                              errors=(INPUT_ERRORS, input_error), future=future)
     if id_column is not None:
         raise click.UsageError("--id-column goes with a panel run (a run folder with panel.json)")
-    if future is not None:  # SCAFFOLD (issue 15, covariates): replaced by the single-series implementation
-        raise click.UsageError("--future goes with a run trained with --covariates; this run has none")
+    steps_given = steps is not None
     steps = 12 if steps is None else steps
 
     if output is not None and not force and os.path.lexists(output):
@@ -899,13 +916,27 @@ def predict(model_path, dataset, csv, column, date_column, start, end, sep, deci
 
     try:
         run = fc.load_run(model_path)
+        steps = _check_covariate_options(run, future, steps if steps_given else None)
         src = prediction_source(run.source_config(), dataset=dataset, csv=csv, column=column,
                                 date_column=date_column, read=read)
-        src.update(start=start, end=end)
+        src.update(start=start, end=end, covariates=list(run.covariates),
+                   past_covariates=list(run.past_covariates))
         ds = fc.load_series(src)
         fc.check_steps(steps, ds.dates, option="--steps")  # before forecasting, in the option's name
-        values = fc.forecast(run, ds.values, steps, dates=ds.dates)
         dates = fc.future_dates(ds.dates, steps)
+        if run.covariates and future is None:
+            cols = ", ".join((["date"] if dates is not None else []) + list(run.covariates))
+            raise click.ClickException(
+                f"this run uses covariates known in advance ({', '.join(run.covariates)}); pass their values at "
+                f"the next {_count(steps, 'date' if dates is not None else 'point')} with --future FILE (a CSV "
+                f"with columns {cols})")
+        ahead = None
+        if run.covariates:
+            from fastrnn.forecast.datasets import load_future
+
+            ahead = load_future(future, run.covariates, dates, steps, date_column=src.get("date_column"),
+                                date_format=(ds.read_info or {}).get("date_format"))
+        values = fc.forecast(run, ds.values, steps, dates=ds.dates, covariates=ds.covariates, future=ahead)
         from fastrnn.forecast.predict import interval_bounds
 
         bounds = interval_bounds(run, values, history=ds.values)
@@ -915,6 +946,8 @@ def predict(model_path, dataset, csv, column, date_column, start, end, sep, deci
     except INPUT_ERRORS as exc:
         if debug():
             raise
+        if isinstance(exc, FileNotFoundError) and future is not None and str(exc.filename) == str(future):
+            raise click.ClickException(f"--future file not found: {future}; check the path") from None
         if isinstance(exc, FileNotFoundError) and csv is None and dataset is None:
             raise click.ClickException(
                 f"the CSV file this run was trained on is gone ({exc.filename}); pass the series "
@@ -923,10 +956,12 @@ def predict(model_path, dataset, csv, column, date_column, start, end, sep, deci
     cfg = run.model.config()
     after = f"after {ds.end.date()}" if ds.end is not None else f"after point {len(ds)}"
     extra = ", calendar features" if run.calendar else ""
+    extra += _covariates_text(run.covariates, run.past_covariates)
     n_ens = int(run.info.get("ensemble", 1) or 1)
     extra += f", ensemble of {n_ens}" if n_ens > 1 else ""
     hybrid = "hybrid " if cfg.get("ar_lags") else ""
-    click.echo(f"{ds.name} ({ds.column}): {steps} steps {after}, {hybrid}{cfg['kind'].upper()} "
+    plural = "s" if steps != 1 else ""
+    click.echo(f"{ds.name} ({ds.column}): {steps} step{plural} {after}, {hybrid}{cfg['kind'].upper()} "
                f"look-back {run.look_back}, transform {run.transform or 'none'}{extra}")
     click.echo(text)
     for key, (lo, _) in bounds.items():
@@ -937,6 +972,27 @@ def predict(model_path, dataset, csv, column, date_column, start, end, sep, deci
                        f"(from step {first_step}): the validation part had too few residuals for it")
     if output is not None:
         click.echo(f"Wrote {output}")
+
+
+def _count(n: int, what: str) -> str:
+    """``"date"`` for 1, ``"3 dates"`` for 3."""
+    return what if n == 1 else f"{n} {what}s"
+
+
+def _check_covariate_options(run, future, steps) -> int:
+    """The number of steps to forecast with ``run`` (``steps``: the ``--steps`` given, or ``None``):
+    12, or 1 for a run with past covariates (known only up to the present, so a recursive forecast
+    can take one step only), which refuses more. ``--future`` without covariates known in advance
+    is a usage error."""
+    if future is not None and not run.covariates:
+        raise click.UsageError("--future goes with a run trained with --covariates; this run has none")
+    if run.past_covariates:
+        if steps is not None and steps > 1:
+            raise click.UsageError(
+                f"this run uses past covariates ({', '.join(run.past_covariates)}), known only up to the present, "
+                f"so it forecasts one step ahead only; leave out --steps (1 for this run) or pass --steps 1")
+        return 1
+    return 12 if steps is None else steps
 
 
 def _interval_columns(bounds: dict) -> list:

@@ -131,11 +131,21 @@ class TrainConfig:
     # none unless asked.
     statistical: bool = True
     levels: tuple = ()
+    # Other columns of the CSV as inputs (fastrnn.forecast.covariates): known in advance (their
+    # values at the point each input step leads to) and past (their value at the step's own point).
+    covariates: tuple = ()
+    past_covariates: tuple = ()
 
     @property
     def cell(self) -> str:
         """The recurrent cell kind of :attr:`model` (``"lstm"`` for ``"hybrid-lstm"``)."""
         return cell_kind(self.model)
+
+    @property
+    def n_inputs(self) -> int:
+        """Inputs per step of the model: the series' value, two calendar features, then one per
+        covariate known in advance and one per past covariate."""
+        return 1 + 2 * bool(self.calendar) + len(self.covariates) + len(self.past_covariates)
 
     @property
     def name(self) -> str:
@@ -152,6 +162,9 @@ class TrainConfig:
         if self.csv is not None:
             src.update({k: getattr(self, k) for k in READ_SETTINGS})
             src["header"] = bool(src["header"])
+        for key in ("covariates", "past_covariates"):  # only when given: older runs' sources stay as they were
+            if getattr(self, key):
+                src[key] = list(getattr(self, key))
         return src
 
     def to_dict(self) -> dict:
@@ -280,9 +293,25 @@ def validate(cfg: TrainConfig) -> None:
     from fastrnn.forecast.intervals import check_levels
 
     cfg.levels = check_levels(cfg.levels)
+    _check_covariates(cfg)
     if not 0 < cfg.val_fraction < 1:
         raise ValueError(f"val_fraction must be in (0, 1); got {cfg.val_fraction!r}")
     check_memory(cfg)
+
+
+def _check_covariates(cfg: TrainConfig) -> None:
+    """Normalise ``cfg.covariates`` / ``cfg.past_covariates`` to tuples of names (from ``"a,b"`` or
+    a sequence) and refuse them for a shipped dataset (its series has no other columns)."""
+    from fastrnn.forecast.covariates import parse_names
+
+    for key in ("covariates", "past_covariates"):
+        v = getattr(cfg, key)
+        setattr(cfg, key, parse_names(v, key))
+    given = cfg.covariates + cfg.past_covariates
+    if given and cfg.csv is None:
+        raise ValueError(f"covariates ({', '.join(given)}) need a CSV file with those columns, but the shipped "
+                         f"dataset {cfg.dataset!r} is a single column; pass csv= (--csv FILE) or leave the "
+                         f"covariates out")
 
 
 def _n_parameters(kind: str, input_size: int, hidden: int, layers: int) -> int:
@@ -308,7 +337,7 @@ def training_memory(cfg: TrainConfig, n_windows: int | None = None) -> int:
     of up to 1024 windows).
     """
     b = np.dtype(cfg.dtype).itemsize
-    n_in = 3 if cfg.calendar else 1
+    n_in = cfg.n_inputs
     G = _cells.KIND_GATES[cfg.cell]
     P = _n_parameters(cfg.cell, n_in, cfg.hidden, cfg.layers) + (cfg.look_back if is_hybrid(cfg.model) else 0)
     N = cfg.ensemble

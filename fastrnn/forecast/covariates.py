@@ -39,14 +39,14 @@ __all__ = ["parse_names", "check_names", "n_inputs", "window_inputs", "Covariate
 
 
 def parse_names(value: str | Sequence[str] | None, option: str = "covariates") -> tuple[str, ...]:
-    """Column names from ``"a,b"`` (or a sequence of names); ``()`` for ``None``.
+    """Column names from ``"a,b"`` (or a sequence of names); ``()`` for ``None`` or an empty sequence.
 
     Raises
     ------
     ValueError
         An empty name (``"a,,b"``, ``""``) or a name given twice.
     """
-    if value is None:
+    if value is None or (not isinstance(value, str) and len(value) == 0):
         return ()
     parts = [p.strip() for p in value.split(",")] if isinstance(value, str) else [str(p).strip() for p in value]
     if not parts or any(not p for p in parts):

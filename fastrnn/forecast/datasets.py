@@ -46,6 +46,7 @@ import copy
 import errno
 import functools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from os import PathLike
@@ -657,7 +658,8 @@ def load_csv(path: str | PathLike, column: str | None = None, date_column: str |
              start=None, end=None, season: int | None | str = "auto", *, sep: str | None = None,
              decimal: str | None = None, encoding: str | None = None,
              date_format: str | None = None, header: bool = True,
-             missing_dates: str = "error") -> Dataset:
+             missing_dates: str = "error", covariates: Sequence[str] = (),
+             past_covariates: Sequence[str] = ()) -> Dataset:
     """Read a univariate series from a CSV file (conventions: module docstring).
 
     Each reading choice is detected unless given, and recorded in ``read_info``; what cannot be
@@ -698,6 +700,13 @@ def load_csv(path: str | PathLike, column: str | None = None, date_column: str |
             ``"ignore"``: use the rows as they are, with no inferred season.
             Business-daily series (weekdays only) are not checked: market
             holidays are normal.
+        covariates, past_covariates: other columns to read beside the values
+            (known in advance, and known only up to the present; see
+            :mod:`fastrnn.forecast.covariates`), into ``Dataset.covariates``
+            (name -> values aligned with ``values``). They are read with the
+            rules of the value column (no missing or non-numeric cell; sorted,
+            cut to ``start``/``end`` and, with ``missing_dates="fill"``,
+            interpolated at the missing dates, as the values are).
 
     Returns:
         a :class:`Dataset` named after the file's stem, whose ``read_info``
@@ -713,8 +722,10 @@ def load_csv(path: str | PathLike, column: str | None = None, date_column: str |
         FileNotFoundError: the file does not exist (message names the path).
         DataError: unreadable CSV, missing column, missing/non-numeric
             values, bad or duplicate dates, empty date range, ambiguous
-            separator, decimal mark or dates, missing dates.
+            separator, decimal mark or dates, missing dates; a covariate that
+            is not a column, is the value or date column, or is in both lists.
     """
+    from fastrnn.forecast import covariates as cv
     from fastrnn.forecast import csvread
 
     if missing_dates not in _MISSING_DATES:
@@ -737,11 +748,21 @@ def load_csv(path: str | PathLike, column: str | None = None, date_column: str |
             raise DataError(f"{path}: {column!r} is the date column; pass a value column")
     else:
         column = _pick_value_column(df, date_column, path, decimal)
+    known, past = cv.parse_names(covariates, "covariates"), cv.parse_names(past_covariates, "past_covariates")
+    try:
+        cv.check_names(known, past, [str(c) for c in df.columns],
+                       {"the value column": column, "the date column": date_column})
+    except ValueError as e:
+        raise DataError(f"{path}: {e}") from None
+    cov_names = known + past
 
-    # A short row is only a missing value if the value is what it lacks; else fields are shifted.
-    check_short_rows(df, nfields, column, path)
+    # A short row is only a missing value if the value is what it lacks (or, with covariates, the
+    # leftmost column read); else fields are shifted.
+    check_short_rows(df, nfields, min((column, *cov_names), key=list(df.columns).index), path)
 
     values = _to_values(df[column], column, path, decimal)
+    covs = np.column_stack([_to_values(df[c], c, path, decimal) for c in cov_names]) if cov_names \
+        else np.zeros((len(values), 0))
     fmt, date_note = date_format, None
     if date_column is not None:
         dates, fmt, date_note = _to_dates(df[date_column], date_column, path, date_format)
@@ -751,7 +772,7 @@ def load_csv(path: str | PathLike, column: str | None = None, date_column: str |
 
     if dates is not None and not dates.is_monotonic_increasing:
         order = np.argsort(dates.to_numpy(), kind="stable")
-        values, dates, lines = values[order], dates[order], lines[order]
+        values, dates, lines, covs = values[order], dates[order], lines[order], covs[order]
 
     start, end = _bound(start, "start"), _bound(end, "end")
     if start is not None or end is not None:
@@ -766,10 +787,13 @@ def load_csv(path: str | PathLike, column: str | None = None, date_column: str |
                 f"{path}: no rows between start={start} and end={end}; "
                 f"the data covers {dates[0].date()} to {dates[-1].date()}"
             )
-        values, dates, lines = values[sl], dates[sl], lines[sl]
+        values, dates, lines, covs = values[sl], dates[sl], lines[sl], covs[sl]
 
     notes, frequency, regular_grid = [], None, None
     if dates is not None:
+        # the covariates on the same grid: interpolated as the values at missing dates ("fill")
+        covs = np.column_stack([check_spacing(covs[:, j], dates, lines, missing_dates, path)[0]
+                                for j in range(covs.shape[1])]) if covs.shape[1] else covs
         values, dates, regular_grid, note = check_spacing(values, dates, lines, missing_dates, path)
         notes += [note] if note else []
         frequency = regular_grid.frequency if regular_grid is not None else "irregular"
@@ -784,4 +808,70 @@ def load_csv(path: str | PathLike, column: str | None = None, date_column: str |
                  "date_note": date_note, "notes": notes}
     return Dataset(name=path.stem, values=np.ascontiguousarray(values, dtype=np.float64),
                    dates=dates, column=str(column), season=season, source=str(path),
-                   read_info=read_info)
+                   read_info=read_info,
+                   covariates={c: np.ascontiguousarray(covs[:, j], dtype=np.float64)
+                               for j, c in enumerate(cov_names)})
+
+
+def load_future(path: str | PathLike, names: Sequence[str], dates: pd.DatetimeIndex | None, steps: int, *,
+                date_column: str | None = None, sep: str | None = None, decimal: str | None = None,
+                encoding: str | None = None, date_format: str | None = None) -> dict:
+    """The future values of covariates known in advance, from a CSV file: for every name, its values
+    at the ``steps`` dates forecast (``fastrnn predict --future FILE``).
+
+    The file is read with the rules of :func:`load_csv` (separator, decimal mark and encoding
+    detected unless given, dates parsed as there; a header line). It needs a date column (the one
+    named ``date_column`` if the file has it, else the detected one) and a column per name; other
+    columns are ignored, and so are rows at other dates. Without ``dates`` (a series without dates),
+    its first ``steps`` rows are used, in order.
+
+    Args:
+        path: the CSV file.
+        names: the covariates known in advance.
+        dates: the ``steps`` dates forecast (:func:`fastrnn.forecast.future_dates`), or ``None``.
+        steps: how many values each covariate needs.
+        date_column, sep, decimal, encoding, date_format: as for :func:`load_csv` (the series'
+            date column and date format are good guesses).
+
+    Returns:
+        name -> float64 array of ``steps`` values.
+
+    Raises:
+        FileNotFoundError: no such file.
+        DataError: unreadable CSV, a missing column, a date forecast that has no row, a missing or
+            non-numeric cell in a row used (naming its line).
+    """
+    from fastrnn.forecast import csvread
+
+    table = read_text_table(path, sep=sep, decimal=decimal, encoding=encoding, header=True)
+    path, df = table.path, table.frame
+    cols = [str(c) for c in df.columns]
+    for c in names:
+        if c not in cols:
+            raise DataError(f"{path}: no column {c!r} (a covariate known in advance of this run); columns are: "
+                            f"{', '.join(cols)}; add it with its values at the dates forecast")
+    skip = {c for c in df.columns if is_date_name(c)} | {date_column}
+    if decimal is None:
+        decimal = csvread.detect_decimal(df[[c for c in df.columns if c in names or c in skip]], table.sep, path,
+                                         skip=skip)
+    if dates is None:
+        if len(df) < steps:
+            raise DataError(f"{path}: {len(df)} rows, but {steps} steps are forecast (a series without dates: "
+                            f"the file's first rows are its next points); add rows")
+        rows = df.iloc[:steps]
+    else:
+        if date_column is None or date_column not in df.columns:
+            date_column = detect_date_column(df, decimal)
+        if date_column is None:
+            raise DataError(f"{path}: no date column (columns: {', '.join(cols)}); add one with the dates "
+                            f"forecast, {_listed_dates(dates[:1])} to {_listed_dates(dates[-1:])}")
+        file_dates, _, _ = _to_dates(df[date_column], date_column, path, date_format)
+        pos = file_dates.get_indexer(pd.DatetimeIndex(dates))
+        if (pos < 0).any():
+            gone = pd.DatetimeIndex(dates)[pos < 0]
+            raise DataError(f"{path}: {len(gone)} of the {len(dates)} dates forecast "
+                            f"{'is' if len(gone) == 1 else 'are'} not in column {date_column!r} "
+                            f"({_listed_dates(gone)}); add rows with the values of {', '.join(names)} at "
+                            f"{'that date' if len(gone) == 1 else 'those dates'}")
+        rows = df.iloc[pos]
+    return {c: _to_values(rows[c], c, path, decimal) for c in names}

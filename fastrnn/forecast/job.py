@@ -59,11 +59,16 @@ def load_series(source, season: int | None | str = "auto"):
     src = source.source() if isinstance(source, TrainConfig) else dict(source)
     if isinstance(src.get("csv"), str) and not src["csv"].strip():
         raise datasets.DataError("csv is empty; pass the path of a CSV file (or a dataset name)")
+    covs = {k: tuple(src.get(k) or ()) for k in ("covariates", "past_covariates")}
     if src.get("csv"):
         read = {k: src[k] for k in READ_SETTINGS if src.get(k) is not None}
         return datasets.load_csv(src["csv"], column=src.get("column"),
                                  date_column=src.get("date_column"), start=src.get("start"),
-                                 end=src.get("end"), season=season, **read)
+                                 end=src.get("end"), season=season, **read, **covs)
+    if any(covs.values()):
+        names = ", ".join(covs["covariates"] + covs["past_covariates"])
+        raise datasets.DataError(f"covariates ({names}) need a CSV file with those columns, but the shipped "
+                                 f"dataset {src['dataset']!r} is a single column; pass a CSV file (--csv FILE)")
     return datasets.load(src["dataset"], start=src.get("start"), end=src.get("end"),
                          season="known" if season == "auto" else season)
 
@@ -75,13 +80,15 @@ def prepare_series(data, cfg: TrainConfig):
 
     prep = prepare(data, cfg.look_back, horizon=1, scaler=cfg.scaler, transform=cfg.transform,
                    test_fraction=cfg.test_fraction, val_fraction=cfg.val_fraction,
-                   calendar=cfg.calendar, dtype=cfg.dtype)
+                   calendar=cfg.calendar, dtype=cfg.dtype, covariates=cfg.covariates,
+                   past_covariates=cfg.past_covariates)
     check_memory(cfg, max(len(prep.y_train), len(prep.y_val), len(prep.y_test)))
     return prep
 
 
 def build_model(cfg: TrainConfig, seed: int | None = None, prep=None, output_size: int = 1):
-    """An untrained model for ``cfg`` (one input, or three with calendar features; one output).
+    """An untrained model for ``cfg`` (:attr:`TrainConfig.n_inputs` inputs: the value, two with
+    calendar features, one per covariate; one output).
 
     A hybrid (``cfg.model`` ``"hybrid-<kind>"``) is the recurrent model with a linear path on the
     last ``cfg.look_back`` values of the series (``ar_lags``; frozen with ``cfg.hybrid ==
@@ -89,14 +96,15 @@ def build_model(cfg: TrainConfig, seed: int | None = None, prep=None, output_siz
     and the head bias start as the least-squares AR on ``prep``'s training windows and the
     network's head weight at zero (:meth:`fastrnn.RNN.least_squares_init`), so the untrained
     hybrid forecasts exactly as the linear AR fitted on the training part; ``output_size`` (the
-    horizon of a direct multi-step model) must then match ``prep``'s targets.
+    horizon of a direct multi-step model) must then match ``prep``'s targets. The linear path reads
+    the series' own lags only (feature 0 of each step), never the calendar or covariate inputs.
     """
     from fastrnn.forecast.config import is_hybrid
     from fastrnn.models import model_class
 
     hybrid = is_hybrid(cfg.model)
     cls = model_class(cfg.cell)
-    model = cls(input_size=3 if cfg.calendar else 1, hidden_size=cfg.hidden, output_size=output_size,
+    model = cls(input_size=cfg.n_inputs, hidden_size=cfg.hidden, output_size=output_size,
                 num_layers=cfg.layers, dtype=cfg.dtype, backend=cfg.backend,
                 seed=cfg.seed if seed is None else seed, ar_lags=cfg.look_back if hybrid else 0,
                 ar_frozen=hybrid and cfg.hybrid == "residual")
@@ -374,6 +382,8 @@ def train(cfg: TrainConfig, progress: bool | None = False, data=None, prep=None,
         "transform": cfg.transform,
         "scaler": cfg.scaler,
         "calendar": cfg.calendar,
+        **({"covariates": list(cfg.covariates)} if cfg.covariates else {}),
+        **({"past_covariates": list(cfg.past_covariates)} if cfg.past_covariates else {}),
         "ensemble": cfg.ensemble,
         "season": prep.season,
         "n_points": int(sp.n),

@@ -20,9 +20,9 @@ import numpy as np
 from fastrnn.forecast.config import READ_SETTINGS, RunError, check_positive_int
 from fastrnn.forecast.job import TrainResult, iso_date, predict_mean
 
-#: Newest format of ``preprocessing.json`` (2: calendar features; runs without them are still
-#: written as format 1, which older readers understand).
-RUN_FORMAT = 2
+#: Newest format of ``preprocessing.json`` (2: calendar features; 3: covariates; runs without
+#: them are still written as format 1 or 2, which older readers understand).
+RUN_FORMAT = 3
 
 
 def scaler_to_dict(scaler) -> dict:
@@ -53,8 +53,10 @@ def preprocessing_info(result: TrainResult) -> dict:
     source = cfg.source()
     if source.get("csv") and ds.read_info:  # what was detected, so that predict reads it alike
         source.update({k: ds.read_info[k] for k in READ_SETTINGS})
+    covs = getattr(prep, "covariate_scaler", None) is not None
     return {
-        "format": 2 if prep.calendar else 1,  # format 1 readers would ignore the calendar inputs
+        # format 1 readers would ignore the calendar inputs, format 2 readers the covariates
+        "format": 3 if covs else 2 if prep.calendar else 1,
         "look_back": prep.look_back,
         "horizon": prep.horizon,
         "transform": prep.transform,
@@ -67,6 +69,9 @@ def preprocessing_info(result: TrainResult) -> dict:
         "season": prep.season,
         "data_end": iso_date(ds.end),
         "n_points": len(ds),
+        # the covariates' names (also in "source", which predict reads them with) and scaler
+        **({"covariates": {"known": list(prep.covariates), "past": list(prep.past_covariates),
+                           "scaler": prep.covariate_scaler.to_dict()}} if covs else {}),
         # conformal intervals (fastrnn.forecast.intervals): older readers ignore the key
         **({"intervals": {k: result.metrics["intervals"][k] for k in ("levels", "quantiles", "scale")}}
            if result.metrics.get("intervals") else {}),
@@ -93,6 +98,16 @@ class Run:
     @property
     def calendar(self) -> bool:
         return bool(self.info.get("calendar", False))
+
+    @property
+    def covariates(self) -> tuple:
+        """Names of the covariates known in advance the model reads (``()`` if none)."""
+        return tuple((self.info.get("covariates") or {}).get("known", ()))
+
+    @property
+    def past_covariates(self) -> tuple:
+        """Names of the past covariates the model reads (``()`` if none)."""
+        return tuple((self.info.get("covariates") or {}).get("past", ()))
 
     def source_config(self) -> dict:
         return dict(self.info["source"])
@@ -168,8 +183,15 @@ def _check_run_info(info, where: str, model=None, metrics=None) -> None:
     ensemble = info.get("ensemble", 1)
     if not _is_int(ensemble, 1):
         raise bad("'ensemble'", "an integer >= 1", ensemble)
+    n_cov = _check_covariates(info.get("covariates"), bad, fmt) if "covariates" in info else 0
     if model is not None:
-        n_in = 3 if calendar else 1
+        n_in = (3 if calendar else 1) + n_cov
+        if n_cov and model.input_size != n_in:
+            raise bad("'covariates'", f"{model.input_size - (3 if calendar else 1)} names in all for this "
+                      f"model.npz ({model.input_size} input(s) per step)", detail=f"{n_cov}")
+        if not n_cov and model.input_size not in (1, 3):
+            raise bad("'covariates'", f"present for this model.npz ({model.input_size} inputs per step: the "
+                      f"value, calendar features and covariates)", detail="nothing (the key is missing)")
         if model.input_size != n_in:
             raise bad("'calendar'", f"{str(model.input_size == 3).lower()} for this model.npz "
                       f"({model.input_size} input(s) per step; 3 with calendar features, 1 "
@@ -206,7 +228,7 @@ def _check_run_info(info, where: str, model=None, metrics=None) -> None:
     src = info["source"]
     if not isinstance(src, dict):
         raise bad("'source'", 'an object with "dataset" or "csv"', src)
-    allowed = {"dataset", "csv", *_SOURCE_STR_KEYS, "header", "missing_dates"}
+    allowed = {"dataset", "csv", *_SOURCE_STR_KEYS, "header", "missing_dates", "covariates", "past_covariates"}
     extra = sorted(set(src) - allowed)
     if extra:
         raise bad("'source'", f"an object with the keys {', '.join(sorted(allowed))}",
@@ -224,6 +246,11 @@ def _check_run_info(info, where: str, model=None, metrics=None) -> None:
             raise bad(f"'source.{key}'", "a string or null", src[key])
     if "header" in src and not isinstance(src["header"], bool):
         raise bad("'source.header'", "true or false (a JSON boolean)", src["header"])
+    cov = info.get("covariates") or {}
+    for key, kind in (("covariates", "known"), ("past_covariates", "past")):
+        if list(src.get(key) or []) != list(cov.get(kind, [])):
+            raise bad(f"'source.{key}'", f"the names of 'covariates.{kind}', {json.dumps(cov.get(kind, []))}",
+                      src.get(key))
     if src.get("missing_dates", "error") not in _MISSING_DATES:
         raise bad("'source.missing_dates'", ", ".join(f'"{m}"' for m in _MISSING_DATES),
                   src["missing_dates"])
@@ -236,6 +263,35 @@ def _check_run_info(info, where: str, model=None, metrics=None) -> None:
         raise bad("'data_end'", "a date (a string) or null", info["data_end"])
     if "intervals" in info:
         _check_intervals(info["intervals"], bad)
+
+
+def _check_covariates(cov, bad, fmt: int) -> int:
+    """The ``"covariates"`` object of a ``preprocessing.json``: ``known`` and ``past`` (lists of
+    distinct names) and ``scaler`` (``mean`` and ``scale``, one finite number per name, scales
+    non-zero). Returns the number of covariate inputs."""
+    shape = '{"known": [names], "past": [names], "scaler": {"mean": [...], "scale": [...]}}'
+    if fmt < 3:
+        raise bad("'format'", "3 or more for a run with covariates", fmt)
+    if not isinstance(cov, dict) or set(cov) != {"known", "past", "scaler"}:
+        raise bad("'covariates'", f"an object {shape}", cov)
+    names = []
+    for kind in ("known", "past"):
+        v = cov[kind]
+        if not isinstance(v, list) or not all(isinstance(x, str) and x for x in v):
+            raise bad(f"'covariates.{kind}'", "a list of column names", v)
+        names += v
+    if not names or len(set(names)) != len(names):
+        raise bad("'covariates'", "one or more distinct column names in known and past", detail=", ".join(names))
+    sc = cov["scaler"]
+    if not isinstance(sc, dict) or set(sc) != {"mean", "scale"}:
+        raise bad("'covariates.scaler'", 'an object {"mean": [...], "scale": [...]}', sc)
+    for key in ("mean", "scale"):
+        v = sc[key]
+        if not isinstance(v, list) or len(v) != len(names) or not all(
+                _is_finite_number(x) and (key == "mean" or x > 0) for x in v):
+            what = "finite numbers" if key == "mean" else "positive numbers"
+            raise bad(f"'covariates.scaler.{key}'", f"{len(names)} {what} (one per covariate)", v)
+    return len(names)
 
 
 def _check_intervals(iv, bad) -> None:
@@ -358,7 +414,7 @@ def load_run(path) -> Run:
     return Run(path=folder, model=model, info=info)
 
 
-def forecast(run: Run, values, steps: int, dates=None) -> np.ndarray:
+def forecast(run: Run, values, steps: int, dates=None, covariates=None, future=None) -> np.ndarray:
     """Forecast the ``steps`` points after the end of ``values`` recursively (each forecast becomes
     an input of the next), in original units.
 
@@ -366,6 +422,18 @@ def forecast(run: Run, values, steps: int, dates=None) -> np.ndarray:
     forecast equals the model's one-step-ahead forecast of that point in ``train``'s evaluation.
     A run with calendar features needs ``dates`` (of ``values``); the forecast dates continue them
     as :func:`future_dates` does.
+
+    A run with covariates (:attr:`Run.covariates`, :attr:`Run.past_covariates`) needs
+    ``covariates``: name -> values aligned with ``values`` (a Dataset's ``covariates``; only the
+    last ``look_back`` are read), and for those known in advance ``future``: name -> their values
+    at the ``steps`` points forecast (at least ``steps`` of them; more are ignored). Past
+    covariates are known only up to the present, so such a run forecasts one step only.
+
+    Raises
+    ------
+    fastrnn.forecast.datasets.DataError
+        A series too short or not finite at its end, missing dates for calendar features, missing,
+        short or non-finite covariates or future values, or ``steps > 1`` with past covariates.
     """
     from fastrnn.forecast.datasets import DataError
     from fastrnn.forecast.preprocessing import apply_transform, calendar_features, parse_transform
@@ -393,6 +461,7 @@ def forecast(run: Run, values, steps: int, dates=None) -> np.ndarray:
             raise DataError("cannot continue the dates of the series (fewer than two); pass a "
                             "longer series")
         feats = calendar_features(dates[len(dates) - L + 1:].append(ahead) if L > 1 else ahead)
+    cov = _covariate_steps(run, len(values), steps, covariates, future)
     tail = values[-need:]
     rep = apply_transform(tail, use_log, use_diff)  # exactly L points
     scaler = scaler_from_dict(run.info["scaler"])
@@ -402,6 +471,8 @@ def forecast(run: Run, values, steps: int, dates=None) -> np.ndarray:
         x = np.asarray(window[-L:], dtype=np.float64).reshape(1, L, 1)
         if feats is not None:
             x = np.concatenate([x, feats[None, k:k + L]], axis=2)
+        if cov is not None:
+            x = np.concatenate([x, cov[k:k + 1]], axis=2)
         out_scaled[k] = float(predict_mean(run.model, x)[0, 0])
         window.append(out_scaled[k])
     z = scaler.inverse_transform(out_scaled)
@@ -409,6 +480,65 @@ def forecast(run: Run, values, steps: int, dates=None) -> np.ndarray:
         last = np.log(values[-1]) if use_log else values[-1]
         z = last + np.cumsum(z)
     return np.exp(z) if use_log else z
+
+
+def _covariate_steps(run: Run, n: int, steps: int, covariates, future):
+    """The covariate inputs of the windows of the ``steps`` forecasts after ``n`` points, scaled as in
+    training, ``(steps, look_back, C + P)``; ``None`` for a run without covariates. See
+    :func:`forecast` (arguments) and :mod:`fastrnn.forecast.covariates` (the layout)."""
+    from fastrnn.forecast.covariates import CovariateScaler, window_inputs
+    from fastrnn.forecast.datasets import DataError
+
+    known, past = run.covariates, run.past_covariates
+    if not known and not past:
+        if future:
+            raise DataError(f"future values were given ({', '.join(future)}), but this run uses no covariates "
+                            f"known in advance; leave them out")
+        return None
+    if past and steps > 1:
+        raise DataError(f"this run uses past covariates ({', '.join(past)}), known only up to the present, so it "
+                        f"forecasts one step ahead only; ask for steps=1")
+    L = run.look_back
+    covariates = covariates or {}
+    missing = [c for c in known + past if c not in covariates]
+    if missing:
+        raise DataError(f"this run uses the covariates {', '.join(known + past)}, but their values over the "
+                        f"series are missing ({', '.join(missing)}); pass covariates={{name: values}} aligned "
+                        f"with the series (a Dataset's .covariates)")
+    hist = {}
+    for c in known + past:
+        v = np.asarray(covariates[c], dtype=np.float64)
+        if v.shape != (n,):
+            raise DataError(f"covariate {c!r} has shape {v.shape}, but the series has {n} points; give one value "
+                            f"per point")
+        if not np.isfinite(v[-L:]).all():
+            raise DataError(f"covariate {c!r} is missing or infinite in the last {L} points of the series (the "
+                            f"look-back); clean the data first")
+        hist[c] = v[-L:]
+    fut = {}
+    if known:
+        future = future or {}
+        absent = [c for c in known if c not in future]
+        if absent:
+            raise DataError(f"this run uses covariates known in advance ({', '.join(known)}); pass their values at "
+                            f"the next {steps} points with future={{name: values}} (missing: {', '.join(absent)})")
+        for c in known:
+            v = np.asarray(future[c], dtype=np.float64).ravel()
+            if len(v) < steps:
+                raise DataError(f"future values of {c!r}: {len(v)} given, but {steps} steps are forecast; give "
+                                f"one per step")
+            bad = np.flatnonzero(~np.isfinite(v[:steps]))
+            if bad.size:
+                raise DataError(f"future values of {c!r} are missing or infinite at step {int(bad[0]) + 1}; give "
+                                f"a number for every step")
+            fut[c] = v[:steps]
+    # points n - L .. n + steps - 1, as local indices 0 .. L + steps - 1
+    cols = [np.concatenate([hist[c], fut[c]]) for c in known] + [np.concatenate([hist[c], np.zeros(steps)])
+                                                                 for c in past]
+    scaler = CovariateScaler.from_dict(run.info["covariates"]["scaler"])
+    z = scaler.transform(np.column_stack(cols))
+    k = len(known)
+    return window_inputs(z[:, :k] if k else None, z[:L, k:] if past else None, L + np.arange(steps), L)
 
 
 def _continuation(dates):

@@ -24,6 +24,14 @@ Conventions (shared with :mod:`fastrnn.forecast.baselines`):
   the point *after* that step (:func:`calendar_features`), so the last step
   of a window carries the date of the target -- known in advance, never a
   value from the future. They are not scaled (already in [-1, 1]).
+* **Covariates** (``covariates``, ``past_covariates``: columns of the
+  Dataset's ``covariates``): more inputs per step, after the value and the
+  calendar features, as :mod:`fastrnn.forecast.covariates` defines them
+  (one step ahead: ``lead = 1``): a covariate known in advance at the point
+  the step leads to, a past covariate at the step's own point. Each is
+  standardised by its mean and standard deviation on the training part
+  (:class:`~fastrnn.forecast.covariates.CovariateScaler`); one that is
+  constant there is refused (it could not teach the model anything).
 * **Inverse** (:meth:`Prepared.inverse`): undo scaling, then ``diff`` by
   adding the previous *actual* value (one-step-ahead; for ``horizon > 1``
   the predicted differences are accumulated from the last actual value
@@ -32,12 +40,14 @@ Conventions (shared with :mod:`fastrnn.forecast.baselines`):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from fastrnn.forecast.config import check_positive_int
+from fastrnn.forecast.covariates import CovariateScaler, n_inputs, parse_names, window_inputs
 from fastrnn.forecast.datasets import DataError, Dataset
 from fastrnn.functional import float_dtype
 
@@ -376,11 +386,14 @@ class Prepared:
     y_test: np.ndarray
     starts: dict = field(repr=False)
     calendar: bool = False
+    covariates: tuple = ()
+    past_covariates: tuple = ()
+    covariate_scaler: object = None  # CovariateScaler of (covariates, past_covariates), or None
 
     @property
     def n_features(self) -> int:
-        """Inputs per time step: 1, or 3 with calendar features."""
-        return 3 if self.calendar else 1
+        """Inputs per time step: 1, 3 with calendar features, plus one per covariate."""
+        return 1 + 2 * self.calendar + n_inputs(len(self.covariates), len(self.past_covariates), self.horizon)
 
     def check_which(self, which: str) -> np.ndarray:
         """The target indices of part ``which`` (``"train"``, ``"val"`` or ``"test"``); ValueError
@@ -500,7 +513,8 @@ def _check_magnitudes(values, dates, scaled, offset, scaler_obj, transform, dtyp
 def prepare(data, look_back: int, horizon: int = 1, scaler: str | None = "minmax",
             transform: str | None = None, test_fraction: float = 0.33,
             val_fraction: float = 0.1, season: int | None = None,
-            calendar: bool = False, dtype="float64") -> Prepared:
+            calendar: bool = False, dtype="float64", covariates: Sequence[str] = (),
+            past_covariates: Sequence[str] = ()) -> Prepared:
     """Split, transform, scale and window a series (conventions: module docstring).
 
     Args:
@@ -518,6 +532,8 @@ def prepare(data, look_back: int, horizon: int = 1, scaler: str | None = "minmax
         dtype: the float type the model will train in (``"float32"`` or
             ``"float64"``); the scaled series must be small enough to be
             squared in it. The arrays returned are float64 either way.
+        covariates, past_covariates: names of ``data.covariates`` (a
+            Dataset's) to add as inputs, known in advance and past ones.
 
     Raises:
         DataError: non-finite values, non-positive values with ``log``, a
@@ -525,9 +541,12 @@ def prepare(data, look_back: int, horizon: int = 1, scaler: str | None = "minmax
             arithmetically, before anything is built, and naming the longest
             look-back the series allows), windows that would not fit in
             memory, values too large to train on in ``dtype`` or to score in
-            float64, or ``calendar`` without dates.
+            float64, or ``calendar`` without dates; covariates that the data
+            does not have, that are not finite, or constant on the training
+            part.
     """
     values, dates, ds_season = _as_series(data)
+    known, past = parse_names(covariates, "covariates"), parse_names(past_covariates, "past_covariates")
     look_back = check_positive_int("look_back", look_back, 1)
     horizon = check_positive_int("horizon", horizon, 1)
     use_log, use_diff = parse_transform(transform)
@@ -558,8 +577,10 @@ def prepare(data, look_back: int, horizon: int = 1, scaler: str | None = "minmax
             f"{test_fraction:g}, val_fraction={val_fraction:g} needs at least {need} points "
             f"for one {parts} window each, got {len(values)}; {fix}"
         )
-    _check_windows_fit(counts, look_back, horizon, 3 if calendar else 1, len(values), test_fraction,
+    n_features = 1 + 2 * bool(calendar) + n_inputs(len(known), len(past), horizon)
+    _check_windows_fit(counts, look_back, horizon, n_features, len(values), test_fraction,
                        val_fraction, offset)
+    cov_known, cov_past, cov_scaler = _covariate_columns(data, known, past, sp, dates)
 
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported just below
         rep = apply_transform(values, use_log, use_diff, dates)  # rep[k] is point k + offset
@@ -577,6 +598,8 @@ def prepare(data, look_back: int, horizon: int = 1, scaler: str | None = "minmax
         X = X.reshape(len(s), look_back, 1)
         if calendar:
             X = np.concatenate([X, calendar_windows(feats, s, look_back)], axis=2)
+        if cov_scaler is not None:
+            X = np.concatenate([X, window_inputs(cov_known, cov_past, s, look_back, lead=horizon)], axis=2)
         arrays[which] = (X, y.reshape(len(s), horizon))
         starts[which] = s
 
@@ -586,5 +609,43 @@ def prepare(data, look_back: int, horizon: int = 1, scaler: str | None = "minmax
         X_train=arrays["train"][0], y_train=arrays["train"][1],
         X_val=arrays["val"][0], y_val=arrays["val"][1],
         X_test=arrays["test"][0], y_test=arrays["test"][1],
-        starts=starts, calendar=bool(calendar),
+        starts=starts, calendar=bool(calendar), covariates=known, past_covariates=past,
+        covariate_scaler=cov_scaler,
     )
+
+
+def _covariate_columns(data, known, past, sp: Split, dates):
+    """The scaled covariates of ``data`` (known ``(n, C)``, past ``(n, P)``, either ``None`` when
+    there are none) and their scaler, fitted on the training part; ``(None, None, None)`` without
+    covariates. Raises DataError for a name ``data`` lacks, a non-finite value, or a column constant
+    on the training part."""
+    names = known + past
+    if not names:
+        return None, None, None
+    have = getattr(data, "covariates", None) or {}
+    missing = [c for c in names if c not in have]
+    if missing:
+        where = f"the data's covariates are {', '.join(have)}" if have else "the data has no covariates"
+        raise DataError(f"covariate {', '.join(map(repr, missing))} not found: {where}; read the series with "
+                        f"them (load_csv(..., covariates=..., past_covariates=...))")
+    n = sp.n
+    cols = []
+    for c in names:
+        v = np.asarray(have[c], dtype=np.float64)
+        if v.shape != (n,):
+            raise DataError(f"covariate {c!r} has shape {v.shape}, but the series has {n} points; give one "
+                            f"value per point")
+        bad = np.flatnonzero(~np.isfinite(v))
+        if bad.size:
+            raise DataError(f"covariate {c!r} has {bad.size} missing or infinite value(s), first at "
+                            f"{_where(int(bad[0]), dates)}; clean the data first")
+        train = v[:sp.train_end]
+        if train.min() == train.max():
+            raise DataError(f"covariate {c!r} is constant ({train[0]:g}) on the training part (its first "
+                            f"{sp.train_end} points), so the model cannot learn what it does; leave it out, or "
+                            f"use a longer series (or --start earlier) where it varies")
+        cols.append(v)
+    x = np.column_stack(cols)
+    scaler = CovariateScaler.fit(x[:sp.train_end])
+    z = scaler.transform(x)
+    return z[:, :len(known)], z[:, len(known):], scaler

@@ -374,12 +374,17 @@ class Staging:
 
 
 def _data_digest(data) -> str:
-    """SHA-256 of a Dataset's values (float64) and dates (int64 nanoseconds, if any)."""
+    """SHA-256 of a Dataset's values (float64), dates (int64 nanoseconds, if any) and covariates
+    (each name and its float64 values, in name order; nothing for a Dataset without any, so the
+    digests of runs without covariates are as they were)."""
     import hashlib
 
     h = hashlib.sha256(np.ascontiguousarray(data.values, dtype=np.float64).tobytes())
     if data.dates is not None:
         h.update(np.asarray(data.dates.asi8, dtype=np.int64).tobytes())
+    for name in sorted(getattr(data, "covariates", None) or {}):
+        h.update(name.encode("utf-8") + b"\0")
+        h.update(np.ascontiguousarray(data.covariates[name], dtype=np.float64).tobytes())
     return h.hexdigest()
 
 
