@@ -33,6 +33,7 @@ When a member's loss became NaN or infinite, or the model's validation or test R
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 import warnings
@@ -209,11 +210,16 @@ def fit_model(model, prep, cfg: TrainConfig, progress: bool | None = False, seed
 
 def score(model, prep, which: str) -> dict:
     """RMSE and MAE of the model's one-step forecasts of a part, in original units, plus the
-    forecasts themselves (``"pred"``, shape (N,))."""
+    forecasts themselves (``"pred"``, shape (N,)). ``model`` may be a
+    :class:`~fastrnn.forecast.combine.Combination` (its weighted forecasts)."""
     from fastrnn.forecast.baselines import mae, rmse
+    from fastrnn.forecast.combine import Combination, combine
 
-    X = getattr(prep, f"X_{which}")
-    pred = prep.inverse(predict_mean(model, X), which)
+    if isinstance(model, Combination):
+        pred = combine(member_forecasts(model.models, prep, which), model.weights)[:, None]
+    else:
+        X = getattr(prep, f"X_{which}")
+        pred = prep.inverse(predict_mean(model, X), which)
     y = prep.targets(which)
     return {"rmse": rmse(y, pred), "mae": mae(y, pred), "pred": pred[:, 0]}
 
@@ -308,6 +314,101 @@ def fit_ensemble(cfg: TrainConfig, prep, progress: bool | None = False, checkpoi
     return model, members, histories, train_seconds, resumed
 
 
+def member_config(cfg: TrainConfig, name: str) -> TrainConfig:
+    """The settings of the network member ``name`` (a model of :data:`~fastrnn.forecast.config.MODELS`)
+    of the combination ``cfg``: ``cfg`` with that model (a hybrid: ``cfg.hybrid``, default joint)
+    and no combination."""
+    from fastrnn.forecast.config import is_hybrid, validate
+
+    c = dataclasses.replace(cfg, model=name, hybrid=(cfg.hybrid or "joint") if is_hybrid(name) else None,
+                            combine=(), levels=())
+    validate(c)
+    return c
+
+
+def linear_member(cfg: TrainConfig, prep, alone: bool = False):
+    """The linear AR member of a combination: a hybrid model whose network output is zero
+    (:meth:`fastrnn.RNN.least_squares_init`; float64, never trained), so that it is saved, loaded and
+    forecast like any model; its forecasts are the least-squares AR(``cfg.look_back``) with
+    intercept on ``prep``'s representation.
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+        The run's settings (look-back, calendar inputs).
+    prep : Prepared
+        The run's windows.
+    alone : bool
+        Fit on the training and validation windows (the table's linear AR baseline: no weight is
+        fitted on the validation part when the AR is the only member); else on the training
+        windows only, so that its validation forecasts, which fit the weights, are out of sample.
+    """
+    c = dataclasses.replace(cfg, model="hybrid-rnn", hybrid="residual", hidden=1, layers=1, ensemble=1,
+                            dtype="float64", combine=(), levels=())
+    model = build_model(c)
+    X, y = prep.X_train, prep.y_train
+    if alone:
+        X, y = np.concatenate([X, prep.X_val]), np.concatenate([y, prep.y_val])
+    model.least_squares_init(X, y)
+    return model
+
+
+def member_forecasts(models: dict, prep, which: str) -> dict:
+    """One-step forecasts of a part of ``prep`` by each member, in original units: name -> ``(N,)``
+    (a model's as :func:`score` makes them; ``None``, persistence: the value before each point)."""
+    from fastrnn.forecast.baselines import persistence
+
+    out = {}
+    for name, model in models.items():
+        if model is None:
+            out[name] = persistence(prep.values, prep.starts[which])[:, 0]
+        else:
+            out[name] = score(model, prep, which)["pred"]
+    return out
+
+
+def fit_combination(cfg: TrainConfig, prep, progress: bool | None = False):
+    """Fit the members of the combination ``cfg.combine`` on ``prep`` and their weights.
+
+    Networks are fitted as :func:`fit_ensemble` fits them alone (:func:`member_config`: early
+    stopping on the validation part), the linear AR by :func:`linear_member`, persistence needs
+    nothing. The weights are :func:`fastrnn.forecast.combine.inverse_mse_weights` of the members'
+    one-step forecasts of the validation part (never the test part); one member gets weight 1.
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+        The settings, with ``cfg.combine`` set.
+    prep : Prepared
+        The windows of the series for ``cfg``.
+    progress : bool or None
+        As :func:`fit_model` takes it.
+
+    Returns
+    -------
+    fastrnn.forecast.combine.Combination
+    """
+    from fastrnn.forecast.combine import Combination, inverse_mse_weights
+
+    if not cfg.combine:
+        raise ValueError("fit_combination needs cfg.combine (member names such as ('lstm', 'linear'))")
+    models, histories, trained, seconds = {}, [], [], 0.0
+    for name in cfg.combine:
+        if name == "persistence":
+            models[name] = None
+        elif name == "linear":
+            models[name] = linear_member(cfg, prep, alone=len(cfg.combine) == 1)
+        else:
+            model, members, hs, secs, _ = fit_ensemble(member_config(cfg, name), prep, progress)
+            models[name], seconds = model, seconds + secs
+            histories += hs
+            trained += members
+    val = member_forecasts(models, prep, "val")
+    weights = inverse_mse_weights(val, prep.targets("val")[:, 0])
+    return Combination(models=models, weights=weights, histories=histories, members=trained,
+                       train_seconds=seconds)
+
+
 def train(cfg: TrainConfig, progress: bool | None = False, data=None, prep=None,
           checkpoint=None) -> TrainResult:
     """Run the train job: load, prepare, fit, score against the baselines. Writes nothing, except
@@ -340,8 +441,14 @@ def train(cfg: TrainConfig, progress: bool | None = False, data=None, prep=None,
 
     ds = load_series(cfg) if data is None else data
     prep = prepare_series(ds, cfg) if prep is None else prep
-    model, members, histories, train_seconds, resumed = fit_ensemble(cfg, prep, progress, checkpoint)
-    hist = histories[0]
+    if cfg.combine:  # members of different kinds (no checkpoints: a resumed run fits them again)
+        combo = fit_combination(cfg, prep, progress)
+        model, members, histories, train_seconds, resumed = (combo, combo.members, combo.histories,
+                                                             combo.train_seconds, 0)
+    else:
+        combo = None
+        model, members, histories, train_seconds, resumed = fit_ensemble(cfg, prep, progress, checkpoint)
+    hist = histories[0] if histories else None
     epochs_total = sum(h.epochs_run for h in histories)
 
     with np.errstate(over="ignore", invalid="ignore"):  # a diverged model: reported just below
@@ -394,18 +501,21 @@ def train(cfg: TrainConfig, progress: bool | None = False, data=None, prep=None,
         "train_seconds": train_seconds,
         "seconds_per_epoch": train_seconds / max(epochs_total, 1),
         # with an ensemble: of the first member (each member's are in "members")
-        "epochs_run": hist.epochs_run,
-        "best_epoch": hist.best_epoch,
-        "stop_reason": hist.stop_reason,
-        "members": [{"seed": cfg.seed + k, "epochs_run": h.epochs_run, "best_epoch": h.best_epoch,
+        "epochs_run": hist.epochs_run if hist else 0,
+        "best_epoch": hist.best_epoch if hist else None,
+        "stop_reason": hist.stop_reason if hist else "not trained (least squares or persistence only)",
+        "members": [{"seed": cfg.seed + k % cfg.ensemble, "epochs_run": h.epochs_run, "best_epoch": h.best_epoch,
                      "stop_reason": h.stop_reason, "val_rmse": member_val[k]}
                     for k, h in enumerate(histories)],
         "epochs_total": epochs_total,
-        "num_parameters": sum(m.num_parameters() for m in members),
+        "num_parameters": sum(m.num_parameters() for m in members) + (
+            cfg.look_back + 1 if combo is not None and "linear" in combo.models else 0),
         "config": cfg.to_dict(),
         "fastrnn_version": __version__,
         "created": datetime.now().isoformat(timespec="seconds"),
     }
+    if combo is not None:
+        metrics["combine"] = _combination_metrics(combo, prep)
     if cfg.levels:
         from fastrnn.forecast.intervals import series_intervals
 
@@ -417,6 +527,20 @@ def train(cfg: TrainConfig, progress: bool | None = False, data=None, prep=None,
                        test_pred=test["pred"],
                        baseline_pred=base_pred,
                        histories=histories, resumed=resumed)
+
+
+def _combination_metrics(combo, prep) -> dict:
+    """``metrics["combine"]``: the members in order, their weights, and each member's own
+    validation and test scores (original units)."""
+    from fastrnn.forecast.baselines import mae, rmse
+
+    scores = {}
+    for which in ("val", "test"):
+        y = prep.targets(which)[:, 0]
+        for name, p in member_forecasts(combo.models, prep, which).items():
+            scores.setdefault(name, {})[which] = {"rmse": rmse(y, p), "mae": mae(y, p)}
+    return {"members": list(combo.models), "weights": dict(combo.weights), "scores": scores,
+            "method": "inverse validation MSE, normalised to sum to one"}
 
 
 #: A model whose validation or test RMSE exceeds this many times persistence's has diverged: a
