@@ -198,3 +198,64 @@ def test_a_damaged_combination_file_is_refused(combo_run, tmp_path):
     (out / "combine-lstm.npz").unlink()
     with pytest.raises(fc.RunError, match="no combine-lstm.npz"):
         fc.load_run(out)
+
+
+# --- the generic CSV default: what to fit, chosen on rolling validation origins ------------------
+
+
+def _csv(tmp_path, values, name="s"):
+    import pandas as pd
+
+    path = tmp_path / f"{name}.csv"
+    dates = pd.date_range("1990-01-01", periods=len(values), freq="MS")
+    pd.DataFrame({"date": dates.strftime("%Y-%m-%d"), "y": values}).to_csv(path, index=False)
+    return path
+
+
+def _seasonal(n=180, seed=0):
+    t = np.arange(n)
+    return 100 + 10 * np.sin(2 * np.pi * t / 12) + 0.3 * np.random.default_rng(seed).standard_normal(n)
+
+
+def test_csv_runs_select_unless_told_what_to_fit(tmp_path):
+    path = _csv(tmp_path, _seasonal())
+    assert fc.make_config(csv=str(path), season=12).select
+    assert not fc.make_config(csv=str(path), season=12, model="gru").select
+    assert not fc.make_config(csv=str(path), season=12, combine=("linear",)).select
+    assert not fc.make_config("airline").select
+
+
+def test_selection_picks_the_linear_ar_on_a_seasonal_series_without_the_test_part(tmp_path):
+    from fastrnn.forecast.job import rolling_folds, select_on_rolling_origins
+
+    values = _seasonal()
+    path = _csv(tmp_path, values)
+    cfg = fc.make_config(csv=str(path), season=12, epochs=1, hidden=2)
+    cfg.select = True
+    data = fc.load_series(cfg)
+    folds = rolling_folds(data, cfg)
+    full = fc.prepare_series(data, cfg)
+    assert len(folds) == 3 and folds[-1].split.test_start == full.split.train_end  # block 3: the validation part
+    assert all(f.split.n <= full.split.test_start for f in folds)  # no fold reaches the test part
+    combine, info = select_on_rolling_origins(cfg, data)
+    assert combine == ("linear",) and info["choice"] == "linear", info
+    assert info["scores"]["linear"] < info["scores"]["persistence"]
+    # the test part changes nothing: the same choice and the same scores
+    changed = values.copy()
+    changed[full.split.test_start:] = changed[full.split.test_start:][::-1] * 2
+    cfg2 = fc.make_config(csv=str(_csv(tmp_path, changed, "t")), season=12, epochs=1, hidden=2)
+    cfg2.select = True
+    combine2, info2 = select_on_rolling_origins(cfg2, fc.load_series(cfg2))
+    assert combine2 == combine and info2["scores"] == pytest.approx(info["scores"], rel=1e-12)
+
+
+def test_a_csv_run_prints_and_keeps_its_choice(tmp_path):
+    path = _csv(tmp_path, _seasonal())
+    out = tmp_path / "r"
+    res = invoke("train", "--csv", path, "--column", "y", "--date-column", "date", "--no-plot", "--no-statistical",
+                 "--out", out)
+    assert res.exit_code == 0, res.output
+    assert "Chosen on 3 rolling validation blocks" in res.output
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["selection"]["choice"] == "linear" and m["combine"]["members"] == ["linear"]
+    assert m["config"]["select"] is False  # the run holds its choice: a resume does not choose again

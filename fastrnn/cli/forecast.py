@@ -429,6 +429,11 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
                 plot = staging.manifest.get("plot", True) if plot is None else plot
             else:
                 ds, cfg = _load_series(dataset, csv, read, season, overrides)
+            selection = None
+            if cfg.select:  # the generic CSV default: what to fit, chosen on rolling validation origins
+                from fastrnn.forecast.job import resolve_selection
+
+                cfg, selection = resolve_selection(cfg, ds)
             prep = fc.prepare_series(ds, cfg)
             if staging is None:
                 # Reserve the run folder before training: an unwritable --out fails now, not in a
@@ -437,10 +442,14 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
                            else fc.Staging.fresh(cfg.name, "+".join(cfg.combine) or cfg.model))
                 staging.begin(cfg, ds, plot)
             click.echo(_header(cfg, ds, prep))
+            if selection is not None:
+                click.echo(_selection_line(selection))
             if resume is not None:
                 click.echo(f"Resuming {shown(staging.path)}: {staging.finished_members()} of "
                            f"{cfg.ensemble} members finished before, loaded from their checkpoints")
             result = fc.train(cfg, progress=None, data=ds, prep=prep, checkpoint=staging.path)
+            if selection is not None:
+                result.metrics["selection"] = selection
             note = fc.write_files(result, staging.path, plot)
             path = staging.commit()
         except BaseException as exc:  # incl. KeyboardInterrupt: never leave a half-written run
@@ -754,6 +763,15 @@ def _header(cfg, ds, prep) -> str:
             f"look-back {cfg.look_back}, transform {cfg.transform or 'none'}{extra}; "
             f"{len(prep.y_train)} train / {len(prep.y_val)} validation / {len(prep.y_test)} test windows"
             f"{read}")
+
+
+def _selection_line(sel: dict) -> str:
+    """The line on the run-time choice of a CSV run (``metrics["selection"]``)."""
+    if sel.get("choice") is None:
+        return "Chosen: the network (the series is too short for rolling validation origins)"
+    scores = ", ".join(f"{n} {_fmt(v)}" for n, v in sel["scores"].items())
+    return (f"Chosen on {sel['folds']} rolling validation blocks of {sel['block']} points before the test part "
+            f"(mean one-step RMSE: {scores}; ties within 0.5 % go to the simpler): {sel['choice']}")
 
 
 def _member_label(name: str, cfg=None) -> str:

@@ -45,6 +45,7 @@ import numpy as np
 
 from fastrnn.forecast.checkpoints import load_member, save_member
 from fastrnn.forecast.config import READ_SETTINGS, TrainConfig, check_memory
+from fastrnn.forecast.config import validate as validate_config
 
 
 def load_series(source, season: int | None | str = "auto"):
@@ -409,6 +410,123 @@ def fit_combination(cfg: TrainConfig, prep, progress: bool | None = False):
                        train_seconds=seconds)
 
 
+#: Rolling-origin validation: blocks before the test part, and the tie band of the choice.
+ROLLING_BLOCKS = 3
+ROLLING_TIE = 0.005
+
+
+def rolling_folds(data, cfg: TrainConfig, blocks: int = ROLLING_BLOCKS) -> list:
+    """The rolling-origin folds before the test part of ``data`` for ``cfg``: fold k is the series cut
+    at the end of block k and prepared as :func:`prepare_series` prepares a series, with block k as
+    its test part (the points before it: its history, whose last ``cfg.val_fraction`` is its
+    early-stopping part). The blocks are the ``blocks`` stretches of the validation part's length
+    just before the test part, the last one being the validation part itself; the test part is in
+    no fold. Folds too short to prepare are left out.
+
+    Parameters
+    ----------
+    data : Dataset
+        The series.
+    cfg : TrainConfig
+        Its settings (look-back, transform, scaler, calendar, fractions).
+    blocks : int
+        How many blocks.
+
+    Returns
+    -------
+    list of Prepared
+        One per block that could be prepared, oldest first.
+    """
+    import pandas as pd
+
+    from fastrnn.forecast.datasets import DataError
+    from fastrnn.forecast.preprocessing import prepare
+
+    full = prepare_series(data, cfg)
+    T, L = full.split.test_start, full.split.n_val
+    values = np.asarray(data.values, dtype=np.float64)
+    out = []
+    for k in range(blocks):
+        start, stop = T - (blocks - k) * L, T - (blocks - k - 1) * L
+        if start <= 0:
+            continue
+        series = pd.Series(values[:stop], index=None if data.dates is None else data.dates[:stop])
+        try:
+            prep = prepare(series, cfg.look_back, horizon=1, scaler=cfg.scaler, transform=cfg.transform,
+                           test_fraction=(stop - start) / stop, val_fraction=cfg.val_fraction,
+                           season=data.season, calendar=cfg.calendar, dtype=cfg.dtype)
+        except DataError:
+            continue
+        if prep.split.test_start == start and len(prep.y_train) > cfg.look_back + 1:
+            out.append(prep)
+    return out
+
+
+def select_on_rolling_origins(cfg: TrainConfig, data, progress: bool | None = False) -> tuple[tuple, dict]:
+    """Choose what a run fits on rolling origins (:func:`rolling_folds`), on validation data only:
+    persistence, the linear AR (all history), the network of ``cfg.model``, or the combination of
+    the three (weights on each fold's early-stopping part).
+
+    Every candidate is fitted on each fold's history as :func:`train` fits it and scored by the RMSE
+    of its one-step forecasts of the fold's block; score = mean over the folds. The lowest score
+    wins; candidates within :data:`ROLLING_TIE` (0.5 %) of it are ties, won by the simplest
+    (persistence, then the linear AR, the network, the combination).
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+        The run's settings (the network's among them).
+    data : Dataset
+        The series.
+    progress : bool or None
+        As :func:`fit_model` takes it.
+
+    Returns
+    -------
+    tuple
+        ``(combine, info)``: the :attr:`TrainConfig.combine` of the choice (``()``: the network),
+        and ``info`` for ``metrics.json``: ``"scores"`` (candidate -> mean RMSE), ``"folds"``,
+        ``"choice"``; with no fold long enough, ``()`` and ``"choice": None``.
+    """
+    from fastrnn.forecast.baselines import rmse
+    from fastrnn.forecast.combine import combine, inverse_mse_weights
+
+    net = dataclasses.replace(cfg, combine=(), select=False, levels=())
+    comb = (cfg.model, "linear", "persistence")
+    order = {"persistence": ("persistence",), "linear": ("linear",), cfg.model: (), "+".join(comb): comb}
+    scores = {name: [] for name in order}
+    folds = rolling_folds(data, net)
+    for prep in folds:
+        y_val, y_blk = prep.targets("val")[:, 0], prep.targets("test")[:, 0]
+        model = fit_ensemble(net, prep, progress)[0]
+        members = {cfg.model: model, "linear": linear_member(net, prep), "persistence": None}
+        val = member_forecasts(members, prep, "val")
+        blk = member_forecasts(members, prep, "test")
+        w = inverse_mse_weights(val, y_val)
+        alone = score(linear_member(net, prep, alone=True), prep, "test")["pred"]
+        for name, pred in ((cfg.model, blk[cfg.model]), ("linear", alone), ("persistence", blk["persistence"]),
+                           ("+".join(comb), combine(blk, w))):
+            scores[name].append(rmse(y_blk, pred))
+    if not folds:
+        return (), {"choice": None, "folds": 0, "scores": {}}
+    mean = {name: float(np.mean(v)) for name, v in scores.items()}
+    best = min(mean.values())
+    pick = next(name for name in order if mean[name] <= best * (1 + ROLLING_TIE))
+    return order[pick], {"choice": pick, "folds": len(folds), "block": int(len(folds[0].y_test)),
+                         "scores": mean}
+
+
+def resolve_selection(cfg: TrainConfig, data, progress: bool | None = False) -> tuple[TrainConfig, dict | None]:
+    """``cfg`` with its run-time choice made (:func:`select_on_rolling_origins`) when ``cfg.select``:
+    ``(cfg with that combine and select False, the selection's info)``; else ``(cfg, None)``."""
+    if not cfg.select:
+        return cfg, None
+    combine, info = select_on_rolling_origins(cfg, data)
+    chosen = dataclasses.replace(cfg, combine=combine, select=False)
+    validate_config(chosen)
+    return chosen, info
+
+
 def train(cfg: TrainConfig, progress: bool | None = False, data=None, prep=None,
           checkpoint=None) -> TrainResult:
     """Run the train job: load, prepare, fit, score against the baselines. Writes nothing, except
@@ -440,6 +558,7 @@ def train(cfg: TrainConfig, progress: bool | None = False, data=None, prep=None,
     from fastrnn.forecast import baselines
 
     ds = load_series(cfg) if data is None else data
+    cfg, selection = resolve_selection(cfg, ds, progress)
     prep = prepare_series(ds, cfg) if prep is None else prep
     if cfg.combine:  # members of different kinds (no checkpoints: a resumed run fits them again)
         combo = fit_combination(cfg, prep, progress)
@@ -516,6 +635,8 @@ def train(cfg: TrainConfig, progress: bool | None = False, data=None, prep=None,
     }
     if combo is not None:
         metrics["combine"] = _combination_metrics(combo, prep)
+    if selection is not None:
+        metrics["selection"] = selection
     if cfg.levels:
         from fastrnn.forecast.intervals import series_intervals
 
