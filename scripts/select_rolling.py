@@ -18,10 +18,11 @@ Protocol (stated in advance)
   ``T``: block k = points ``[T - (K - k + 1) L, T - (K - k) L)``, k = 1..3; block 3 is the
   validation part of ``fastrnn train`` itself. The test part is not in any fold.
 * Fold k: the series cut at the end of block k and split with block k as its "test" part
-  (:func:`fastrnn.forecast.preprocessing.prepare` with the dataset's look-back, transform, scaler,
-  calendar, dtype): the points before block k are that fold's history, whose last ``val_fraction``
-  is the fold's early-stopping part, exactly as ``fastrnn train`` splits the points before its
-  test part; the scaler is fitted on the fold's training part.
+  (:func:`fastrnn.forecast.job.rolling_folds`: :func:`fastrnn.forecast.preprocessing.prepare`
+  with the dataset's look-back, transform, scaler, calendar, dtype): the points before block k
+  are that fold's history, whose last ``val_fraction`` is the fold's early-stopping part, exactly
+  as ``fastrnn train`` splits the points before its test part; the scaler is fitted on the fold's
+  training part.
 * Every candidate is fitted on the fold's history as ``fastrnn train`` fits it (networks:
   :func:`fastrnn.forecast.fit_ensemble`, 5 members, early stopping on the fold's early-stopping
   part, best epoch restored), then, with parameters fixed, forecasts every point of block k one
@@ -76,28 +77,15 @@ import dataclasses
 import sys
 
 import numpy as np
-import pandas as pd
 
 from fastrnn.forecast import baselines, fit_ensemble, load_series, make_config, prepare_series, score
 from fastrnn.forecast.combine import combine, inverse_mse_weights
-from fastrnn.forecast.preprocessing import prepare
+from fastrnn.forecast.job import rolling_folds
 
 TARGETS = {"airline": 13.5, "temperature": 2.27, "stock": 0.7271}
 TIE = 0.005
 K = 3
 STAT = ("auto_arima", "auto_ets")
-
-
-def _fold(data, cfg, start: int, stop: int):
-    """The series cut at ``stop`` with points ``[start, stop)`` as the test part, split and prepared
-    as ``fastrnn train`` prepares a series (its own validation part before ``start``)."""
-    idx = None if data.dates is None else data.dates[:stop]
-    series = pd.Series(np.asarray(data.values, dtype=np.float64)[:stop], index=idx)
-    prep = prepare(series, cfg.look_back, horizon=1, scaler=cfg.scaler, transform=cfg.transform,
-                   test_fraction=(stop - start) / stop, val_fraction=cfg.val_fraction,
-                   season=data.season, calendar=cfg.calendar, dtype=cfg.dtype)
-    assert prep.split.test_start == start and prep.split.n == stop, (prep.split, start, stop)
-    return prep
 
 
 def _ar(prep, which, fit_end):
@@ -184,9 +172,11 @@ def main(argv=None) -> int:
         scores = {}  # label -> list over seeds of list over folds
         ref = {m: [] for m in STAT}
         nparams = {}
-        for k in range(K):
-            start, stop = T - (K - k) * L, T - (K - k - 1) * L
-            prep = _fold(data, base, start, stop)
+        folds = rolling_folds(data, base, K)  # the protocol's folds (fastrnn.forecast.job: one home)
+        assert len(folds) == K
+        for k, prep in enumerate(folds):
+            start, stop = prep.split.test_start, prep.split.n
+            assert (start, stop) == (T - (K - k) * L, T - (K - k - 1) * L)
             y_val, y_blk = prep.targets("val")[:, 0], prep.targets("test")[:, 0]
             when = "" if data.dates is None else (f" ({data.dates[start].date()} to {data.dates[stop - 1].date()})")
             print(f"  fold {k + 1}: block = points {start}..{stop - 1}{when}; history {start} points: "
