@@ -259,3 +259,13 @@ def test_a_csv_run_prints_and_keeps_its_choice(tmp_path):
     m = json.loads((out / "metrics.json").read_text())
     assert m["selection"]["choice"] == "linear" and m["combine"]["members"] == ["linear"]
     assert m["config"]["select"] is False  # the run holds its choice: a resume does not choose again
+
+
+def test_default_runs_with_nothing_trained_write_their_plots(tmp_path):
+    pytest.importorskip("matplotlib")
+    for dataset in ("airline", "stock"):  # the linear AR; persistence
+        out = tmp_path / dataset
+        res = invoke("train", "--dataset", dataset, "--no-statistical", "--out", out)
+        assert res.exit_code == 0, res.output
+        for png in ("loss.png", "forecast.png"):
+            assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
