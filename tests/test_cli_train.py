@@ -156,9 +156,11 @@ def test_train_without_arguments_trains_the_airline_default(runner, tmp_path, mo
     result = runner.invoke(main, ["train", "--no-plot"])
     assert result.exit_code == 0, result.output
     (run,) = os.listdir("runs")
-    assert run.startswith(f"airline-{d['model']}-")
+    label = "+".join(d.get("combine", ())) or d["model"]  # a default combination names the folder
+    assert run.startswith(f"airline-{label}-")
     m = json.loads(open(os.path.join("runs", run, "metrics.json")).read())
     assert m["dataset"] == "airline" and m["model"] == d["model"]
+    assert m.get("combine", {}).get("members", []) == list(d.get("combine", ()))
     assert m["config"]["hidden"] == d["hidden"] and m["look_back"] == d["look_back"]
     assert m["config"]["epochs"] == d["epochs"] and m["ensemble"] == d["ensemble"]
     assert m["config"]["lr"] == d["lr"] and m["transform"] == d["transform"]

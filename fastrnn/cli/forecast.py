@@ -298,6 +298,12 @@ class _TrainCommand(click.Command):
               help="Prediction intervals at these levels in percent, e.g. 80,95: split conformal from "
                    "the validation residuals; test coverage in the table, lo-L/hi-L columns in "
                    "predict.  [default: none]")
+@click.option("--combine", metavar="MEMBER[,MEMBER]", callback=lambda ctx, param, value: _combine(value),
+              help="A combination of members of different kinds, e.g. lstm,linear,persistence,hybrid-lstm "
+                   "(models as --model, linear: the least-squares AR on the look-back, persistence), "
+                   "weighted by inverse validation MSE; none: the one model of --model.  [default: "
+                   "airline linear, stock persistence, else none; a network option such as --model or "
+                   "--hidden, or --level, trains that network instead]")
 @click.option("--statistical/--no-statistical", default=None,
               help="Also score statsforecast's AutoETS, AutoTheta and AutoARIMA on the test part "
                    "(when installed: pip install 'fastrnn[baselines]').  [default: yes]")
@@ -317,7 +323,7 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
           no_header, missing_dates, covariates, past_covariates, model_kind, hidden, layers, look_back,
           epochs, batch_size, lr,
           optimizer, clip_norm, patience, seed, dtype, backend, transform, scaler, calendar,
-          ensemble, levels, statistical, out, plot, resume, hybrid, season, id_column, horizon, windows, step,
+          ensemble, levels, combine, statistical, out, plot, resume, hybrid, season, id_column, horizon, windows, step,
           strategy, multi, jobs, scheduler, dask_workers):
     """Train a forecaster and compare it with baselines on the test part.
 
@@ -361,6 +367,9 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
     known, past = covariate_names(covariates, past_covariates)
     from fastrnn.cli import panel
 
+    if combine and (horizon is not None or panel.is_panel(dataset, id_column)):
+        raise click.UsageError("--combine goes with a single series forecast one step ahead (no --horizon, "
+                               "no panel)")
     if panel.is_panel(dataset, id_column):
         read.pop("header", None)
         if season is not None:
@@ -407,7 +416,7 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
                      epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
                      clip_norm=clip_norm, patience=patience, seed=seed, dtype=dtype, backend=backend,
                      transform=transform, scaler=scaler, calendar=calendar, ensemble=ensemble,
-                     hybrid=hybrid, levels=levels, statistical=statistical,
+                     hybrid=hybrid, levels=levels, statistical=statistical, combine=combine,
                      covariates=known, past_covariates=past)
     staging = None
     # SIGTERM and SIGHUP become an interruption like Ctrl-C, so they clean up the same way.
@@ -424,18 +433,27 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
                 plot = staging.manifest.get("plot", True) if plot is None else plot
             else:
                 ds, cfg = _load_series(dataset, csv, read, season, overrides)
+            selection = None
+            if cfg.select:  # the generic CSV default: what to fit, chosen on rolling validation origins
+                from fastrnn.forecast.job import resolve_selection
+
+                cfg, selection = resolve_selection(cfg, ds)
             prep = fc.prepare_series(ds, cfg)
             if staging is None:
                 # Reserve the run folder before training: an unwritable --out fails now, not in a
                 # minute; a default name is reserved atomically (concurrent runs get their own).
                 staging = (fc.Staging(out) if out is not None
-                           else fc.Staging.fresh(cfg.name, cfg.model))
+                           else fc.Staging.fresh(cfg.name, "+".join(cfg.combine) or cfg.model))
                 staging.begin(cfg, ds, plot)
             click.echo(_header(cfg, ds, prep))
+            if selection is not None:
+                click.echo(_selection_line(selection))
             if resume is not None:
                 click.echo(f"Resuming {shown(staging.path)}: {staging.finished_members()} of "
                            f"{cfg.ensemble} members finished before, loaded from their checkpoints")
             result = fc.train(cfg, progress=None, data=ds, prep=prep, checkpoint=staging.path)
+            if selection is not None:
+                result.metrics["selection"] = selection
             note = fc.write_files(result, staging.path, plot)
             path = staging.commit()
         except BaseException as exc:  # incl. KeyboardInterrupt: never leave a half-written run
@@ -450,7 +468,8 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
     if note:
         click.echo(f"Note: {note}", err=True)
     click.echo(format_report(result.metrics))
-    files = ["model.npz", "metrics.json", "preprocessing.json"] + (
+    files = ([f"combine-{n}.npz" for n in cfg.combine if n != "persistence"] if cfg.combine else ["model.npz"]) + [
+        "metrics.json", "preprocessing.json"] + (
         ["loss.png", "forecast.png"] if plot and not note else [])
     click.echo(f"Saved {path}/  ({', '.join(files)})")
     ahead = ("--steps 1" if cfg.past_covariates else "--steps 12") + (
@@ -564,6 +583,19 @@ def _levels(value):
         return parse_levels(value)
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="'--level'") from None
+
+
+def _combine(value):
+    """``--combine lstm,linear`` -> ``("lstm", "linear")``; a bad value is a usage error (one line,
+    exit 2)."""
+    if value is None:
+        return None
+    from fastrnn.forecast.combine import parse_members
+
+    try:
+        return parse_members(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e).removeprefix("combine: "), param_hint="'--combine'") from None
 
 
 def _check_resume_options():
@@ -727,6 +759,12 @@ def _header(cfg, ds, prep) -> str:
     if cfg.ensemble > 1:
         extra += f", ensemble of {cfg.ensemble} (seeds {cfg.seed}-{cfg.seed + cfg.ensemble - 1})"
     read = f"; {_read_text(ds.read_info, cfg.csv)}" if ds.read_info else ""
+    if cfg.combine:
+        what = (f"{_combine_label(cfg.combine, cfg, prep)}" if cfg.combine == ("linear",) else
+                f"{_combine_label(cfg.combine, cfg, prep)}, look-back {cfg.look_back}")
+        return (f"{cfg.name} ({ds.column}, {_span(ds)}): {what}, transform {cfg.transform or 'none'}; "
+                f"{len(prep.y_train)} train / "
+                f"{len(prep.y_val)} validation / {len(prep.y_test)} test windows{read}")
     label = _model_label(cfg.model, cfg.hybrid)
     model = "{} ({})".format(*label) if label[1] else label[0]
     return (f"{cfg.name} ({ds.column}, {_span(ds)}): {model} hidden {cfg.hidden}{layers}, "
@@ -740,6 +778,40 @@ def _covariates_text(known, past) -> str:
     parts = [f"{', '.join(names)} ({what})" for names, what in ((known, "known in advance"), (past, "past"))
              if names]
     return f", covariates {', '.join(parts)}" if parts else ""
+
+
+def _selection_line(sel: dict) -> str:
+    """The line on the run-time choice of a CSV run (``metrics["selection"]``)."""
+    if sel.get("choice") is None:
+        return "Chosen: the network (the series is too short for rolling validation origins)"
+    scores = ", ".join(f"{n} {_fmt(v)}" for n, v in sel["scores"].items())
+    return (f"Chosen on {sel['folds']} rolling validation blocks of {sel['block']} points before the test part "
+            f"(mean one-step RMSE: {scores}; ties within 0.5 % go to the simpler): {sel['choice']}")
+
+
+def _member_label(name: str, cfg=None) -> str:
+    """A combination member as the header and the table name it: ``LSTM hidden 64, ensemble of 5``."""
+    if name == "linear":
+        return "linear AR"
+    if name == "persistence":
+        return "persistence"
+    label = _model_label(name, cfg.get("hybrid") if isinstance(cfg, dict) else getattr(cfg, "hybrid", None))
+    text = "{} ({})".format(*label) if label[1] else label[0]
+    if cfg is None:
+        return text
+    get = cfg.get if isinstance(cfg, dict) else lambda k: getattr(cfg, k)
+    ens = f", ensemble of {get('ensemble')}" if get("ensemble") > 1 else ""
+    return f"{text} hidden {get('hidden')}{ens}"
+
+
+def _combine_label(members, cfg, prep=None) -> str:
+    if list(members) == ["linear"]:
+        fit = "" if prep is None else f" on the {len(prep.y_train) + len(prep.y_val)} training and validation windows"
+        return f"linear AR({cfg.look_back}) (least squares{fit})"
+    if list(members) == ["persistence"]:
+        return "persistence (the last value)"
+    return ("combination of " + " + ".join(_member_label(n, cfg) for n in members)
+            + " (weights: inverse validation MSE)")
 
 
 def _read_text(ri: dict, csv=None) -> str:
@@ -804,12 +876,35 @@ def _needed(level: float) -> int:
     return math.ceil(level / (100 - level) - 1e-9)
 
 
+def _combination_rows(m: dict, combo: dict) -> list:
+    """The table's first rows for a combination run: the combination, then each member with its
+    weight (a single member: just it, as "this model")."""
+    cfg = m.get("config") or {}
+    names = combo["members"]
+    if len(names) == 1:
+        n = names[0]
+        label = f"linear AR({m['look_back']})" if n == "linear" else _member_label(n, cfg)
+        if n == "linear":
+            label += " (this model, training + validation fit)"
+        else:
+            label += " (this model)"
+        return [(label, m["test"])]
+    rows = [(f"combination (this model, {len(names)} members)", m["test"])]
+    for n in names:
+        label = f"linear AR({m['look_back']}), training fit" if n == "linear" else _member_label(n, cfg)
+        rows.append((f"  {label}, weight {combo['weights'][n]:.3f}", combo["scores"][n]["test"]))
+    return rows
+
+
 def format_report(m: dict) -> str:
     """The results table printed by ``fastrnn train``."""
     n_ens = m.get("ensemble", 1) or 1
     name, note = _model_label(m["model"], m.get("hybrid"))
     rows = [(f"{name} ({note + '; ' if note else ''}this model{f', ensemble of {n_ens}' if n_ens > 1 else ''})",
              m["test"])]
+    combo = m.get("combine")
+    if combo:
+        rows = _combination_rows(m, combo)
     b = m["baselines"]
     rows.append(("persistence", b["persistence"]))
     if b.get("seasonal_naive") is not None:
@@ -839,10 +934,14 @@ def format_report(m: dict) -> str:
                      + " (statsforecast: fitted once before the test part, then one step ahead)")
     lines += _interval_lines(m.get("intervals"))
     members = m.get("members") or []
-    if n_ens > 1 and members:
+    if combo and not members:
+        lines.append("Training: none (least squares and persistence need no training)")
+    elif (n_ens > 1 or combo) and members:
+        n_ens = len(members)
         epochs = "+".join(str(x["epochs_run"]) for x in members)
         early = sum("early stopping" in x["stop_reason"] for x in members)
-        lines.append(f"Training: {n_ens} members, {epochs} epochs in {m['train_seconds']:.1f} s "
+        lines.append(f"Training: {n_ens} {'network ' if combo else ''}members, {epochs} epochs in "
+                     f"{m['train_seconds']:.1f} s "
                      f"({m['seconds_per_epoch']:.3f} s/epoch); {early} of {n_ens} stopped early "
                      f"(best validation epochs restored)")
     else:
@@ -953,8 +1052,18 @@ def predict(model_path, dataset, csv, column, date_column, start, end, sep, deci
                 f"the CSV file this run was trained on is gone ({exc.filename}); pass the series "
                 f"with --csv PATH") from None
         raise input_error(exc, csv) from None
-    cfg = run.model.config()
     after = f"after {ds.end.date()}" if ds.end is not None else f"after point {len(ds)}"
+    if run.members is not None:
+        members = " + ".join(f"{w:.3f} {n}" for n, (_, w) in run.members.items())
+        members = ({"linear": "linear AR", "persistence": "persistence"}[next(iter(run.members))]
+                   if len(run.members) == 1 else f"combination {members}")
+        click.echo(f"{ds.name} ({ds.column}): {steps} steps {after}, {members}, look-back "
+                   f"{run.look_back}, transform {run.transform or 'none'}")
+        click.echo(text)
+        if output is not None:
+            click.echo(f"Wrote {output}")
+        return
+    cfg = run.model.config()
     extra = ", calendar features" if run.calendar else ""
     extra += _covariates_text(run.covariates, run.past_covariates)
     n_ens = int(run.info.get("ensemble", 1) or 1)

@@ -10,15 +10,23 @@ squares, even non-negative ones, overfit the validation part that also chose the
 stopping, while inverse-MSE weights estimate one error level per member and give no member more
 weight than its validation accuracy earns. The members' forecasts must be made without the
 validation targets (e.g. a linear AR fitted on the training part only).
+
+A run of ``fastrnn train --combine lstm,linear[,persistence,hybrid-lstm]`` fits each member as it
+fits it alone (:func:`fastrnn.forecast.fit_combination`): networks with early stopping on the
+validation part, the linear AR by least squares on the training windows (on the training and
+validation windows when it is the only member: no weight is fitted then), persistence as it is;
+:class:`Combination` holds them and their weights, which :func:`inverse_mse_weights` fits on the
+members' one-step forecasts of the validation part, never on the test part.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["inverse_mse_weights", "combine"]
+__all__ = ["inverse_mse_weights", "combine", "parse_members", "Combination"]
 
 
 def _checked(forecasts: Mapping, what: str) -> dict[str, np.ndarray]:
@@ -100,3 +108,58 @@ def combine(forecasts: Mapping[str, np.ndarray], weights: Mapping[str, float]) -
     if not all(np.isfinite(v) and v >= 0 for v in w.values()):
         raise ValueError(f"weights must be finite and non-negative; got {w}")
     return sum(w[name] * f for name, f in preds.items())
+
+
+def parse_members(text: str) -> tuple[str, ...]:
+    """The members of ``--combine``: ``"lstm,linear"`` -> ``("lstm", "linear")``; ``"none"`` -> ``()``.
+
+    Parameters
+    ----------
+    text : str
+        Comma-separated names of :data:`fastrnn.forecast.config.COMBINE_MEMBERS`.
+
+    Returns
+    -------
+    tuple of str
+
+    Raises
+    ------
+    ValueError
+        An empty name, an unknown one or one given twice (the message lists the choices).
+    """
+    from fastrnn.forecast.config import COMBINE_MEMBERS, check_combine
+
+    if text.strip().lower() == "none":
+        return ()
+    names = [t.strip() for t in text.split(",")]
+    if not text.strip() or any(not t for t in names):
+        raise ValueError(f"expected member names separated by commas, such as lstm,linear (choices: "
+                         f"{', '.join(COMBINE_MEMBERS)}; none: no combination); got {text!r}")
+    return check_combine(names)
+
+
+@dataclass
+class Combination:
+    """A fitted combination: its members and their weights (:func:`fastrnn.forecast.fit_combination`).
+
+    Attributes
+    ----------
+    models : dict
+        Member name -> its fitted model (a stack for an ensemble; the linear AR is a hybrid model
+        whose network output is zero, :meth:`fastrnn.RNN.least_squares_init`), or ``None`` for
+        persistence.
+    weights : dict
+        Member name -> weight (:func:`inverse_mse_weights` on the validation part).
+    histories : list
+        One :class:`~fastrnn.trainer.History` per trained network (ensemble) member, in member order.
+    members : list
+        The trained networks' individual models, matching ``histories``.
+    train_seconds : float
+        Wall time of the networks' training.
+    """
+
+    models: dict
+    weights: dict
+    histories: list = field(default_factory=list)
+    members: list = field(default_factory=list)
+    train_seconds: float = 0.0

@@ -33,6 +33,7 @@ When a member's loss became NaN or infinite, or the model's validation or test R
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 import warnings
@@ -44,6 +45,7 @@ import numpy as np
 
 from fastrnn.forecast.checkpoints import load_member, save_member
 from fastrnn.forecast.config import READ_SETTINGS, TrainConfig, check_memory
+from fastrnn.forecast.config import validate as validate_config
 
 
 def load_series(source, season: int | None | str = "auto"):
@@ -217,11 +219,16 @@ def fit_model(model, prep, cfg: TrainConfig, progress: bool | None = False, seed
 
 def score(model, prep, which: str) -> dict:
     """RMSE and MAE of the model's one-step forecasts of a part, in original units, plus the
-    forecasts themselves (``"pred"``, shape (N,))."""
+    forecasts themselves (``"pred"``, shape (N,)). ``model`` may be a
+    :class:`~fastrnn.forecast.combine.Combination` (its weighted forecasts)."""
     from fastrnn.forecast.baselines import mae, rmse
+    from fastrnn.forecast.combine import Combination, combine
 
-    X = getattr(prep, f"X_{which}")
-    pred = prep.inverse(predict_mean(model, X), which)
+    if isinstance(model, Combination):
+        pred = combine(member_forecasts(model.models, prep, which), model.weights)[:, None]
+    else:
+        X = getattr(prep, f"X_{which}")
+        pred = prep.inverse(predict_mean(model, X), which)
     y = prep.targets(which)
     return {"rmse": rmse(y, pred), "mae": mae(y, pred), "pred": pred[:, 0]}
 
@@ -316,6 +323,218 @@ def fit_ensemble(cfg: TrainConfig, prep, progress: bool | None = False, checkpoi
     return model, members, histories, train_seconds, resumed
 
 
+def member_config(cfg: TrainConfig, name: str) -> TrainConfig:
+    """The settings of the network member ``name`` (a model of :data:`~fastrnn.forecast.config.MODELS`)
+    of the combination ``cfg``: ``cfg`` with that model (a hybrid: ``cfg.hybrid``, default joint)
+    and no combination."""
+    from fastrnn.forecast.config import is_hybrid, validate
+
+    c = dataclasses.replace(cfg, model=name, hybrid=(cfg.hybrid or "joint") if is_hybrid(name) else None,
+                            combine=(), levels=())
+    validate(c)
+    return c
+
+
+def linear_member(cfg: TrainConfig, prep, alone: bool = False):
+    """The linear AR member of a combination: a hybrid model whose network output is zero
+    (:meth:`fastrnn.RNN.least_squares_init`; float64, never trained), so that it is saved, loaded and
+    forecast like any model; its forecasts are the least-squares AR(``cfg.look_back``) with
+    intercept on ``prep``'s representation.
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+        The run's settings (look-back, calendar inputs).
+    prep : Prepared
+        The run's windows.
+    alone : bool
+        Fit on the training and validation windows (the table's linear AR baseline: no weight is
+        fitted on the validation part when the AR is the only member); else on the training
+        windows only, so that its validation forecasts, which fit the weights, are out of sample.
+    """
+    c = dataclasses.replace(cfg, model="hybrid-rnn", hybrid="residual", hidden=1, layers=1, ensemble=1,
+                            dtype="float64", combine=(), levels=())
+    model = build_model(c)
+    X, y = prep.X_train, prep.y_train
+    if alone:
+        X, y = np.concatenate([X, prep.X_val]), np.concatenate([y, prep.y_val])
+    model.least_squares_init(X, y)
+    return model
+
+
+def member_forecasts(models: dict, prep, which: str) -> dict:
+    """One-step forecasts of a part of ``prep`` by each member, in original units: name -> ``(N,)``
+    (a model's as :func:`score` makes them; ``None``, persistence: the value before each point)."""
+    from fastrnn.forecast.baselines import persistence
+
+    out = {}
+    for name, model in models.items():
+        if model is None:
+            out[name] = persistence(prep.values, prep.starts[which])[:, 0]
+        else:
+            out[name] = score(model, prep, which)["pred"]
+    return out
+
+
+def fit_combination(cfg: TrainConfig, prep, progress: bool | None = False):
+    """Fit the members of the combination ``cfg.combine`` on ``prep`` and their weights.
+
+    Networks are fitted as :func:`fit_ensemble` fits them alone (:func:`member_config`: early
+    stopping on the validation part), the linear AR by :func:`linear_member`, persistence needs
+    nothing. The weights are :func:`fastrnn.forecast.combine.inverse_mse_weights` of the members'
+    one-step forecasts of the validation part (never the test part); one member gets weight 1.
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+        The settings, with ``cfg.combine`` set.
+    prep : Prepared
+        The windows of the series for ``cfg``.
+    progress : bool or None
+        As :func:`fit_model` takes it.
+
+    Returns
+    -------
+    fastrnn.forecast.combine.Combination
+    """
+    from fastrnn.forecast.combine import Combination, inverse_mse_weights
+
+    if not cfg.combine:
+        raise ValueError("fit_combination needs cfg.combine (member names such as ('lstm', 'linear'))")
+    models, histories, trained, seconds = {}, [], [], 0.0
+    for name in cfg.combine:
+        if name == "persistence":
+            models[name] = None
+        elif name == "linear":
+            models[name] = linear_member(cfg, prep, alone=len(cfg.combine) == 1)
+        else:
+            model, members, hs, secs, _ = fit_ensemble(member_config(cfg, name), prep, progress)
+            models[name], seconds = model, seconds + secs
+            histories += hs
+            trained += members
+    val = member_forecasts(models, prep, "val")
+    weights = inverse_mse_weights(val, prep.targets("val")[:, 0])
+    return Combination(models=models, weights=weights, histories=histories, members=trained,
+                       train_seconds=seconds)
+
+
+#: Rolling-origin validation: blocks before the test part, and the tie band of the choice.
+ROLLING_BLOCKS = 3
+ROLLING_TIE = 0.005
+
+
+def rolling_folds(data, cfg: TrainConfig, blocks: int = ROLLING_BLOCKS) -> list:
+    """The rolling-origin folds before the test part of ``data`` for ``cfg``: fold k is the series cut
+    at the end of block k and prepared as :func:`prepare_series` prepares a series, with block k as
+    its test part (the points before it: its history, whose last ``cfg.val_fraction`` is its
+    early-stopping part). The blocks are the ``blocks`` stretches of the validation part's length
+    just before the test part, the last one being the validation part itself; the test part is in
+    no fold. Folds too short to prepare are left out.
+
+    Parameters
+    ----------
+    data : Dataset
+        The series.
+    cfg : TrainConfig
+        Its settings (look-back, transform, scaler, calendar, fractions).
+    blocks : int
+        How many blocks.
+
+    Returns
+    -------
+    list of Prepared
+        One per block that could be prepared, oldest first.
+    """
+    import pandas as pd
+
+    from fastrnn.forecast.datasets import DataError
+    from fastrnn.forecast.preprocessing import prepare
+
+    full = prepare_series(data, cfg)
+    T, L = full.split.test_start, full.split.n_val
+    values = np.asarray(data.values, dtype=np.float64)
+    out = []
+    for k in range(blocks):
+        start, stop = T - (blocks - k) * L, T - (blocks - k - 1) * L
+        if start <= 0:
+            continue
+        series = pd.Series(values[:stop], index=None if data.dates is None else data.dates[:stop])
+        try:
+            prep = prepare(series, cfg.look_back, horizon=1, scaler=cfg.scaler, transform=cfg.transform,
+                           test_fraction=(stop - start) / stop, val_fraction=cfg.val_fraction,
+                           season=data.season, calendar=cfg.calendar, dtype=cfg.dtype)
+        except DataError:
+            continue
+        if prep.split.test_start == start and len(prep.y_train) > cfg.look_back + 1:
+            out.append(prep)
+    return out
+
+
+def select_on_rolling_origins(cfg: TrainConfig, data, progress: bool | None = False) -> tuple[tuple, dict]:
+    """Choose what a run fits on rolling origins (:func:`rolling_folds`), on validation data only:
+    persistence, the linear AR (all history), the network of ``cfg.model``, or the combination of
+    the three (weights on each fold's early-stopping part).
+
+    Every candidate is fitted on each fold's history as :func:`train` fits it and scored by the RMSE
+    of its one-step forecasts of the fold's block; score = mean over the folds. The lowest score
+    wins; candidates within :data:`ROLLING_TIE` (0.5 %) of it are ties, won by the simplest
+    (persistence, then the linear AR, the network, the combination).
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+        The run's settings (the network's among them).
+    data : Dataset
+        The series.
+    progress : bool or None
+        As :func:`fit_model` takes it.
+
+    Returns
+    -------
+    tuple
+        ``(combine, info)``: the :attr:`TrainConfig.combine` of the choice (``()``: the network),
+        and ``info`` for ``metrics.json``: ``"scores"`` (candidate -> mean RMSE), ``"folds"``,
+        ``"choice"``; with no fold long enough, ``()`` and ``"choice": None``.
+    """
+    from fastrnn.forecast.baselines import rmse
+    from fastrnn.forecast.combine import combine, inverse_mse_weights
+
+    net = dataclasses.replace(cfg, combine=(), select=False, levels=())
+    comb = (cfg.model, "linear", "persistence")
+    order = {"persistence": ("persistence",), "linear": ("linear",), cfg.model: (), "+".join(comb): comb}
+    scores = {name: [] for name in order}
+    folds = rolling_folds(data, net)
+    for prep in folds:
+        y_val, y_blk = prep.targets("val")[:, 0], prep.targets("test")[:, 0]
+        model = fit_ensemble(net, prep, progress)[0]
+        members = {cfg.model: model, "linear": linear_member(net, prep), "persistence": None}
+        val = member_forecasts(members, prep, "val")
+        blk = member_forecasts(members, prep, "test")
+        w = inverse_mse_weights(val, y_val)
+        alone = score(linear_member(net, prep, alone=True), prep, "test")["pred"]
+        for name, pred in ((cfg.model, blk[cfg.model]), ("linear", alone), ("persistence", blk["persistence"]),
+                           ("+".join(comb), combine(blk, w))):
+            scores[name].append(rmse(y_blk, pred))
+    if not folds:
+        return (), {"choice": None, "folds": 0, "scores": {}}
+    mean = {name: float(np.mean(v)) for name, v in scores.items()}
+    best = min(mean.values())
+    pick = next(name for name in order if mean[name] <= best * (1 + ROLLING_TIE))
+    return order[pick], {"choice": pick, "folds": len(folds), "block": int(len(folds[0].y_test)),
+                         "scores": mean}
+
+
+def resolve_selection(cfg: TrainConfig, data, progress: bool | None = False) -> tuple[TrainConfig, dict | None]:
+    """``cfg`` with its run-time choice made (:func:`select_on_rolling_origins`) when ``cfg.select``:
+    ``(cfg with that combine and select False, the selection's info)``; else ``(cfg, None)``."""
+    if not cfg.select:
+        return cfg, None
+    combine, info = select_on_rolling_origins(cfg, data)
+    chosen = dataclasses.replace(cfg, combine=combine, select=False)
+    validate_config(chosen)
+    return chosen, info
+
+
 def train(cfg: TrainConfig, progress: bool | None = False, data=None, prep=None,
           checkpoint=None) -> TrainResult:
     """Run the train job: load, prepare, fit, score against the baselines. Writes nothing, except
@@ -347,9 +566,16 @@ def train(cfg: TrainConfig, progress: bool | None = False, data=None, prep=None,
     from fastrnn.forecast import baselines
 
     ds = load_series(cfg) if data is None else data
+    cfg, selection = resolve_selection(cfg, ds, progress)
     prep = prepare_series(ds, cfg) if prep is None else prep
-    model, members, histories, train_seconds, resumed = fit_ensemble(cfg, prep, progress, checkpoint)
-    hist = histories[0]
+    if cfg.combine:  # members of different kinds (no checkpoints: a resumed run fits them again)
+        combo = fit_combination(cfg, prep, progress)
+        model, members, histories, train_seconds, resumed = (combo, combo.members, combo.histories,
+                                                             combo.train_seconds, 0)
+    else:
+        combo = None
+        model, members, histories, train_seconds, resumed = fit_ensemble(cfg, prep, progress, checkpoint)
+    hist = histories[0] if histories else None
     epochs_total = sum(h.epochs_run for h in histories)
 
     with np.errstate(over="ignore", invalid="ignore"):  # a diverged model: reported just below
@@ -404,18 +630,23 @@ def train(cfg: TrainConfig, progress: bool | None = False, data=None, prep=None,
         "train_seconds": train_seconds,
         "seconds_per_epoch": train_seconds / max(epochs_total, 1),
         # with an ensemble: of the first member (each member's are in "members")
-        "epochs_run": hist.epochs_run,
-        "best_epoch": hist.best_epoch,
-        "stop_reason": hist.stop_reason,
-        "members": [{"seed": cfg.seed + k, "epochs_run": h.epochs_run, "best_epoch": h.best_epoch,
+        "epochs_run": hist.epochs_run if hist else 0,
+        "best_epoch": hist.best_epoch if hist else None,
+        "stop_reason": hist.stop_reason if hist else "not trained (least squares or persistence only)",
+        "members": [{"seed": cfg.seed + k % cfg.ensemble, "epochs_run": h.epochs_run, "best_epoch": h.best_epoch,
                      "stop_reason": h.stop_reason, "val_rmse": member_val[k]}
                     for k, h in enumerate(histories)],
         "epochs_total": epochs_total,
-        "num_parameters": sum(m.num_parameters() for m in members),
+        "num_parameters": sum(m.num_parameters() for m in members) + (
+            cfg.look_back + 1 if combo is not None and "linear" in combo.models else 0),
         "config": cfg.to_dict(),
         "fastrnn_version": __version__,
         "created": datetime.now().isoformat(timespec="seconds"),
     }
+    if combo is not None:
+        metrics["combine"] = _combination_metrics(combo, prep)
+    if selection is not None:
+        metrics["selection"] = selection
     if cfg.levels:
         from fastrnn.forecast.intervals import series_intervals
 
@@ -427,6 +658,20 @@ def train(cfg: TrainConfig, progress: bool | None = False, data=None, prep=None,
                        test_pred=test["pred"],
                        baseline_pred=base_pred,
                        histories=histories, resumed=resumed)
+
+
+def _combination_metrics(combo, prep) -> dict:
+    """``metrics["combine"]``: the members in order, their weights, and each member's own
+    validation and test scores (original units)."""
+    from fastrnn.forecast.baselines import mae, rmse
+
+    scores = {}
+    for which in ("val", "test"):
+        y = prep.targets(which)[:, 0]
+        for name, p in member_forecasts(combo.models, prep, which).items():
+            scores.setdefault(name, {})[which] = {"rmse": rmse(y, p), "mae": mae(y, p)}
+    return {"members": list(combo.models), "weights": dict(combo.weights), "scores": scores,
+            "method": "inverse validation MSE, normalised to sum to one"}
 
 
 #: A model whose validation or test RMSE exceeds this many times persistence's has diverged: a

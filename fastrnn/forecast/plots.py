@@ -34,11 +34,24 @@ def write_plots(result: TrainResult, folder: Path) -> str | None:
     return None
 
 
+def _label(result: TrainResult) -> str:
+    """The model's name in the plots: its kind, or a combination's members (``linear``, ``lstm+linear``)."""
+    return "+".join(result.config.combine) if result.config.combine else result.config.model.upper()
+
+
 def plot_loss(result: TrainResult, path: Path) -> None:
     """Draw the training and validation loss per epoch of every member into ``path`` (PNG)."""
     import matplotlib.pyplot as plt
 
     h = result.history
+    if h is None:  # a combination of the linear AR and persistence only: nothing was trained
+        fig, ax = plt.subplots(figsize=(7, 4))
+        ax.text(0.5, 0.5, f"{_label(result)}: nothing trained\n(least squares and persistence)",
+                ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        return
     epochs = np.arange(1, h.epochs_run + 1)
     fig, ax = plt.subplots(figsize=(7, 4))
     many = len(result.histories) > 1
@@ -56,7 +69,7 @@ def plot_loss(result: TrainResult, path: Path) -> None:
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_xlabel("epoch")
     ax.set_ylabel("MSE (scaled)")
-    ax.set_title(f"{result.config.name}: {result.config.model.upper()} training"
+    ax.set_title(f"{result.config.name}: {_label(result)} training"
                  + (f" (ensemble of {len(result.histories)})" if many else ""))
     ax.legend()
     fig.tight_layout()
@@ -76,7 +89,7 @@ def plot_forecast(result: TrainResult, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(10, 4.5))
     ax.plot(x_all, prep.values, color="black", lw=1, label="actual")
     ax.plot(x_test, result.test_pred, color="C1", lw=1.2,
-            label=f"{result.config.model.upper()} one step ahead (RMSE {m['test']['rmse']:.4g})")
+            label=f"{_label(result)} one step ahead (RMSE {m['test']['rmse']:.4g})")
     iv = m.get("intervals") or {}
     if iv:
         from fastrnn.forecast.intervals import window_scale

@@ -20,8 +20,9 @@ import numpy as np
 from fastrnn.forecast.config import READ_SETTINGS, RunError, check_positive_int
 from fastrnn.forecast.job import TrainResult, iso_date, predict_mean
 
-#: Newest format of ``preprocessing.json`` (2: calendar features; 3: covariates; runs without
-#: them are still written as format 1 or 2, which older readers understand).
+#: Newest format of ``preprocessing.json`` (2: calendar features; 3: covariates, or a combination
+#: whose members' files are listed under ``"combine"``; runs without them are still written as
+#: format 1 or 2, which older readers understand).
 RUN_FORMAT = 3
 
 
@@ -54,9 +55,11 @@ def preprocessing_info(result: TrainResult) -> dict:
     if source.get("csv") and ds.read_info:  # what was detected, so that predict reads it alike
         source.update({k: ds.read_info[k] for k in READ_SETTINGS})
     covs = getattr(prep, "covariate_scaler", None) is not None
+    combo = combination_info(result)
     return {
-        # format 1 readers would ignore the calendar inputs, format 2 readers the covariates
-        "format": 3 if covs else 2 if prep.calendar else 1,
+        # format 1 readers would ignore the calendar inputs, format 2 readers the covariates or a
+        # combination
+        "format": 3 if covs or combo else 2 if prep.calendar else 1,
         "look_back": prep.look_back,
         "horizon": prep.horizon,
         "transform": prep.transform,
@@ -75,7 +78,38 @@ def preprocessing_info(result: TrainResult) -> dict:
         # conformal intervals (fastrnn.forecast.intervals): older readers ignore the key
         **({"intervals": {k: result.metrics["intervals"][k] for k in ("levels", "quantiles", "scale")}}
            if result.metrics.get("intervals") else {}),
+        **({"combine": combo} if combo else {}),
     }
+
+
+def _member_file(name: str) -> str:
+    return f"combine-{name}.npz"
+
+
+def combination_info(result: TrainResult) -> dict | None:
+    """The ``"combine"`` object of a combination run's ``preprocessing.json``: its members in
+    order, each with its weight, its model file (``null`` for persistence) and its ensemble size;
+    ``None`` for a run of one model."""
+    from fastrnn.forecast.combine import Combination
+
+    combo = result.model
+    if not isinstance(combo, Combination):
+        return None
+    members = []
+    for name, model in combo.models.items():
+        members.append({"name": name, "weight": float(combo.weights[name]),
+                        "file": None if model is None else _member_file(name),
+                        "ensemble": int(getattr(model, "num_models", None) or 1)})
+    return {"members": members}
+
+
+def model_files(result: TrainResult) -> dict:
+    """The model files of a run: file name -> model to save (``model.npz``; for a combination
+    ``combine-<member>.npz`` per member with a model)."""
+    info = combination_info(result)
+    if info is None:
+        return {"model.npz": result.model}
+    return {m["file"]: result.model.models[m["name"]] for m in info["members"] if m["file"]}
 
 
 
@@ -84,8 +118,9 @@ class Run:
     """A trained run loaded from disk."""
 
     path: Path
-    model: object
+    model: object  # None for a combination (see members)
     info: dict  # preprocessing.json
+    members: dict | None = None  # a combination: name -> (model or None for persistence, weight)
 
     @property
     def look_back(self) -> int:
@@ -263,6 +298,39 @@ def _check_run_info(info, where: str, model=None, metrics=None) -> None:
         raise bad("'data_end'", "a date (a string) or null", info["data_end"])
     if "intervals" in info:
         _check_intervals(info["intervals"], bad)
+    if "combine" in info:
+        _check_combine(info["combine"], bad)
+    elif fmt >= 3 and "covariates" not in info and model is not None and model.input_size in (1, 3):
+        # format 3 is a combination or a run with covariates (a model with more inputs says which,
+        # above); a model.npz of one or three inputs in a format 3 run lost its "combine"
+        raise bad("'combine'", "present in a format 3 run", detail="nothing (the key is missing)")
+
+
+def _check_combine(c, bad) -> None:
+    """The ``"combine"`` object of a ``preprocessing.json`` (:func:`combination_info`)."""
+    from fastrnn.forecast.config import COMBINE_MEMBERS
+
+    shape = '{"members": [{"name": ..., "weight": ..., "file": ..., "ensemble": ...}, ...]}'
+    if not isinstance(c, dict) or set(c) != {"members"} or not isinstance(c["members"], list) or not c["members"]:
+        raise bad("'combine'", f"an object {shape}", c)
+    seen = set()
+    for k, m in enumerate(c["members"]):
+        where = f"'combine.members[{k}]'"
+        if not isinstance(m, dict) or set(m) != {"name", "weight", "file", "ensemble"}:
+            raise bad(where, "an object with the keys name, weight, file, ensemble", m)
+        if m["name"] not in COMBINE_MEMBERS or m["name"] in seen:
+            raise bad(where + ".name", f"a distinct one of {', '.join(COMBINE_MEMBERS)}", m["name"])
+        seen.add(m["name"])
+        if not _is_finite_number(m["weight"]) or not 0 <= m["weight"] <= 1:
+            raise bad(where + ".weight", "a number from 0 to 1", m["weight"])
+        want = None if m["name"] == "persistence" else _member_file(m["name"])
+        if m["file"] != want:
+            raise bad(where + ".file", "null" if want is None else json.dumps(want), m["file"])
+        if not _is_int(m["ensemble"], 1):
+            raise bad(where + ".ensemble", "an integer >= 1", m["ensemble"])
+    total = sum(m["weight"] for m in c["members"])
+    if abs(total - 1) > 1e-6:
+        raise bad("'combine.members[*].weight'", "weights summing to 1", detail=f"weights summing to {total:.6g}")
 
 
 def _check_covariates(cov, bad, fmt: int) -> int:
@@ -394,6 +462,10 @@ def load_run(path) -> Run:
                        f"written by `fastrnn train` (it holds model.npz and preprocessing.json)")
     folder, model_file = (p, p / "model.npz") if p.is_dir() else (p.parent, p)
     info_file = folder / "preprocessing.json"
+    if p.is_dir() and not model_file.is_file() and info_file.is_file():
+        combined = _load_combination(folder, info_file)
+        if combined is not None:
+            return combined
     if not model_file.is_file():
         raise RunError(f"{folder} has no model.npz; pass a run folder written by `fastrnn train`")
     if not info_file.is_file():
@@ -412,6 +484,68 @@ def load_run(path) -> Run:
         pass  # predict does not need metrics.json; it only serves as a cross-check
     _check_run_info(info, str(info_file), model, metrics)
     return Run(path=folder, model=model, info=info)
+
+
+def _load_combination(folder: Path, info_file: Path) -> Run | None:
+    """A combination run (``preprocessing.json`` with ``"combine"``), checked as :func:`load_run`
+    checks a run, each member's model against the file; ``None`` if the file holds no
+    combination (the caller reports what is missing)."""
+    from fastrnn.models import load
+
+    try:
+        info = json.loads(info_file.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise RunError(f"{info_file} is not a valid preprocessing file ({e}); {_RETRAIN}") from None
+    if not isinstance(info, dict) or "combine" not in info:
+        return None
+    _check_run_info(info, str(info_file))
+    metrics = None
+    try:
+        metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        pass
+    members = {}
+    for m in info["combine"]["members"]:
+        model = None
+        if m["file"] is not None:
+            f = folder / m["file"]
+            if not f.is_file():
+                raise RunError(f"{folder} has no {m['file']} (member {m['name']} of the combination in "
+                               f"{info_file.name}); pass a complete run folder written by `fastrnn train`")
+            model = load(f)
+            _check_run_info(dict(info, ensemble=m["ensemble"]), str(info_file), model, metrics)
+        members[m["name"]] = (model, float(m["weight"]))
+    return Run(path=folder, model=None, info=info, members=members)
+
+
+def _forecast_combination(run: Run, values, steps: int, feats) -> np.ndarray:
+    """Recursive forecasts of a combination: at each step every member forecasts the next point
+    one step ahead from the same history (the actual values, then the combination's forecasts),
+    in original units, and their weighted sum is the forecast and the next input."""
+    from fastrnn.forecast.preprocessing import apply_transform, parse_transform, undo_transform
+
+    use_log, use_diff = parse_transform(run.transform)
+    L = run.look_back
+    need = L + int(use_diff)
+    scaler = scaler_from_dict(run.info["scaler"])
+    hist = list(values[-need:])
+    out = np.empty(steps)
+    for k in range(steps):
+        tail = np.asarray(hist[-need:], dtype=np.float64)
+        x = scaler.transform(apply_transform(tail, use_log, use_diff)).reshape(1, L, 1)
+        if feats is not None:
+            x = np.concatenate([x, feats[None, k:k + L]], axis=2)
+        total = 0.0
+        for model, weight in run.members.values():
+            if model is None:
+                p = tail[-1]
+            else:
+                z = scaler.inverse_transform(predict_mean(model, x).astype(np.float64))
+                p = float(undo_transform(z, np.array([need]), np.append(tail, np.nan), run.transform)[0, 0])
+            total += weight * p
+        out[k] = total
+        hist.append(total)
+    return out
 
 
 def forecast(run: Run, values, steps: int, dates=None, covariates=None, future=None) -> np.ndarray:
@@ -461,6 +595,8 @@ def forecast(run: Run, values, steps: int, dates=None, covariates=None, future=N
             raise DataError("cannot continue the dates of the series (fewer than two); pass a "
                             "longer series")
         feats = calendar_features(dates[len(dates) - L + 1:].append(ahead) if L > 1 else ahead)
+    if run.members is not None:
+        return _forecast_combination(run, values, steps, feats)
     cov = _covariate_steps(run, len(values), steps, covariates, future)
     tail = values[-need:]
     rep = apply_transform(tail, use_log, use_diff)  # exactly L points

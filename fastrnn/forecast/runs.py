@@ -435,7 +435,10 @@ def run(cfg: TrainConfig, out=None, plot: bool = True, progress: bool | None = N
 
 def write_files(result: TrainResult, folder: Path, plot: bool) -> str | None:
     """Write every artefact into ``folder``; returns a note if the plots were skipped."""
-    result.model.save(folder / "model.npz")
+    from fastrnn.forecast.predict import model_files
+
+    for name, model in model_files(result).items():  # model.npz; a combination's members
+        model.save(folder / name)
     _write_json(folder / "metrics.json", result.metrics)
     _write_json(folder / "preprocessing.json", preprocessing_info(result))
     if not plot:

@@ -506,6 +506,7 @@ def _sweep_series(data, parsed, cands, index, total, notes, config, seed, settin
                                  f"csv and reading settings, e.g. from make_config(csv=...)); got {ds.name!r}")
         base = config or make_config(dataset=ds.name, **{"seed": seed, **settings})
     ds = _job.load_series(base) if ds is None else ds
+    base = dataclasses.replace(base, combine=(), select=False)  # a sweep tunes the network (no default combination)
     configs = []
     for cand in cands:  # every candidate checked on the data before any training
         cfg = dataclasses.replace(base, **cand)
