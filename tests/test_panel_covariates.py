@@ -1,0 +1,229 @@
+"""Covariates of panels (and of a single series forecast several steps ahead, a panel of one):
+reading, the window inputs of the panel forecaster, a backtest where the covariate matters, runs
+and ``fastrnn predict --future``, and the Dask path."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fastrnn.forecast import panel as pn
+from fastrnn.forecast import panel_job
+from fastrnn.forecast import panel_model as pm
+from fastrnn.forecast.backtest import Covariates
+from fastrnn.forecast.covariates import CovariateScaler
+from fastrnn.forecast.datasets import DataError, Dataset
+
+
+def _frame(n=30, ids="abc", seed=0):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for sid in ids:
+        for t, d in enumerate(pd.date_range("2020-01-01", periods=n, freq="MS")):
+            rows.append((sid, d.date().isoformat(), 10 + t + rng.normal(), int(rng.integers(0, 2)),
+                         round(float(rng.normal()), 6)))
+    return pd.DataFrame(rows, columns=["store", "date", "sales", "promo", "visits"])
+
+
+def _csv(tmp_path, df, name="p.csv"):
+    path = tmp_path / name
+    df.to_csv(path, index=False)
+    return path
+
+
+# --- reading ---------------------------------------------------------------------------------------
+
+
+def test_read_csv_fills_covariates_aligned_with_the_values(tmp_path):
+    df = _frame()
+    shuffled = df.sample(frac=1.0, random_state=1)  # the reader sorts by series and date
+    p = pn.read_csv(_csv(tmp_path, shuffled), id_column="store", column="sales", covariates="promo,visits")
+    assert list(p.covariates) == ["promo", "visits"]
+    for k, sid in enumerate(p.ids):
+        part = df[df.store == sid]
+        np.testing.assert_array_equal(p.values[k], part.sales.to_numpy())
+        np.testing.assert_array_equal(p.covariates["promo"][k], part.promo.to_numpy(dtype=float))
+        np.testing.assert_array_equal(p.covariates["visits"][k], part.visits.to_numpy())
+    assert p.read_info["covariates"] == ["promo", "visits"]
+    # without covariates= the extra columns are not read (and the value column must be named)
+    assert pn.read_csv(_csv(tmp_path, df), id_column="store", column="sales").covariates == {}
+
+
+def test_value_column_found_beside_the_covariates():
+    df = _frame()[["store", "date", "sales", "promo"]]
+    p = pn.from_frame(df, id_column="store", covariates=["promo"])  # the only other column: the values
+    assert p.column == "sales"
+
+
+def test_select_to_frame_and_from_series_keep_the_covariates():
+    df = _frame()
+    p = pn.from_frame(df, id_column="store", value_column="sales", covariates=["promo", "visits"])
+    s = p.select(["c", "a"])
+    np.testing.assert_array_equal(s.covariates["promo"][0], df[df.store == "c"].promo.to_numpy(dtype=float))
+    np.testing.assert_array_equal(s.covariates["visits"][1], df[df.store == "a"].visits.to_numpy())
+    f = p.to_frame()
+    assert list(f.columns) == ["unique_id", "ds", "y", "promo", "visits"]
+    np.testing.assert_array_equal(f.promo.to_numpy(), df.promo.to_numpy(dtype=float))
+    # a single series' covariates become the panel of one's
+    dates = pd.date_range("2021-01-04", periods=12, freq="D")
+    ds = Dataset(name="one", values=np.arange(12.0), dates=dates, column="y", season=7, source="test",
+                 covariates={"price": np.arange(12.0) * 2, "hol": np.r_[np.zeros(6), np.ones(6)]})
+    one = pn.from_series(ds)
+    assert list(one.covariates) == ["price", "hol"]
+    np.testing.assert_array_equal(one.covariates["price"][0], np.arange(12.0) * 2)
+    np.testing.assert_array_equal(one.covariates["hol"][0], np.r_[np.zeros(6), np.ones(6)])
+
+
+@pytest.mark.parametrize("case, expect", [
+    ("missing", r"p\.csv: covariate 'promo' is missing for series 'b' at 2020-03-01 \(line 34\)"),
+    ("text", r"column 'promo' has non-numeric values at line 34 \(series 'b'"),
+    ("unknown", r"covariate column 'price' is not in the data; its columns are store, date, sales, promo"),
+    ("value", r"covariate 'sales' is the value column"),
+    ("date", r"covariate 'date' is the date column"),
+    ("twice", r"names promo more than once"),
+])
+def test_bad_covariate_columns_one_line(tmp_path, case, expect):
+    df = _frame()[["store", "date", "sales", "promo", "visits"]].drop(columns="visits")
+    names = {"unknown": "promo,price", "value": "sales", "date": "date", "twice": "promo,promo"}.get(case, "promo")
+    df = df.astype({"promo": object})
+    if case == "missing":
+        df.loc[32, "promo"] = None  # line 34: series b, its third date
+    if case == "text":
+        df.loc[32, "promo"] = "yes"
+    with pytest.raises(DataError, match=expect) as e:
+        pn.read_csv(_csv(tmp_path, df), id_column="store", column="sales", covariates=names)
+    assert "\n" not in str(e.value)
+
+
+def test_wide_panel_cannot_carry_covariates(tmp_path):
+    wide = pd.DataFrame({"date": pd.date_range("2020-01-01", periods=10, freq="MS").date,
+                         "a": np.arange(10.0), "b": np.arange(10.0)})
+    with pytest.raises(DataError, match="covariates \\(a\\) go with a long panel"):
+        pn.read_csv(_csv(tmp_path, wide), covariates=["a"])
+
+
+def test_missing_dates_with_covariates_fill_refused_ignore_kept(tmp_path):
+    df = _frame().drop(index=[5, 6])  # series a misses 2020-06-01 and 2020-07-01
+    path = _csv(tmp_path, df)
+    with pytest.raises(DataError, match="series 'a'.*2 missing dates.*would have to invent the values of its "
+                                        "covariates \\(promo\\)"):
+        pn.read_csv(path, id_column="store", column="sales", covariates="promo", missing_dates="fill")
+    with pytest.raises(DataError, match="missing"):
+        pn.read_csv(path, id_column="store", column="sales", covariates="promo")
+    p = pn.read_csv(path, id_column="store", column="sales", covariates="promo", missing_dates="ignore")
+    np.testing.assert_array_equal(p.covariates["promo"][0], df[df.store == "a"].promo.to_numpy(dtype=float))
+    assert len(p.covariates["promo"][0]) == len(p.values[0]) == 28
+    # without covariates, filling is unchanged
+    assert len(pn.read_csv(path, id_column="store", column="sales", missing_dates="fill").values[0]) == 30
+
+
+def test_backtest_names_a_covariate_the_panel_has_not():
+    p = pn.from_frame(_frame(), id_column="store", value_column="sales", covariates=["promo"])
+    with pytest.raises(DataError, match="panel 'panel' has no covariate column 'visits' \\(its covariates are "
+                                        "promo\\)"):
+        panel_job.backtest(p, 2, covariates=["promo", "visits"])
+
+
+# --- the window inputs ---------------------------------------------------------------------------
+
+
+class _Recorder:
+    """A stand-in model: records its inputs, forecasts zeros."""
+
+    def __init__(self, out):
+        self.out, self.inputs = out, []
+
+    def predict(self, X, batch_size=None):
+        self.inputs.append(np.array(X))
+        return np.zeros((len(X), self.out))
+
+
+def _forecaster(multi, window_level=False, past=False):
+    y = np.arange(8.0)  # scaled by (0, 1): the inputs are the values
+    known = {"promo": [np.arange(10.0, 20.0)]}  # points 0 .. 9: 8 of history and the 2 forecast
+    cov = Covariates(known=known, past={"visits": [np.arange(100.0, 108.0)]} if past else {})
+    cfg = pm.PanelConfig(look_back=2, multi=multi, window_level=window_level)
+    rec = _Recorder(2 if multi == "direct" else 1)
+    C = 2 if past else 1
+    f = pm.PanelForecaster(cfg, 2, rec, [(0.0, 1.0)], [y], covariates=cov,
+                           covariate_scaler=CovariateScaler(np.zeros(C), np.ones(C)))
+    return f, rec
+
+
+def test_forecast_inputs_direct_known_with_lead_h_and_past_at_the_step():
+    f, rec = _forecaster("direct", past=True)
+    f.forecast()
+    # step at point 6: value 6, promo at 7 and 8, visits at 6; step at point 7: 7, promo 8 and 9, visits 7
+    np.testing.assert_array_equal(rec.inputs[0], [[[6, 17, 18, 106], [7, 18, 19, 107]]])
+
+
+def test_forecast_inputs_window_level_moves_the_value_only():
+    f, rec = _forecaster("direct", window_level=True, past=True)
+    out = f.forecast()
+    np.testing.assert_array_equal(rec.inputs[0], [[[-1, 17, 18, 106], [0, 18, 19, 107]]])
+    np.testing.assert_array_equal(out, [[7, 7]])  # zeros + the last value
+
+
+def test_forecast_inputs_recursive_known_with_lead_1_fed_forward():
+    f, rec = _forecaster("recursive")
+    f.forecast()
+    np.testing.assert_array_equal(rec.inputs[0], [[[6, 17], [7, 18]]])  # forecasts point 8
+    np.testing.assert_array_equal(rec.inputs[1], [[[7, 18], [0, 19]]])  # point 9, fed the forecast (0)
+
+
+def test_training_windows_with_covariates_by_hand(monkeypatch):
+    seen = {}
+
+    def capture(cfg, model, X, Y, Xv, Yv, progress):
+        seen.update(X=X, Y=Y, Xv=Xv, Yv=Yv, input_size=model.input_size)
+
+    monkeypatch.setattr(pm, "_train", capture)
+    y = np.array([1, -1, 1, -1, 1, -1, 1, -1.0])  # mean 0, sd 1: scaled as it is
+    promo = np.array([0, 1, 1, 0, 0, 1, 1, 0, 1, 1.0])  # history: mean .5, sd .5 -> 2 promo - 1
+    cfg = pm.PanelConfig(look_back=2, hidden=2, epochs=1, multi="direct")
+    pm.fit([y], 2, cfg, covariates=Covariates(known={"promo": [promo]}))
+    assert seen["input_size"] == 3
+    np.testing.assert_array_equal(seen["X"], [[[1, 1, 1], [-1, 1, -1]],
+                                              [[-1, 1, -1], [1, -1, -1]],
+                                              [[1, -1, -1], [-1, -1, 1]]])
+    np.testing.assert_array_equal(seen["Y"], [[1, -1], [-1, 1], [1, -1]])
+    np.testing.assert_array_equal(seen["Xv"], [[[1, 1, 1], [-1, 1, -1]]])
+    np.testing.assert_array_equal(seen["Yv"], [[1, -1]])
+    # the values beyond the history (the points it forecasts) are not in any training window
+    seen.clear()
+    pm.fit([y], 2, cfg, covariates=Covariates(known={"promo": [np.r_[promo[:8], 50.0, -50.0]]}))
+    np.testing.assert_array_equal(seen["X"][0], [[1, 1, 1], [-1, 1, -1]])
+
+
+def test_recursive_model_refuses_past_covariates():
+    y = [np.arange(20.0)]
+    cov = Covariates(past={"visits": [np.ones(20)]})
+    with pytest.raises(ValueError, match="recursive model cannot use them beyond its first step"):
+        pm.fit(y, 2, pm.PanelConfig(look_back=2, multi="recursive", epochs=1, hidden=2), covariates=cov)
+
+
+# --- the covariate is used ---------------------------------------------------------------------
+
+
+def _promo_panel(seed=0, S=6, n=96):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for k in range(S):
+        level = 20 + 5 * k
+        promo = (rng.random(n) < 0.3).astype(int)
+        t = np.arange(n)
+        y = level + 2 * np.sin(2 * np.pi * t / 12) + 3 * promo + 0.2 * rng.normal(size=n)
+        for d, v, p in zip(pd.date_range("2015-01-01", periods=n, freq="MS"), y, promo):
+            rows.append((f"s{k}", d, v, p))
+    return pd.DataFrame(rows, columns=["unique_id", "ds", "y", "promo"])
+
+
+def test_a_known_covariate_lowers_the_backtest_mase():
+    df = _promo_panel()
+    # patience=0: a fixed 100 epochs (early stopping on one noisy hold-out of 6 points can stop at random)
+    settings = dict(hidden=16, epochs=100, patience=0, look_back=12, statistical=False, strategy="global", multi="direct",
+                    windows=1)
+    with_promo = panel_job.fit_panel(df, horizon=6, covariates=["promo"], **settings)
+    without = panel_job.fit_panel(df, horizon=6, **settings)
+    m_with = with_promo.result.scores["model"].mean["mase"]
+    m_without = without.result.scores["model"].mean["mase"]
+    assert m_with < 0.6 * m_without, (m_with, m_without)
