@@ -227,3 +227,181 @@ def test_a_known_covariate_lowers_the_backtest_mase():
     m_with = with_promo.result.scores["model"].mean["mase"]
     m_without = without.result.scores["model"].mean["mase"]
     assert m_with < 0.6 * m_without, (m_with, m_without)
+
+
+# --- backtests: what a forecaster sees at each origin ------------------------------------------------
+
+
+def test_forecast_windows_gives_known_covariates_over_the_horizon_and_past_ones_up_to_the_origin():
+    from fastrnn.forecast import backtest as bt
+
+    series = [np.arange(20.0), np.arange(16.0)]
+    known = [np.arange(100.0, 120.0), np.arange(200.0, 216.0)]
+    past = [np.arange(300.0, 320.0), np.arange(400.0, 416.0)]
+    p = bt.plan(series, look_back=4, horizon=3, windows=2)
+    seen = []
+
+    def f(histories, horizon, covariates=None):
+        seen.append(([len(h) for h in histories], covariates))
+        return np.zeros((len(histories), horizon))
+
+    bt.forecast_windows(p, series, f, bt.Covariates(known={"k": known}, past={"p": past}))
+    for w, (lengths, cov) in enumerate(seen):
+        o = p.origins[:, w]
+        assert lengths == list(o)
+        for k in range(2):  # known: up to origin + horizon (values at the points forecast); past: up to the origin
+            np.testing.assert_array_equal(cov.known["k"][k], known[k][:o[k] + 3])
+            np.testing.assert_array_equal(cov.past["p"][k], past[k][:o[k]])
+    # a univariate forecaster (a baseline) is called as before, without covariates
+    assert bt.forecast_windows(p, series, lambda h, H: np.ones((len(h), H))).shape == (2, 2, 3)
+
+
+def test_backtest_past_covariates_direct_only():
+    df = _promo_panel(S=3, n=40)
+    df["visits"] = df.y.shift(1).fillna(0)
+    with pytest.raises(ValueError, match="recursive model cannot use them"):
+        panel_job.fit_panel(df, horizon=3, past_covariates=["visits"], multi="recursive", statistical=False,
+                            hidden=4, epochs=1)
+    fit = panel_job.fit_panel(df, horizon=3, past_covariates=["visits"], statistical=False, hidden=4, epochs=1)
+    assert set(fit.result.selection) == {"global/direct", "local/direct"}  # "auto" picks direct
+
+
+def test_fit_panel_predict_needs_the_future_values():
+    df = _promo_panel(S=3, n=40)
+    fit = panel_job.fit_panel(df, horizon=3, covariates=["promo"], statistical=False, hidden=4, epochs=1,
+                              windows=1)
+    with pytest.raises(DataError, match=r"uses covariates known in advance \(promo\); pass their values at the "
+                                        r"next 3 dates of every series with future FILE \(columns unique_id, ds, "
+                                        r"promo\)"):
+        fit.predict()
+    future = pd.DataFrame([(f"s{k}", d, 1) for k in range(3) for d in pd.date_range("2018-05-01", periods=3,
+                                                                                      freq="MS")],
+                          columns=["unique_id", "ds", "promo"])
+    a = fit.predict(future=future)
+    b = fit.predict(future=future.assign(promo=0))
+    assert list(a.columns) == ["unique_id", "ds", "step", "y_hat"] and len(a) == 9
+    assert np.isfinite(a.y_hat).all() and not np.allclose(a.y_hat, b.y_hat)  # the future values are used
+    with pytest.raises(DataError, match="series 's1' has no row for 2018-06-01"):
+        fit.predict(future=future.drop(index=[4]))
+
+
+# --- runs and predict (CLI) ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def promo_csv(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cov") / "sales.csv"
+    df = _promo_panel(S=4, n=48).rename(columns={"unique_id": "store", "ds": "date", "y": "sales"})
+    df["visits"] = df.sales.shift(1).fillna(0).round(3)
+    df.to_csv(path, index=False)
+    return path
+
+
+def _future(path, drop=None, **change):
+    rows = [(f"s{k}", d.date().isoformat(), (k + i) % 2)
+            for k in range(4) for i, d in enumerate(pd.date_range("2019-01-01", periods=3, freq="MS"))]
+    df = pd.DataFrame(rows, columns=["store", "date", "promo"]).astype({"promo": object})
+    if drop is not None:
+        df = df.drop(index=drop) if isinstance(drop, list) else df.drop(columns=drop)
+    for k, v in change.items():
+        df.loc[int(k[1:]), "promo"] = v
+    df.to_csv(path, index=False)
+    return path
+
+
+def test_cli_train_save_predict_with_covariates(promo_csv, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from fastrnn.cli import main
+
+    runner = CliRunner()
+    out = tmp_path / "run"
+    base = ["--csv", str(promo_csv), "--id-column", "store", "--column", "sales"]
+    r = runner.invoke(main, ["train", *base, "--horizon", "3", "--covariates", "promo", "--past-covariates",
+                             "visits", "--epochs", "2", "--hidden", "4", "--no-plot", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "covariates known in advance: promo; past covariates: visits" in r.output
+    info = json.loads((out / "panel.json").read_text())
+    assert info["covariates"]["known"] == ["promo"] and info["covariates"]["past"] == ["visits"]
+    assert len(info["covariates"]["scaler"]["mean"]) == 2
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["covariates"] == {"known": ["promo"], "past": ["visits"]}
+    assert set(m["selection"]["validation_mase"]) == {"global/direct", "local/direct"}
+    # without --future: one line, nothing written
+    nxt = tmp_path / "next.csv"
+    p = runner.invoke(main, ["predict", "--model", str(out), *base, "--output", str(nxt)])
+    assert p.exit_code != 0 and not nxt.exists()
+    assert p.output.strip() == ("Error: this run uses covariates known in advance (promo); pass their values at the "
+                                "next 3 dates of every series with --future FILE (columns store, date, promo)")
+    # with --future: finite forecasts of every series
+    p = runner.invoke(main, ["predict", "--model", str(out), *base, "--future", str(_future(tmp_path / "f.csv")),
+                             "--output", str(nxt)])
+    assert p.exit_code == 0, p.output
+    f = pd.read_csv(nxt)
+    assert len(f) == 12 and np.isfinite(f.forecast).all() and list(f.date[:3]) == ["2019-01-01", "2019-02-01",
+                                                                                   "2019-03-01"]
+
+
+@pytest.mark.parametrize("kind, words", [
+    ("date", "f.csv: series 's1' has no row for 2019-02-01; give the covariates' values at its next 3 dates "
+             "(2019-01-01 .. 2019-03-01)"),
+    ("series", "f.csv: no rows for series 's3'; give the covariates' values at its next 3 dates"),
+    ("column", "f.csv: no column 'promo' (columns: store, date); the future covariates need the columns store, "
+               "date, promo"),
+    ("cell", "f.csv: column 'promo' has non-numeric values at line 6 (series 's1', e.g. 'yes')"),
+    ("empty", "f.csv: covariate 'promo' is missing for series 's1' at 2019-02-01 (line 6)"),
+])
+def test_cli_predict_bad_future_file_one_line(promo_csv, tmp_path, kind, words):
+    from click.testing import CliRunner
+
+    from fastrnn.cli import main
+
+    runner = CliRunner()
+    out = tmp_path / "run"
+    base = ["--csv", str(promo_csv), "--id-column", "store", "--column", "sales"]
+    r = runner.invoke(main, ["train", *base, "--horizon", "3", "--covariates", "promo", "--epochs", "1",
+                             "--hidden", "4", "--windows", "1", "--no-plot", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    change = {"date": dict(drop=[4]), "series": dict(drop=[9, 10, 11]), "column": dict(drop="promo"),
+              "cell": {"r4": "yes"}, "empty": {"r4": None}}[kind]
+    fut = _future(tmp_path / "f.csv", **change)
+    nxt = tmp_path / "next.csv"
+    p = runner.invoke(main, ["predict", "--model", str(out), *base, "--future", str(fut), "--output", str(nxt)])
+    assert p.exit_code != 0 and not nxt.exists()
+    assert p.output.count("\n") == 1 and p.output.startswith("Error: ") and words in p.output, p.output
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--dataset", "tourism", "--covariates", "price"], "--covariates goes with a CSV panel (--csv with "
+                                                          "--id-column); the shipped panel tourism has no covariates"),
+    (["--csv", "{csv}", "--id-column", "store", "--column", "sales", "--past-covariates", "visits", "--multi",
+      "recursive"], "past covariates (visits) are known only up to the forecast origin"),
+    (["--csv", "{csv}", "--id-column", "store", "--column", "sales", "--covariates", "price"],
+     "covariate column 'price' is not in the data; its columns are store, date, sales, promo, visits"),
+])
+def test_cli_train_refusals_one_line(promo_csv, tmp_path, args, words):
+    from click.testing import CliRunner
+
+    from fastrnn.cli import main
+
+    args = [a.replace("{csv}", str(promo_csv)) for a in args]
+    r = CliRunner().invoke(main, ["train", *args, "--epochs", "1", "--hidden", "4", "--out", str(tmp_path / "x")])
+    assert r.exit_code != 0 and not (tmp_path / "x").exists()
+    errors = [line for line in r.output.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1 and words in errors[0], r.output
+
+
+def test_cli_predict_future_for_a_run_without_covariates(promo_csv, tmp_path):
+    from click.testing import CliRunner
+
+    from fastrnn.cli import main
+
+    runner = CliRunner()
+    out = tmp_path / "run"
+    base = ["--csv", str(promo_csv), "--id-column", "store", "--column", "sales"]
+    assert runner.invoke(main, ["train", *base, "--horizon", "3", "--epochs", "1", "--hidden", "4", "--windows", "1",
+                                "--no-plot", "--out", str(out)]).exit_code == 0
+    p = runner.invoke(main, ["predict", "--model", str(out), *base, "--future", str(_future(tmp_path / "f.csv"))])
+    assert p.exit_code != 0 and "--future goes with a run trained with --covariates; this run has none" in p.output

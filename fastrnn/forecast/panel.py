@@ -384,7 +384,9 @@ def from_series(ds, source: dict | None = None, id: str | None = None) -> Panel:
     # the dates as the series reader kept them (gaps it was told to keep stay), and its season
     pan = from_frame(frame, missing_dates="ignore", season=ds.season, name=ds.name, covariates=list(cov) or None)
     return dataclasses.replace(pan, source=ds.source, column=ds.column,
-                               read_info={**(ds.read_info or {}), **(pan.read_info or {}), "series_source": source})
+                               read_info={**(ds.read_info or {}), **(pan.read_info or {}), "series_source": source,
+                                          # a future-covariates file of the series: a date column, no id
+                                          "series_date_column": (ds.read_info or {}).get("date_column")})
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -402,7 +402,7 @@ def future_columns(panel) -> tuple[list | None, str]:
     """The columns a future-covariates table of ``panel`` has: ``(id columns or None for a single
     series, date column)``, as the panel was read."""
     info = panel.read_info or {}
-    if info.get("series_source") is not None or info.get("format") == "wide":
+    if "series_date_column" in info or info.get("format") == "wide":  # a single series (from_series)
         return None, info.get("series_date_column") or "date"
     return list(info.get("id_columns") or ["unique_id"]), info.get("date_column") or "ds"
 
