@@ -405,3 +405,63 @@ def test_cli_predict_future_for_a_run_without_covariates(promo_csv, tmp_path):
                                 "--no-plot", "--out", str(out)]).exit_code == 0
     p = runner.invoke(main, ["predict", "--model", str(out), *base, "--future", str(_future(tmp_path / "f.csv"))])
     assert p.exit_code != 0 and "--future goes with a run trained with --covariates; this run has none" in p.output
+
+
+# --- the Dask path ----------------------------------------------------------------------------------
+
+
+def test_local_models_with_covariates_on_dask_equal_one_stack(monkeypatch):
+    pytest.importorskip("distributed", reason="dask[distributed] is not installed (pip install 'fastrnn[dask]')")
+    from fastrnn import _dask, parallel
+
+    rng = np.random.default_rng(5)
+    hist, known, past = [], [], []
+    for k in range(4):
+        n = 30 - 2 * k
+        promo = (rng.random(n + 3) < 0.4).astype(float)
+        hist.append(10 + k + np.sin(np.arange(n)) + 2 * promo[:n] + rng.normal(0, 0.1, n))
+        known.append(promo)
+        past.append(rng.normal(size=n))
+    cov = Covariates(known={"promo": known}, past={"visits": past})
+    cfg = pm.PanelConfig(hidden=4, epochs=3, look_back=4, strategy="local", ensemble=2, seed=1, model="hybrid-gru")
+
+    def run():
+        f = pm.fit(hist, 3, cfg, covariates=cov)
+        return f.forecast(), {k: v.copy() for k, v in f.model.parameters().items()}
+
+    monkeypatch.setattr(pm, "LOCAL_GROUP_FLOPS", 1.0)  # on Dask: one task per series
+    here = run()
+    session = _dask.start(None, 2)
+    try:
+        with parallel.use_backend("dask", session.client):
+            assert len(pm._local_groups(cfg, 3, hist)) == 4
+            there = run()
+    finally:
+        _dask.stop(session)
+    assert np.isfinite(here[0]).all() and np.array_equal(here[0], there[0])
+    for k in here[1]:
+        assert np.array_equal(here[1][k], there[1][k]), k
+
+
+def test_single_series_as_a_panel_of_one_run_and_future_file_without_id(tmp_path):
+    from fastrnn.forecast import panel_runs
+
+    rng = np.random.default_rng(2)
+    n = 60
+    dates = pd.date_range("2020-01-06", periods=n, freq="W-MON")
+    promo = (rng.random(n) < 0.3).astype(float)
+    ds = Dataset(name="one", values=50 + 3 * promo + rng.normal(0, 0.3, n), dates=dates, column="sales",
+                 season=None, source="test", read_info={"date_column": "week"}, covariates={"promo": promo})
+    pan = pn.from_series(ds)
+    r = panel_job.backtest(pan, 4, windows=1, config=pm.PanelConfig(hidden=4, epochs=1, look_back=4),
+                           statistical=False, covariates=["promo"])
+    out = tmp_path / "run"
+    out.mkdir()
+    panel_runs.write(r, out, plot=False)
+    with pytest.raises(DataError, match=r"with --future FILE \(columns week, promo\)"):
+        panel_runs.predict(out, pan)
+    fut = tmp_path / "f.csv"
+    pd.DataFrame({"week": pd.date_range("2021-03-01", periods=4, freq="W-MON").date, "promo": [1, 0, 0, 1]}).to_csv(
+        fut, index=False)
+    f = panel_runs.predict(out, pan, future=fut)
+    assert list(f.date) == ["2021-03-01", "2021-03-08", "2021-03-15", "2021-03-22"] and np.isfinite(f.forecast).all()

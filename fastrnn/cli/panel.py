@@ -60,6 +60,12 @@ def train(*, dataset, csv, id_column, column, date_column, read, horizon, window
     from fastrnn.forecast import panel_job, panel_runs
     from fastrnn.forecast.runs import Staging
 
+    unread = [n for n in names if series is not None and n not in series.covariates]
+    if unread:  # a single series (--horizon): its reader fills Dataset.covariates
+        raise click.ClickException(f"the series was read without its covariate column(s) {', '.join(unread)}; "
+                                   f"give them as columns of the --csv file (a single series' covariates are read "
+                                   f"by the series reader), or leave out --covariates/--past-covariates")
+
     input_errors, handle = errors
     staging = None
     try:
