@@ -220,8 +220,8 @@ def _promo_panel(seed=0, S=6, n=96):
 def test_a_known_covariate_lowers_the_backtest_mase():
     df = _promo_panel()
     # patience=0: a fixed 100 epochs (early stopping on one noisy hold-out of 6 points can stop at random)
-    settings = dict(hidden=16, epochs=100, patience=0, look_back=12, statistical=False, strategy="global", multi="direct",
-                    windows=1)
+    settings = dict(hidden=16, epochs=100, patience=0, look_back=12, statistical=False, strategy="global",
+                    multi="direct", windows=1)
     with_promo = panel_job.fit_panel(df, horizon=6, covariates=["promo"], **settings)
     without = panel_job.fit_panel(df, horizon=6, **settings)
     m_with = with_promo.result.scores["model"].mean["mase"]

@@ -392,8 +392,7 @@ class PanelFit:
                                          covariates=cov, covariate_scaler=f.covariate_scaler)
         out = forecaster.forecast()
         rows = []
-        for k, i in enumerate(r.plan.used):
-            ahead = aheads[k]
+        for k, ahead in enumerate(aheads):
             rows += [(ids[k], ahead[s], s + 1, float(out[k, s])) for s in range(f.horizon)]
         return pd.DataFrame(rows, columns=["unique_id", "ds", "step", "y_hat"])
 

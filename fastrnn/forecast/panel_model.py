@@ -30,9 +30,10 @@ the covariates known in advance with lead ``H`` for a direct model (the last inp
 their values over the whole horizon) and lead 1 for a recursive one (each recursive step sees the
 values of the point it forecasts), the past covariates at the step's own point (a recursive model
 cannot use them beyond its first step, so it refuses them). Each covariate is standardised by its
-mean and standard deviation over every series' history (:class:`~fastrnn.forecast.covariates.
-CovariateScaler`, one per panel, not per series: a covariate means the same in every series, a
-0/1 flag stays two values, and a series whose history never shows the flag is not scaled apart).
+mean and standard deviation over every series' history (one
+:class:`~fastrnn.forecast.covariates.CovariateScaler` per panel, not per series: a covariate means
+the same in every series, a 0/1 flag stays two values, and a series whose history never shows the
+flag is not scaled apart).
 ``window_level`` moves the value input only; a hybrid's linear path reads the series' own lags.
 
 Early stopping uses the last ``H`` points of each history as validation targets (the windows whose
