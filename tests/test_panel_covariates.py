@@ -465,3 +465,22 @@ def test_single_series_as_a_panel_of_one_run_and_future_file_without_id(tmp_path
         fut, index=False)
     f = panel_runs.predict(out, pan, future=fut)
     assert list(f.date) == ["2021-03-01", "2021-03-08", "2021-03-15", "2021-03-22"] and np.isfinite(f.forecast).all()
+
+
+@pytest.mark.parametrize("strategy, multi, model, ensemble", [
+    ("global", "direct", "hybrid-lstm", 2), ("global", "recursive", "gru", 1), ("local", "recursive", "hybrid-rnn", 2),
+])
+def test_every_strategy_uses_the_future_known_values(strategy, multi, model, ensemble):
+    rng = np.random.default_rng(3)
+    hist = [10 + np.sin(np.arange(n)) + rng.normal(0, 0.1, n) for n in (30, 26, 28)]
+    known = [(rng.random(n + 3) < 0.5).astype(float) for n in (30, 26, 28)]
+    cfg = pm.PanelConfig(hidden=4, epochs=2, look_back=4, strategy=strategy, multi=multi, model=model,
+                         ensemble=ensemble, window_level=True)
+    f = pm.fit(hist, 3, cfg, covariates=Covariates(known={"promo": known}))
+    a = f.forecast()
+    f.covariates = Covariates(known={"promo": [np.r_[k[:-3], 1 - k[-3:]] for k in known]})  # other future values
+    b = f.forecast()
+    assert a.shape == (3, 3) and np.isfinite(a).all() and np.isfinite(b).all()
+    assert not np.allclose(a[:, -1], b[:, -1])
+    if model.startswith("hybrid"):  # the linear path: the series' own 4 lags, not the covariates
+        assert f.model.parameters()["head.ar_weight"].shape[-1] == 4
