@@ -52,10 +52,19 @@ def train(*, dataset, csv, id_column, column, date_column, read, horizon, window
         names = ", ".join("--" + n.replace("_", "-") for n in given)
         raise click.UsageError(f"{names} {'does' if len(given) == 1 else 'do'} not apply to a panel run "
                                f"(--id-column or a panel dataset)")
-    if covariates or past_covariates:  # SCAFFOLD (issue 15, covariates): replaced by the panel implementation
-        raise click.UsageError("covariates of panels are not built yet")
+    names = (*covariates, *past_covariates)
+    if names and series is None and csv is None:
+        flags = " and ".join(f for f, v in (("--covariates", covariates), ("--past-covariates", past_covariates)) if v)
+        raise click.UsageError(f"{flags} go{'es' if ' and ' not in flags else ''} with a CSV panel (--csv with "
+                               f"--id-column); the shipped panel {dataset} has no covariates")
     from fastrnn.forecast import panel_job, panel_runs
     from fastrnn.forecast.runs import Staging
+
+    unread = [n for n in names if series is not None and n not in series.covariates]
+    if unread:  # a single series (--horizon): its reader fills Dataset.covariates
+        raise click.ClickException(f"the series was read without its covariate column(s) {', '.join(unread)}; "
+                                   f"give them as columns of the --csv file (a single series' covariates are read "
+                                   f"by the series reader), or leave out --covariates/--past-covariates")
 
     input_errors, handle = errors
     staging = None
@@ -64,7 +73,7 @@ def train(*, dataset, csv, id_column, column, date_column, read, horizon, window
             pan, shipped = series, None
         else:
             pan, shipped = load(dataset=dataset, csv=csv, id_column=id_column, column=column,
-                                date_column=date_column, read=read)
+                                date_column=date_column, read=read, covariates=names)
         H, cfg = config(pan, shipped, horizon, settings)
         if windows is None:
             windows = shipped["windows"] if shipped else panel_job.GENERIC_WINDOWS
@@ -77,10 +86,13 @@ def train(*, dataset, csv, id_column, column, date_column, read, horizon, window
         lengths = pan.lengths()
         click.echo(f"{pan.name} ({len(pan)} series, {lengths.min()}-{lengths.max()} points, {pan.freq}, season "
                    f"{pan.season or 'none'}): {cfg.model.upper()} hidden {cfg.hidden}, look-back {cfg.look_back}, "
-                   f"horizon {H}, {windows} origin(s) {step or H} apart (the last is the test part)")
+                   f"horizon {H}, {windows} origin(s) {step or H} apart (the last is the test part)"
+                   + "".join(f"; {what}: {', '.join(v)}" for what, v in (("covariates known in advance", covariates),
+                                                                         ("past covariates", past_covariates)) if v))
         result = panel_job.backtest(pan, H, windows=windows, step=step, config=cfg, strategy=strategy, multi=multi,
                                     progress=lambda text: click.echo(f"  {text} ...", err=True),
-                                    levels=levels or (), statistical=statistical is not False)
+                                    levels=levels or (), statistical=statistical is not False,
+                                    covariates=covariates, past_covariates=past_covariates)
         note = panel_runs.write(result, staging.path, plot)
         path = staging.commit()
     except BaseException as exc:
@@ -97,11 +109,14 @@ def train(*, dataset, csv, id_column, column, date_column, read, horizon, window
     files = ["model.npz", "panel.json", "metrics.json", "per_series.csv", "forecasts.csv"] + (
         ["forecast.png", "mase.png"] if plot and not note else [])
     click.echo(f"Saved {path}/  ({', '.join(files)})")
-    click.echo(f"Forecast beyond the data: fastrnn predict --model {shlex.quote(str(path))}")
+    click.echo(f"Forecast beyond the data: fastrnn predict --model {shlex.quote(str(path))}"
+               + (f" (with --future FILE: the values of {', '.join(covariates)} at the next {H} dates)"
+                  if covariates else ""))
 
 
-def load(*, dataset, csv, id_column, column, date_column, read):
-    """The panel of ``fastrnn train`` / ``sweep``: the CSV (``--id-column``) or a shipped panel.
+def load(*, dataset, csv, id_column, column, date_column, read, covariates=()):
+    """The panel of ``fastrnn train`` / ``sweep``: the CSV (``--id-column``) or a shipped panel;
+    ``covariates``: the CSV's covariate columns to read (both kinds).
 
     Returns ``(panel, shipped)``: ``shipped`` is the shipped panel's entry of
     ``fastrnn.forecast.panel_job.PANEL_DEFAULTS`` (its horizon, windows and settings), None for a CSV.
@@ -111,7 +126,8 @@ def load(*, dataset, csv, id_column, column, date_column, read):
     from fastrnn.forecast.datasets import load_panel
 
     if csv is not None:
-        return _panel.read_csv(csv, id_column=id_column, date_column=date_column, column=column, **read), None
+        return _panel.read_csv(csv, id_column=id_column, date_column=date_column, column=column,
+                               covariates=list(covariates) or None, **read), None
     if dataset not in PANELS:
         raise click.UsageError(f"--id-column goes with --csv (the shipped panels are "
                                f"{', '.join(PANELS)}); got --dataset {dataset}")
@@ -208,22 +224,26 @@ def predict(model_path, *, dataset, csv, id_column, column, date_column, read, o
     from fastrnn.forecast import panel_runs
     from fastrnn.forecast.datasets import load_panel
 
-    if future is not None:  # SCAFFOLD (issue 15, covariates): replaced by the panel implementation
-        raise click.UsageError("--future goes with a run trained with --covariates; this run has none")
     input_errors, handle = errors
     try:
         info = json.loads((Path(model_path) / "panel.json").read_text())
+        known, past = panel_runs.covariate_names(info)
+        if future is not None and not known:
+            raise click.UsageError("--future goes with a run trained with --covariates; this run has none")
         if info.get("series_source") and id_column is None:  # a single series, run with --horizon
             pan = _series_panel(info, dataset=dataset, csv=csv, column=column, date_column=date_column, read=read)
         elif csv is not None:
-            pan = _panel.read_csv(csv, id_column=id_column, date_column=date_column, column=column, **read)
+            pan = _panel.read_csv(csv, id_column=id_column, date_column=date_column, column=column,
+                                  covariates=[*known, *past] or None, **read)
         else:
             name = dataset or info.get("dataset")
             if name not in PANELS:
                 raise click.UsageError("this panel run was trained on a CSV file; pass it with --csv PATH "
                                        "--id-column ...")
             pan = load_panel(name)
-        frame = panel_runs.predict(model_path, pan)
+        frame = panel_runs.predict(model_path, pan, future=future,
+                                   read={k: read[k] for k in ("sep", "decimal", "encoding", "date_format")
+                                         if read.get(k) is not None})
     except input_errors as exc:
         raise handle(exc, csv) from None
     if output is None:

@@ -16,13 +16,18 @@ order; the lengths may differ):
   and counted, each with the reason (:attr:`Plan.skipped`); if none is left, a
   :class:`~fastrnn.forecast.datasets.DataError` names the shortest length needed.
 * A forecaster is a function ``f(histories, horizon) -> (S, horizon)`` that sees only the
-  training data of each series (copies), so it cannot use the window it forecasts.
+  training data of each series (copies), so it cannot use the window it forecasts. With
+  covariates (:class:`Covariates`), it is called as ``f(histories, horizon, covariates=...)``:
+  per series, the covariates known in advance up to ``origin + horizon`` (they are known for the
+  points forecast, by definition) and the past covariates up to the origin
+  (:meth:`Plan.covariates`). Without covariates it is called as before, so univariate
+  forecasters (the baselines) need no such argument.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -30,9 +35,51 @@ from fastrnn.forecast import metrics as _metrics
 from fastrnn.forecast.config import check_positive_int
 from fastrnn.forecast.datasets import DataError
 
-__all__ = ["origins", "min_length", "Plan", "plan", "forecast_windows", "score_windows"]
+__all__ = ["origins", "min_length", "Covariates", "Plan", "plan", "forecast_windows", "score_windows"]
 
 Forecaster = Callable[[list, int], np.ndarray]
+
+
+@dataclass(frozen=True, eq=False)
+class Covariates:
+    """Covariates of a panel's series, aligned with their values from each series' first point.
+
+    Attributes
+    ----------
+    known : dict of str to list of numpy.ndarray
+        Covariates known in advance: name -> one 1-D float array per series. For a forecast
+        from the end of the histories, each array reaches ``horizon`` points beyond its history.
+    past : dict of str to list of numpy.ndarray
+        Past covariates: name -> one array per series, at least as long as its history.
+    """
+
+    known: dict = field(default_factory=dict)
+    past: dict = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.known or self.past)
+
+    @property
+    def names(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """``(known names, past names)``, in their order."""
+        return tuple(self.known), tuple(self.past)
+
+    def series(self, k: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Series ``k``'s ``(known (n_k, C), past (m_k, P))`` columns (None for a kind without any)."""
+        known = np.column_stack([np.asarray(v[k], dtype=np.float64) for v in self.known.values()]) \
+            if self.known else None
+        past = np.column_stack([np.asarray(v[k], dtype=np.float64) for v in self.past.values()]) \
+            if self.past else None
+        return known, past
+
+    def take(self, rows: Sequence[int], known_ends: Sequence[int], past_ends: Sequence[int]) -> Covariates:
+        """The covariates of series ``rows`` (in that order), known ones cut at ``known_ends`` and
+        past ones at ``past_ends`` (one end per row)."""
+        return Covariates(
+            known={n: [np.array(v[i][:e], dtype=np.float64) for i, e in zip(rows, known_ends)]
+                   for n, v in self.known.items()},
+            past={n: [np.array(v[i][:e], dtype=np.float64) for i, e in zip(rows, past_ends)]
+                  for n, v in self.past.items()})
 
 
 def _check_step(horizon: int, windows: int, step: int | None) -> tuple[int, int, int]:
@@ -151,6 +198,21 @@ class Plan:
         return [np.array(series[i][:o], dtype=np.float64)
                 for i, o in zip(self.used, self.origins[:, w])]
 
+    def covariates(self, covariates: Covariates, window: int) -> Covariates:
+        """What a forecaster at origin ``window`` may see of ``covariates`` (every input series'
+        full covariates, aligned with ``series``), for the used series in the order of
+        :meth:`histories`: the known ones up to ``origin + horizon``, the past ones up to the origin."""
+        w = int(window)
+        if not 0 <= w < self.windows:
+            raise ValueError(f"window must be in 0 .. {self.windows - 1}, got {window!r}")
+        for kind, cols in (("known", covariates.known), ("past", covariates.past)):
+            for name, v in cols.items():
+                if len(v) != len(self.lengths) or any(len(v[i]) != self.lengths[i] for i in self.used):
+                    raise ValueError(f"{kind} covariate {name!r} does not match the series: pass one array "
+                                     f"per series, as long as its values")
+        o = self.origins[:, w]
+        return covariates.take(self.used, o + self.horizon, o)
+
     def actuals(self, series: Sequence, window: int) -> np.ndarray:
         """The ``horizon`` values from origin ``window`` on: ``(len(used), horizon)``."""
         w = self._check(series, window)
@@ -210,15 +272,18 @@ def plan(series: Sequence, look_back: int, horizon: int, windows: int = 1,
                 origins=o.reshape(len(used), windows))
 
 
-def forecast_windows(p: Plan, series: Sequence, forecaster: Forecaster) -> np.ndarray:
+def forecast_windows(p: Plan, series: Sequence, forecaster: Forecaster,
+                     covariates: Covariates | None = None) -> np.ndarray:
     """Run ``forecaster`` at every origin of ``p``: ``(len(used), windows, horizon)``.
 
     ``forecaster(histories, horizon)`` gets :meth:`Plan.histories` of one window and must return
-    ``(len(used), horizon)``.
+    ``(len(used), horizon)``; with ``covariates`` (non-empty, aligned with ``series``), it is called
+    as ``forecaster(histories, horizon, covariates=p.covariates(covariates, w))``.
     """
     out = np.empty((len(p.used), p.windows, p.horizon))
     for w in range(p.windows):
-        f = np.asarray(forecaster(p.histories(series, w), p.horizon), dtype=np.float64)
+        extra = {"covariates": p.covariates(covariates, w)} if covariates else {}
+        f = np.asarray(forecaster(p.histories(series, w), p.horizon, **extra), dtype=np.float64)
         if f.shape != (len(p.used), p.horizon):
             raise ValueError(f"the forecaster returned shape {f.shape}, expected "
                              f"({len(p.used)}, {p.horizon}): one row of horizon values per series")

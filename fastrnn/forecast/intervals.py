@@ -345,7 +345,8 @@ def panel_intervals(p, series, forecasts, fitted, season: int | None, levels: Se
         source = "early-stopping hold-out"
         hist = p.histories(series, p.test)
         short = [np.asarray(h[:-H], dtype=np.float64) for h in hist]
-        f = PanelForecaster(fitted.config, H, fitted.model, fitted.scalers, short).forecast()
+        f = PanelForecaster(fitted.config, H, fitted.model, fitted.scalers, short,
+                            covariates=fitted.covariates, covariate_scaler=fitted.covariate_scaler).forecast()
         res = scaled(short, np.array([h[-H:] for h in hist]), f)
     widths = half_widths([res[:, h] for h in range(H)], levels)
     test_hist = p.histories(series, p.test)

@@ -17,6 +17,14 @@ Formats
   is no id column; cells that are empty before a series' first value or after its last are
   where that series has not started yet or has ended.
 
+Covariates
+----------
+A long source may carry other numeric columns beside the values (``covariates=["price",
+"promo"]``): they are read with the same rules as the values (a missing cell names its series,
+date and column) into :attr:`Panel.covariates`, aligned with the values. A wide source cannot
+carry them. :func:`read_future` reads their values at the dates after the data (``fastrnn
+predict --future``).
+
 Dates such as ``1998 Q1`` (quarters, dated by their first day) and ``1982 Apr`` (months) are read
 exactly; other dates as :func:`fastrnn.forecast.csvread.parse_dates` reads them.
 """
@@ -25,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from os import PathLike
 
@@ -41,7 +50,7 @@ from fastrnn.forecast.datasets import (
     numeric_share,
 )
 
-__all__ = ["Panel", "from_frame", "read_csv", "from_series"]
+__all__ = ["Panel", "from_frame", "read_csv", "from_series", "read_future"]
 
 _NIXTLA = ("unique_id", "ds", "y")
 _ID_SEP = "/"
@@ -157,15 +166,18 @@ class Panel:
         Returns
         -------
         pandas.DataFrame
-            Columns ``unique_id`` (str), ``ds`` (datetime64) and ``y`` (float64), the series in
-            the order of :attr:`ids`, each in date order.
+            Columns ``unique_id`` (str), ``ds`` (datetime64) and ``y`` (float64), then one
+            float64 column per covariate, the series in the order of :attr:`ids`, each in date
+            order.
         """
         n = self.lengths()
         ids = np.repeat(np.array(self.ids, dtype=object), n)
         ds = (pd.DatetimeIndex(np.concatenate([self.dates(i).to_numpy() for i in range(len(self))]))
               if len(self) else pd.DatetimeIndex([]))
         y = np.concatenate(self.values) if len(self) else np.array([], dtype=np.float64)
-        return pd.DataFrame({"unique_id": ids, "ds": ds, "y": y})
+        cov = {name: np.concatenate(v) if len(self) else np.array([], dtype=np.float64)
+               for name, v in self.covariates.items()}
+        return pd.DataFrame({"unique_id": ids, "ds": ds, "y": y, **cov})
 
     def select(self, ids) -> Panel:
         """A panel of some of the series.
@@ -203,7 +215,8 @@ class Panel:
                      starts=[self.starts[k] for k in keep], freq=self.freq, season=self.season,
                      source=self.source, read_info=info, column=self.column,
                      explicit_dates={j: self.explicit_dates[k] for j, k in enumerate(keep)
-                                     if k in self.explicit_dates})
+                                     if k in self.explicit_dates},
+                     covariates={n: [v[k] for k in keep] for n, v in self.covariates.items()})
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -214,7 +227,8 @@ class Panel:
 def from_frame(df: pd.DataFrame, id_column=None, date_column: str | None = None,
                value_column: str | None = None, *, wide: bool | None = None,
                missing_dates: str = "error", season: int | None | str = "auto",
-               date_format: str | None = None, name: str = "panel") -> Panel:
+               date_format: str | None = None, name: str = "panel",
+               covariates: Sequence[str] | str | None = None) -> Panel:
     """A panel from a DataFrame in long or wide format (module docstring).
 
     Parameters
@@ -245,6 +259,9 @@ def from_frame(df: pd.DataFrame, id_column=None, date_column: str | None = None,
         ``strptime`` format of text dates.
     name : str
         The panel's name.
+    covariates : sequence of str or str, optional
+        Other numeric columns of a long frame to read into :attr:`Panel.covariates` (names, or
+        names separated by commas); which are known in advance is the model's choice.
 
     Returns
     -------
@@ -254,7 +271,8 @@ def from_frame(df: pd.DataFrame, id_column=None, date_column: str | None = None,
     ------
     DataError
         Missing columns, empty ids, bad dates or values (with the id and the row), duplicate
-        (id, date) pairs, series of different frequencies, missing dates.
+        (id, date) pairs, series of different frequencies, missing dates; covariates of a wide
+        frame, or missing dates to fill in a series with covariates.
     """
     if not isinstance(df, pd.DataFrame):
         raise DataError(f"expected a pandas DataFrame, got {type(df).__name__}; pass a DataFrame "
@@ -269,14 +287,15 @@ def from_frame(df: pd.DataFrame, id_column=None, date_column: str | None = None,
     return _build(frame, label="DataFrame", word="row", id_column=id_column,
                   date_column=date_column, value_column=value_column, wide=wide, decimal=".",
                   date_format=date_format, missing_dates=missing_dates, season=season,
-                  name=name, source="DataFrame", info={})
+                  name=name, source="DataFrame", info={}, covariates=covariates)
 
 
 def read_csv(path: str | PathLike, id_column=None, date_column: str | None = None,
              column: str | None = None, sep: str | None = None, decimal: str | None = None,
              encoding: str | None = None, date_format: str | None = None,
              missing_dates: str = "error", wide: bool | None = None, *,
-             season: int | None | str = "auto", name: str | None = None) -> Panel:
+             season: int | None | str = "auto", name: str | None = None,
+             covariates: Sequence[str] | str | None = None) -> Panel:
     """A panel from a CSV file in long or wide format.
 
     The text is read as :func:`fastrnn.datasets.load_csv` reads it (the same separator, decimal
@@ -294,6 +313,8 @@ def read_csv(path: str | PathLike, id_column=None, date_column: str | None = Non
         As for :func:`fastrnn.datasets.load_csv`.
     name : str, optional
         The panel's name; ``None``: the file's stem.
+    covariates : sequence of str or str, optional
+        As for :func:`from_frame`.
 
     Returns
     -------
@@ -323,7 +344,8 @@ def read_csv(path: str | PathLike, id_column=None, date_column: str | None = Non
                    value_column=column, wide=wide, decimal=decimal, date_format=date_format,
                    missing_dates=missing_dates, season=season,
                    name=name if name is not None else table.path.stem, source=label, info=info,
-                   short_rows=lambda col: check_short_rows(df, table.nfields, col, label))
+                   short_rows=lambda col: check_short_rows(df, table.nfields, col, label),
+                   covariates=covariates)
     return panel
 
 
@@ -342,6 +364,8 @@ def from_series(ds, source: dict | None = None, id: str | None = None) -> Panel:
     id : str, optional
         The series' id; ``None``: the name of its value column.
 
+    The series' covariates (:attr:`fastrnn.forecast.Dataset.covariates`) become the panel's.
+
     Returns
     -------
     Panel
@@ -355,11 +379,14 @@ def from_series(ds, source: dict | None = None, id: str | None = None) -> Panel:
         raise DataError(f"{ds.name}: forecasts several steps ahead (--horizon) need dates, and the series has "
                         f"none; give its date column (--date-column), or leave out --horizon for one-step "
                         f"forecasts")
-    frame = pd.DataFrame({"unique_id": str(id or ds.column), "ds": ds.dates, "y": ds.values})
+    cov = dict(getattr(ds, "covariates", None) or {})
+    frame = pd.DataFrame({"unique_id": str(id or ds.column), "ds": ds.dates, "y": ds.values, **cov})
     # the dates as the series reader kept them (gaps it was told to keep stay), and its season
-    pan = from_frame(frame, missing_dates="ignore", season=ds.season, name=ds.name)
+    pan = from_frame(frame, missing_dates="ignore", season=ds.season, name=ds.name, covariates=list(cov) or None)
     return dataclasses.replace(pan, source=ds.source, column=ds.column,
-                               read_info={**(ds.read_info or {}), **(pan.read_info or {}), "series_source": source})
+                               read_info={**(ds.read_info or {}), **(pan.read_info or {}), "series_source": source,
+                                          # a future-covariates file of the series: a date column, no id
+                                          "series_date_column": (ds.read_info or {}).get("date_column")})
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -532,6 +559,135 @@ def _values(raw: pd.Series, col: str, label: str, word: str, ids, lines,
     return num
 
 
+def _covariate_names(covariates) -> tuple[str, ...]:
+    """The covariate column names (``"a,b"`` or a sequence), checked for empty or repeated names."""
+    from fastrnn.forecast.covariates import parse_names
+
+    try:
+        return parse_names(covariates)
+    except ValueError as e:
+        raise DataError(str(e)) from None
+
+
+def _check_covariate_columns(df, names, label, value_column, date_column, id_cols) -> None:
+    """Every covariate is a column of ``df`` and not the value, date or an id column."""
+    from fastrnn.forecast.covariates import check_names
+
+    reserved = {"the value column": value_column, "the date column": date_column,
+                **{f"an id column ({c})": c for c in id_cols}}
+    try:
+        check_names(names, (), list(df.columns), reserved)
+    except ValueError as e:
+        raise DataError(f"{label}: {e}") from None
+
+
+def _covariate_values(raw, col, label, word, ids, lines, dates, decimal) -> np.ndarray:
+    """A covariate column's numbers, read as the values are; a missing cell names its series,
+    date, column and line."""
+    missing = (raw.isna().to_numpy() if not _is_text(raw) else _text(raw).isna().to_numpy())
+    if missing.any():
+        k = np.flatnonzero(missing)
+        more = f" (and {len(k) - 1} more)" if len(k) > 1 else ""
+        raise DataError(f"{label}: covariate {col!r} is missing for series {ids[k[0]]!r} at "
+                        f"{_date_text(dates[k[0]])} ({_where(word, lines[k[:1]])}){more}; give every row its "
+                        f"covariate values, or remove those rows")
+    return _values(raw, col, label, word, ids, lines, decimal)
+
+
+def read_future(source, ids: Sequence[str], dates: Sequence[pd.DatetimeIndex], names: Sequence[str], *,
+                id_column=None, date_column: str | None = None, sep: str | None = None,
+                decimal: str | None = None, encoding: str | None = None,
+                date_format: str | None = None) -> dict[str, list[np.ndarray]]:
+    """The values of covariates known in advance at the dates after the data (``fastrnn predict
+    --future FILE``).
+
+    Parameters
+    ----------
+    source : str, path-like or pandas.DataFrame
+        A long CSV file (read with the panel's CSV rules) or frame: the id column(s), a date
+        column and one column per covariate; other rows (series, dates) are ignored.
+    ids : sequence of str
+        The series whose values are needed.
+    dates : sequence of pandas.DatetimeIndex
+        For each of ``ids``, the dates needed.
+    names : sequence of str
+        The covariates.
+    id_column : str or list of str, optional
+        The id column(s), joined with ``/`` as a panel's; ``None``: a single series (no id column,
+        every row is of ``ids[0]``).
+    date_column : str, optional
+        ``None`` (or a name the source does not have): detected as a panel's date column.
+    sep, decimal, encoding, date_format
+        As for :func:`read_csv` (a file only).
+
+    Returns
+    -------
+    dict of str to list of numpy.ndarray
+        Name -> one array per series of ``ids``, its values at its ``dates``.
+
+    Raises
+    ------
+    DataError
+        A missing column, a series or a date missing from the source, a duplicate (id, date)
+        row, an empty or non-numeric cell (one line each, naming it).
+    """
+    if isinstance(source, pd.DataFrame):
+        df = source.reset_index(drop=not (source.index.name is not None)).copy()
+        df.columns = [str(c) for c in df.columns]
+        label, word = "the future covariates", "row"
+        decimal = decimal or "."
+    else:
+        from fastrnn.forecast import csvread
+        from fastrnn.forecast.datasets import read_text_table
+
+        table = read_text_table(source, sep=sep, decimal=decimal, encoding=encoding)
+        df, label, word = table.frame, str(table.path), "line"
+        if decimal is None:
+            decimal = csvread.detect_decimal(df, table.sep, label, skip={date_column})
+    id_cols = None if id_column is None else _id_columns(id_column, df, label) if isinstance(id_column, str) \
+        else [str(c) for c in id_column]
+    if date_column is None or date_column not in df.columns:
+        date_column = _find_date_column(df, set(id_cols or ()), decimal, label)
+    wanted = [*(id_cols or []), date_column, *names]
+    for c in wanted:
+        if c not in df.columns:
+            raise DataError(f"{label}: no column {c!r} (columns: {_columns(df)}); the future covariates need the "
+                            f"columns {', '.join(wanted)}")
+    if df.empty:
+        raise DataError(f"{label}: no rows; give the covariates' values at the next dates of every series")
+    lines = df.index.to_numpy()
+    df = df.reset_index(drop=True)
+    sid = _ids(df, id_cols, label, word) if id_cols else np.full(len(df), str(ids[0]), dtype=object)
+    when, _, _ = _dates(df[date_column], date_column, label, word, sid, lines, date_format)
+    cols = {c: _covariate_values(df[c], c, label, word, sid, lines, when, decimal) for c in names}
+    key = pd.MultiIndex.from_arrays([pd.Index(sid, dtype=object), when])
+    dup = key.duplicated()
+    if dup.any():
+        k = int(np.flatnonzero(dup)[0])
+        first = int(np.flatnonzero(key == key[k])[0])
+        raise DataError(f"{label}: series {sid[k]!r} has {_date_text(when[k])} twice ({word}s {lines[first]} and "
+                        f"{lines[k]}); keep one row per series and date")
+    pos = pd.Series(np.arange(len(df)), index=key)
+    have = set(sid)
+    out = {c: [] for c in names}
+    for s, need in zip(ids, dates):
+        need = pd.DatetimeIndex(need).as_unit("ns")
+        span = f"{_date_text(need[0])} .. {_date_text(need[-1])}" if len(need) > 1 else _date_text(need[0])
+        if s not in have:
+            raise DataError(f"{label}: no rows for series {s!r}; give the covariates' values at its next "
+                            f"{len(need)} dates ({span})")
+        at = pos.reindex(pd.MultiIndex.from_arrays([pd.Index([s] * len(need), dtype=object), need]))
+        if at.isna().any():
+            gone = need[at.isna().to_numpy()]
+            raise DataError(f"{label}: series {s!r} has no row for {_date_text(gone[0])}"
+                            f"{f' (and {len(gone) - 1} more dates)' if len(gone) > 1 else ''}; give the "
+                            f"covariates' values at its next {len(need)} dates ({span})")
+        rows = at.to_numpy(dtype=np.int64)
+        for c in names:
+            out[c].append(cols[c][rows])
+    return out
+
+
 def _ids(df, cols, label, word) -> np.ndarray:
     parts = []
     for c in cols:
@@ -547,7 +703,7 @@ def _ids(df, cols, label, word) -> np.ndarray:
     return np.array([_ID_SEP.join(p) for p in zip(*parts)], dtype=object)
 
 
-def _long(df, label, word, id_cols, date_column, value_column, decimal, nixtla):
+def _long(df, label, word, id_cols, date_column, value_column, decimal, nixtla, covariates=()):
     """``(ids, date column, value column)`` of a long frame."""
     if value_column is not None:
         _require(df, value_column, "value", label, "pass one of them as column")
@@ -556,7 +712,7 @@ def _long(df, label, word, id_cols, date_column, value_column, decimal, nixtla):
     else:
         others = [c for c in df.columns
                   if c not in id_cols and c != date_column and not UNNAMED.match(c)
-                  and not is_date_name(c)]
+                  and not is_date_name(c) and c not in covariates]
         if len(others) == 1:
             value_column = others[0]
         else:
@@ -574,7 +730,7 @@ def _long(df, label, word, id_cols, date_column, value_column, decimal, nixtla):
 
 
 def _build(df, *, label, word, id_column, date_column, value_column, wide, decimal, date_format,
-           missing_dates, season, name, source, info, short_rows=None) -> Panel:
+           missing_dates, season, name, source, info, short_rows=None, covariates=None) -> Panel:
     """The panel of a frame of cells (text from a file, or a user's DataFrame), both formats.
 
     ``label`` starts every message and ``word`` (``"line"`` or ``"row"``) names the frame's index
@@ -604,6 +760,11 @@ def _build(df, *, label, word, id_column, date_column, value_column, wide, decim
     if id_cols is not None and date_column in id_cols:
         raise DataError(f"{label}: {date_column!r} is both an id and the date column; pass "
                         f"another date_column")
+    cov_names = _covariate_names(covariates)
+    if cov_names and wide:
+        raise DataError(f"{label}: covariates ({', '.join(cov_names)}) go with a long panel (id, date, value and "
+                        f"covariate columns); a wide source has one column per series: pass the data in long "
+                        f"format with id_column")
 
     if wide:
         if value_column is not None:
@@ -649,9 +810,10 @@ def _build(df, *, label, word, id_column, date_column, value_column, wide, decim
         if id_cols is None:
             raise DataError(f"{label}: long format needs an id column (columns: {_columns(df)}); "
                             f"pass it as id_column")
-        value_column = _long(df, label, word, id_cols, date_column, value_column, decimal, nixtla)
+        value_column = _long(df, label, word, id_cols, date_column, value_column, decimal, nixtla, cov_names)
+        _check_covariate_columns(df, cov_names, label, value_column, date_column, id_cols)
         if short_rows is not None:
-            short_rows(max((value_column, date_column, *id_cols), key=list(df.columns).index))
+            short_rows(max((value_column, date_column, *id_cols, *cov_names), key=list(df.columns).index))
         ids = _ids(df, id_cols, label, word)
         column = value_column
 
@@ -659,11 +821,13 @@ def _build(df, *, label, word, id_column, date_column, value_column, wide, decim
     df = df.reset_index(drop=True)
     dates, fmt, note = _dates(df[date_column], date_column, label, word, ids, lines, date_format)
     values = _values(df[value_column], value_column, label, word, ids, lines, decimal)
+    cov = {c: _covariate_values(df[c], c, label, word, ids, lines, dates, decimal) for c in cov_names}
 
     codes, uniques = pd.factorize(pd.Series(ids, dtype=object), sort=False)
     t = dates.asi8
     order = np.lexsort((t, codes))
     codes, t, values, lines = codes[order], t[order], values[order], lines[order]
+    cov = {c: v[order] for c, v in cov.items()}
     dates = dates[order]
     dup = np.flatnonzero((codes[1:] == codes[:-1]) & (t[1:] == t[:-1]))
     if len(dup):
@@ -679,10 +843,12 @@ def _build(df, *, label, word, id_column, date_column, value_column, wide, decim
     return _assemble(series_ids, split(values), [dates[s] for s in _slices(bounds, len(dates))],
                      split(lines), label=label, word=word, missing_dates=missing_dates,
                      season=season, name=name, source=source, column=column,
+                     covariates={c: split(v) for c, v in cov.items()},
                      info={**info, "format": "wide" if wide else "long",
                            "id_columns": None if wide else list(id_cols),
                            "date_column": date_column, "column": column, "date_format": fmt,
-                           "date_note": note, "rows": int(n_rows)})
+                           "date_note": note, "rows": int(n_rows),
+                           **({"covariates": list(cov_names)} if cov_names else {})})
 
 
 def _slices(bounds, n):
@@ -728,7 +894,7 @@ def _freq_alias(name: str | None, dates: pd.DatetimeIndex, step) -> str | None:
 
 
 def _assemble(ids, values, dates, lines, *, label, word, missing_dates, season, name, source,
-              column, info) -> Panel:
+              column, info, covariates=None) -> Panel:
     """Check one frequency, apply ``missing_dates``, and build the panel."""
     from fastrnn.forecast.csvread import grid
 
@@ -768,7 +934,14 @@ def _assemble(ids, values, dates, lines, *, label, word, missing_dates, season, 
             where = f"{label}: series {ids[i]!r}"
             if len(gaps) > 1:
                 where += f" (one of {len(gaps)} series with missing or irregular dates)"
+            n_before = len(v)
             v, d, g2, note = check_spacing(v, d, ln, missing_dates, where)
+            if covariates and len(v) != n_before:
+                raise DataError(f"{where}: {len(v) - n_before} missing dates between {_date_text(d[0])} and "
+                                f"{_date_text(d[-1])}, and missing_dates='fill' would have to invent the values of "
+                                f"its covariates ({', '.join(covariates)}) there; add those rows with their "
+                                f"values, or pass missing_dates='ignore' to use the rows as they are, without a "
+                                f"season")
             if note:
                 notes.append(f"series {ids[i]!r}: {note}")
             ignored += g2 is None
@@ -790,7 +963,9 @@ def _assemble(ids, values, dates, lines, *, label, word, missing_dates, season, 
                  "missing_dates": missing_dates, "notes": notes}
     return Panel(name=name, ids=list(ids), values=out_values, starts=[d[0] for d in out_dates],
                  freq=alias, season=season, source=source, read_info=read_info, column=column,
-                 explicit_dates=explicit)
+                 explicit_dates=explicit,
+                 covariates={c: [np.ascontiguousarray(a, dtype=np.float64) for a in v]
+                             for c, v in (covariates or {}).items()})
 
 
 def _step(d: pd.DatetimeIndex) -> pd.Timedelta:

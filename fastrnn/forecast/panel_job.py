@@ -13,6 +13,11 @@ stopping uses the last ``horizon`` points of that data). With ``strategy="auto"`
 the validation origins only (mean MASE over series and origins), and the best is fitted at the
 test origin; with one window there is no validation origin, and the stated defaults (global,
 direct) are used. The test part is never used for a choice.
+
+Covariates (``covariates=``, ``past_covariates=``: names of columns of ``panel.covariates``): at
+every origin the model is fitted with the histories' covariates and the known ones over the
+horizon (:meth:`fastrnn.forecast.backtest.Plan.covariates`); the baselines stay univariate. With
+past covariates only the direct strategy is a candidate (a recursive model cannot use them).
 """
 
 from __future__ import annotations
@@ -133,10 +138,48 @@ class PanelResult:
 
 
 def _forecast_job(job):
-    """One validation fit (a :func:`fastrnn.parallel.map_jobs` job): ``(histories, horizon, config)``
-    -> the forecasts ``(S, horizon)``."""
-    histories, horizon, config = job
-    return _pm.fit(histories, horizon, config).forecast()
+    """One validation fit (a :func:`fastrnn.parallel.map_jobs` job): ``(histories, horizon, config[,
+    covariates])`` -> the forecasts ``(S, horizon)``."""
+    histories, horizon, config, *cov = job
+    return _pm.fit(histories, horizon, config, covariates=cov[0] if cov else None).forecast()
+
+
+def panel_covariates(panel, covariates: Sequence[str] = (), past_covariates: Sequence[str] = ()):
+    """The panel's covariate columns named as covariates known in advance and past covariates.
+
+    Parameters
+    ----------
+    panel : Panel
+        Read with those columns (``read_csv(..., covariates=[...])``).
+    covariates, past_covariates : sequence of str
+        Names of its covariates of each kind.
+
+    Returns
+    -------
+    fastrnn.forecast.backtest.Covariates or None
+        None when no name is given.
+
+    Raises
+    ------
+    DataError
+        A name that the panel has no covariate column for, or one given as both kinds.
+    """
+    from fastrnn.forecast.datasets import DataError
+
+    known, past = tuple(covariates or ()), tuple(past_covariates or ())
+    if not known and not past:
+        return None
+    both = sorted(set(known) & set(past))
+    if both:
+        raise DataError(f"{', '.join(both)} given as covariate known in advance and as past covariate; give each "
+                        f"column once")
+    read = getattr(panel, "covariates", {}) or {}
+    for name in (*known, *past):
+        if name not in read:
+            have = f"its covariates are {', '.join(read)}" if read else "it has none"
+            raise DataError(f"panel {panel.name!r} has no covariate column {name!r} ({have}); read the panel "
+                            f"with covariates=[...] naming it (a CSV's or DataFrame's column)")
+    return _backtest.Covariates(known={n: read[n] for n in known}, past={n: read[n] for n in past})
 
 
 def _label(progress, w, p, c):
@@ -153,7 +196,8 @@ def _mean_mase(p, series, forecasts, season, windows):
 
 def backtest(panel, horizon: int, windows: int = 1, step: int | None = None,
              config: _pm.PanelConfig | None = None, strategy: str = "auto", multi: str = "auto",
-             statistical: bool = True, arima: bool = False, progress=None, levels: Sequence = ()) -> PanelResult:
+             statistical: bool = True, arima: bool = False, progress=None, levels: Sequence = (),
+             covariates: Sequence[str] = (), past_covariates: Sequence[str] = ()) -> PanelResult:
     """Fit and score the panel forecaster and the baselines on the rolling origins (module docstring).
 
     Parameters
@@ -180,6 +224,9 @@ def backtest(panel, horizon: int, windows: int = 1, step: int | None = None,
     levels : sequence of float
         Conformal interval levels in percent (:func:`fastrnn.forecast.intervals.panel_intervals`;
         none by default).
+    covariates, past_covariates : sequence of str
+        Columns of ``panel.covariates`` used as covariates known in advance and as past
+        covariates (module docstring); with past covariates, ``multi`` may not be "recursive".
 
     Returns
     -------
@@ -199,6 +246,13 @@ def backtest(panel, horizon: int, windows: int = 1, step: int | None = None,
                                  ("multi", multi, ("auto", *_pm.MULTI))):
         if value not in choices:
             raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+    cov = panel_covariates(panel, covariates, past_covariates)
+    if cov is not None and cov.past:
+        if multi == "recursive":
+            raise ValueError(f"past covariates ({', '.join(cov.past)}) are known only up to the forecast origin, so "
+                             f"a recursive model cannot use them beyond its first step; use multi direct or auto "
+                             f"(which then picks direct)")
+        multi = "direct"
     cfg = config or _pm.PanelConfig(look_back=default_look_back(horizon, season))
     # the plan's look-back: the forecaster's, plus the horizon its early stopping holds out
     p = _backtest.plan(series, cfg.look_back + horizon, horizon, windows, step)
@@ -213,7 +267,7 @@ def backtest(panel, horizon: int, windows: int = 1, step: int | None = None,
 
         # every (candidate, validation origin) is an independent job: in parallel processes
         # (fastrnn.parallel; --jobs), each result independent of where it ran
-        jobs = [(p.histories(series, w), horizon, c) for c in candidates for w in p.validation]
+        jobs = [(p.histories(series, w), horizon, c, *_cov_at(p, cov, w)) for c in candidates for w in p.validation]
         if progress:
             progress(f"{len(jobs)} validation fits ({len(candidates)} candidates x {len(p.validation)} origin(s))")
         results = iter(map_jobs(_forecast_job, jobs, progress=bool(progress)))
@@ -232,11 +286,13 @@ def backtest(panel, horizon: int, windows: int = 1, step: int | None = None,
         for w in p.validation:
             if progress:
                 progress(f"validation origin {w + 1}/{p.windows}")
-            fit = _pm.fit(p.histories(series, w), horizon, chosen, progress=_label(progress, w, p, chosen))
+            fit = _pm.fit(p.histories(series, w), horizon, chosen, progress=_label(progress, w, p, chosen),
+                          covariates=cov and p.covariates(cov, w))
             fc[:, w] = fit.forecast()
     if progress:
         progress(f"test origin: {chosen.strategy} {chosen.multi}")
-    fitted = _pm.fit(p.histories(series, p.test), horizon, chosen, progress=_label(progress, p.test, p, chosen))
+    fitted = _pm.fit(p.histories(series, p.test), horizon, chosen, progress=_label(progress, p.test, p, chosen),
+                     covariates=cov and p.covariates(cov, p.test))
     fc[:, p.test] = fitted.forecast()
     seconds = {"model": time.perf_counter() - t0}
     if progress:
@@ -252,6 +308,11 @@ def backtest(panel, horizon: int, windows: int = 1, step: int | None = None,
         iv = panel_intervals(p, series, fc, fitted, season, levels)
     return PanelResult(panel=panel, plan=p, config=chosen, selection=selection, forecasts=forecasts,
                        scores=scores, seconds=seconds, fitted=fitted, notes=list(base.notes), intervals=iv)
+
+
+def _cov_at(p, cov, w) -> tuple:
+    """``(covariates at origin w,)``, or ``()`` without covariates (a job as it was)."""
+    return () if cov is None else (p.covariates(cov, w),)
 
 
 def ids_used(result: PanelResult) -> Sequence[str]:
@@ -296,40 +357,108 @@ class PanelFit:
 
         return pd.DataFrame(self.result.table()).T
 
-    def predict(self):
+    def predict(self, future=None):
         """The next ``horizon`` points of every series after the end of its data, by the model
         fitted at the test origin (each series' scaling as fitted there).
+
+        Parameters
+        ----------
+        future : pandas.DataFrame, optional
+            With covariates known in advance (required then): their values at the next
+            ``horizon`` dates of every series, long (the id column(s), a date column and the
+            covariates' columns; :func:`fastrnn.forecast.panel.read_future`).
 
         Returns
         -------
         pandas.DataFrame
             Long, Nixtla's names: ``unique_id, ds, y_hat`` (and ``step``).
+
+        Raises
+        ------
+        DataError
+            ``future`` is missing (with covariates known in advance), given without them, or lacks
+            a series, a date, a column or a value.
         """
         import pandas as pd
 
         r = self.result
         f = r.fitted
         ids = ids_used(r)
+        aheads = [pd.date_range(r.panel.dates(i)[-1], periods=f.horizon + 1, freq=r.panel.freq)[1:]
+                  for i in r.plan.used]
+        cov = future_covariates(r.panel, r.plan.used, f, aheads, future)
         forecaster = _pm.PanelForecaster(f.config, f.horizon, f.model, f.scalers,
-                                         [np.asarray(r.panel.values[i], dtype=np.float64) for i in r.plan.used])
+                                         [np.asarray(r.panel.values[i], dtype=np.float64) for i in r.plan.used],
+                                         covariates=cov, covariate_scaler=f.covariate_scaler)
         out = forecaster.forecast()
         rows = []
-        for k, i in enumerate(r.plan.used):
-            last = r.panel.dates(i)[-1]
-            ahead = pd.date_range(last, periods=f.horizon + 1, freq=r.panel.freq)[1:]
+        for k, ahead in enumerate(aheads):
             rows += [(ids[k], ahead[s], s + 1, float(out[k, s])) for s in range(f.horizon)]
         return pd.DataFrame(rows, columns=["unique_id", "ds", "step", "y_hat"])
 
 
+def future_columns(panel) -> tuple[list | None, str]:
+    """The columns a future-covariates table of ``panel`` has: ``(id columns or None for a single
+    series, date column)``, as the panel was read."""
+    info = panel.read_info or {}
+    if "series_date_column" in info or info.get("format") == "wide":  # a single series (from_series)
+        return None, info.get("series_date_column") or "date"
+    return list(info.get("id_columns") or ["unique_id"]), info.get("date_column") or "ds"
+
+
+def future_covariates(panel, rows, fitted, aheads, future, read: dict | None = None, flag: str = "future"):
+    """The covariates to forecast beyond ``panel``'s data: its series ``rows`` (positions), the
+    past covariates as read and the known ones extended by their values in ``future`` at the dates
+    ``aheads`` (one DatetimeIndex per row); None when ``fitted`` has no covariates.
+
+    Raises
+    ------
+    DataError
+        ``future`` missing with covariates known in advance (the message says which columns it
+        needs), given without them, or not holding every series and date.
+    """
+    from fastrnn.forecast import panel as _panel
+    from fastrnn.forecast.datasets import DataError
+
+    known, past = fitted.covariates.names if fitted.covariates else ((), ())
+    if not known and not past:
+        if future is not None:
+            raise DataError(f"{flag} goes with a model trained with covariates known in advance; this one has none")
+        return None
+    ids = [panel.ids[i] for i in rows]
+    have = panel.covariates or {}
+    gone = [n for n in (*known, *past) if n not in have]
+    if gone:
+        raise DataError(f"the data has no covariate column {gone[0]!r}, which the model uses; read it with "
+                        f"covariates=[...] naming {', '.join((*known, *past))}")
+    extra = {n: [np.asarray(have[n][i], dtype=np.float64) for i in rows] for n in known}
+    if known:
+        id_cols, date_col = future_columns(panel)
+        if future is None:
+            cols = ", ".join([*(id_cols or []), date_col, *known])
+            raise DataError(f"this run uses covariates known in advance ({', '.join(known)}); pass their values at "
+                            f"the next {fitted.horizon} dates of every series with {flag} FILE (columns {cols})")
+        got = _panel.read_future(future, ids, aheads, known, id_column=id_cols, date_column=date_col,
+                                 **(read or {}))
+        extra = {n: [np.r_[a, b] for a, b in zip(extra[n], got[n])] for n in known}
+    return _backtest.Covariates(known=extra, past={n: [np.asarray(have[n][i], dtype=np.float64) for i in rows]
+                                                   for n in past})
+
+
 def fit_panel(df, horizon: int, windows: int = 2, step: int | None = None, id_column=None,
               date_column: str | None = None, value_column: str | None = None, strategy: str = "auto",
-              multi: str = "auto", statistical: bool = True, **settings) -> PanelFit:
+              multi: str = "auto", statistical: bool = True, covariates: Sequence[str] | None = None,
+              past_covariates: Sequence[str] | None = None, **settings) -> PanelFit:
     """Backtest a recurrent forecaster on a panel DataFrame and keep it for forecasting.
 
         import fastrnn.forecast as ff
         fit = ff.fit_panel(df, horizon=8)          # df: unique_id, ds, y (or id/date/value columns)
         print(fit.table())                          # the model and the baselines on the test origin
         future = fit.predict()                      # unique_id, ds, step, y_hat
+
+    With covariates (other columns of ``df``): ``fit_panel(df, horizon=8, covariates=["price"],
+    past_covariates=["visits"])``, then ``fit.predict(future=frame)`` with the known ones' values
+    at the next ``horizon`` dates of every series.
 
     Parameters
     ----------
@@ -342,6 +471,9 @@ def fit_panel(df, horizon: int, windows: int = 2, step: int | None = None, id_co
         As :func:`backtest` takes them.
     id_column, date_column, value_column
         As :func:`fastrnn.forecast.panel.from_frame` takes them.
+    covariates, past_covariates : sequence of str, optional
+        Columns of ``df`` used as covariates known in advance and as past covariates
+        (:func:`backtest`).
     **settings
         :class:`fastrnn.forecast.panel_model.PanelConfig` fields (``hidden``, ``epochs``, ...), over
         :data:`GENERIC_CONFIG` (``window_level=True``) and PanelConfig's defaults.
@@ -359,8 +491,12 @@ def fit_panel(df, horizon: int, windows: int = 2, step: int | None = None, id_co
     """
     from fastrnn.forecast import panel as _panel
 
-    pan = _panel.from_frame(df, id_column=id_column, date_column=date_column, value_column=value_column)
+    from fastrnn.forecast.covariates import parse_names
+
+    known, past = parse_names(covariates, "covariates"), parse_names(past_covariates, "past_covariates")
+    pan = _panel.from_frame(df, id_column=id_column, date_column=date_column, value_column=value_column,
+                            covariates=[*known, *past] or None)
     settings.setdefault("look_back", default_look_back(horizon, pan.season))
     cfg = _pm.PanelConfig(**{**GENERIC_CONFIG, **settings})
     return PanelFit(backtest(pan, horizon, windows=windows, step=step, config=cfg, strategy=strategy, multi=multi,
-                             statistical=statistical))
+                             statistical=statistical, covariates=known, past_covariates=past))

@@ -9,7 +9,8 @@ A panel run folder (written atomically through :class:`fastrnn.forecast.runs.Sta
 * ``forecasts.csv``: long, one row per series, origin and step: ``id, origin, date, step, actual,
   forecast`` and one column per baseline;
 * ``model.npz`` (the network fitted at the test origin: a model, or a stack of one model per
-  series) and ``panel.json`` (what predict needs: ids, each series' scaling, the settings);
+  series) and ``panel.json`` (what predict needs: ids, each series' scaling, the settings, and
+  with covariates their names by kind and their scaling);
 * with matplotlib, ``forecast.png`` (12 series: history, test actuals, forecasts) and ``mase.png``
   (each series' MASE against seasonal naive's).
 """
@@ -82,6 +83,7 @@ def metrics(result) -> dict:
         "seconds": result.seconds,
         "notes": result.notes,
         **({"intervals": result.intervals} if result.intervals else {}),
+        **({"covariates": _covariate_info(result.fitted, scaler=False)} if result.fitted.covariates else {}),
         "fastrnn_version": __version__,
     })
 
@@ -134,6 +136,8 @@ def write(result, folder: Path, plot: bool = True) -> str | None:
             "series_source": (pan.read_info or {}).get("series_source")}
     if result.intervals:  # older readers ignore the key
         info["intervals"] = {k: result.intervals[k] for k in ("levels", "quantiles")}
+    if fitted.covariates:
+        info["covariates"] = _covariate_info(fitted)
     (folder / "panel.json").write_text(json.dumps(_clean(info), indent=2) + "\n")
     if not plot:
         return None
@@ -145,6 +149,31 @@ def write(result, folder: Path, plot: bool = True) -> str | None:
     _plot_forecasts(result, folder / "forecast.png")
     _plot_mase(result, folder / "mase.png")
     return None
+
+
+def _covariate_info(fitted, scaler: bool = True) -> dict:
+    """``{"known": [names], "past": [names](, "scaler": {...})}`` of a forecaster with covariates."""
+    known, past = fitted.covariates.names
+    out = {"known": list(known), "past": list(past)}
+    if scaler:
+        out["scaler"] = fitted.covariate_scaler.to_dict()
+    return out
+
+
+def covariate_names(info: dict) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``(known, past)`` covariate names of a run's ``panel.json`` (empty without covariates).
+
+    Parameters
+    ----------
+    info : dict
+        ``panel.json``.
+
+    Returns
+    -------
+    (tuple of str, tuple of str)
+    """
+    cov = info.get("covariates") or {}
+    return tuple(cov.get("known") or ()), tuple(cov.get("past") or ())
 
 
 def _num(v):
@@ -251,10 +280,23 @@ def load(folder):
     except (TypeError, ValueError, ModelFileError, FileNotFoundError) as e:
         raise RunError(f"{folder}: the panel run's model cannot be used ({e}); train the run again") from None
     fitted = _pm.PanelForecaster(cfg, int(info["horizon"]), model, [tuple(s) for s in info["scalers"]], None)
+    known, past = covariate_names(info)
+    if known or past:
+        from fastrnn.forecast.backtest import Covariates
+        from fastrnn.forecast.covariates import CovariateScaler
+
+        try:
+            fitted.covariate_scaler = CovariateScaler.from_dict(info["covariates"]["scaler"])
+            if fitted.covariate_scaler.mean.shape != (len(known) + len(past),):
+                raise ValueError("one mean and scale per covariate")
+        except (KeyError, TypeError, ValueError) as e:
+            raise RunError(f"{folder}/panel.json: 'covariates' must hold the names and their scaler ({e}); train "
+                           f"the run again") from None
+        fitted.covariates = Covariates(known={n: [] for n in known}, past={n: [] for n in past})  # names only
     return fitted, info["ids"], info
 
 
-def predict(folder, pan):
+def predict(folder, pan, future=None, read: dict | None = None):
     """The next ``horizon`` points of every series of the run, after the end of ``pan``'s data.
 
     Parameters
@@ -263,7 +305,13 @@ def predict(folder, pan):
         A panel run folder.
     pan : Panel
         The series (those of the run, in any order; others are ignored), at least ``look_back``
-        points each.
+        points each; with covariates, read with the run's covariate columns
+        (:func:`covariate_names`).
+    future : str, path-like or pandas.DataFrame, optional
+        A run with covariates known in advance: their values at the next ``horizon`` dates of
+        every series (:func:`fastrnn.forecast.panel.read_future`; required then).
+    read : dict, optional
+        How to read a ``future`` file (``sep``, ``decimal``, ``encoding``, ``date_format``).
 
     Returns
     -------
@@ -274,7 +322,11 @@ def predict(folder, pan):
     ------
     RunError
         A series of the run is missing from ``pan``, or too short.
+    DataError
+        ``future`` missing for a run with covariates known in advance, given for one without, or
+        not holding every series' next dates, columns and values.
     """
+    from fastrnn.forecast.panel_job import future_covariates
     import pandas as pd
 
     fitted, ids, info = load(folder)
@@ -288,12 +340,14 @@ def predict(folder, pan):
     if short:
         raise RunError(f"series {short[0]!r} has fewer than the {L} points (look-back) a forecast needs")
     fitted.histories = [np.asarray(pan.values[where[sid]], dtype=np.float64) for sid in ids]
+    rows = [where[sid] for sid in ids]
+    aheads = [pd.date_range(pan.dates(i)[-1], periods=fitted.horizon + 1, freq=pan.freq)[1:] for i in rows]
+    fitted.covariates = future_covariates(pan, rows, fitted, aheads, future, read=read, flag="--future")
     out = fitted.forecast()
     bounds = _interval_bounds(info, fitted.histories, out)
     rows = []
     for k, sid in enumerate(ids):
-        dates = pan.dates(where[sid])
-        ahead = pd.date_range(dates[-1], periods=fitted.horizon + 1, freq=pan.freq)[1:]
+        ahead = aheads[k]
         for s in range(fitted.horizon):
             rows.append((sid, _iso(ahead[s]), s + 1, float(out[k, s]),
                          *(float(b[k, s]) for _, b in bounds)))
