@@ -370,3 +370,25 @@ def test_resume_keeps_the_covariates_and_refuses_changed_ones(tmp_path, monkeypa
     assert res.resumed == 1 and res.config.covariates == ("holiday",) and res.config.past_covariates == ("visits",)
     ref, _, _ = fc.run(config(), out=tmp_path / "ref", plot=False, progress=False)
     assert res.metrics["test"] == ref.metrics["test"]
+
+
+def test_a_series_with_a_horizon_takes_its_covariates_to_the_panel_of_one(csv_file, tmp_path):
+    # --horizon runs the series as a panel of one: its covariates must be read with it, kept by
+    # the run, and asked for again (with their future values) by predict, also from another --csv
+    out = tmp_path / "h"
+    res = invoke("train", "--csv", csv_file, "--column", "y", "--covariates", "holiday", "--horizon", 5,
+                 "--epochs", 2, "--hidden", 4, "--no-plot", "--no-statistical", "--out", out)
+    assert res.exit_code == 0, res.output
+    assert json.loads((out / "panel.json").read_text())["covariates"]["known"] == ["holiday"]
+    one_error(invoke("predict", "--model", out), "covariates known in advance (holiday)", "--future")
+    future = tmp_path / "future.csv"
+    dates = pd.date_range(pd.Timestamp("2020-01-01") + pd.Timedelta(days=400), periods=5, freq="D")
+    forecasts = []
+    for hol in (0.0, 1.0):
+        pd.DataFrame({"date": dates.strftime("%Y-%m-%d"), "holiday": hol}).to_csv(future, index=False)
+        res = invoke("predict", "--model", out, "--csv", csv_file, "--future", future,
+                     "--output", tmp_path / f"p{hol}.csv")
+        assert res.exit_code == 0, res.output
+        forecasts.append(pd.read_csv(tmp_path / f"p{hol}.csv")["forecast"].to_numpy())
+    assert forecasts[0].shape == (5,) and np.isfinite(forecasts[0]).all()
+    assert not np.allclose(forecasts[0], forecasts[1])  # the future values are inputs

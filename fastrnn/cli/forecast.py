@@ -496,7 +496,8 @@ def _train_series_horizon(*, dataset, csv, column, date_column, start, end, read
     with _panel_run(jobs, scheduler, dask_workers):
         try:
             ds, cfg = _load_series(dataset, csv, read, season,
-                                   dict(column=column, date_column=date_column, start=start, end=end))
+                                   dict(column=column, date_column=date_column, start=start, end=end,
+                                        covariates=covariates or None, past_covariates=past_covariates or None))
             pan = from_series(ds, cfg.source())
         except INPUT_ERRORS as exc:
             if debug():

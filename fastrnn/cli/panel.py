@@ -162,6 +162,8 @@ def _series_panel(info, *, dataset, csv, column, date_column, read):
     stored = info["series_source"]
     src = prediction_source(stored, dataset=dataset, csv=csv, column=column or stored.get("column"),
                             date_column=date_column or stored.get("date_column"), read=read)
+    # the run's covariate columns, also from another --csv
+    src.update({k: stored[k] for k in ("covariates", "past_covariates") if stored.get(k)})
     return from_series(fc.load_series(src, season=info.get("season")), src, id=info["ids"][0])
 
 
