@@ -155,6 +155,18 @@ def test_linear_default_run_equals_the_linear_baseline(tmp_path):
     np.testing.assert_allclose(fc.forecast(run, ds.values, 3, dates=ds.dates), ar, rtol=1e-9)
 
 
+def test_level_alone_says_it_trains_the_network_instead_of_the_default(tmp_path):
+    # --level (and --covariates) need a network: the run says so when it is the only reason
+    res = invoke("train", "--dataset", "stock", "--level", "80", "--epochs", "1", "--ensemble", "1",
+                 "--no-plot", "--no-statistical", "--out", tmp_path / "a")
+    assert res.exit_code == 0, res.output
+    assert "Note: --level goes with a network, so this run trains the LSTM of these settings instead of " \
+           "the default, persistence" in res.output
+    res = invoke("train", "--dataset", "stock", "--level", "80", "--model", "gru", "--epochs", "1",
+                 "--ensemble", "1", "--no-plot", "--no-statistical", "--out", tmp_path / "b")
+    assert res.exit_code == 0 and "goes with a network" not in res.output  # --model asked for it
+
+
 @pytest.mark.parametrize("value, words", [
     ("lstm,foo", ["unknown member 'foo'", "choose from"]),
     ("lstm,lstm", ["'lstm' is given twice"]),

@@ -448,6 +448,10 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
             click.echo(_header(cfg, ds, prep))
             if selection is not None:
                 click.echo(_selection_line(selection))
+            if resume is None and combine is None and not cfg.combine:
+                dropped = _dropped_default(cfg, overrides)
+                if dropped:
+                    click.echo(f"Note: {dropped}", err=True)
             if resume is not None:
                 click.echo(f"Resuming {shown(staging.path)}: {staging.finished_members()} of "
                            f"{cfg.ensemble} members finished before, loaded from their checkpoints")
@@ -779,6 +783,24 @@ def _covariates_text(known, past) -> str:
     parts = [f"{', '.join(names)} ({what})" for names, what in ((known, "known in advance"), (past, "past"))
              if names]
     return f", covariates {', '.join(parts)}" if parts else ""
+
+
+def _dropped_default(cfg, overrides: dict) -> str | None:
+    """Why a run trains its network although its default is something else (a dataset's default
+    combination, or a CSV's run-time choice): the options that asked for it, when only intervals
+    or covariates did (a network option says so itself); ``None`` otherwise."""
+    from fastrnn.forecast.config import DEFAULTS, GENERIC, NETWORK_SETTINGS
+
+    given = {k: overrides.get(k) for k in NETWORK_SETTINGS}
+    base = DEFAULTS.get(cfg.dataset, {}) if cfg.dataset else GENERIC
+    default = (_combine_label(base["combine"], cfg) if base.get("combine") else
+               "run-time choice among persistence, the linear AR and the network" if base.get("select") else None)
+    asked = [k for k, v in given.items() if v not in (None, ())]
+    if default is None or not asked or set(asked) - {"levels", "covariates", "past_covariates"}:
+        return None
+    why = " and ".join(sorted({"--level" if k == "levels" else "--covariates" for k in asked}))
+    return (f"{why} {'go' if ' and ' in why else 'goes'} with a network, so this run trains the "
+            f"{cfg.model.upper()} of these settings instead of the default, {default}")
 
 
 def _selection_line(sel: dict) -> str:
