@@ -157,8 +157,8 @@ def test_linear_default_run_equals_the_linear_baseline(tmp_path):
 
 def test_level_alone_says_it_trains_the_network_instead_of_the_default(tmp_path):
     # --level (and --covariates) need a network: the run says so when it is the only reason
-    res = invoke("train", "--dataset", "stock", "--level", "80", "--epochs", "1", "--ensemble", "1",
-                 "--no-plot", "--no-statistical", "--out", tmp_path / "a")
+    res = invoke("train", "--dataset", "stock", "--level", "80", "--no-plot", "--no-statistical",
+                 "--out", tmp_path / "a")
     assert res.exit_code == 0, res.output
     assert "Note: --level goes with a network, so this run trains the LSTM of these settings instead of " \
            "the default, persistence" in res.output
