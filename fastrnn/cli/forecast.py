@@ -442,8 +442,7 @@ def train(dataset, csv, column, date_column, start, end, sep, decimal, encoding,
             if staging is None:
                 # Reserve the run folder before training: an unwritable --out fails now, not in a
                 # minute; a default name is reserved atomically (concurrent runs get their own).
-                staging = (fc.Staging(out) if out is not None
-                           else fc.Staging.fresh(cfg.name, "+".join(cfg.combine) or cfg.model))
+                staging = fc.Staging.for_out(out, cfg.name, "+".join(cfg.combine) or cfg.model)
                 staging.begin(cfg, ds, plot)
             click.echo(_header(cfg, ds, prep))
             if selection is not None:

@@ -67,7 +67,6 @@ def train(*, dataset, csv, id_column, column, date_column, read, horizon, window
                                    f"by the series reader), or leave out --covariates/--past-covariates")
 
     input_errors, handle = errors
-    staging = None
     try:
         if series is not None:
             pan, shipped = series, None
@@ -82,22 +81,21 @@ def train(*, dataset, csv, id_column, column, date_column, read, horizon, window
         offline = shipped is not None and windows == 1
         strategy = strategy or (cfg.strategy if offline else "auto")
         multi = multi or (cfg.multi if offline else "auto")
-        staging = Staging(out) if out is not None else Staging.fresh(pan.name, cfg.model)
-        lengths = pan.lengths()
-        click.echo(f"{pan.name} ({len(pan)} series, {lengths.min()}-{lengths.max()} points, {pan.freq}, season "
-                   f"{pan.season or 'none'}): {cfg.model.upper()} hidden {cfg.hidden}, look-back {cfg.look_back}, "
-                   f"horizon {H}, {windows} origin(s) {step or H} apart (the last is the test part)"
-                   + "".join(f"; {what}: {', '.join(v)}" for what, v in (("covariates known in advance", covariates),
-                                                                         ("past covariates", past_covariates)) if v))
-        result = panel_job.backtest(pan, H, windows=windows, step=step, config=cfg, strategy=strategy, multi=multi,
-                                    progress=lambda text: click.echo(f"  {text} ...", err=True),
-                                    levels=levels or (), statistical=statistical is not False,
-                                    covariates=covariates, past_covariates=past_covariates)
-        note = panel_runs.write(result, staging.path, plot)
-        path = staging.commit()
+        staging = Staging.for_out(out, pan.name, cfg.model)
+        with staging:  # discarded if the backtest fails or is interrupted
+            lengths = pan.lengths()
+            click.echo(f"{pan.name} ({len(pan)} series, {lengths.min()}-{lengths.max()} points, {pan.freq}, season "
+                       f"{pan.season or 'none'}): {cfg.model.upper()} hidden {cfg.hidden}, look-back {cfg.look_back}, "
+                       f"horizon {H}, {windows} origin(s) {step or H} apart (the last is the test part)"
+                       + "".join(f"; {what}: {', '.join(v)}" for what, v in (
+                           ("covariates known in advance", covariates), ("past covariates", past_covariates)) if v))
+            result = panel_job.backtest(pan, H, windows=windows, step=step, config=cfg, strategy=strategy, multi=multi,
+                                        progress=lambda text: click.echo(f"  {text} ...", err=True),
+                                        levels=levels or (), statistical=statistical is not False,
+                                        covariates=covariates, past_covariates=past_covariates)
+            note = panel_runs.write(result, staging.path, plot)
+        path = staging.final
     except BaseException as exc:
-        if staging is not None:
-            staging.discard()
         if isinstance(exc, input_errors):
             raise handle(exc, csv) from None
         raise
