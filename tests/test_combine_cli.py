@@ -281,3 +281,12 @@ def test_default_runs_with_nothing_trained_write_their_plots(tmp_path):
         assert res.exit_code == 0, res.output
         for png in ("loss.png", "forecast.png"):
             assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_help_says_what_each_default_fits():
+    res = invoke("train", "--help")
+    assert res.exit_code == 0
+    rows = {line.split()[0]: line.split()[1] for line in res.output.splitlines()
+            if line.strip().split()[:1] in (["airline"], ["temperature"], ["stock"], ["--csv"])
+            and len(line.split()) > 10}
+    assert rows == {"airline": "linear", "temperature": "network", "stock": "persistence", "--csv": "chosen*"}

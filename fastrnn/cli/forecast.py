@@ -269,7 +269,7 @@ class _TrainCommand(click.Command):
                 "epochs", "batch_size", "lr", "patience")
         labels = ("model", "hidden", "layers", "look-back", "transform", "calendar", "ensemble",
                   "epochs", "batch", "lr", "patience")
-        rows = [("", *labels)]
+        rows = [("", "runs", *labels)]
 
         def cell(k, v):
             if k == "look_back" and v is None:
@@ -278,15 +278,24 @@ class _TrainCommand(click.Command):
                 return "yes" if v else "no"
             return str(v if v is not None else "none")
 
+        def runs(d):
+            if d.get("select"):
+                return "chosen*"
+            return "+".join(d["combine"]) if d.get("combine") else "network"
+
         for name, d in [*DEFAULTS.items(), ("--csv", GENERIC)]:
-            rows.append((name, *[cell(k, d[k]) for k in keys]))
+            rows.append((name, runs(d), *[cell(k, d[k]) for k in keys]))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         formatter.write_paragraph()
         formatter.write_text("Defaults, chosen on validation data (any option overrides them):")
         for r in rows:
             formatter.write("  " + " ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() + "\n")
-        formatter.write_text("S+1|12: one season plus one step if the CSV's season is known "
-                             "(monthly 12, quarterly 4, hourly 24), else 12.")
+        formatter.write_text("runs: what the default fits (chosen on rolling validation origins); "
+                             "the model columns are its network, which any network option (or --level) "
+                             "trains instead. chosen*: persistence, the linear AR, the network or their "
+                             "combination, chosen at run time on rolling validation blocks. S+1|12: one "
+                             "season plus one step if the CSV's season is known (monthly 12, quarterly 4, "
+                             "hourly 24), else 12.")
         super().format_epilog(ctx, formatter)
 
 
