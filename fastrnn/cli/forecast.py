@@ -1084,25 +1084,20 @@ def predict(model_path, dataset, csv, column, date_column, start, end, sep, deci
                 f"with --csv PATH") from None
         raise input_error(exc, csv) from None
     after = f"after {ds.end.date()}" if ds.end is not None else f"after point {len(ds)}"
-    if run.members is not None:
-        members = " + ".join(f"{w:.3f} {n}" for n, (_, w) in run.members.items())
-        members = ({"linear": "linear AR", "persistence": "persistence"}[next(iter(run.members))]
-                   if len(run.members) == 1 else f"combination {members}")
-        click.echo(f"{ds.name} ({ds.column}): {steps} steps {after}, {members}, look-back "
-                   f"{run.look_back}, transform {run.transform or 'none'}")
-        click.echo(text)
-        if output is not None:
-            click.echo(f"Wrote {output}")
-        return
-    cfg = run.model.config()
     extra = ", calendar features" if run.calendar else ""
-    extra += _covariates_text(run.covariates, run.past_covariates)
-    n_ens = int(run.info.get("ensemble", 1) or 1)
-    extra += f", ensemble of {n_ens}" if n_ens > 1 else ""
-    hybrid = "hybrid " if cfg.get("ar_lags") else ""
+    if run.members is not None:  # a combination, or the linear AR or persistence alone
+        members = " + ".join(f"{w:.3f} {n}" for n, (_, w) in run.members.items())
+        what = ({"linear": "linear AR", "persistence": "persistence"}[next(iter(run.members))]
+                if len(run.members) == 1 else f"combination {members}") + ","
+    else:
+        cfg = run.model.config()
+        extra += _covariates_text(run.covariates, run.past_covariates)
+        n_ens = int(run.info.get("ensemble", 1) or 1)
+        extra += f", ensemble of {n_ens}" if n_ens > 1 else ""
+        what = ("hybrid " if cfg.get("ar_lags") else "") + cfg["kind"].upper()
     plural = "s" if steps != 1 else ""
-    click.echo(f"{ds.name} ({ds.column}): {steps} step{plural} {after}, {hybrid}{cfg['kind'].upper()} "
-               f"look-back {run.look_back}, transform {run.transform or 'none'}{extra}")
+    click.echo(f"{ds.name} ({ds.column}): {steps} step{plural} {after}, {what} look-back {run.look_back}, "
+               f"transform {run.transform or 'none'}{extra}")
     click.echo(text)
     for key, (lo, _) in bounds.items():
         unbounded = [k + 1 for k in range(len(lo)) if lo[k] == -float("inf")]
