@@ -413,6 +413,60 @@ def test_an_interruption_lost_in_a_c_callback_is_raised_again(monkeypatch):
     assert lost == [_Interrupted]  # it was lost once inside the callback, as in the real case
 
 
+# A module run with ``python -m`` that is interrupted inside ``exec`` of source text: the
+# KeyboardInterrupt leaving that code marks the interpreter, which then ends by SIGINT (status -2)
+# whatever exit status the clean-up gives (CPython 3.10-3.13; dataclasses exec every __init__ they
+# build, so an import at the wrong moment did this to ``fastrnn train``).
+_EXEC_PROBE = """
+import sys, time
+from fastrnn.cli.forecast import interrupt_signals
+
+def main():
+    with interrupt_signals() as signals:
+        try:
+            ns = {}
+            exec("import os, signal\\nos.kill(os.getpid(), signal.SIGINT)\\n"
+                 "for _ in range(1000): pass\\nfinished = True\\n", ns)
+            print("exec finished:", ns.get("finished"), flush=True)
+            t_end = time.monotonic() + 10  # a guard against a hang, no timing assertion
+            while time.monotonic() < t_end:
+                time.sleep(0.01)
+        except KeyboardInterrupt:
+            signals.caught()
+            sys.exit(130)
+
+main()
+"""
+
+
+@POSIX
+def test_an_interruption_is_not_raised_inside_exec_of_source_text(tmp_path):
+    (tmp_path / "exec_probe.py").write_text(_EXEC_PROBE)
+    proc = subprocess.run([sys.executable, "-m", "exec_probe"], cwd=tmp_path, capture_output=True,
+                          text=True, preexec_fn=_default_signals, timeout=120)
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stdout == "exec finished: True\n"  # raised after the exec'd code, not inside it
+
+
+@POSIX
+def test_a_signal_still_interrupts_a_command_run_by_python_c(tmp_path):
+    """``python -c`` runs the command inside code from source text; that code lies outside the
+    command, so the interruption is raised as usual."""
+    proc = subprocess.Popen([sys.executable, "-c", "from fastrnn.cli import main; main()", "train",
+                             *TINY, "--epochs", "100000", "--patience", "0"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTHONUNBUFFERED="1"), preexec_fn=_default_signals)
+    runs = tmp_path / "runs"
+    wait_for(lambda: any((p / "resume.json").is_file() for p in staging_folders(runs)), proc,
+             "the staging folder was made")
+    assert proc.stdout.readline().startswith("airline (")
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate()
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "Interrupted (Ctrl-C) before training finished; nothing was kept"
+    assert not runs.exists()
+
+
 @POSIX
 def test_the_retry_does_not_interrupt_the_clean_up_of_an_interruption():
     """The re-raise (SIGALRM) of an interruption that has not been reported caught is skipped while

@@ -644,10 +644,17 @@ class interrupt_signals:
     Signals the process ignores (``nohup``, background jobs) stay ignored; the previous handlers
     are restored on exit. Outside the main thread it does nothing.
 
-    An exception raised while Python runs a callback from C (llvmlite calls back into Python
-    through ctypes while Numba compiles a kernel) is printed with a traceback and dropped. So a
-    signal that arrives in llvmlite's code is not raised there but a moment later (SIGALRM), and an
-    interruption is raised again every :data:`_RETRY_S` seconds until the command's clean-up
+    Two places must not see the interruption raised, and it is raised a moment later (SIGALRM)
+    when a signal arrives in them:
+
+    * a callback from C (llvmlite calls back into Python through ctypes while Numba compiles a
+      kernel): an exception raised there is printed with a traceback and dropped;
+    * code run by ``exec`` or ``eval`` of source text (``dataclasses`` builds every
+      ``__init__`` so, while a module is imported): a KeyboardInterrupt leaving it marks the
+      interpreter, and ``python -m`` then ends by SIGINT (status -2) instead of the exit status
+      the clean-up gives.
+
+    An interruption is raised again every :data:`_RETRY_S` seconds until the command's clean-up
     reports, with :meth:`caught`, that it has arrived.
     """
 
@@ -665,14 +672,26 @@ class interrupt_signals:
         def interruption(signum):
             return KeyboardInterrupt() if signum == signal.SIGINT else _Interrupted(signum)
 
-        def in_callback(frame):
-            return frame is not None and str(frame.f_globals.get("__name__", "")).startswith("llvmlite")
+        def not_here(frame):
+            """Whether an interruption raised at ``frame`` would be lost or misread (above)."""
+            if frame is not None and str(frame.f_globals.get("__name__", "")).startswith("llvmlite"):
+                return True
+            # exec/eval of source text between here and the command that handles the interruption
+            # (``python -c`` runs the command itself in such code: that one is outside, harmless;
+            # dataclasses exec with the globals of the class's module: test the code first)
+            while frame is not None:
+                if frame.f_code.co_name == "<module>" and frame.f_code.co_filename == "<string>":
+                    return True
+                if str(frame.f_globals.get("__name__", "")).startswith("fastrnn.cli"):
+                    return False
+                frame = frame.f_back
+            return False
 
         def handler(signum, frame):
             if self._pending is not None or self._caught:
                 return
             self._pending = signum
-            if in_callback(frame):
+            if not_here(frame):
                 signal.setitimer(signal.ITIMER_REAL, _SOON_S)
                 return
             signal.setitimer(signal.ITIMER_REAL, _RETRY_S)
@@ -685,7 +704,7 @@ class interrupt_signals:
                 # an interruption is being handled (an except clause on its way to caught()): it
                 # has arrived; raising it again there would interrupt its own clean-up
                 return
-            if in_callback(frame):
+            if not_here(frame):
                 signal.setitimer(signal.ITIMER_REAL, _SOON_S)
                 return
             signal.setitimer(signal.ITIMER_REAL, _RETRY_S)
