@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -134,9 +135,11 @@ def test_the_defaults_that_are_combinations():
     assert fc.make_config("airline").combine == ("linear",)
     assert fc.make_config("stock").combine == ("persistence",)
     assert fc.make_config("temperature").combine == ()
-    # a network setting (or --level) trains that network; an explicit combination stays
+    # a network setting trains that network; intervals keep the default; an
+    # explicit combination stays
     assert fc.make_config("airline", hidden=4).combine == ()
-    assert fc.make_config("stock", levels=(80,)).combine == ()
+    assert fc.make_config("stock", levels=(80,)).combine == ("persistence",)
+    assert fc.make_config("stock", ensemble=1).combine == ()
     assert fc.make_config("airline", hidden=4, combine=("lstm", "linear")).combine == ("lstm", "linear")
     assert fc.make_config("airline", combine=()).combine == ()
 
@@ -155,16 +158,40 @@ def test_linear_default_run_equals_the_linear_baseline(tmp_path):
     np.testing.assert_allclose(fc.forecast(run, ds.values, 3, dates=ds.dates), ar, rtol=1e-9)
 
 
-def test_level_alone_says_it_trains_the_network_instead_of_the_default(tmp_path):
-    # --level (and --covariates) need a network: the run says so when it is the only reason
-    res = invoke("train", "--dataset", "stock", "--level", "80", "--no-plot", "--no-statistical",
-                 "--out", tmp_path / "a")
+def test_level_keeps_the_default_and_predict_writes_its_intervals(tmp_path):
+    # stock's default is persistence: --level gives its intervals, no network and no note
+    out = tmp_path / "a"
+    res = invoke("train", "--dataset", "stock", "--level", "80", "--no-plot", "--no-statistical", "--out", out)
     assert res.exit_code == 0, res.output
-    assert "Note: --level goes with a network, so this run trains the LSTM of these settings instead of " \
-           "the default, persistence" in res.output
-    res = invoke("train", "--dataset", "stock", "--level", "80", "--model", "gru", "--epochs", "1",
-                 "--ensemble", "1", "--no-plot", "--no-statistical", "--out", tmp_path / "b")
-    assert res.exit_code == 0 and "goes with a network" not in res.output  # --model asked for it
+    assert "persistence (this model)" in res.output and "80 %: test coverage" in res.output
+    assert "Note:" not in res.output
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["config"]["combine"] == ["persistence"] and 0.7 < m["intervals"]["coverage"]["80"] < 0.9
+    csv = tmp_path / "next.csv"
+    res = invoke("predict", "--model", out, "--steps", "3", "--output", csv)
+    assert res.exit_code == 0, res.output
+    df = pd.read_csv(csv)
+    assert list(df.columns) == ["date", "forecast", "lo-80", "hi-80"]
+    last = fc.load_series(fc.make_config("stock")).values
+    assert (df["forecast"] == last[-1]).all()  # persistence
+    scale = max(np.mean(np.abs(np.diff(last[-10:]))), m["intervals"]["scale"]["floor"])  # look-back 10
+    q = m["intervals"]["quantiles"]["80"]
+    np.testing.assert_allclose(df["hi-80"] - df["forecast"], np.array(q[:3]) * scale, rtol=1e-4)
+
+
+def test_covariates_alone_say_they_train_the_network_instead_of_the_default(tmp_path):
+    # covariates need a network: the run says so when they are the only reason
+    n = 300
+    dates = pd.date_range("2020-01-01", periods=n, freq="D")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=n)
+    pd.DataFrame({"date": dates.strftime("%Y-%m-%d"), "y": 10 + np.cumsum(rng.normal(size=n)) + x,
+                  "x": x}).to_csv(tmp_path / "s.csv", index=False)
+    res = invoke("train", "--csv", tmp_path / "s.csv", "--column", "y", "--covariates", "x",
+                 "--no-plot", "--no-statistical", "--out", tmp_path / "a")
+    assert res.exit_code == 0, res.output
+    assert "Note: --covariates goes with a network, so this run trains the GRU of these settings instead of " \
+           "the default, run-time choice among persistence, the linear AR and the network" in res.output
 
 
 @pytest.mark.parametrize("value, words", [
@@ -184,8 +211,11 @@ def test_bad_combine_values(value, words):
     assert "Traceback" not in res.output
 
 
-def test_combine_with_level_or_horizon_is_one_error_line(tmp_path):
-    for args, code, word in ((["--combine", "lstm", "--level", "80"], 1, "not available for a combination"),
+def test_combine_with_covariates_or_horizon_is_one_error_line(tmp_path):
+    dates = pd.date_range("2020-01-01", periods=100, freq="D").strftime("%Y-%m-%d")
+    pd.DataFrame({"date": dates, "y": np.arange(100.0), "x": np.arange(100.0) % 7}).to_csv(tmp_path / "s.csv", index=False)
+    csv = ["--csv", str(tmp_path / "s.csv"), "--column", "y"]
+    for args, code, word in ((["--combine", "lstm", "--covariates", "x", *csv], 1, "does not take them yet"),
                              (["--combine", "lstm", "--horizon", "3"], 2, "--combine goes with")):
         res = invoke("train", *args, "--no-plot", "--out", tmp_path / "x")
         assert res.exit_code == code, res.output

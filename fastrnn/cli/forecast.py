@@ -291,7 +291,7 @@ class _TrainCommand(click.Command):
         for r in rows:
             formatter.write("  " + " ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() + "\n")
         formatter.write_text("runs: what the default fits (chosen on rolling validation origins); "
-                             "the model columns are its network, which any network option (or --level) "
+                             "the model columns are its network, which any network option (or --covariates) "
                              "trains instead. chosen*: persistence, the linear AR, the network or their "
                              "combination, chosen at run time on rolling validation blocks. S+1|12: one "
                              "season plus one step if the CSV's season is known (monthly 12, quarterly 4, "
@@ -312,7 +312,7 @@ class _TrainCommand(click.Command):
                    "(models as --model, linear: the least-squares AR on the look-back, persistence), "
                    "weighted by inverse validation MSE; none: the one model of --model.  [default: "
                    "airline linear, stock persistence, else none; a network option such as --model or "
-                   "--hidden, or --level, trains that network instead]")
+                   "--hidden, or --covariates, trains that network instead]")
 @click.option("--statistical/--no-statistical", default=None,
               help="Also score statsforecast's AutoETS, AutoTheta and AutoARIMA on the test part "
                    "(when installed: pip install 'fastrnn[baselines]').  [default: yes]")
@@ -814,8 +814,8 @@ def _covariates_text(known, past) -> str:
 
 def _dropped_default(cfg, overrides: dict) -> str | None:
     """Why a run trains its network although its default is something else (a dataset's default
-    combination, or a CSV's run-time choice): the options that asked for it, when only intervals
-    or covariates did (a network option says so itself); ``None`` otherwise."""
+    combination, or a CSV's run-time choice): the options that asked for it, when only covariates
+    did (a network option says so itself); ``None`` otherwise."""
     from fastrnn.forecast.config import DEFAULTS, GENERIC, NETWORK_SETTINGS
 
     given = {k: overrides.get(k) for k in NETWORK_SETTINGS}
@@ -823,10 +823,10 @@ def _dropped_default(cfg, overrides: dict) -> str | None:
     default = (_combine_label(base["combine"], cfg) if base.get("combine") else
                "run-time choice among persistence, the linear AR and the network" if base.get("select") else None)
     asked = [k for k, v in given.items() if v not in (None, ())]
-    if default is None or not asked or set(asked) - {"levels", "covariates", "past_covariates"}:
+    if default is None or not asked or set(asked) - {"covariates", "past_covariates"}:
         return None
-    why = " and ".join(sorted({"--level" if k == "levels" else "--covariates" for k in asked}))
-    return (f"{why} {'go' if ' and ' in why else 'goes'} with a network, so this run trains the "
+    why = " and ".join(sorted({"--" + k.replace("_", "-") for k in asked}))
+    return (f"{why} go{'' if ' and ' in why else 'es'} with a network, so this run trains the "
             f"{cfg.model.upper()} of these settings instead of the default, {default}")
 
 
@@ -990,7 +990,7 @@ def format_report(m: dict) -> str:
         n_ens = len(members)
         epochs = "+".join(str(x["epochs_run"]) for x in members)
         early = sum("early stopping" in x["stop_reason"] for x in members)
-        lines.append(f"Training: {n_ens} {'network ' if combo else ''}members, {epochs} epochs in "
+        lines.append(f"Training: {n_ens} {'network ' if combo else ''}member{'s' if n_ens > 1 else ''}, {epochs} epochs in "
                      f"{m['train_seconds']:.1f} s "
                      f"({m['seconds_per_epoch']:.3f} s/epoch); {early} of {n_ens} stopped early "
                      f"(best validation epochs restored)")

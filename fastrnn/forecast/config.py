@@ -33,10 +33,9 @@ HYBRID_FITS = ("joint", "residual")
 COMBINE_MEMBERS = MODELS + ("linear", "persistence")
 #: The settings of a network: giving one (an override of :func:`make_config`) drops a dataset's
 #: default combination, so that ``--hidden 4`` trains the network it sizes.
-#: (``levels`` too: conformal intervals are computed for a network, not yet for a combination; and
-#: ``covariates``/``past_covariates``: a network's inputs, which a combination does not take yet.)
+#: (``covariates``/``past_covariates`` too: a network's inputs, which a combination does not take yet.)
 NETWORK_SETTINGS = ("model", "hybrid", "hidden", "layers", "epochs", "batch_size", "lr", "optimizer",
-                    "clip_norm", "patience", "ensemble", "levels", "covariates", "past_covariates")
+                    "clip_norm", "patience", "ensemble", "covariates", "past_covariates")
 TRANSFORMS = ("none", "log", "diff", "log+diff")
 SCALERS = ("standard", "minmax", "none")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad")
@@ -335,9 +334,6 @@ def validate(cfg: TrainConfig) -> None:
     if not isinstance(cfg.select, (bool, np.bool_)):
         raise ValueError(f"select must be True or False; got {cfg.select!r}")
     cfg.select = bool(cfg.select)
-    if cfg.combine and cfg.levels:
-        raise ValueError("prediction intervals (levels, --level) are not available for a combination "
-                         "(combine, --combine) yet; leave one of them out")
     if cfg.combine and (cfg.covariates or cfg.past_covariates):
         raise ValueError("covariates go with one model (a network); a combination (combine, --combine) does not "
                          "take them yet; leave one of them out")

@@ -20,7 +20,10 @@ side, never a lower coverage.
 
 Single series (:func:`series_residuals`): from every validation origin the model forecasts
 recursively (each forecast becomes the next input, as ``fastrnn predict`` does) as far as the
-validation part reaches, so step ``h`` has ``n_val - h + 1`` residuals. Step 1 are the validation
+validation part reaches, so step ``h`` has ``n_val - h + 1`` residuals. A combination (the
+linear AR or persistence alone among them) feeds its weighted forecast back to every member, as
+``predict`` does; the linear AR alone, fitted on the training and validation windows, is
+calibrated by the same AR fitted on the training windows (:func:`fastrnn.forecast.train`). Step 1 are the validation
 part's one-step forecasts, the protocol of the test table, so the test coverage reported is that
 of step 1's interval on the test part's one-step forecasts.
 
@@ -208,12 +211,15 @@ def series_residuals(model, prep, max_work: int = MAX_WORK) -> list:
 
     Parameters
     ----------
-    model : a fitted model or stack (an ensemble: the mean of its members, as in ``train``)
+    model : a fitted model or stack (an ensemble: the mean of its members, as in ``train``), or a
+        :class:`~fastrnn.forecast.combine.Combination` (its weighted forecasts, fed back in original
+        units as ``fastrnn predict`` does: :func:`fastrnn.forecast.predict.combination_step`)
     prep : fastrnn.forecast.preprocessing.Prepared
         One-step windows (``horizon == 1``).
     max_work : int
         Bound on origins times steps.
     """
+    from fastrnn.forecast.combine import Combination
     from fastrnn.forecast.job import predict_mean
     from fastrnn.forecast.preprocessing import undo_transform
 
@@ -226,6 +232,9 @@ def series_residuals(model, prep, max_work: int = MAX_WORK) -> list:
     while steps < n and work + (n - steps) <= max(max_work, n):
         work += n - steps
         steps += 1
+    if isinstance(model, Combination):
+        pred = _combination_paths(model, prep, steps)
+        return [prep.values[s[:n - h] + h] - pred[:n - h, h] for h in range(steps)]
     scaled = np.full((n, steps), np.nan)
     windows = X.copy()
     for h in range(steps):
@@ -245,6 +254,30 @@ def series_residuals(model, prep, max_work: int = MAX_WORK) -> list:
         m = n - h
         out.append(prep.values[s[:m] + h] - pred[:m, h])
     return out
+
+
+def _combination_paths(combo, prep, steps: int) -> np.ndarray:
+    """The recursive forecasts of ``combo`` from every validation origin of ``prep``, ``(n, steps)``
+    in original units (NaN past the validation part): step ``h`` from origin ``i`` forecasts the
+    point ``starts[i] + h`` from the actual values before the origin and the forecasts of steps
+    ``1 .. h - 1`` (calendar inputs: those of the target's own window)."""
+    from fastrnn.forecast.predict import combination_step
+    from fastrnn.forecast.preprocessing import parse_transform
+
+    members = {name: (model, combo.weights[name]) for name, model in combo.models.items()}
+    need = prep.look_back + int(parse_transform(prep.transform)[1])
+    s = prep.starts["val"]
+    n = len(s)
+    hist = np.empty((n, need + steps))
+    hist[:, :need] = prep.values[s[:, None] - need + np.arange(need)[None, :]]
+    feats = prep.X_val[:, :, 1:] if prep.X_val.shape[2] > 1 else None
+    pred = np.full((n, steps), np.nan)
+    for h in range(steps):
+        m = n - h
+        f = None if feats is None else feats[h:h + m]
+        pred[:m, h] = combination_step(members, hist[:m, h:h + need], prep.scaler, prep.transform, f)
+        hist[:m, need + h] = pred[:m, h]
+    return pred
 
 
 def _json_width(w: float):

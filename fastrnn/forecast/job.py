@@ -555,7 +555,8 @@ def train(cfg: TrainConfig, progress: bool | None = False, data=None, prep=None,
     (:func:`fastrnn.forecast.baselines.statistical`; ``metrics["baseline_seconds"]``, without
     statsforecast one line in ``metrics["baseline_notes"]``). With ``cfg.levels``,
     ``metrics["intervals"]`` holds the conformal intervals and their test coverage
-    (:func:`fastrnn.forecast.intervals.series_intervals`).
+    (:func:`fastrnn.forecast.intervals.series_intervals`; a combination's too: the linear AR alone
+    is calibrated by the residuals of its fit on the training part).
 
     Divergence: ``metrics["warning"]`` (one sentence with the fix) is set when the training loss
     became NaN or infinite, or when the model's validation or test RMSE is more than
@@ -648,9 +649,15 @@ def train(cfg: TrainConfig, progress: bool | None = False, data=None, prep=None,
     if selection is not None:
         metrics["selection"] = selection
     if cfg.levels:
+        from fastrnn.forecast.combine import Combination
         from fastrnn.forecast.intervals import series_intervals
 
-        metrics["intervals"] = series_intervals(model, prep, cfg.levels, test["pred"])
+        calibrated = model
+        if combo is not None and list(combo.models) == ["linear"]:
+            # the AR alone is fitted on the training and validation windows: its residuals are those
+            # of the same AR fitted on the training windows, whose validation forecasts are out of sample
+            calibrated = Combination(models={"linear": linear_member(cfg, prep)}, weights={"linear": 1.0})
+        metrics["intervals"] = series_intervals(calibrated, prep, cfg.levels, test["pred"])
     warning = divergence_warning(metrics, histories, prep)
     if warning is not None:
         metrics["warning"] = warning

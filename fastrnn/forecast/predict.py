@@ -3,7 +3,8 @@
 A run folder's ``preprocessing.json`` holds what forecasting needs besides the weights (look-back,
 transform, fitted scaler, data source): :func:`preprocessing_info` writes it, :func:`load_run`
 checks it against its schema and the model before :func:`load_run` returns a :class:`Run`.
-:func:`forecast` extends a series recursively with the run's model; :func:`future_dates` continues
+:func:`forecast` extends a series recursively with the run's model (a combination's members:
+:func:`combination_step`); :func:`future_dates` continues
 its dates, within the limits :func:`max_steps` and :func:`check_steps` enforce.
 """
 
@@ -518,33 +519,67 @@ def _load_combination(folder: Path, info_file: Path) -> Run | None:
     return Run(path=folder, model=None, info=info, members=members)
 
 
-def _forecast_combination(run: Run, values, steps: int, feats) -> np.ndarray:
-    """Recursive forecasts of a combination: at each step every member forecasts the next point
-    one step ahead from the same history (the actual values, then the combination's forecasts),
-    in original units, and their weighted sum is the forecast and the next input."""
+def combination_step(members, tails, scaler, transform: str | None, feats=None) -> np.ndarray:
+    """One-step forecasts of a combination from ``m`` histories at once, in original units.
+
+    Every member forecasts the point after each history; the forecast is their weighted sum,
+    ``sum_k w_k * member_k(tail)``. Persistence repeats the last value; a model forecasts from the
+    tail in the run's representation (``transform``, then ``scaler``), mapped back to original
+    units. :func:`forecast` feeds it back one step at a time; the intervals' residuals
+    (:func:`fastrnn.forecast.intervals.series_residuals`) run it from every validation origin at once.
+
+    Parameters
+    ----------
+    members : Mapping[str, tuple]
+        Member name -> ``(model or None for persistence, weight)``, as :attr:`Run.members`.
+    tails : array_like
+        ``(m, look_back + d)``: the last values (original units) before each point forecast, ``d``
+        one under a differencing transform, else zero.
+    scaler : fitted scaler of the run
+    transform : str or None
+        The run's transform.
+    feats : array_like, optional
+        ``(m, look_back, F)``: the calendar inputs of each window, for a run with calendar features.
+
+    Returns
+    -------
+    np.ndarray
+        ``(m,)`` float64.
+    """
     from fastrnn.forecast.preprocessing import apply_transform, parse_transform, undo_transform
 
-    use_log, use_diff = parse_transform(run.transform)
-    L = run.look_back
-    need = L + int(use_diff)
+    tails = np.asarray(tails, dtype=np.float64)
+    m = len(tails)
+    x = None
+    total = np.zeros(m)
+    for model, weight in members.values():
+        if model is None:
+            p = tails[:, -1]
+        else:
+            if x is None:
+                x = scaler.transform(apply_transform(tails, *parse_transform(transform)))[:, :, None]
+                if feats is not None:
+                    x = np.concatenate([x, np.asarray(feats, dtype=np.float64)], axis=2)
+            z = scaler.inverse_transform(predict_mean(model, x).astype(np.float64))
+            p = undo_transform(z, np.arange(1, m + 1), tails[:, -1], transform)[:, 0]
+        total += weight * p
+    return total
+
+
+def _forecast_combination(run: Run, values, steps: int, feats) -> np.ndarray:
+    """Recursive forecasts of a combination (:func:`combination_step`): the actual values, then
+    the combination's forecasts, are the history of the next step."""
+    from fastrnn.forecast.preprocessing import parse_transform
+
+    need = run.look_back + int(parse_transform(run.transform)[1])
     scaler = scaler_from_dict(run.info["scaler"])
     hist = list(values[-need:])
     out = np.empty(steps)
     for k in range(steps):
-        tail = np.asarray(hist[-need:], dtype=np.float64)
-        x = scaler.transform(apply_transform(tail, use_log, use_diff)).reshape(1, L, 1)
-        if feats is not None:
-            x = np.concatenate([x, feats[None, k:k + L]], axis=2)
-        total = 0.0
-        for model, weight in run.members.values():
-            if model is None:
-                p = tail[-1]
-            else:
-                z = scaler.inverse_transform(predict_mean(model, x).astype(np.float64))
-                p = float(undo_transform(z, np.array([need]), np.append(tail, np.nan), run.transform)[0, 0])
-            total += weight * p
-        out[k] = total
-        hist.append(total)
+        tail = np.asarray(hist[-need:], dtype=np.float64)[None, :]
+        f = None if feats is None else feats[None, k:k + run.look_back]
+        out[k] = combination_step(run.members, tail, scaler, run.transform, f)[0]
+        hist.append(out[k])
     return out
 
 
