@@ -213,7 +213,8 @@ def test_bad_combine_values(value, words):
 
 def test_combine_with_covariates_or_horizon_is_one_error_line(tmp_path):
     dates = pd.date_range("2020-01-01", periods=100, freq="D").strftime("%Y-%m-%d")
-    pd.DataFrame({"date": dates, "y": np.arange(100.0), "x": np.arange(100.0) % 7}).to_csv(tmp_path / "s.csv", index=False)
+    frame = pd.DataFrame({"date": dates, "y": np.arange(100.0), "x": np.arange(100.0) % 7})
+    frame.to_csv(tmp_path / "s.csv", index=False)
     csv = ["--csv", str(tmp_path / "s.csv"), "--column", "y"]
     for args, code, word in ((["--combine", "lstm", "--covariates", "x", *csv], 1, "does not take them yet"),
                              (["--combine", "lstm", "--horizon", "3"], 2, "--combine goes with")):

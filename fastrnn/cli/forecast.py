@@ -990,8 +990,8 @@ def format_report(m: dict) -> str:
         n_ens = len(members)
         epochs = "+".join(str(x["epochs_run"]) for x in members)
         early = sum("early stopping" in x["stop_reason"] for x in members)
-        lines.append(f"Training: {n_ens} {'network ' if combo else ''}member{'s' if n_ens > 1 else ''}, {epochs} epochs in "
-                     f"{m['train_seconds']:.1f} s "
+        what = f"{'network ' if combo else ''}member{'s' if n_ens > 1 else ''}"
+        lines.append(f"Training: {n_ens} {what}, {epochs} epochs in {m['train_seconds']:.1f} s "
                      f"({m['seconds_per_epoch']:.3f} s/epoch); {early} of {n_ens} stopped early "
                      f"(best validation epochs restored)")
     else:
