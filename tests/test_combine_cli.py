@@ -187,7 +187,7 @@ def test_covariates_alone_say_they_train_the_network_instead_of_the_default(tmp_
     x = rng.normal(size=n)
     pd.DataFrame({"date": dates.strftime("%Y-%m-%d"), "y": 10 + np.cumsum(rng.normal(size=n)) + x,
                   "x": x}).to_csv(tmp_path / "s.csv", index=False)
-    res = invoke("train", "--csv", tmp_path / "s.csv", "--column", "y", "--covariates", "x",
+    res = invoke("train", "--csv", tmp_path / "s.csv", "--covariates", "x",
                  "--no-plot", "--no-statistical", "--out", tmp_path / "a")
     assert res.exit_code == 0, res.output
     assert "Note: --covariates goes with a network, so this run trains the GRU of these settings instead of " \

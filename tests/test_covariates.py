@@ -94,6 +94,18 @@ def test_load_csv_reads_covariates_with_the_value_columns_rules(tmp_path):
         datasets.load_csv(p, column="y", covariates=["a"])
 
 
+def test_the_value_column_is_the_one_numeric_column_besides_the_covariates(tmp_path):
+    p = tmp_path / "s.csv"
+    p.write_text("date,y,a,c\n2020-01-01,1,10,0\n2020-01-02,2,20,1\n2020-01-03,3,30,0\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"several numeric columns \(y, a, c\)"):
+        datasets.load_csv(p)
+    with pytest.raises(DataError, match=r"several numeric columns \(y, c\)"):
+        datasets.load_csv(p, covariates=["a"])  # c is neither named nor the value: still ambiguous
+    ds = datasets.load_csv(p, covariates=["a"], past_covariates=["c"])
+    assert ds.column == "y" and list(ds.covariates) == ["a", "c"]
+    np.testing.assert_array_equal(ds.values, [1, 2, 3])
+
+
 @pytest.mark.parametrize("kw, words", [
     (dict(covariates=["b"]), ["covariate column 'b' is not in the data", "date, y, a, c"]),
     (dict(covariates=["y"]), ["'y' is the value column"]),

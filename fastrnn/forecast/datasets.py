@@ -431,10 +431,13 @@ def detect_date_column(df: pd.DataFrame, decimal: str = ".") -> str | None:
     return None
 
 
-def _pick_value_column(df: pd.DataFrame, date_column: str | None, path, decimal: str = ".") -> str:
+def _pick_value_column(df: pd.DataFrame, date_column: str | None, path, decimal: str = ".",
+                       covariates: Sequence[str] = ()) -> str:
+    """The value column of ``df`` when none is given: the only data column, else the only numeric
+    one; the date column and the columns named as ``covariates`` are not candidates."""
     others = [
         c for c in df.columns
-        if c != date_column and not UNNAMED.match(str(c)) and not is_date_name(c)
+        if c != date_column and not UNNAMED.match(str(c)) and not is_date_name(c) and str(c) not in covariates
     ]
     if len(others) == 1:  # the only data column; bad cells are reported by line later
         return others[0]
@@ -667,7 +670,7 @@ def load_csv(path: str | PathLike, column: str | None = None, date_column: str |
 
     Args:
         path: CSV file with a header row.
-        column: value column; ``None`` picks the only numeric column.
+        column: value column; ``None`` picks the only numeric column besides the covariates.
         date_column: date column; ``None`` detects one (or none).
         start, end: inclusive date range; needs a date column.
         season: season length for seasonal baselines; ``"auto"`` infers 12
@@ -746,9 +749,9 @@ def load_csv(path: str | PathLike, column: str | None = None, date_column: str |
         _require_column(df, column, "value", path)
         if column == date_column:
             raise DataError(f"{path}: {column!r} is the date column; pass a value column")
-    else:
-        column = _pick_value_column(df, date_column, path, decimal)
     known, past = cv.parse_names(covariates, "covariates"), cv.parse_names(past_covariates, "past_covariates")
+    if column is None:
+        column = _pick_value_column(df, date_column, path, decimal, covariates=known + past)
     try:
         cv.check_names(known, past, [str(c) for c in df.columns],
                        {"the value column": column, "the date column": date_column})
