@@ -23,9 +23,9 @@ recursively (each forecast becomes the next input, as ``fastrnn predict`` does) 
 validation part reaches, so step ``h`` has ``n_val - h + 1`` residuals. A combination (the
 linear AR or persistence alone among them) feeds its weighted forecast back to every member, as
 ``predict`` does; the linear AR alone, fitted on the training and validation windows, is
-calibrated by the same AR fitted on the training windows (:func:`fastrnn.forecast.train`). Step 1 are the validation
-part's one-step forecasts, the protocol of the test table, so the test coverage reported is that
-of step 1's interval on the test part's one-step forecasts.
+calibrated by the same AR fitted on the training windows (:func:`fastrnn.forecast.train`).
+Step 1 are the validation part's one-step forecasts, the protocol of the test table, so the test
+coverage reported is that of step 1's interval on the test part's one-step forecasts.
 
 Normalised scores (single series): each residual is divided by the scale of the window its
 forecast started from, :func:`window_scale` (the mean absolute change over the window's
