@@ -222,6 +222,7 @@ def test_the_linear_ar_alone_is_calibrated_by_its_fit_on_the_training_part():
         want = I.conformal_quantile(scores, 80)
         assert iv["quantiles"]["80"][h] == pytest.approx(want, rel=1e-6)
     assert iv["n_residuals"] == list(range(n, 0, -1))
+    assert iv["residuals_of"] == "the same AR fitted on the training windows only"
 
 
 def test_combination_residuals_are_predicts_forecasts_from_each_validation_origin(tmp_path):

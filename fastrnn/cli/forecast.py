@@ -907,7 +907,8 @@ def _interval_lines(iv) -> list:
     if not iv:
         return []
     n = iv["n_residuals"][0]
-    lines = [f"Intervals: split conformal from {n} one-step validation residuals (|actual - forecast| / "
+    of = f" of {iv['residuals_of']}" if iv.get("residuals_of") else ""
+    lines = [f"Intervals: split conformal from {n} one-step validation residuals{of} (|actual - forecast| / "
              f"the mean absolute change over the look-back)"]
     for level in iv["levels"]:
         key = f"{level:g}"

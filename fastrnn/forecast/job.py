@@ -556,7 +556,8 @@ def train(cfg: TrainConfig, progress: bool | None = False, data=None, prep=None,
     statsforecast one line in ``metrics["baseline_notes"]``). With ``cfg.levels``,
     ``metrics["intervals"]`` holds the conformal intervals and their test coverage
     (:func:`fastrnn.forecast.intervals.series_intervals`; a combination's too: the linear AR alone
-    is calibrated by the residuals of its fit on the training part).
+    is calibrated by the residuals of its fit on the training part, which
+    ``metrics["intervals"]["residuals_of"]`` names).
 
     Divergence: ``metrics["warning"]`` (one sentence with the fix) is set when the training loss
     became NaN or infinite, or when the model's validation or test RMSE is more than
@@ -658,6 +659,8 @@ def train(cfg: TrainConfig, progress: bool | None = False, data=None, prep=None,
             # of the same AR fitted on the training windows, whose validation forecasts are out of sample
             calibrated = Combination(models={"linear": linear_member(cfg, prep)}, weights={"linear": 1.0})
         metrics["intervals"] = series_intervals(calibrated, prep, cfg.levels, test["pred"])
+        if calibrated is not model:
+            metrics["intervals"]["residuals_of"] = "the same AR fitted on the training windows only"
     warning = divergence_warning(metrics, histories, prep)
     if warning is not None:
         metrics["warning"] = warning
