@@ -653,14 +653,14 @@ def train(cfg: TrainConfig, progress: bool | None = False, data=None, prep=None,
         from fastrnn.forecast.combine import Combination
         from fastrnn.forecast.intervals import series_intervals
 
-        calibrated = model
         if combo is not None and list(combo.models) == ["linear"]:
             # the AR alone is fitted on the training and validation windows: its residuals are those
             # of the same AR fitted on the training windows, whose validation forecasts are out of sample
-            calibrated = Combination(models={"linear": linear_member(cfg, prep)}, weights={"linear": 1.0})
-        metrics["intervals"] = series_intervals(calibrated, prep, cfg.levels, test["pred"])
-        if calibrated is not model:
+            ar = Combination(models={"linear": linear_member(cfg, prep)}, weights={"linear": 1.0})
+            metrics["intervals"] = series_intervals(ar, prep, cfg.levels, test["pred"])
             metrics["intervals"]["residuals_of"] = "the same AR fitted on the training windows only"
+        else:
+            metrics["intervals"] = series_intervals(model, prep, cfg.levels, test["pred"])
     warning = divergence_warning(metrics, histories, prep)
     if warning is not None:
         metrics["warning"] = warning
